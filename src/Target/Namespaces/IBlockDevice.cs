@@ -1,0 +1,34 @@
+namespace NvmeMptls.Target.Namespaces;
+
+/// <summary>
+/// The storage behind one namespace: a file, a block device or memory. Offsets and lengths are in bytes and
+/// are always multiples of <see cref="LogicalBlockSize"/>; the caller has range-checked them.
+/// Implementations are safe for concurrent calls on disjoint ranges and never allocate per call.
+/// </summary>
+public interface IBlockDevice : IAsyncDisposable
+{
+    /// <summary>"memory", "file", "block" — for logs and metrics.</summary>
+    string Kind { get; }
+
+    /// <summary>Human-readable location (path, or "memory").</summary>
+    string Description { get; }
+
+    long SizeBytes { get; }
+
+    /// <summary>512 or 4096.</summary>
+    int LogicalBlockSize { get; }
+
+    ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes; with <paramref name="forceUnitAccess"/> the data is durable before the call returns.</summary>
+    ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool forceUnitAccess, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes every completed write durable.</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Zeroes a range; with <paramref name="deallocate"/> the range may be unmapped (reads still return zeroes).</summary>
+    ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default);
+
+    /// <summary>Deallocates (trims) a range: file namespaces punch a hole; afterwards the range reads as zeroes.</summary>
+    ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,46 @@
+using System.IO.Pipelines;
+
+namespace NvmeMptls.Transport.Connections;
+
+/// <summary>An in-process duplex stream built from two pipes: the carrier for in-memory tests and benchmarks.</summary>
+public sealed class MemoryConnection : StreamConnection
+{
+    private readonly Pipe _in;
+    private readonly Pipe _out;
+
+    private MemoryConnection(Pipe input, Pipe output)
+    {
+        _in = input;
+        _out = output;
+    }
+
+    public override PipeReader Input => _in.Reader;
+    public override PipeWriter Output => _out.Writer;
+    public override string TransportName => "memory";
+
+    /// <summary>Creates two connected ends; bytes written to one are read from the other.</summary>
+    public static (MemoryConnection A, MemoryConnection B) CreatePair(PipeOptions? options = null)
+    {
+        options ??= new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19,
+            useSynchronizationContext: false);
+        var aToB = new Pipe(options);
+        var bToA = new Pipe(options);
+        return (new MemoryConnection(bToA, aToB), new MemoryConnection(aToB, bToA));
+    }
+
+    public override void Abort(Exception? reason = null)
+    {
+        var ex = reason ?? new IOException("connection aborted");
+        _out.Writer.Complete(ex);
+        _in.Reader.Complete(ex);
+        _in.Writer.Complete(ex);
+        _out.Reader.Complete(ex);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        _out.Writer.Complete();
+        _in.Reader.Complete();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,35 @@
+using System.IO.Pipelines;
+using System.Net;
+using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Tls;
+
+namespace NvmeMptls.Transport.Connections;
+
+/// <summary>
+/// A reliable, ordered duplex byte stream: the only thing the PDU layer (and the TLS record layer)
+/// sees. Memory pipes, TCP, MPTCP and TLS over any of them are all one of these.
+/// </summary>
+public abstract class StreamConnection : IDuplexPipe, IAsyncDisposable
+{
+    public abstract PipeReader Input { get; }
+    public abstract PipeWriter Output { get; }
+    public virtual EndPoint? LocalEndPoint => null;
+    public virtual EndPoint? RemoteEndPoint => null;
+
+    /// <summary>Short name of the carrier for logs and status: "memory", "tcp", "mptcp", "tls/mptcp"…</summary>
+    public abstract string TransportName { get; }
+
+    /// <summary>Multipath state of the underlying socket (null for non-socket carriers).</summary>
+    public virtual MultipathStatus? GetMultipathStatus() => null;
+
+    /// <summary>The kernel socket under this stream, for socket options (MPTCP info, kTLS); null for pipes.</summary>
+    public virtual System.Net.Sockets.Socket? UnderlyingSocket => null;
+
+    /// <summary>TLS session facts when this stream is protected by TLS (null otherwise).</summary>
+    public virtual TlsSessionInfo? Tls => null;
+
+    /// <summary>Ends the stream at once in both directions (RST where the carrier has one).</summary>
+    public abstract void Abort(Exception? reason = null);
+
+    public abstract ValueTask DisposeAsync();
+}

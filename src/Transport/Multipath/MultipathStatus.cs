@@ -1,0 +1,42 @@
+using System.Net;
+
+namespace NvmeMptls.Transport.Multipath;
+
+/// <summary>How a socket connection really runs.</summary>
+public enum TransportMode
+{
+    /// <summary>Not a socket (in-memory pipe).</summary>
+    None,
+    /// <summary>Plain TCP, by policy (multipath disabled).</summary>
+    Tcp,
+    /// <summary>MPTCP negotiated with the peer.</summary>
+    Mptcp,
+    /// <summary>An MPTCP socket that fell back to TCP (peer or OS without MPTCP).</summary>
+    MptcpFallback,
+}
+
+/// <summary>Per-connection multipath policy: <c>multipath: required | preferred | disabled</c>.</summary>
+public enum MultipathPolicy
+{
+    Preferred,
+    Required,
+    Disabled,
+}
+
+/// <summary>One MPTCP subflow as the kernel reports it (SOL_MPTCP MPTCP_TCPINFO / MPTCP_SUBFLOW_ADDRS).</summary>
+public sealed record SubflowInfo(
+    IPEndPoint Local,
+    IPEndPoint Remote,
+    string State,
+    ulong BytesSent,
+    ulong BytesReceived,
+    TimeSpan Rtt);
+
+/// <summary>A snapshot of a connection's multipath state.</summary>
+public sealed record MultipathStatus(
+    TransportMode Mode,
+    string? FallbackReason,
+    IReadOnlyList<SubflowInfo> Subflows)
+{
+    public static MultipathStatus NotASocket { get; } = new(TransportMode.None, null, []);
+}

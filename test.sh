@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every test of NvmeMptls and ends with one line "N passed, N failed, N skipped".
+# Installs what the tests need (Debian packages) when run as root on a fresh machine.
+# Usage: ./test.sh [--filter EXPR] [--unit-only]
+set -uo pipefail
+cd "$(dirname "$0")"
+FILTER=""; UNIT_ONLY=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --filter) FILTER=$2; shift ;;
+    --unit-only) UNIT_ONLY=1 ;;
+    *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+PKGS=(tshark fio nvme-cli libnbd-bin nbdkit nbdfuse qemu-utils gnutls-bin openssl iproute2 e2fsprogs fuse3
+      cpio kmod zstd xz-utils qemu-system-x86 prometheus)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -q >/dev/null 2>&1 || true
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/nvmemptls-apt.log 2>&1 ||
+      echo "test.sh: some packages did not install (see /tmp/nvmemptls-apt.log); tests that need them will skip"
+  fi
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+dotnet build NvmeMptls.sln -c Release -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
+
+results=$(mktemp -d)
+rc=0
+projects=(tests/NvmeMptls.Tests)
+[ "$UNIT_ONLY" = 1 ] || projects+=(tests/NvmeMptls.IntegrationTests)
+for p in "${projects[@]}"; do
+  name=$(basename "$p")
+  args=(test "$p" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results"
+        --logger "console;verbosity=normal")
+  [ -n "$FILTER" ] && args+=(--filter "$FILTER")
+  dotnet "${args[@]}" || rc=1
+done
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  line=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$line" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted); n=$(get notExecuted)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0})); skipped=$((skipped + ${n:-0}))
+done
+if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # a crashed test host counts as a failure
+rm -rf "$results"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,77 @@
+namespace NvmeMptls.Transport.Nvme;
+
+/// <summary>Admin command opcodes. Reference §3.1.</summary>
+public static class AdminOpcodes
+{
+    public const byte DeleteIoSq = 0x00;
+    public const byte CreateIoSq = 0x01;
+    public const byte GetLogPage = 0x02;
+    public const byte DeleteIoCq = 0x04;
+    public const byte CreateIoCq = 0x05;
+    public const byte Identify = 0x06;
+    public const byte Abort = 0x08;
+    public const byte SetFeatures = 0x09;
+    public const byte GetFeatures = 0x0A;
+    public const byte AsyncEventRequest = 0x0C;
+    public const byte KeepAlive = 0x18;
+}
+
+/// <summary>NVM command set I/O opcodes. Reference §3.9.</summary>
+public static class IoOpcodes
+{
+    public const byte Flush = 0x00;
+    public const byte Write = 0x01;
+    public const byte Read = 0x02;
+    public const byte Compare = 0x05;
+    public const byte WriteZeroes = 0x08;
+    public const byte DatasetManagement = 0x09;
+}
+
+/// <summary>Fabrics command opcode and FCTYPE values. Reference §2.2.</summary>
+public static class FabricsOpcodes
+{
+    public const byte Fabrics = 0x7F;
+    public const byte PropertySet = 0x00;
+    public const byte Connect = 0x01;
+    public const byte PropertyGet = 0x04;
+    public const byte AuthenticationSend = 0x05;
+    public const byte AuthenticationReceive = 0x06;
+    public const byte Disconnect = 0x08;
+}
+
+/// <summary>Controller registers reachable through Property Get/Set. Reference §2.4.</summary>
+public static class PropertyOffsets
+{
+    public const uint Cap = 0x00;
+    public const uint Vs = 0x08;
+    public const uint Cc = 0x14;
+    public const uint Csts = 0x1C;
+}
+
+/// <summary>Feature identifiers. Reference §3.8.</summary>
+public static class FeatureIds
+{
+    public const byte VolatileWriteCache = 0x06;
+    public const byte NumberOfQueues = 0x07;
+    public const byte AsyncEventConfig = 0x0B;
+    public const byte KeepAliveTimer = 0x0F;
+    public const byte HostIdentifier = 0x81;
+}
+
+/// <summary>Log page identifiers. Reference §3.6.</summary>
+public static class LogPageIds
+{
+    public const byte SupportedLogPages = 0x00;
+    public const byte ErrorInformation = 0x01;
+    public const byte SmartHealth = 0x02;
+    public const byte FirmwareSlot = 0x03;
+    public const byte ChangedNamespaceList = 0x04;
+    public const byte CommandsSupportedAndEffects = 0x05;
+    public const byte Discovery = 0x70;
+}
+
+/// <summary>Well-known NQNs.</summary>
+public static class WellKnownNqns
+{
+    public const string Discovery = "nqn.2014-08.org.nvmexpress.discovery";
+}

@@ -1,0 +1,182 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Transport.Pdu;
+
+/// <summary>
+/// Writes NVMe/TCP PDUs into a pipe: header, header digest, padding to the peer's alignment, data copied in
+/// pipe-sized chunks, data digest. Not thread-safe: one send loop owns it. The caller flushes, so a burst of
+/// PDUs goes out in one write. Nothing is allocated per PDU.
+/// </summary>
+public sealed class PduWriter
+{
+    private readonly PipeWriter _output;
+
+    public PduWriter(PipeWriter output, PduSettings settings)
+    {
+        _output = output;
+        Settings = settings;
+    }
+
+    public PduSettings Settings { get; }
+
+    /// <summary>Bytes buffered since the last flush.</summary>
+    public long UnflushedBytes { get; private set; }
+
+    public long PdusWritten { get; private set; }
+
+    public void WriteIcReq(in IcReqPdu pdu)
+    {
+        var span = _output.GetSpan(IcReqPdu.HeaderLength);
+        pdu.Write(span);
+        Advance(IcReqPdu.HeaderLength);
+    }
+
+    public void WriteIcResp(in IcRespPdu pdu)
+    {
+        var span = _output.GetSpan(IcRespPdu.HeaderLength);
+        pdu.Write(span);
+        Advance(IcRespPdu.HeaderLength);
+    }
+
+    /// <summary>Writes a TermReq of the type our role sends (C2H from a controller, H2C from a host).</summary>
+    public void WriteTermReq(PduRole localRole, TermReqFes fes, uint fei, ReadOnlySpan<byte> offendingHeader)
+    {
+        var span = _output.GetSpan((int)TermReqLayout.MaxPduLength);
+        var length = localRole == PduRole.Controller
+            ? new C2HTermReqPdu(fes, fei).Write(span, offendingHeader)
+            : new H2CTermReqPdu(fes, fei).Write(span, offendingHeader);
+        Advance(length);
+    }
+
+    public void WriteCapsuleCmd(in NvmeCommand command, ReadOnlySpan<byte> inCapsuleData)
+    {
+        var hd = Settings.HeaderDigestLength;
+        var hasData = !inCapsuleData.IsEmpty;
+        var pdo = hasData ? DataOffsetFor(CapsuleCmdPdu.HeaderLength) : 0;
+        var dd = hasData ? Settings.DataDigestLength : 0;
+        var plen = hasData ? (uint)(pdo + inCapsuleData.Length + dd) : (uint)(CapsuleCmdPdu.HeaderLength + hd);
+        var span = _output.GetSpan(CapsuleCmdPdu.HeaderLength + 4);
+        CapsuleCmdPdu.WriteHeader(span, Flags(hasData), (byte)pdo, plen, command);
+        FinishHeader(span, CapsuleCmdPdu.HeaderLength);
+        if (hasData)
+        {
+            WritePadding(pdo - CapsuleCmdPdu.HeaderLength - hd);
+            WriteData(inCapsuleData);
+        }
+    }
+
+    public void WriteCapsuleResp(in NvmeCompletion completion)
+    {
+        var span = _output.GetSpan(CapsuleRespPdu.HeaderLength + 4);
+        CapsuleRespPdu.WriteHeader(span, Flags(false), (uint)(CapsuleRespPdu.HeaderLength + Settings.HeaderDigestLength), completion);
+        FinishHeader(span, CapsuleRespPdu.HeaderLength);
+    }
+
+    public void WriteR2T(in R2TPdu r2t)
+    {
+        var span = _output.GetSpan(R2TPdu.HeaderLength + 4);
+        r2t.WriteHeader(span, Flags(false), (uint)(R2TPdu.HeaderLength + Settings.HeaderDigestLength));
+        FinishHeader(span, R2TPdu.HeaderLength);
+    }
+
+    public void WriteH2CData(in H2CDataPdu pdu, ReadOnlySpan<byte> data, bool last)
+    {
+        var pdo = DataOffsetFor(H2CDataPdu.HeaderLength);
+        var plen = (uint)(pdo + data.Length + Settings.DataDigestLength);
+        var span = _output.GetSpan(H2CDataPdu.HeaderLength + 4);
+        pdu.WriteHeader(span, Flags(true) | (last ? PduFlags.Last : PduFlags.None), (byte)pdo, plen);
+        FinishHeader(span, H2CDataPdu.HeaderLength);
+        WritePadding(pdo - H2CDataPdu.HeaderLength - Settings.HeaderDigestLength);
+        WriteData(data);
+    }
+
+    /// <summary>Writes one C2HData PDU; <paramref name="success"/> (only with <paramref name="last"/>) replaces the CapsuleResp.</summary>
+    public void WriteC2HData(in C2HDataPdu pdu, ReadOnlySpan<byte> data, bool last, bool success)
+    {
+        var pdo = DataOffsetFor(C2HDataPdu.HeaderLength);
+        var plen = (uint)(pdo + data.Length + Settings.DataDigestLength);
+        var flags = Flags(true) | (last ? PduFlags.Last : PduFlags.None) | (last && success ? PduFlags.Success : PduFlags.None);
+        var span = _output.GetSpan(C2HDataPdu.HeaderLength + 4);
+        pdu.WriteHeader(span, flags, (byte)pdo, plen);
+        FinishHeader(span, C2HDataPdu.HeaderLength);
+        WritePadding(pdo - C2HDataPdu.HeaderLength - Settings.HeaderDigestLength);
+        WriteData(data);
+    }
+
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        UnflushedBytes = 0;
+        return _output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>PDO for a data PDU: right after the header and its digest, rounded up to the peer's alignment.</summary>
+    public int DataOffsetFor(int headerLength)
+    {
+        var align = (Settings.SendAlignment + 1) * 4;
+        var start = headerLength + Settings.HeaderDigestLength;
+        return (start + align - 1) / align * align;
+    }
+
+    private PduFlags Flags(bool hasData) =>
+        (Settings.HeaderDigest ? PduFlags.HeaderDigest : PduFlags.None) |
+        (hasData && Settings.DataDigest ? PduFlags.DataDigest : PduFlags.None);
+
+    private void FinishHeader(Span<byte> span, int headerLength)
+    {
+        if (Settings.HeaderDigest)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(span[headerLength..], Crc32C.Compute(span[..headerLength]));
+            headerLength += 4;
+        }
+
+        Advance(headerLength);
+        PdusWritten++;
+    }
+
+    private void WritePadding(int count)
+    {
+        while (count > 0)
+        {
+            var span = _output.GetSpan(1);
+            var n = Math.Min(span.Length, count);
+            span[..n].Clear();
+            Advance(n);
+            count -= n;
+        }
+    }
+
+    private void WriteData(ReadOnlySpan<byte> data)
+    {
+        var crc = Crc32C.Seed;
+        var digest = Settings.DataDigest;
+        while (!data.IsEmpty)
+        {
+            var span = _output.GetSpan(Math.Min(data.Length, 64 * 1024));
+            var n = Math.Min(span.Length, data.Length);
+            data[..n].CopyTo(span);
+            if (digest)
+            {
+                crc = Crc32C.Update(crc, data[..n]);
+            }
+
+            Advance(n);
+            data = data[n..];
+        }
+
+        if (digest)
+        {
+            var span = _output.GetSpan(4);
+            BinaryPrimitives.WriteUInt32LittleEndian(span, ~crc);
+            Advance(4);
+        }
+    }
+
+    private void Advance(int count)
+    {
+        _output.Advance(count);
+        UnflushedBytes += count;
+    }
+}

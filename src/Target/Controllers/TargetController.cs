@@ -1,0 +1,338 @@
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Target.Controllers;
+
+/// <summary>
+/// One controller of the dynamic controller model, created by an admin Connect: its registers (CC, CSTS),
+/// features, keep-alive timer, asynchronous events, error log and queues. Reference §2.3–§2.7.
+/// </summary>
+public sealed partial class TargetController : IAsyncDisposable
+{
+    public const uint VersionValue = 0x00010300; // NVMe 1.3.0, as the Linux target reports
+    private const int ErrorLogEntries = 64;
+    private const byte AsyncEventLimit = 3; // AERL, 0's based: four outstanding AERs
+
+    private readonly ILogger _logger;
+    private readonly object _lock = new();
+    private readonly Dictionary<ushort, TargetQueue> _queues = [];
+    private readonly Queue<CommandContext> _pendingAers = new();
+    private readonly Queue<uint> _pendingEvents = new();
+    private readonly SortedSet<uint> _changedNamespaces = [];
+    private readonly ErrorLogEntry[] _errorLog = new ErrorLogEntry[ErrorLogEntries];
+    private ulong _errorCount;
+    private ITimer? _keepAliveTimer;
+    private long _lastKeepAliveTicks;
+    private bool _namespaceNoticeMasked;
+    private bool _discoveryNoticeMasked;
+    private int _closed;
+
+    internal TargetController(TargetRegistry registry, Subsystem subsystem, ushort controllerId, string hostNqn, Guid hostId, uint kato, ILogger logger)
+    {
+        Registry = registry;
+        Subsystem = subsystem;
+        ControllerId = controllerId;
+        HostNqn = hostNqn;
+        HostId = hostId;
+        KeepAliveTimeoutMs = kato;
+        _logger = logger;
+        IoQueueLimit = registry.Limits.MaxIoQueues;
+        _lastKeepAliveTicks = registry.Time.GetTimestamp();
+    }
+
+    public TargetRegistry Registry { get; }
+    public Subsystem Subsystem { get; }
+    public ushort ControllerId { get; }
+    public string HostNqn { get; }
+    public Guid HostId { get; }
+    public bool IsDiscovery => Subsystem.IsDiscovery;
+
+    /// <summary>KATO in milliseconds (0: keep-alive disabled).</summary>
+    public uint KeepAliveTimeoutMs { get; private set; }
+
+    public uint ControllerConfiguration { get; private set; }
+    public uint ControllerStatus { get; private set; }
+    public bool Ready => (ControllerStatus & 1) != 0;
+    public bool Closed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>I/O queues granted by Set Features Number of Queues (count, not 0's based).</summary>
+    public int IoQueueLimit { get; private set; }
+
+    public uint AsyncEventConfig { get; private set; }
+    public bool VolatileWriteCacheEnabled { get; private set; } = true;
+
+    public int QueueCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queues.Count;
+            }
+        }
+    }
+
+    /// <summary>CAP: MQES, TO 15 (7.5 s), CSS bit 37 (NVM command set), MPSMIN = MPSMAX = 0 (4 KiB). Reference §2.4.</summary>
+    public ulong Capabilities => (ulong)(Registry.Limits.MaxQueueSize - 1) | (15UL << 24) | (1UL << 37);
+
+    internal bool TryAttachQueue(ushort qid, TargetQueue queue)
+    {
+        lock (_lock)
+        {
+            if (Closed || !_queues.TryAdd(qid, queue))
+            {
+                return false;
+            }
+
+            return true;
+        }
+    }
+
+    internal void DetachQueue(ushort qid, TargetQueue queue)
+    {
+        bool adminGone;
+        lock (_lock)
+        {
+            if (!_queues.TryGetValue(qid, out var current) || current != queue)
+            {
+                return;
+            }
+
+            _queues.Remove(qid);
+            adminGone = qid == 0;
+        }
+
+        // The association lives as long as its admin queue: when it goes, so does the controller.
+        if (adminGone)
+        {
+            _ = CloseAsync("admin queue closed");
+        }
+    }
+
+    internal bool HasQueue(ushort qid)
+    {
+        lock (_lock)
+        {
+            return _queues.ContainsKey(qid);
+        }
+    }
+
+    /// <summary>Starts the keep-alive timer (called when CC.EN goes 1 and CSTS.RDY is set).</summary>
+    private void StartKeepAlive()
+    {
+        if (KeepAliveTimeoutMs == 0 || _keepAliveTimer is not null)
+        {
+            return;
+        }
+
+        // Linux rounds KATO up to whole seconds; we check twice per period.
+        var period = TimeSpan.FromMilliseconds(Math.Max(250, KeepAliveTimeoutMs / 2));
+        _keepAliveTimer = Registry.Time.CreateTimer(static s => ((TargetController)s!).CheckKeepAlive(), this, period, period);
+    }
+
+    /// <summary>Any Keep Alive command (and, as TBKAS allows, any admin command) restarts the timer.</summary>
+    internal void TouchKeepAlive() => Interlocked.Exchange(ref _lastKeepAliveTicks, Registry.Time.GetTimestamp());
+
+    private void CheckKeepAlive()
+    {
+        var elapsed = Registry.Time.GetElapsedTime(Interlocked.Read(ref _lastKeepAliveTicks));
+        var limit = TimeSpan.FromSeconds(Math.Ceiling(KeepAliveTimeoutMs / 1000.0));
+        if (elapsed > limit && !Closed)
+        {
+            Interlocked.Increment(ref Registry.Counters.KeepAliveExpiries);
+            Log.KeepAliveExpired(_logger, ControllerId, HostNqn, (long)elapsed.TotalMilliseconds);
+            ControllerStatus |= 2; // CSTS.CFS
+            _ = CloseAsync("keep-alive timeout");
+        }
+    }
+
+    internal void SetKeepAliveTimeout(uint ms)
+    {
+        KeepAliveTimeoutMs = ms;
+        _keepAliveTimer?.Dispose();
+        _keepAliveTimer = null;
+        TouchKeepAlive();
+        if (Ready)
+        {
+            StartKeepAlive();
+        }
+    }
+
+    /// <summary>Property Set CC: enable, reset and shutdown. Reference §2.5.</summary>
+    internal void WriteControllerConfiguration(uint value)
+    {
+        var old = ControllerConfiguration;
+        ControllerConfiguration = value;
+        var wasEnabled = (old & 1) != 0;
+        var enable = (value & 1) != 0;
+        if (enable && !wasEnabled)
+        {
+            // EN 0→1: IOSQES must be 6 and IOCQES 4, MPS 0 (4 KiB), CSS NVM; otherwise Controller Fatal Status.
+            var valid = ((value >> 16) & 0xF) == 6 && ((value >> 20) & 0xF) == 4 && ((value >> 7) & 0xF) == 0 && ((value >> 4) & 0x7) == 0;
+            if (IsDiscovery && ((value >> 16) & 0xFF) == 0)
+            {
+                valid = true; // discovery hosts may leave the queue entry sizes at 0
+            }
+
+            ControllerStatus = valid ? ControllerStatus | 1 : ControllerStatus | 2;
+            if (valid)
+            {
+                TouchKeepAlive();
+                StartKeepAlive();
+            }
+        }
+        else if (!enable && wasEnabled)
+        {
+            ControllerStatus &= ~1u; // reset: not ready
+        }
+
+        var shn = (value >> 14) & 3;
+        if (shn != 0)
+        {
+            // Shutdown: no new work; in-flight commands finish on their own. SHST = 10b (complete).
+            ControllerStatus = (ControllerStatus & ~0xCu) | 0x8;
+            foreach (var ns in Subsystem.Namespaces)
+            {
+                _ = ns.Device.FlushAsync().AsTask();
+            }
+        }
+        else
+        {
+            ControllerStatus &= ~0xCu;
+        }
+    }
+
+    internal bool TryQueueAer(CommandContext ctx)
+    {
+        uint? ready = null;
+        lock (_lock)
+        {
+            if (_pendingAers.Count > AsyncEventLimit)
+            {
+                return false;
+            }
+
+            if (_pendingEvents.Count > 0)
+            {
+                ready = _pendingEvents.Dequeue();
+            }
+            else
+            {
+                _pendingAers.Enqueue(ctx);
+            }
+        }
+
+        if (ready is { } dw0)
+        {
+            ctx.Queue.CompleteHeld(ctx, NvmeStatus.Success, dw0);
+        }
+
+        return true;
+    }
+
+    /// <summary>A namespace of our subsystem was added, removed or changed: Namespace Attribute Changed notice.</summary>
+    internal void OnNamespaceChanged(uint nsid)
+    {
+        bool raise;
+        lock (_lock)
+        {
+            if (_changedNamespaces.Count < 1024)
+            {
+                _changedNamespaces.Add(nsid);
+            }
+
+            raise = (AsyncEventConfig & (1u << 8)) != 0 && !_namespaceNoticeMasked;
+            _namespaceNoticeMasked |= raise;
+        }
+
+        if (raise)
+        {
+            // DW0: type 2 (notice), info 0x00 (namespace attribute changed), log page 04h.
+            RaiseEvent(0x2 | (0x00 << 8) | (0x04 << 16));
+        }
+    }
+
+    internal void OnDiscoveryLogChanged()
+    {
+        bool raise;
+        lock (_lock)
+        {
+            raise = (AsyncEventConfig & (1u << 31)) != 0 && !_discoveryNoticeMasked;
+            _discoveryNoticeMasked |= raise;
+        }
+
+        if (raise)
+        {
+            // DW0: type 2 (notice), info 0xF0 (discovery log page change), log page 70h.
+            RaiseEvent(0x2 | (0xF0 << 8) | (0x70 << 16));
+        }
+    }
+
+    private void RaiseEvent(uint dw0)
+    {
+        CommandContext? aer = null;
+        lock (_lock)
+        {
+            if (_pendingAers.Count > 0)
+            {
+                aer = _pendingAers.Dequeue();
+            }
+            else
+            {
+                _pendingEvents.Enqueue(dw0);
+            }
+        }
+
+        aer?.Queue.CompleteHeld(aer, NvmeStatus.Success, dw0);
+    }
+
+    internal void RecordError(ushort sqid, ushort cid, NvmeStatus status, uint nsid)
+    {
+        lock (_lock)
+        {
+            _errorCount++;
+            var index = (int)(_errorCount % ErrorLogEntries);
+            _errorLog[index] = new ErrorLogEntry(_errorCount, sqid, cid, status, nsid);
+        }
+    }
+
+    /// <summary>Ends the association: every queue's connection closes, held AERs are dropped.</summary>
+    public async Task CloseAsync(string reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Log.ControllerClosed(_logger, ControllerId, Subsystem.Nqn, HostNqn, reason);
+        _keepAliveTimer?.Dispose();
+        Subsystem.Detach(this);
+        TargetQueue[] queues;
+        lock (_lock)
+        {
+            queues = [.. _queues.Values];
+            _queues.Clear();
+            _pendingAers.Clear();
+        }
+
+        foreach (var q in queues)
+        {
+            await q.AbortAsync(reason).ConfigureAwait(false);
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(CloseAsync("disposed"));
+
+    internal readonly record struct ErrorLogEntry(ulong Count, ushort SqId, ushort Cid, NvmeStatus Status, uint Nsid);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Controller {ControllerId} of host {HostNqn}: keep-alive expired after {ElapsedMs} ms; tearing down")]
+        public static partial void KeepAliveExpired(ILogger logger, ushort controllerId, string hostNqn, long elapsedMs);
+
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Controller {ControllerId} on {SubsystemNqn} for {HostNqn} closed: {Reason}")]
+        public static partial void ControllerClosed(ILogger logger, ushort controllerId, string subsystemNqn, string hostNqn, string reason);
+    }
+}

@@ -1,0 +1,221 @@
+using NvmeMptls.Target.Controllers;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Target.Queues;
+
+public sealed partial class TargetQueue
+{
+    // Connect Invalid Parameters: DW0 bit 16 (IATTR) set → the offset is into the Connect data. Reference §2.3.
+    private const uint IpoCntlId = 0x10000 | ConnectData.CntlIdOffset;
+    private const uint IpoSubNqn = 0x10000 | ConnectData.SubNqnOffset;
+    private const uint IpoHostNqn = 0x10000 | ConnectData.HostNqnOffset;
+    private const uint IpoQid = 42;
+    private const uint IpoSqSize = 44;
+
+    private void ExecuteFabrics(CommandContext ctx)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        if (cmd.FabricsType == FabricsOpcodes.Connect)
+        {
+            Connect(ctx);
+            return;
+        }
+
+        // NVMe-oF §3.3: anything before Connect is a sequence error.
+        if (_controller is null)
+        {
+            QueueResponse(ctx, Dnr(NvmeStatusCodes.CommandSequenceError));
+            return;
+        }
+
+        switch (cmd.FabricsType)
+        {
+            case FabricsOpcodes.PropertyGet when _qid == 0:
+                PropertyGet(ctx);
+                return;
+            case FabricsOpcodes.PropertySet when _qid == 0:
+                PropertySet(ctx);
+                return;
+            case FabricsOpcodes.Disconnect:
+                QueueResponse(ctx, NvmeStatus.Success);
+                return;
+            default:
+                QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidOpcode));
+                return;
+        }
+    }
+
+    /// <summary>Fabrics Connect for the admin queue (creates a controller) or an I/O queue (joins one). Reference §2.3.</summary>
+    private void Connect(CommandContext ctx)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        var recfmt = (ushort)cmd.Cdw10;
+        var qid = (ushort)(cmd.Cdw10 >> 16);
+        var sqsize = (ushort)cmd.Cdw11;
+        var cattr = (byte)(cmd.Cdw11 >> 16);
+        var kato = cmd.Cdw12;
+
+        if (_controller is not null)
+        {
+            Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, "second Connect on the same queue");
+            return;
+        }
+
+        if (ctx.TransferLength != ConnectData.Size)
+        {
+            Refuse(ctx, NvmeStatusCodes.SglInvalidDataLength, 0, $"Connect data of {ctx.TransferLength} bytes, expected 1024 in-capsule");
+            return;
+        }
+
+        if (recfmt != 0)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectIncompatibleFormat, 0, $"RECFMT {recfmt}");
+            return;
+        }
+
+        var data = ConnectData.Read(ctx.Data);
+        var subsystem = _registry.Find(data.SubsystemNqn);
+        if (subsystem is null)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoSubNqn, $"unknown subsystem {data.SubsystemNqn}");
+            return;
+        }
+
+        if (!subsystem.AllowsHost(data.HostNqn))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host {data.HostNqn} is not allowed on {subsystem.Nqn}");
+            return;
+        }
+
+        // TLS binds the association to the host named in the PSK identity: a host holding a valid PSK
+        // cannot connect as another host.
+        if (_connection.Tls is { HostNqn: { } tlsHost } && !string.Equals(tlsHost, data.HostNqn, StringComparison.Ordinal))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host NQN {data.HostNqn} differs from the TLS PSK identity's host {tlsHost}");
+            return;
+        }
+
+        if (Port.Tls == Subsystems.PortTlsMode.Required && _connection.Tls is null)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, "this port requires TLS");
+            return;
+        }
+
+        if (sqsize == 0 || sqsize + 1 > _registry.Limits.MaxQueueSize)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoSqSize, $"SQSIZE {sqsize} outside 1..{_registry.Limits.MaxQueueSize - 1}");
+            return;
+        }
+
+        TargetController controller;
+        if (qid == 0)
+        {
+            // Dynamic controller model only: the admin Connect asks for CNTLID FFFFh.
+            if (data.ControllerId != 0xFFFF)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoCntlId, $"admin Connect with CNTLID {data.ControllerId:x4} (dynamic model needs FFFFh)");
+                return;
+            }
+
+            if (subsystem.IsDiscovery && kato == 0)
+            {
+                kato = (uint)_registry.Limits.DiscoveryDefaultKeepAlive.TotalMilliseconds;
+            }
+
+            controller = new TargetController(_registry, subsystem, _registry.AllocateControllerId(), data.HostNqn, data.HostId, kato, _logger);
+            subsystem.Attach(controller);
+            Interlocked.Increment(ref _registry.Counters.ControllersCreated);
+        }
+        else
+        {
+            var existing = subsystem.FindController(data.ControllerId);
+            if (existing is null || existing.Closed)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoCntlId, $"no controller {data.ControllerId} on {subsystem.Nqn}");
+                return;
+            }
+
+            if (!string.Equals(existing.HostNqn, data.HostNqn, StringComparison.Ordinal))
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoHostNqn, $"controller {data.ControllerId} belongs to another host");
+                return;
+            }
+
+            if (existing.IsDiscovery || qid > existing.IoQueueLimit)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoQid, $"QID {qid} beyond the {existing.IoQueueLimit} I/O queues granted");
+                return;
+            }
+
+            controller = existing;
+        }
+
+        if (!controller.TryAttachQueue(qid, this))
+        {
+            Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, $"queue {qid} of controller {controller.ControllerId} already exists");
+            return;
+        }
+
+        _controller = controller;
+        _qid = qid;
+        _sqSize = sqsize + 1;
+        _sqHead = 1 % _sqSize;
+        _sqFlowControlDisabled = (cattr & 0x04) != 0;
+        lock (_slotLock)
+        {
+            _slotLimit = _sqSize;
+        }
+
+        // Fabrics commands travel in-capsule on every queue (≥ 8 KiB); I/O queues take the configured size.
+        _settings.MaxInCapsuleData = qid == 0
+            ? _registry.Limits.AdminInCapsuleDataSize
+            : Math.Max(_registry.Limits.InCapsuleDataSize, _registry.Limits.AdminInCapsuleDataSize);
+        Log.QueueConnected(_logger, RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
+        QueueResponse(ctx, NvmeStatus.Success, controller.ControllerId);
+    }
+
+    private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)
+    {
+        var status = Dnr(code);
+        Interlocked.Increment(ref _registry.Counters.ConnectRejected);
+        Log.ConnectRefused(_logger, RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
+        QueueResponse(ctx, status, dw0);
+    }
+
+    /// <summary>Property Get: CAP (8 bytes), VS, CC, CSTS. Reference §2.4.</summary>
+    private void PropertyGet(CommandContext ctx)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        var eightBytes = (cmd.Cdw10 & 7) == 1;
+        var c = _controller!;
+        ulong? value = cmd.Cdw11 switch
+        {
+            PropertyOffsets.Cap => c.Capabilities,
+            PropertyOffsets.Vs => TargetController.VersionValue,
+            PropertyOffsets.Cc => c.ControllerConfiguration,
+            PropertyOffsets.Csts => c.ControllerStatus,
+            _ => null,
+        };
+        if (value is not { } v || (eightBytes && cmd.Cdw11 != PropertyOffsets.Cap))
+        {
+            QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidField));
+            return;
+        }
+
+        QueueResponse(ctx, NvmeStatus.Success, (uint)v, eightBytes ? (uint)(v >> 32) : 0);
+    }
+
+    /// <summary>Property Set: only CC is writable. Reference §2.4–§2.5.</summary>
+    private void PropertySet(CommandContext ctx)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        if (cmd.Cdw11 != PropertyOffsets.Cc || (cmd.Cdw10 & 7) != 0)
+        {
+            QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidField));
+            return;
+        }
+
+        _controller!.WriteControllerConfiguration(cmd.Cdw12);
+        QueueResponse(ctx, NvmeStatus.Success);
+    }
+}

@@ -1,0 +1,168 @@
+using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Pdu;
+
+namespace NvmeMptls.Target.Queues;
+
+public sealed partial class TargetQueue
+{
+    private enum SendKind : byte
+    {
+        IcResp,
+        R2T,
+        Response,
+        Term,
+    }
+
+    /// <summary>What the send loop writes next. Value type: queuing one allocates nothing.</summary>
+    private readonly struct SendItem
+    {
+        private SendItem(SendKind kind, CommandContext? context, IcRespPdu icResp, TermReqFes fes, uint fei, byte[]? header)
+        {
+            Kind = kind;
+            Context = context;
+            IcRespPdu = icResp;
+            Fes = fes;
+            Fei = fei;
+            OffendingHeader = header;
+        }
+
+        public SendKind Kind { get; }
+        public CommandContext? Context { get; }
+        public IcRespPdu IcRespPdu { get; }
+        public TermReqFes Fes { get; }
+        public uint Fei { get; }
+        public byte[]? OffendingHeader { get; }
+
+        public static SendItem IcResp(IcRespPdu pdu) => new(SendKind.IcResp, null, pdu, default, 0, null);
+
+        public static SendItem R2T(CommandContext ctx) => new(SendKind.R2T, ctx, default, default, 0, null);
+
+        public static SendItem Response(CommandContext ctx) => new(SendKind.Response, ctx, default, default, 0, null);
+
+        public static SendItem Term(TermReqFes fes, uint fei, byte[] header) => new(SendKind.Term, null, default, fes, fei, header);
+    }
+
+    /// <summary>Drains the channel into the PDU writer and flushes once per burst.</summary>
+    private async Task SendLoopAsync(CancellationToken ct)
+    {
+        var reader = _send.Reader;
+        var closeAfterFlush = false;
+        try
+        {
+            while (!closeAfterFlush && await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                while (!closeAfterFlush && reader.TryRead(out var item))
+                {
+                    closeAfterFlush = WriteItem(item);
+                }
+
+                var flush = await _writer.FlushAsync(ct).ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // aborted: the connection is being torn down
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            EndReason ??= $"send failed: {ex.Message}";
+            _abort.Cancel();
+        }
+
+        if (closeAfterFlush)
+        {
+            // After a TermReq nothing else is sent (reference §1.5): give the host a moment to read it, then close.
+            await _connection.Output.CompleteAsync().ConfigureAwait(false);
+            _abort.CancelAfter(TimeSpan.FromSeconds(2));
+        }
+
+        // Drop what is left: those commands end with the connection (the host retries them on reconnect).
+        while (reader.TryRead(out var item))
+        {
+            if (item.Context is { } ctx)
+            {
+                Release(ctx);
+            }
+        }
+    }
+
+    /// <summary>Writes one item; returns true when the connection must close after this flush.</summary>
+    private bool WriteItem(in SendItem item)
+    {
+        switch (item.Kind)
+        {
+            case SendKind.IcResp:
+                _writer.WriteIcResp(item.IcRespPdu);
+                return false;
+            case SendKind.R2T:
+                var r2tCtx = item.Context!;
+                _writer.WriteR2T(new R2TPdu(r2tCtx.Command.CommandId, r2tCtx.Slot, 0, (uint)r2tCtx.TransferLength));
+                return false;
+            case SendKind.Response:
+                WriteResponse(item.Context!);
+                return false;
+            default:
+                _writer.WriteTermReq(PduRole.Controller, item.Fes, item.Fei, item.OffendingHeader);
+                return true;
+        }
+    }
+
+    private void WriteResponse(CommandContext ctx)
+    {
+        ref var cqe = ref ctx.Completion;
+        cqe.CommandId = ctx.Command.CommandId;
+        cqe.SqId = _qid;
+        cqe.SqHead = CurrentSqHead;
+        var dataLength = ctx.ResponseDataLength;
+        if (dataLength > 0)
+        {
+            // NVMe/TCP §3.3.5: with SQ flow control disabled a successful read may end with SUCCESS and no CapsuleResp.
+            var success = _sqFlowControlDisabled && cqe.Status.IsSuccess && cqe.Dw0 == 0 && cqe.Dw1 == 0;
+            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.Buffer.AsSpan(0, dataLength), last: true, success);
+            if (!success)
+            {
+                _writer.WriteCapsuleResp(cqe);
+            }
+        }
+        else
+        {
+            _writer.WriteCapsuleResp(cqe);
+        }
+
+        OnResponseWritten(ctx);
+        Release(ctx);
+    }
+
+    private void QueueResponse(CommandContext ctx, NvmeStatus status, uint dw0 = 0, uint dw1 = 0, int dataLength = 0)
+    {
+        ctx.Completion = new NvmeCompletion { Dw0 = dw0, Dw1 = dw1, Status = status };
+        ctx.ResponseDataLength = status.IsSuccess ? dataLength : 0;
+        ctx.State = CommandState.Responding;
+        if (!status.IsSuccess)
+        {
+            _controller?.RecordError(_qid, ctx.Command.CommandId, status, ctx.Command.Nsid);
+            if (ctx.Namespace is { } ns)
+            {
+                Interlocked.Increment(ref ns.Counters.Errors);
+            }
+        }
+
+        if (!_send.Writer.TryWrite(SendItem.Response(ctx)))
+        {
+            Release(ctx); // the connection is closing
+        }
+    }
+
+    /// <summary>Completes a held command (an AER) from another thread.</summary>
+    internal void CompleteHeld(CommandContext ctx, NvmeStatus status, uint dw0)
+    {
+        if (ctx.State == CommandState.Held)
+        {
+            QueueResponse(ctx, status, dw0);
+        }
+    }
+}

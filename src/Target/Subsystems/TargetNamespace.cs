@@ -1,0 +1,93 @@
+using NvmeMptls.Target.Namespaces;
+
+namespace NvmeMptls.Target.Subsystems;
+
+/// <summary>
+/// One namespace of a subsystem at run time: its storage, identifiers and I/O counters. Removal drains it:
+/// new commands see it as inactive, in-flight ones finish against the still-open device, then the device closes.
+/// </summary>
+public sealed class TargetNamespace
+{
+    private long _inFlight;
+    private int _removed;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TargetNamespace(uint nsid, IBlockDevice device, Guid nguid, Guid uuid, bool readOnly)
+    {
+        Nsid = nsid;
+        Device = device;
+        Nguid = nguid;
+        Uuid = uuid;
+        ReadOnly = readOnly;
+        LbaShift = device.LogicalBlockSize == 4096 ? 12 : 9;
+        BlockCount = (ulong)(device.SizeBytes >> LbaShift);
+    }
+
+    public uint Nsid { get; }
+    public IBlockDevice Device { get; }
+    public Guid Nguid { get; }
+    public Guid Uuid { get; }
+    public bool ReadOnly { get; }
+    public int LbaShift { get; }
+    public int LbaSize => 1 << LbaShift;
+    public ulong BlockCount { get; }
+    public bool Removed => Volatile.Read(ref _removed) != 0;
+    public NamespaceCounters Counters { get; } = new();
+
+    /// <summary>Takes a reference for one command; false when the namespace is being removed.</summary>
+    public bool TryAcquire()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (Removed)
+        {
+            Release();
+            return false;
+        }
+
+        return true;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Removed)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops new commands, waits for in-flight ones (up to <paramref name="timeout"/>), flushes and closes the device.</summary>
+    public async Task RemoveAsync(TimeSpan timeout)
+    {
+        if (Interlocked.Exchange(ref _removed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Interlocked.Read(ref _inFlight) == 0)
+        {
+            _drained.TrySetResult();
+        }
+
+        await Task.WhenAny(_drained.Task, Task.Delay(timeout)).ConfigureAwait(false);
+        try
+        {
+            await Device.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await Device.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Per-namespace I/O counters, read by SMART/health and the metrics endpoint.</summary>
+public sealed class NamespaceCounters
+{
+    public long ReadCommands;
+    public long WriteCommands;
+    public long FlushCommands;
+    public long OtherCommands;
+    public long BytesRead;
+    public long BytesWritten;
+    public long Errors;
+}

@@ -20,6 +20,15 @@ internal static unsafe partial class LinuxNative
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     public static partial int GetSockOpt(SafeHandle socket, int level, int optionName, void* optionValue, ref uint optionLength);
 
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
+    public const int EAFNOSUPPORT = 97;
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nsType);
 

@@ -20,8 +20,7 @@ public sealed class SocketConnection : StreamConnection
     private readonly Pipe _output;
     private readonly SocketConnectionOptions _options;
     private readonly ILogger _logger;
-    private readonly bool _createdAsMptcp;
-    private readonly string? _osFallbackReason;
+    private readonly string? _fallbackReason;
     private readonly Task _receiveTask;
     private readonly Task _sendTask;
     private Exception? _abortReason;
@@ -29,18 +28,17 @@ public sealed class SocketConnection : StreamConnection
     private int _disposed;
 
     /// <summary>
-    /// Wraps a connected socket and starts its loops. <paramref name="osFallbackReason"/> is the reason an
-    /// MPTCP socket could not be created (the socket is then plain TCP although the policy allowed MPTCP).
+    /// Wraps a connected socket and starts its loops. <paramref name="fallbackReason"/> says why the connection is
+    /// plain TCP although <paramref name="policy"/> allowed MPTCP (the OS refused, or the peer did not negotiate it).
     /// </summary>
-    public SocketConnection(Socket socket, MultipathPolicy policy = MultipathPolicy.Preferred, string? osFallbackReason = null,
+    public SocketConnection(Socket socket, MultipathPolicy policy = MultipathPolicy.Preferred, string? fallbackReason = null,
         SocketConnectionOptions? options = null, ILogger? logger = null)
     {
         _socket = socket;
         Policy = policy;
         _options = (options ?? SocketConnectionOptions.Default).Validate();
         _logger = logger ?? NullLogger.Instance;
-        _createdAsMptcp = socket.ProtocolType == (ProtocolType)MptcpConstants.IPPROTO_MPTCP;
-        _osFallbackReason = osFallbackReason;
+        _fallbackReason = fallbackReason;
         try
         {
             socket.NoDelay = true;
@@ -72,26 +70,23 @@ public sealed class SocketConnection : StreamConnection
     /// <summary>Live snapshot: mode, why it fell back, and the kernel's subflow list.</summary>
     public override MultipathStatus GetMultipathStatus()
     {
-        if (!_createdAsMptcp)
-        {
-            return Policy == MultipathPolicy.Disabled
-                ? new MultipathStatus(TransportMode.Tcp, null, [])
-                : new MultipathStatus(TransportMode.MptcpFallback, _osFallbackReason ?? "socket was created as plain TCP", []);
-        }
+        if (Policy == MultipathPolicy.Disabled)
+            return new MultipathStatus(TransportMode.Tcp, null, []);
         if (_closing)
-            return new MultipathStatus(TransportMode.Mptcp, null, []);
+            return new MultipathStatus(TransportName == "mptcp" ? TransportMode.Mptcp : TransportMode.MptcpFallback, _fallbackReason, []);
         if (!MptcpSocketOptions.IsMptcpActive(_socket))
-            return new MultipathStatus(TransportMode.MptcpFallback, PeerFallbackReason, []);
+            return new MultipathStatus(TransportMode.MptcpFallback, _fallbackReason ?? PeerFallbackReason(RemoteEndPoint), []);
         return new MultipathStatus(TransportMode.Mptcp, null, MptcpSocketOptions.GetSubflows(_socket));
     }
 
-    internal string PeerFallbackReason
-        => $"peer {RemoteEndPoint} did not negotiate MPTCP (no MP_CAPABLE), the connection fell back to plain TCP";
+    /// <summary>The fallback reason for a peer that did not answer MP_CAPABLE.</summary>
+    public static string PeerFallbackReason(EndPoint? peer)
+        => $"peer {peer} did not negotiate MPTCP (no MP_CAPABLE), the connection fell back to plain TCP";
 
     private string ComputeTransportName()
     {
-        if (!_createdAsMptcp)
-            return Policy == MultipathPolicy.Disabled ? "tcp" : "tcp (mptcp fallback)";
+        if (Policy == MultipathPolicy.Disabled)
+            return "tcp";
         return MptcpSocketOptions.IsMptcpActive(_socket) ? "mptcp" : "tcp (mptcp fallback)";
     }
 

@@ -40,6 +40,7 @@ public static class StreamConnector
         var limit = timeout ?? DefaultTimeout;
         var created = SocketFactory.Create(remote.AddressFamily, policy, networkNamespace, logger);
         var socket = created.Socket;
+        string? fallbackReason = created.FallbackReason;
         try
         {
             if (localAddress is not null)
@@ -57,10 +58,10 @@ public static class StreamConnector
 
             if (created.IsMptcp && !MptcpSocketOptions.IsMptcpActive(socket))
             {
-                string reason = $"peer {remote} did not negotiate MPTCP (no MP_CAPABLE in its SYN-ACK), the connection fell back to plain TCP";
+                fallbackReason = SocketConnection.PeerFallbackReason(remote);
                 if (policy == MultipathPolicy.Required)
-                    throw new MultipathUnavailableException($"multipath: required, but {reason}");
-                SocketLog.PeerFellBack(logger, socket.LocalEndPoint, remote, reason);
+                    throw new MultipathUnavailableException($"multipath: required, but {fallbackReason}");
+                SocketLog.PeerFellBack(logger, socket.LocalEndPoint, remote, fallbackReason);
             }
         }
         catch
@@ -69,7 +70,7 @@ public static class StreamConnector
             socket.Dispose();
             throw;
         }
-        var connection = new SocketConnection(socket, policy, created.FallbackReason, options, logger);
+        var connection = new SocketConnection(socket, policy, fallbackReason, options, logger);
         SocketLog.Connected(logger, connection.LocalEndPoint, connection.RemoteEndPoint, connection.TransportName);
         return connection;
     }

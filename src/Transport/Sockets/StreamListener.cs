@@ -18,9 +18,10 @@ public sealed class StreamListener : IAsyncDisposable
     private readonly string? _osFallbackReason;
     private int _refusedFallbacks;
 
-    private StreamListener(Socket socket, MultipathPolicy policy, string? osFallbackReason, SocketConnectionOptions? options, ILogger logger)
+    private StreamListener(Socket socket, bool isMptcp, MultipathPolicy policy, string? osFallbackReason, SocketConnectionOptions? options, ILogger logger)
     {
         _socket = socket;
+        IsMptcp = isMptcp;
         Policy = policy;
         _osFallbackReason = osFallbackReason;
         _options = options;
@@ -31,7 +32,7 @@ public sealed class StreamListener : IAsyncDisposable
     public IPEndPoint LocalEndPoint { get; }
     public MultipathPolicy Policy { get; }
     /// <summary>True when the listening socket is MPTCP (peers may still fall back to TCP).</summary>
-    public bool IsMptcp => _socket.ProtocolType == (ProtocolType)MptcpConstants.IPPROTO_MPTCP;
+    public bool IsMptcp { get; }
     /// <summary>Why the listener is plain TCP although the policy allowed MPTCP; null otherwise.</summary>
     public string? FallbackReason => _osFallbackReason;
     /// <summary>Connections reset because the policy is Required and the peer did not speak MPTCP.</summary>
@@ -60,7 +61,7 @@ public sealed class StreamListener : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        var listener = new StreamListener(socket, policy, created.FallbackReason, options, logger);
+        var listener = new StreamListener(socket, created.IsMptcp, policy, created.FallbackReason, options, logger);
         SocketLog.Listening(logger, listener.LocalEndPoint, listener.IsMptcp ? "mptcp" : "tcp");
         return listener;
     }
@@ -73,9 +74,11 @@ public sealed class StreamListener : IAsyncDisposable
             var socket = await _socket.AcceptAsync(cancellationToken);
             // The kernel hands over a plain TCP socket (or a fallen-back MPTCP one) for a non-MPTCP peer;
             // the .NET object still says IPPROTO_MPTCP, so ask the kernel.
+            string? fallbackReason = _osFallbackReason;
             if (IsMptcp && !MptcpSocketOptions.IsMptcpActive(socket))
             {
-                string reason = $"peer {socket.RemoteEndPoint} did not negotiate MPTCP (no MP_CAPABLE), the connection fell back to plain TCP";
+                string reason = SocketConnection.PeerFallbackReason(socket.RemoteEndPoint);
+                fallbackReason = reason;
                 if (Policy == MultipathPolicy.Required)
                 {
                     Interlocked.Increment(ref _refusedFallbacks);
@@ -86,7 +89,7 @@ public sealed class StreamListener : IAsyncDisposable
                 }
                 SocketLog.PeerFellBack(_logger, socket.LocalEndPoint, socket.RemoteEndPoint, reason);
             }
-            return new SocketConnection(socket, Policy, _osFallbackReason, _options, _logger);
+            return new SocketConnection(socket, Policy, fallbackReason, _options, _logger);
         }
     }
 

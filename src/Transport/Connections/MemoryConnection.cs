@@ -28,13 +28,16 @@ public sealed class MemoryConnection : StreamConnection
         return (new MemoryConnection(bToA, aToB), new MemoryConnection(aToB, bToA));
     }
 
+    /// <summary>
+    /// Fails the peer's reads and writes with <paramref name="reason"/>. Only this end's halves of the two pipes
+    /// are completed: completing the peer's halves too would make its next read or write throw
+    /// InvalidOperationException ("not allowed after … was completed") instead of the abort error.
+    /// </summary>
     public override void Abort(Exception? reason = null)
     {
         var ex = reason ?? new IOException("connection aborted");
         _out.Writer.Complete(ex);
         _in.Reader.Complete(ex);
-        _in.Writer.Complete(ex);
-        _out.Reader.Complete(ex);
     }
 
     public override ValueTask DisposeAsync()

@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace NvmeMptls.Transport.Multipath;
+
+/// <summary>
+/// The few libc calls .NET does not wrap: getsockopt with an in/out buffer (MPTCP_TCPINFO reads the
+/// header we pass in), and setns(2) for network namespaces. Only called after an OperatingSystem.IsLinux() check.
+/// </summary>
+internal static unsafe partial class LinuxNative
+{
+    public const int CLONE_NEWNET = 0x40000000;
+    public const int O_RDONLY = 0;
+    public const int O_CLOEXEC = 0x80000;
+
+    public const int EINVAL = 22;
+    public const int ENOPROTOOPT = 92;
+    public const int EPROTONOSUPPORT = 93;
+    public const int EOPNOTSUPP = 95;
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(SafeHandle socket, int level, int optionName, void* optionValue, ref uint optionLength);
+
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
+    public const int EAFNOSUPPORT = 97;
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    public static partial int SetNs(int fd, int nsType);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "strerror")]
+    private static partial nint StrError(int errno);
+
+    public static string ErrorText(int errno) => $"{Marshal.PtrToStringUTF8(StrError(errno)) ?? "error"} (errno {errno})";
+}

@@ -1,0 +1,231 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Multipath;
+
+namespace NvmeMptls.Transport.Sockets;
+
+/// <summary>
+/// A TCP or MPTCP socket as a <see cref="StreamConnection"/>: one receive loop (socket → Input) and one
+/// send loop (Output → socket), never sharing state. Back-pressure comes from the pipe thresholds: a
+/// reader that does not read stops the receive loop, which closes the TCP window on the peer.
+/// </summary>
+public sealed class SocketConnection : StreamConnection
+{
+    private readonly Socket _socket;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly SocketConnectionOptions _options;
+    private readonly ILogger _logger;
+    private readonly string? _fallbackReason;
+    private readonly Task _receiveTask;
+    private readonly Task _sendTask;
+    private Exception? _abortReason;
+    private volatile bool _closing;
+    private int _disposed;
+
+    /// <summary>
+    /// Wraps a connected socket and starts its loops. <paramref name="fallbackReason"/> says why the connection is
+    /// plain TCP although <paramref name="policy"/> allowed MPTCP (the OS refused, or the peer did not negotiate it).
+    /// </summary>
+    public SocketConnection(Socket socket, MultipathPolicy policy = MultipathPolicy.Preferred, string? fallbackReason = null,
+        SocketConnectionOptions? options = null, ILogger? logger = null)
+    {
+        _socket = socket;
+        Policy = policy;
+        _options = (options ?? SocketConnectionOptions.Default).Validate();
+        _logger = logger ?? NullLogger.Instance;
+        _fallbackReason = fallbackReason;
+        try
+        {
+            socket.NoDelay = true;
+        }
+        catch (SocketException)
+        {
+            // An MPTCP socket on a kernel without TCP_NODELAY passthrough: latency only, not correctness.
+        }
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        TransportName = ComputeTransportName();
+
+        _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
+            resumeWriterThreshold: _options.InputResumeThreshold, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
+            resumeWriterThreshold: _options.OutputResumeThreshold, useSynchronizationContext: false));
+        _receiveTask = ReceiveLoopAsync();
+        _sendTask = SendLoopAsync();
+    }
+
+    public MultipathPolicy Policy { get; }
+    public override PipeReader Input => _input.Reader;
+    public override PipeWriter Output => _output.Writer;
+    public override EndPoint? LocalEndPoint { get; }
+    public override EndPoint? RemoteEndPoint { get; }
+    public override string TransportName { get; }
+    public override Socket UnderlyingSocket => _socket;
+
+    /// <summary>Live snapshot: mode, why it fell back, and the kernel's subflow list.</summary>
+    public override MultipathStatus GetMultipathStatus()
+    {
+        if (Policy == MultipathPolicy.Disabled)
+            return new MultipathStatus(TransportMode.Tcp, null, []);
+        if (_closing)
+            return new MultipathStatus(TransportName == "mptcp" ? TransportMode.Mptcp : TransportMode.MptcpFallback, _fallbackReason, []);
+        if (!MptcpSocketOptions.IsMptcpActive(_socket))
+            return new MultipathStatus(TransportMode.MptcpFallback, _fallbackReason ?? PeerFallbackReason(RemoteEndPoint), []);
+        return new MultipathStatus(TransportMode.Mptcp, null, MptcpSocketOptions.GetSubflows(_socket));
+    }
+
+    /// <summary>The fallback reason for a peer that did not answer MP_CAPABLE.</summary>
+    public static string PeerFallbackReason(EndPoint? peer)
+        => $"peer {peer} did not negotiate MPTCP (no MP_CAPABLE), the connection fell back to plain TCP";
+
+    private string ComputeTransportName()
+    {
+        if (Policy == MultipathPolicy.Disabled)
+            return "tcp";
+        return MptcpSocketOptions.IsMptcpActive(_socket) ? "mptcp" : "tcp (mptcp fallback)";
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        var writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(_options.MinReceiveSize);
+                int received = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                if (received == 0)
+                {
+                    SocketLog.PeerFin(_logger, RemoteEndPoint);
+                    break;
+                }
+                writer.Advance(received);
+                var flush = await writer.FlushAsync();
+                if (flush.IsCompleted || flush.IsCanceled)
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            error = LoopError(ex, "receive");
+        }
+        finally
+        {
+            await writer.CompleteAsync(error);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        await Task.Yield();
+        var reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                if (result.IsCanceled)
+                {
+                    error = _abortReason;
+                    break;
+                }
+                var buffer = result.Buffer;
+                try
+                {
+                    foreach (var segment in buffer)
+                        await SendAllAsync(segment);
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.End);
+                }
+                if (result.IsCompleted)
+                {
+                    if (!_closing)
+                        _socket.Shutdown(SocketShutdown.Send);
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = LoopError(ex, "send");
+        }
+        finally
+        {
+            await reader.CompleteAsync(error);
+        }
+    }
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> segment)
+    {
+        while (!segment.IsEmpty)
+        {
+            int sent = await _socket.SendAsync(segment, SocketFlags.None);
+            segment = segment[sent..];
+        }
+    }
+
+    /// <summary>The exception a loop completes its pipe with; null for our own orderly close.</summary>
+    private Exception? LoopError(Exception ex, string direction)
+    {
+        if (_abortReason is { } reason)
+            return reason;
+        var kind = SocketErrors.Classify(ex);
+        if (_closing && kind == ConnectionErrorKind.Closed)
+            return null;
+        SocketLog.LoopError(_logger, RemoteEndPoint, direction, kind, ex);
+        return SocketErrors.ToPipeException(ex, direction);
+    }
+
+    /// <summary>Resets the connection (linger 0 → RST); both pipes fail with <paramref name="reason"/>.</summary>
+    public override void Abort(Exception? reason = null)
+    {
+        if (Interlocked.CompareExchange(ref _abortReason, reason ?? new ConnectionAbortedException("connection aborted locally"), null) != null)
+            return;
+        _closing = true;
+        SocketLog.Aborted(_logger, RemoteEndPoint);
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already closed: nothing left to reset.
+        }
+        _socket.Dispose();
+        _output.Reader.CancelPendingRead();
+    }
+
+    /// <summary>
+    /// Orderly close: sends what the application wrote (up to <see cref="SocketConnectionOptions.DisposeFlushTimeout"/>,
+    /// then aborts), sends FIN, closes the socket. Safe to call more than once.
+    /// </summary>
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _output.Writer.CompleteAsync();
+        try
+        {
+            await _sendTask.WaitAsync(_options.DisposeFlushTimeout);
+        }
+        catch (TimeoutException)
+        {
+            Abort(new ConnectionAbortedException("unsent data did not drain before dispose"));
+        }
+        _closing = true;
+        await _input.Reader.CompleteAsync();
+        _socket.Dispose();
+        await _receiveTask;
+        await _sendTask;
+    }
+}

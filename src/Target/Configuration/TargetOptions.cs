@@ -1,0 +1,229 @@
+using System.Collections.Immutable;
+
+namespace NvmeMptls.Target.Configuration;
+
+/// <summary>
+/// The whole target configuration (section "Target"). Instances returned by <see cref="TargetConfiguration"/> and
+/// <see cref="TargetCommandLine"/> are validated and resolved: every serial, NGUID and UUID is filled in.
+/// </summary>
+public sealed record TargetOptions
+{
+    public const string SectionName = "Target";
+
+    public const string DefaultSubsystemNqn = "nqn.2026-01.io.nvmemptls:default";
+
+    /// <summary>What the target runs with when nothing is configured: one 1 GiB memory namespace on 127.0.0.1:4420.</summary>
+    public static TargetOptions Default { get; } = new TargetOptions().Resolve();
+
+    public ImmutableArray<SubsystemOptions> Subsystems { get; init; } = [SubsystemOptions.Default];
+
+    public ImmutableArray<PortOptions> Ports { get; init; } = [PortOptions.Default];
+
+    public TlsOptions Tls { get; init; } = new();
+
+    public LimitsOptions Limits { get; init; } = new();
+
+    public KeepAliveOptions KeepAlive { get; init; } = new();
+
+    public MetricsOptions Metrics { get; init; } = new();
+
+    public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>
+    public TargetOptions Resolve()
+    {
+        var subsystems = ImmutableArray.CreateBuilder<SubsystemOptions>(Subsystems.Length);
+        foreach (SubsystemOptions subsystem in Subsystems)
+        {
+            subsystems.Add(subsystem.Resolve());
+        }
+
+        return this with { Subsystems = subsystems.MoveToImmutable() };
+    }
+}
+
+public sealed record SubsystemOptions
+{
+    public static SubsystemOptions Default { get; } = new();
+
+    public string Nqn { get; init; } = TargetOptions.DefaultSubsystemNqn;
+
+    /// <summary>Serial number (SN, at most 20 printable ASCII characters); empty means "derive from the NQN".</summary>
+    public string Serial { get; init; } = "";
+
+    /// <summary>Model number (MN, at most 40 printable ASCII characters).</summary>
+    public string Model { get; init; } = "NvmeMptls";
+
+    public bool AllowAnyHost { get; init; } = true;
+
+    public ImmutableArray<string> AllowedHosts { get; init; } = [];
+
+    public ImmutableArray<NamespaceOptions> Namespaces { get; init; } = [NamespaceOptions.Default];
+
+    public SubsystemOptions Resolve()
+    {
+        var namespaces = ImmutableArray.CreateBuilder<NamespaceOptions>(Namespaces.Length);
+        foreach (NamespaceOptions ns in Namespaces)
+        {
+            namespaces.Add(ns with
+            {
+                Nguid = ns.Nguid != UInt128.Zero ? ns.Nguid : NamespaceIdentifiers.DeriveNguid(Nqn, ns.Nsid),
+                Uuid = ns.Uuid != Guid.Empty ? ns.Uuid : NamespaceIdentifiers.DeriveUuid(Nqn, ns.Nsid),
+            });
+        }
+
+        return this with
+        {
+            Serial = Serial.Length > 0 ? Serial : NamespaceIdentifiers.DeriveSerial(Nqn),
+            Namespaces = namespaces.MoveToImmutable(),
+        };
+    }
+}
+
+public sealed record NamespaceOptions
+{
+    public const long DefaultSizeBytes = 1L << 30;
+
+    public static NamespaceOptions Default { get; } = new();
+
+    public uint Nsid { get; init; } = 1;
+
+    public NamespaceBacking Backing { get; init; } = NamespaceBacking.Memory;
+
+    /// <summary>File or block device path; required for file and block backing, unused for memory.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Namespace size in bytes; null means "the file's or device's size" (not allowed for memory).</summary>
+    public long? SizeBytes { get; init; } = DefaultSizeBytes;
+
+    /// <summary>512 or 4096.</summary>
+    public int LbaSize { get; init; } = 512;
+
+    /// <summary>NGUID as a big-endian 128-bit number (byte 0 of the Identify field is the most significant); zero means "derive".</summary>
+    public UInt128 Nguid { get; init; }
+
+    /// <summary>UUID for the namespace identification descriptor; <see cref="Guid.Empty"/> means "derive".</summary>
+    public Guid Uuid { get; init; }
+
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Writes the NGUID in Identify Namespace byte order (16 bytes).</summary>
+    public void WriteNguid(Span<byte> destination) => NamespaceIdentifiers.WriteNguid(Nguid, destination);
+
+    /// <summary>Writes the UUID in RFC 9562 (network) byte order, as the NIDT 3 descriptor carries it (16 bytes).</summary>
+    public void WriteUuid(Span<byte> destination) => NamespaceIdentifiers.WriteUuid(Uuid, destination);
+}
+
+public sealed record PortOptions
+{
+    public static PortOptions Default { get; } = new();
+
+    public int Id { get; init; } = 1;
+
+    /// <summary>IP address literal to listen on (0.0.0.0 / :: for all).</summary>
+    public string Address { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 4420;
+
+    /// <summary>TCP port of the discovery controller; null means no separate discovery listener.</summary>
+    public int? DiscoveryPort { get; init; } = 8009;
+
+    /// <summary>Address of the discovery listener; null means <see cref="Address"/>.</summary>
+    public string? DiscoveryAddress { get; init; }
+
+    public MultipathMode Multipath { get; init; } = MultipathMode.Preferred;
+
+    public TlsMode Tls { get; init; } = TlsMode.None;
+
+    public System.Net.IPEndPoint ListenEndPoint => new(System.Net.IPAddress.Parse(Address), Port);
+
+    public System.Net.IPEndPoint? DiscoveryEndPoint =>
+        DiscoveryPort is { } port ? new(System.Net.IPAddress.Parse(DiscoveryAddress ?? Address), port) : null;
+}
+
+public sealed record TlsOptions
+{
+    public ImmutableArray<TlsKeyOptions> Keys { get; init; } = [];
+
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public KeyUpdateMode KeyUpdate { get; init; } = KeyUpdateMode.Reconnect;
+
+    /// <summary>NSS key log file for Wireshark; null disables it. Never set in production.</summary>
+    public string? KeyLogFile { get; init; }
+}
+
+/// <summary>One configured PSK in interchange format, given inline or in a file; optionally bound to a host and/or subsystem.</summary>
+public sealed record TlsKeyOptions
+{
+    public string? Key { get; init; }
+
+    public string? KeyFile { get; init; }
+
+    public string? HostNqn { get; init; }
+
+    public string? SubsystemNqn { get; init; }
+
+    /// <summary>The interchange string: <see cref="Key"/>, or the trimmed contents of <see cref="KeyFile"/>.</summary>
+    public string ReadKey() => Key ?? File.ReadAllText(KeyFile ?? throw new InvalidOperationException("no Key or KeyFile")).Trim();
+
+    // Keep key material out of logs and exception messages.
+    public override string ToString() =>
+        $"TlsKeyOptions {{ Key = {(Key is null ? "null" : "<redacted>")}, KeyFile = {KeyFile ?? "null"}, HostNqn = {HostNqn ?? "null"}, SubsystemNqn = {SubsystemNqn ?? "null"} }}";
+}
+
+public sealed record LimitsOptions
+{
+    public int MaxIoQueues { get; init; } = 64;
+
+    public int MaxQueueSize { get; init; } = 1024;
+
+    /// <summary>In-capsule data bytes accepted in a command capsule (IOCCSZ = 4 + this / 16).</summary>
+    public int InCapsuleDataSize { get; init; } = 16384;
+
+    /// <summary>MAXH2CDATA advertised in ICResp.</summary>
+    public int MaxH2CData { get; init; } = 131072;
+
+    /// <summary>Largest transfer of one command in bytes (MDTS = log2(this / 4096)).</summary>
+    public int MaxDataTransferSize { get; init; } = 1048576;
+}
+
+public sealed record KeepAliveOptions
+{
+    public TimeSpan DiscoveryDefaultTimeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+public sealed record MetricsOptions
+{
+    public bool Enabled { get; init; } = true;
+
+    public string Url { get; init; } = "http://127.0.0.1:9464/metrics";
+}
+
+public enum NamespaceBacking
+{
+    Memory,
+    File,
+    Block,
+}
+
+public enum MultipathMode
+{
+    Preferred,
+    Required,
+    Disabled,
+}
+
+public enum TlsMode
+{
+    None,
+    Optional,
+    Required,
+}
+
+public enum KeyUpdateMode
+{
+    Reconnect,
+    KeyUpdate,
+    None,
+}

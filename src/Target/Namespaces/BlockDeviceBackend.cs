@@ -1,0 +1,203 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace NvmeMptls.Target.Namespaces;
+
+/// <summary>
+/// A namespace on a Linux block device (/dev/loop0, /dev/nvme0n1, /dev/mapper/...). The size and logical block
+/// size come from the BLKGETSIZE64 / BLKSSZGET ioctls; deallocate is BLKDISCARD and write-zeroes BLKZEROOUT,
+/// each falling back to writing zeroes when the device refuses. I/O goes through the page cache with pread and
+/// pwrite; FUA writes use a second O_SYNC handle.
+/// </summary>
+/// <remarks>
+/// Whether a discarded range reads back as zeroes is up to the device: loop devices punch a hole and so read
+/// zeroes; an SSD may not. WriteZeroes (with or without deallocate) always guarantees zeroes.
+/// </remarks>
+public sealed class BlockDeviceBackend : IBlockDevice
+{
+    private readonly PositionalFile _file;
+    private readonly ILogger _logger;
+    private volatile bool _discardUnsupported;
+    private volatile bool _zeroOutUnsupported;
+
+    private BlockDeviceBackend(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, long deviceSizeBytes, int deviceBlockSize, ILogger logger)
+    {
+        Path = path;
+        _file = file;
+        SizeBytes = sizeBytes;
+        LogicalBlockSize = logicalBlockSize;
+        DeviceSizeBytes = deviceSizeBytes;
+        DeviceLogicalBlockSize = deviceBlockSize;
+        _logger = logger;
+    }
+
+    public string Kind => "block";
+
+    public string Description => Path;
+
+    public string Path { get; }
+
+    public long SizeBytes { get; }
+
+    public int LogicalBlockSize { get; }
+
+    /// <summary>The whole device, as BLKGETSIZE64 reports it.</summary>
+    public long DeviceSizeBytes { get; }
+
+    /// <summary>The device's own logical block size (BLKSSZGET).</summary>
+    public int DeviceLogicalBlockSize { get; }
+
+    public bool IsReadOnly => _file.IsReadOnly;
+
+    /// <summary>
+    /// Opens a block device. <paramref name="sizeBytes"/> may limit the namespace to the start of the device;
+    /// <paramref name="logicalBlockSize"/> defaults to the device's own and may not be smaller than it.
+    /// </summary>
+    public static BlockDeviceBackend Open(string path, long? sizeBytes = null, int? logicalBlockSize = null, bool readOnly = false, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("block device namespaces need Linux block ioctls");
+        }
+
+        logger ??= NullLogger.Instance;
+        PositionalFile file = PositionalFile.Open(path, readOnly);
+        try
+        {
+            if (!LinuxBlockIo.TryGetSize(file.Handle, out long deviceSize, out int errno))
+            {
+                throw new IOException(errno == LinuxBlockIo.ENOTTY
+                    ? $"{path} is not a block device (use file backing for regular files)"
+                    : $"BLKGETSIZE64 on {path} failed with errno {errno}");
+            }
+
+            if (!LinuxBlockIo.TryGetLogicalBlockSize(file.Handle, out int deviceBlock, out errno))
+            {
+                throw new IOException($"BLKSSZGET on {path} failed with errno {errno}");
+            }
+
+            int lba = logicalBlockSize ?? Math.Max(deviceBlock, 512);
+            if (lba is not (512 or 4096))
+            {
+                throw new IOException($"{path}: logical block size {lba} is not supported (512 or 4096)");
+            }
+
+            if (lba < deviceBlock)
+            {
+                throw new IOException($"{path}: LBA size {lba} is smaller than the device's logical block size {deviceBlock}");
+            }
+
+            long size = sizeBytes ?? deviceSize / lba * lba;
+            if (size <= 0 || size % lba != 0 || size > deviceSize)
+            {
+                throw new IOException($"{path}: namespace size {size} must be a positive multiple of {lba} no larger than the device ({deviceSize} bytes)");
+            }
+
+            NamespaceLog.BlockDeviceOpened(logger, path, deviceSize, deviceBlock, size, lba);
+            return new BlockDeviceBackend(path, file, size, lba, deviceSize, deviceBlock, logger);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, destination.Length);
+        _file.Read(offset, destination.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool forceUnitAccess, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, source.Length);
+        _file.Write(offset, source.Span, forceUnitAccess);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        _file.Flush();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
+    {
+        CheckWritableRange(offset, length);
+
+        // BLKZEROOUT lets the kernel unmap when the device can guarantee zeroes, so "deallocate" needs nothing extra.
+        ZeroOut(offset, length);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        CheckWritableRange(offset, length);
+        if (!_discardUnsupported)
+        {
+            if (LinuxBlockIo.TryDiscard(_file.Handle, offset, length, out int errno))
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            ThrowUnlessUnsupported("BLKDISCARD", errno, offset, length);
+            _discardUnsupported = true;
+            NamespaceLog.FallingBackToZeroes(_logger, "BLKDISCARD", Path, errno);
+        }
+
+        ZeroOut(offset, length);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _file.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void ZeroOut(long offset, long length)
+    {
+        if (!_zeroOutUnsupported)
+        {
+            if (LinuxBlockIo.TryZeroOut(_file.Handle, offset, length, out int errno))
+            {
+                return;
+            }
+
+            ThrowUnlessUnsupported("BLKZEROOUT", errno, offset, length);
+            _zeroOutUnsupported = true;
+            NamespaceLog.FallingBackToZeroes(_logger, "BLKZEROOUT", Path, errno);
+        }
+
+        _file.WriteZeroes(offset, length);
+    }
+
+    private void ThrowUnlessUnsupported(string operation, int errno, long offset, long length)
+    {
+        // EINVAL here means the request itself is fine but the device has no discard/zeroout support (no queue limits).
+        if (errno is not (LinuxBlockIo.EOPNOTSUPP or LinuxBlockIo.ENOTTY or LinuxBlockIo.EINVAL))
+        {
+            throw new IOException($"{operation} on {Path} at {offset}+{length} failed with errno {errno}");
+        }
+    }
+
+    private void CheckWritableRange(long offset, long length)
+    {
+        CheckRange(offset, length);
+        if (_file.IsReadOnly)
+        {
+            throw new InvalidOperationException("the namespace is read-only");
+        }
+    }
+
+    private void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > SizeBytes - length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {SizeBytes}-byte namespace");
+        }
+    }
+}

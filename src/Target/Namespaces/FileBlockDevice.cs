@@ -1,0 +1,203 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace NvmeMptls.Target.Namespaces;
+
+/// <summary>
+/// A namespace kept in a regular file, read and written with pread/pwrite so requests on different queues run in
+/// parallel. A missing file is created sparse at the configured size; a smaller one is extended (still sparse);
+/// a larger one is used up to the configured size. Deallocate punches a hole (see the Linux partial) and falls
+/// back to writing zeroes where the file system cannot.
+/// </summary>
+public sealed partial class FileBlockDevice : IBlockDevice
+{
+    private readonly PositionalFile _file;
+    private readonly ILogger _logger;
+    private volatile bool _punchUnsupported;
+    private volatile bool _zeroRangeUnsupported;
+
+    private FileBlockDevice(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, ILogger logger)
+    {
+        Path = path;
+        _file = file;
+        SizeBytes = sizeBytes;
+        LogicalBlockSize = logicalBlockSize;
+        _logger = logger;
+    }
+
+    public string Kind => "file";
+
+    public string Description => Path;
+
+    public string Path { get; }
+
+    public long SizeBytes { get; }
+
+    public int LogicalBlockSize { get; }
+
+    public bool IsReadOnly => _file.IsReadOnly;
+
+    /// <summary>
+    /// Opens <paramref name="path"/>, creating it when missing (then <paramref name="sizeBytes"/> is required).
+    /// With no size the namespace covers the whole file, rounded down to a whole logical block.
+    /// </summary>
+    public static FileBlockDevice Open(string path, long? sizeBytes, int logicalBlockSize = 512, bool readOnly = false, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (logicalBlockSize is not (512 or 4096))
+        {
+            throw new ArgumentOutOfRangeException(nameof(logicalBlockSize), logicalBlockSize, "must be 512 or 4096");
+        }
+
+        if (sizeBytes is { } wanted && (wanted <= 0 || wanted % logicalBlockSize != 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sizeBytes), wanted, "must be a positive multiple of the logical block size");
+        }
+
+        logger ??= NullLogger.Instance;
+        string fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            throw new IOException($"{fullPath} is a directory, not a file");
+        }
+
+        bool created = false;
+        if (!File.Exists(fullPath))
+        {
+            if (readOnly)
+            {
+                throw new FileNotFoundException($"read-only file namespace {fullPath} does not exist", fullPath);
+            }
+
+            if (sizeBytes is null)
+            {
+                throw new ArgumentException($"{fullPath} does not exist and no size was given to create it", nameof(sizeBytes));
+            }
+
+            // CreateNew: if someone else creates it in between, fail rather than silently adopt their file.
+            File.OpenHandle(fullPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite).Dispose();
+            created = true;
+        }
+
+        PositionalFile file = PositionalFile.Open(fullPath, readOnly);
+        try
+        {
+            long fileSize = RandomAccess.GetLength(file.Handle);
+            long size = sizeBytes ?? fileSize / logicalBlockSize * logicalBlockSize;
+            if (size <= 0)
+            {
+                throw new IOException($"{fullPath} is smaller than one {logicalBlockSize}-byte block and no size was given");
+            }
+
+            if (fileSize < size)
+            {
+                if (readOnly)
+                {
+                    throw new IOException($"read-only file namespace {fullPath} is {fileSize} bytes, smaller than the configured {size}");
+                }
+
+                // SetLength only moves the end of file: no data blocks are written, so the file stays sparse.
+                RandomAccess.SetLength(file.Handle, size);
+                if (created)
+                {
+                    NamespaceLog.FileCreated(logger, fullPath, size);
+                }
+                else
+                {
+                    NamespaceLog.FileExtended(logger, fullPath, fileSize, size);
+                }
+            }
+            else if (fileSize > size)
+            {
+                NamespaceLog.FileLargerThanNamespace(logger, fullPath, fileSize, size);
+            }
+
+            return new FileBlockDevice(fullPath, file, size, logicalBlockSize, logger);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, destination.Length);
+        _file.Read(offset, destination.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool forceUnitAccess, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, source.Length);
+        _file.Write(offset, source.Span, forceUnitAccess);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        _file.Flush();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, length);
+        if (_file.IsReadOnly)
+        {
+            throw new InvalidOperationException("the namespace is read-only");
+        }
+
+        if (deallocate)
+        {
+            Deallocate(offset, length);
+        }
+        else if (_zeroRangeUnsupported || !TryZeroRange(offset, length))
+        {
+            _file.WriteZeroes(offset, length);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, length);
+        if (_file.IsReadOnly)
+        {
+            throw new InvalidOperationException("the namespace is read-only");
+        }
+
+        Deallocate(offset, length);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _file.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Deallocate(long offset, long length)
+    {
+        if (_punchUnsupported || !TryPunchHole(offset, length))
+        {
+            _file.WriteZeroes(offset, length);
+        }
+    }
+
+    /// <summary>Returns false (and remembers it) when the platform or file system cannot punch holes.</summary>
+    private partial bool TryPunchHole(long offset, long length);
+
+    /// <summary>Returns false (and remembers it) when the platform or file system cannot zero a range in place.</summary>
+    private partial bool TryZeroRange(long offset, long length);
+
+    private void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > SizeBytes - length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {SizeBytes}-byte namespace");
+        }
+    }
+}

@@ -1,10 +1,70 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Hosting;
+
 namespace NvmeMptls.Target;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("nvme-mptls-target: not assembled yet");
-        return args.Length == 0 ? 1 : 1;
+        var parsed = TargetCommandLine.Parse(args);
+        if (parsed.HelpRequested)
+        {
+            Console.Out.WriteLine(TargetCommandLine.HelpText);
+            return 0;
+        }
+
+        if (!parsed.Succeeded)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"nvme-mptls-target: {error}").ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        if (parsed.Configuration is { } configuration)
+        {
+            builder.Configuration.AddConfiguration(configuration);
+        }
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Services.AddSystemd();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddTargetOptions(builder.Configuration, parsed.ApplyFlags);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = parsed.Options!.ShutdownGracePeriod + TimeSpan.FromSeconds(15));
+        builder.Services.AddHostedService<TargetService>();
+
+        try
+        {
+            using var host = builder.Build();
+            await host.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (TargetConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync($"nvme-mptls-target: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"nvme-mptls-target: cannot start: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
     }
 }

@@ -58,6 +58,32 @@ public sealed partial class TargetQueue
     public TargetController? Controller => _controller;
     public ushort QueueId => _qid;
 
+    /// <summary>Commands received and not yet answered (AERs, which wait for events, excluded).</summary>
+    public int InFlight
+    {
+        get
+        {
+            lock (_slotLock)
+            {
+                return _created - _free.Count - HeldCount();
+            }
+        }
+    }
+
+    private int HeldCount()
+    {
+        var n = 0;
+        for (var i = 0; i < _created; i++)
+        {
+            if (_slots[i].State == CommandState.Held)
+            {
+                n++;
+            }
+        }
+
+        return n;
+    }
+
     /// <summary>Why the connection ended, for logs and the "connection ended because" counter.</summary>
     public string? EndReason { get; private set; }
 

@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Sockets;
+
+namespace NvmeMptls.Target.Hosting;
+
+/// <summary>
+/// Listens on the configured ports (I/O and discovery), accepts connections, runs the optional TLS handshake and
+/// serves each connection as a <see cref="TargetQueue"/>. Stopping closes the listeners, lets in-flight commands
+/// finish within a grace period, flushes every namespace and closes the controllers.
+/// </summary>
+public sealed partial class NvmeTargetServer : IAsyncDisposable
+{
+    private readonly TargetRegistry _registry;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> _listeners = [];
+    private readonly ConcurrentDictionary<TargetQueue, Task> _queues = new();
+    private readonly CancellationTokenSource _stopping = new();
+
+    public NvmeTargetServer(TargetRegistry registry, ILoggerFactory loggerFactory, ConnectionSecurity? security = null)
+    {
+        _registry = registry;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("NvmeMptls.Target.Server");
+        Security = security;
+    }
+
+    public TargetRegistry Registry => _registry;
+
+    /// <summary>The TLS handshake for ports with TLS (null: TLS ports refuse every connection).</summary>
+    public ConnectionSecurity? Security { get; }
+
+    public IReadOnlyList<(IPEndPoint EndPoint, bool Discovery, string Carrier)> Endpoints
+    {
+        get
+        {
+            var list = new List<(IPEndPoint, bool, string)>();
+            foreach (var (listener, port, _) in _listeners)
+            {
+                list.Add((listener.LocalEndPoint, port.Id >= 0x8000, listener.IsMptcp ? "mptcp" : "tcp"));
+            }
+
+            return list;
+        }
+    }
+
+    public int ActiveConnections => _queues.Count;
+
+    /// <summary>Binds the I/O listener of a port and, when configured, its discovery listener.</summary>
+    public void StartPort(PortOptions port)
+    {
+        var info = TargetBuilder.ToPortInfo(port);
+        var policy = port.Multipath switch
+        {
+            MultipathMode.Required => MultipathPolicy.Required,
+            MultipathMode.Disabled => MultipathPolicy.Disabled,
+            _ => MultipathPolicy.Preferred,
+        };
+        var io = StreamListener.Bind(port.ListenEndPoint, policy, logger: _loggerFactory.CreateLogger<StreamListener>());
+        if (port.Port == 0)
+        {
+            info = info with { Port = io.LocalEndPoint.Port };
+            _registry.AddPort(info);
+        }
+
+        Start(io, info);
+        if (port.DiscoveryEndPoint is { } d)
+        {
+            var disc = StreamListener.Bind(d, policy, logger: _loggerFactory.CreateLogger<StreamListener>());
+
+            // The discovery listener is not an I/O port: it is not listed in the discovery log.
+            Start(disc, info with { Id = (ushort)(0x8000 | info.Id) });
+        }
+    }
+
+    private void Start(StreamListener listener, TargetPortInfo port)
+    {
+        Log.Listening(_logger, listener.LocalEndPoint, listener.IsMptcp ? "MPTCP" : "TCP", listener.FallbackReason ?? "");
+        var loop = Task.Run(() => AcceptLoopAsync(listener, port, _stopping.Token));
+        _listeners.Add((listener, port, loop));
+    }
+
+    private async Task AcceptLoopAsync(StreamListener listener, TargetPortInfo port, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            SocketConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                Log.AcceptFailed(_logger, listener.LocalEndPoint, ex.Message);
+                await Task.Delay(100, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            _ = ServeAsync(connection, port, ct);
+        }
+    }
+
+    private async Task ServeAsync(StreamConnection connection, TargetPortInfo port, CancellationToken ct)
+    {
+        StreamConnection? secured = connection;
+        try
+        {
+            secured = await SecureAsync(connection, port, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.SecureFailed(_logger, connection.RemoteEndPoint, ex.Message);
+            secured = null;
+        }
+
+        if (secured is null)
+        {
+            connection.Abort();
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+
+        var queue = new TargetQueue(secured, _registry, port, _loggerFactory.CreateLogger<TargetQueue>());
+        var run = queue.RunAsync(ct);
+        _queues[queue] = run;
+        try
+        {
+            await run.ConfigureAwait(false);
+        }
+        finally
+        {
+            _queues.TryRemove(queue, out _);
+        }
+    }
+
+    /// <summary>Applies the port's TLS mode. Returns null when the connection must be dropped.</summary>
+    private async ValueTask<StreamConnection?> SecureAsync(StreamConnection connection, TargetPortInfo port, CancellationToken ct)
+    {
+        if (port.Tls == PortTlsMode.None)
+        {
+            return connection;
+        }
+
+        if (port.Tls == PortTlsMode.Optional && await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, ct).ConfigureAwait(false))
+        {
+            return connection;
+        }
+
+        if (Security is null)
+        {
+            Interlocked.Increment(ref _registry.Counters.ConnectRejected);
+            Log.SecureFailed(_logger, connection.RemoteEndPoint, "TLS is required on this port but no TLS keys are configured");
+            return null;
+        }
+
+        return await Security.AcceptAsync(connection, port, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Graceful stop: close listeners, give in-flight commands <paramref name="grace"/> to finish, flush every
+    /// namespace, then close every controller (which closes its queues).
+    /// </summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        _stopping.Cancel();
+        foreach (var (listener, _, _) in _listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        var deadline = DateTime.UtcNow + grace;
+        while (DateTime.UtcNow < deadline && InFlightCommands() > 0)
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        foreach (var s in _registry.Subsystems)
+        {
+            foreach (var ns in s.Namespaces)
+            {
+                try
+                {
+                    await ns.Device.FlushAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    Log.FlushFailed(_logger, s.Nqn, ns.Nsid, ex.Message);
+                }
+            }
+
+            foreach (var c in s.Controllers)
+            {
+                await c.CloseAsync("target shutting down").ConfigureAwait(false);
+            }
+        }
+
+        foreach (var c in _registry.Discovery.Controllers)
+        {
+            await c.CloseAsync("target shutting down").ConfigureAwait(false);
+        }
+
+        foreach (var q in _queues.Keys)
+        {
+            await q.AbortAsync("target shutting down").ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(_queues.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+    }
+
+    private int InFlightCommands()
+    {
+        var n = 0;
+        foreach (var q in _queues.Keys)
+        {
+            n += q.InFlight;
+        }
+
+        return n;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        }
+
+        foreach (var s in _registry.Subsystems)
+        {
+            foreach (var ns in s.Namespaces)
+            {
+                await ns.Device.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Listening on {EndPoint} ({Carrier}) {FallbackReason}")]
+        public static partial void Listening(ILogger logger, IPEndPoint endPoint, string carrier, string fallbackReason);
+
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Accept on {EndPoint} failed: {Detail}")]
+        public static partial void AcceptFailed(ILogger logger, IPEndPoint endPoint, string detail);
+
+        [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Connection {Remote} refused before NVMe/TCP: {Detail}")]
+        public static partial void SecureFailed(ILogger logger, EndPoint? remote, string detail);
+
+        [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Flush of {SubsystemNqn} namespace {Nsid} failed at shutdown: {Detail}")]
+        public static partial void FlushFailed(ILogger logger, string subsystemNqn, uint nsid, string detail);
+    }
+}

@@ -48,13 +48,13 @@ internal static class TargetOptionsValidator
         {
             SubsystemOptions subsystem = options.Subsystems[s];
             string key = $"{Root}:Subsystems:{s}";
-            if (Nqn.Check(subsystem.Nqn) is { } nqnProblem)
-            {
-                errors.Add($"{key}:Nqn: {nqnProblem}");
-            }
-            else if (subsystem.Nqn == Nqn.DiscoveryNqn)
+            if (subsystem.Nqn == Nqn.DiscoveryNqn)
             {
                 errors.Add($"{key}:Nqn: {Nqn.DiscoveryNqn} is the discovery subsystem and cannot be configured");
+            }
+            else if (Nqn.Check(subsystem.Nqn) is { } nqnProblem)
+            {
+                errors.Add($"{key}:Nqn: {nqnProblem}");
             }
             else if (!nqns.TryAdd(subsystem.Nqn, key + ":Nqn"))
             {

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Target.Namespaces;
+using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Transport.Connections;
+
+namespace NvmeMptls.Tests.TestKit;
+
+/// <summary>A target registry with one subsystem and memory namespaces, served over in-memory connections.</summary>
+public sealed class InMemoryTarget : IAsyncDisposable
+{
+    public const string SubsystemNqn = "nqn.2026-01.io.nvmemptls:test";
+    private readonly List<(TargetQueue Queue, Task Run)> _queues = [];
+    private readonly CancellationTokenSource _cts = new();
+
+    public InMemoryTarget(TargetLimits? limits = null, long namespaceBytes = 64L << 20, int lbaSize = 512)
+    {
+        Registry = new TargetRegistry(limits ?? new TargetLimits());
+        Subsystem = new Subsystem(SubsystemNqn, "TESTSERIAL", "NvmeMptls Test", isDiscovery: false, HostAccess.Any);
+        Subsystem.AddNamespace(new TargetNamespace(1, new MemoryBlockDevice(namespaceBytes, lbaSize), Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
+        Registry.AddSubsystem(Subsystem);
+        Registry.AddPort(Port);
+    }
+
+    public TargetRegistry Registry { get; }
+    public Subsystem Subsystem { get; }
+    public TargetPortInfo Port { get; } = new(1, "127.0.0.1", 4420, PortTlsMode.None);
+
+    /// <summary>Opens a connection to the target; the target side is served until disposal.</summary>
+    public RawNvmeHost Connect()
+    {
+        var (host, target) = MemoryConnection.CreatePair();
+        var queue = new TargetQueue(target, Registry, Port, NullLogger.Instance);
+        _queues.Add((queue, queue.RunAsync(_cts.Token)));
+        return new RawNvmeHost(host);
+    }
+
+    public Task RunOf(int index) => _queues[index].Run;
+
+    public TargetQueue QueueOf(int index) => _queues[index].Queue;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cts.CancelAsync();
+        foreach (var (q, run) in _queues)
+        {
+            await q.AbortAsync("test over");
+            await run.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+    }
+}

@@ -8,6 +8,8 @@ namespace NvmeMptls.Transport.Tls;
 /// <param name="CipherSuiteName">e.g. "TLS_AES_128_GCM_SHA256".</param>
 /// <param name="SealProvider">AEAD provider protecting outgoing records ("dotnet-aesgcm", "bouncycastle", "ktls").</param>
 /// <param name="OpenProvider">AEAD provider opening incoming records.</param>
+/// <param name="KeyExchangeGroup">Negotiated (EC)DHE group name ("x25519", "secp256r1"), when known.</param>
+/// <param name="CompatDerivation">True when the PSK matched in libnvme's pre-1.16 "compat" framing.</param>
 public sealed record TlsSessionInfo(
     string PskIdentity,
     string? HostNqn,
@@ -15,4 +17,6 @@ public sealed record TlsSessionInfo(
     ushort CipherSuite,
     string CipherSuiteName,
     string SealProvider,
-    string OpenProvider);
+    string OpenProvider,
+    string? KeyExchangeGroup = null,
+    bool CompatDerivation = false);

@@ -1,0 +1,27 @@
+using System.Security.Cryptography;
+
+namespace NvmeMptls.Crypto.Psk;
+
+/// <summary>An identity with the TLS 1.3 external PSK that goes with it; zeroes the key on dispose.</summary>
+public sealed class DerivedTlsPsk : IDisposable
+{
+    private readonly byte[] _tlsPsk;
+
+    public DerivedTlsPsk(NvmePskIdentity identity, byte[] tlsPsk, bool compat)
+    {
+        Identity = identity;
+        _tlsPsk = tlsPsk;
+        Compat = compat;
+    }
+
+    public NvmePskIdentity Identity { get; }
+
+    /// <summary>True when derived in libnvme 1.10–1.15 "compat" framing (reference §4.4).</summary>
+    public bool Compat { get; }
+
+    public ReadOnlySpan<byte> TlsPsk => _tlsPsk;
+
+    public NvmePskHash Hash => Identity.Hash;
+
+    public void Dispose() => CryptographicOperations.ZeroMemory(_tlsPsk);
+}

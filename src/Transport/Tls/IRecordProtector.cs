@@ -1,0 +1,23 @@
+namespace NvmeMptls.Transport.Tls;
+
+/// <summary>
+/// The AEAD seam of the record layer: one key, one direction. Implementations: .NET <c>AesGcm</c> (here),
+/// BouncyCastle managed GCM (Crypto/Aead). Both operate in place: <paramref name="data"/> is plaintext in and
+/// ciphertext out for <see cref="Seal"/>, and the reverse for <see cref="TryOpen"/>.
+/// </summary>
+public interface IRecordProtector : IDisposable
+{
+    void Seal(ReadOnlySpan<byte> nonce, Span<byte> data, Span<byte> tag, ReadOnlySpan<byte> aad);
+
+    /// <summary>False when the tag does not verify (the caller sends bad_record_mac).</summary>
+    bool TryOpen(ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad);
+}
+
+/// <summary>Creates protectors for one provider; its <see cref="Name"/> is what <see cref="TlsSessionInfo"/> reports.</summary>
+public interface IRecordProtectorFactory
+{
+    string Name { get; }
+
+    /// <summary>A protector for an AES-GCM key of 16 or 32 bytes (the key is copied).</summary>
+    IRecordProtector Create(ReadOnlySpan<byte> key);
+}

@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using NvmeMptls.Transport.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace NvmeMptls.Transport.Tls;
+
+/// <summary>
+/// Our TLS 1.3 record layer over an inner stream, kTLS-style: the handshake is done elsewhere (Crypto/Handshake),
+/// then this takes the application traffic keys and protects <c>application_data</c> records itself.
+/// Receive and send loops are kept apart (this file holds lifecycle; see the Receive and Send parts);
+/// every write to the inner stream goes through one lock so alerts and KeyUpdates interleave safely with data.
+/// </summary>
+public sealed partial class TlsRecordConnection : StreamConnection
+{
+    private static readonly PipeOptions PlainPipeOptions = new(
+        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
+
+    private readonly StreamConnection _inner;
+    private readonly Pipe _plainIn = new(PlainPipeOptions);
+    private readonly Pipe _plainOut = new(PlainPipeOptions);
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly IRecordProtectorFactory _sealFactory;
+    private readonly IRecordProtectorFactory _openFactory;
+    private readonly TlsRecordLayerOptions _options;
+    private readonly ILogger _logger;
+    private readonly byte[] _recordBuffer;
+    private readonly TlsSessionInfo _session;
+    private readonly Task _receiveTask;
+    private readonly Task _sendTask;
+    private TlsCryptoInfo _tx;
+    private TlsCryptoInfo _rx;
+    private IRecordProtector _sealer;
+    private IRecordProtector _opener;
+    private int _disposed;
+
+    /// <param name="inner">The carrier, positioned just after the peer's Finished (no buffered handshake bytes).</param>
+    /// <param name="tx">Write state (our application traffic secret); the connection owns and zeroes it.</param>
+    /// <param name="rx">Read state (the peer's application traffic secret); owned likewise.</param>
+    /// <param name="session">Handshake facts; provider names are filled in from the factories.</param>
+    public TlsRecordConnection(StreamConnection inner, TlsCryptoInfo tx, TlsCryptoInfo rx, TlsSessionInfo session,
+        IRecordProtectorFactory? sealFactory = null, IRecordProtectorFactory? openFactory = null,
+        TlsRecordLayerOptions? options = null, ILogger? logger = null)
+    {
+        _options = options ?? TlsRecordLayerOptions.Default;
+        _options.Validate();
+        _inner = inner;
+        _tx = tx;
+        _rx = rx;
+        _sealFactory = sealFactory ?? AesGcmRecordProtectorFactory.Instance;
+        _openFactory = openFactory ?? AesGcmRecordProtectorFactory.Instance;
+        _sealer = _sealFactory.Create(tx.Key);
+        _opener = _openFactory.Create(rx.Key);
+        _logger = logger ?? NullLogger.Instance;
+        _session = session with { SealProvider = _sealFactory.Name, OpenProvider = _openFactory.Name };
+        _recordBuffer = ArrayPool<byte>.Shared.Rent(TlsRecordLimits.MaxCiphertext);
+        _receiveTask = Task.Run(ReceiveLoopAsync);
+        _sendTask = Task.Run(SendLoopAsync);
+    }
+
+    public override PipeReader Input => _plainIn.Reader;
+    public override PipeWriter Output => _plainOut.Writer;
+    public override string TransportName => "tls/" + _inner.TransportName;
+    public override System.Net.EndPoint? LocalEndPoint => _inner.LocalEndPoint;
+    public override System.Net.EndPoint? RemoteEndPoint => _inner.RemoteEndPoint;
+    public override System.Net.Sockets.Socket? UnderlyingSocket => _inner.UnderlyingSocket;
+    public override Multipath.MultipathStatus? GetMultipathStatus() => _inner.GetMultipathStatus();
+    public override TlsSessionInfo Tls => _session;
+
+    /// <summary>Records sealed so far under the current write key.</summary>
+    public long RecordsUnderWriteKey { get; private set; }
+
+    /// <summary>Set once the write key reached <see cref="TlsRecordLayerOptions.KeyLimitRecords"/> under the reconnect policy.</summary>
+    public bool KeyLimitReached { get; private set; }
+
+    /// <summary>Raised once (from the send loop) when the NVMe layer should reconnect before the AES-GCM limit.</summary>
+    public event Action<TlsRecordConnection>? KeyLimitApproaching;
+
+    /// <summary>Why the receive side ended (null while running or after close_notify).</summary>
+    public Exception? ReceiveError { get; private set; }
+
+    /// <summary>Completes when both loops have ended.</summary>
+    public Task Completion => Task.WhenAll(_receiveTask, _sendTask);
+
+    public override void Abort(Exception? reason = null)
+    {
+        _inner.Abort(reason);
+        _plainIn.Writer.Complete(reason);
+        _plainOut.Reader.CancelPendingRead();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _plainOut.Writer.Complete();
+        await _sendTask.ConfigureAwait(false);
+        _plainIn.Reader.Complete();
+        _inner.Input.CancelPendingRead();
+        await _receiveTask.ConfigureAwait(false);
+        await _inner.DisposeAsync().ConfigureAwait(false);
+        _sealer.Dispose();
+        _opener.Dispose();
+        _tx.Dispose();
+        _rx.Dispose();
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_recordBuffer);
+        ArrayPool<byte>.Shared.Return(_recordBuffer);
+        _writeLock.Dispose();
+    }
+}

@@ -1,0 +1,50 @@
+using NvmeMptls.Crypto.Psk;
+
+namespace NvmeMptls.Tests.Crypto;
+
+public sealed class PskIdentityTests
+{
+    [Test]
+    public void Parse_V1Identity_GivesAllFields()
+    {
+        const string text = "NVMe1R01 nqn.psk-test-host nqn.psk-test-subsys iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU=";
+        Assert.That(NvmePskIdentity.TryParse(text, out var id, out _), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(id!.Version, Is.EqualTo(1));
+            Assert.That(id.Generated, Is.False);
+            Assert.That(id.Hash, Is.EqualTo(NvmePskHash.Sha256));
+            Assert.That(id.HostNqn, Is.EqualTo("nqn.psk-test-host"));
+            Assert.That(id.SubsystemNqn, Is.EqualTo("nqn.psk-test-subsys"));
+            Assert.That(id.Digest, Is.EqualTo("iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU="));
+            Assert.That(id.ToString(), Is.EqualTo(text));
+        });
+    }
+
+    [Test]
+    public void Parse_V0GeneratedSha384_GivesFieldsWithoutDigest()
+    {
+        Assert.That(NvmePskIdentity.TryParse("NVMe0G02 h s", out var id, out _), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(id!.Version, Is.EqualTo(0));
+            Assert.That(id.Generated, Is.True);
+            Assert.That(id.Hash, Is.EqualTo(NvmePskHash.Sha384));
+            Assert.That(id.Digest, Is.Null);
+        });
+    }
+
+    [TestCase("client1")]
+    [TestCase("NVMe2R01 h s")]
+    [TestCase("NVMe1X01 h s d")]
+    [TestCase("NVMe1R03 h s iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU=")]
+    [TestCase("NVMe1R01 h s")]
+    [TestCase("NVMe0R01 h s extra")]
+    [TestCase("NVMe1R01 h s short=")]
+    [TestCase("NVMe1R01  s iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU=")]
+    public void Parse_Malformed_ReturnsFalseWithReason(string text)
+    {
+        Assert.That(NvmePskIdentity.TryParse(text, out _, out string reason), Is.False);
+        Assert.That(reason, Is.Not.Empty);
+    }
+}

@@ -167,4 +167,14 @@ public sealed class NbdToolTests
         var result = await ToolRunner.RunAsync("qemu-io", ["-f", "raw", "-c", "read 0 64k", Uri]);
         Assert.That(result.Stdout + result.Stderr, Does.Contain("Input/output error"), result.ToString());
     }
+
+    [Test]
+    public async Task QemuIo_TrimAndZeroLargerThanMaxBlockSize_Succeed()
+    {
+        ToolRunner.Require("qemu-io", "qemu-utils");
+        var result = await ToolRunner.RunAsync("qemu-io", [
+            "-f", "raw", "-c", "write -P 0x5a 0 64M", "-c", "discard 0 48M", "-c", "write -z 48M 16M", "-c", "read -P 0 0 64M", Uri]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Stdout + result.Stderr, Does.Not.Contain("failed").IgnoreCase, result.ToString());
+    }
 }

@@ -126,8 +126,9 @@ internal sealed class NbdConnection
 
             await _slots.WaitAsync(cancellationToken);
             var request = Rent();
-            var fits = length <= (uint)_export.MaxRequestBytes;
+            // The maximum block size bounds payloads only; trim and write-zeroes may cover more (proto.md "Block size constraints").
             var carriesData = command is NbdCommand.Read or NbdCommand.Write;
+            var fits = !carriesData || length <= (uint)_export.MaxRequestBytes;
             request.Reset(command, flags, cookie, offset, length, fits && carriesData ? (int)length : 0, fits ? NbdError.None : NbdError.EINVAL);
             if (command == NbdCommand.Write)
             {

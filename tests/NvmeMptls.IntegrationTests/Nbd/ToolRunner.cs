@@ -1,0 +1,69 @@
+using System.Diagnostics;
+
+namespace NvmeMptls.IntegrationTests.Nbd;
+
+/// <summary>Runs independent command-line tools (nbdinfo, nbdcopy, qemu-io, fio) and captures what they print.</summary>
+public static class ToolRunner
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+    }
+
+    /// <summary>Full path of <paramref name="tool"/> on PATH, or null.</summary>
+    public static string? Find(string tool)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':'))
+        {
+            foreach (var candidate in new[] { dir, "/usr/sbin", "/sbin" })
+            {
+                var path = Path.Combine(candidate, tool);
+                if (File.Exists(path))
+                {
+                    return path;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Skips the test (Assert.Ignore) naming the Debian package when a tool is missing.</summary>
+    public static void Require(string tool, string package)
+    {
+        if (Find(tool) is null)
+        {
+            Assert.Ignore($"{tool} is not installed (apt-get install {package})");
+        }
+    }
+
+    public static async Task<Result> RunAsync(string tool, IEnumerable<string> args, TimeSpan? timeout = null)
+    {
+        var start = new ProcessStartInfo(Find(tool) ?? tool)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {tool}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(5));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{tool} {string.Join(' ', start.ArgumentList)} did not finish: killed");
+        }
+
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+}

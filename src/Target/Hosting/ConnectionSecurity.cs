@@ -13,10 +13,14 @@ public sealed class ConnectionSecurity
 {
     private readonly Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> _accept;
 
-    public ConnectionSecurity(Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> accept)
+    public ConnectionSecurity(Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> accept, TlsHandshakeCounters? counters = null)
     {
         _accept = accept;
+        Counters = counters ?? new TlsHandshakeCounters();
     }
+
+    /// <summary>Handshakes by outcome, including plaintext connections refused on TLS-required ports.</summary>
+    public TlsHandshakeCounters Counters { get; }
 
     public ValueTask<StreamConnection?> AcceptAsync(StreamConnection connection, TargetPortInfo port, CancellationToken ct) =>
         _accept(connection, port, ct);

@@ -137,6 +137,12 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         }
 
         var queue = new TargetQueue(secured, _registry, port, _loggerFactory.CreateLogger<TargetQueue>());
+        if (secured is NvmeMptls.Transport.Tls.TlsRecordConnection tls)
+        {
+            // Reconnect-before-limit: close the queue; the host reconnects with fresh keys and retries.
+            tls.KeyLimitApproaching += _ => queue.AbortAsync("TLS write key reached its record limit; host reconnects with new keys");
+        }
+
         var run = queue.RunAsync(ct);
         _queues[queue] = run;
         try
@@ -160,6 +166,15 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         if (port.Tls == PortTlsMode.Optional && await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, ct).ConfigureAwait(false))
         {
             return connection;
+        }
+
+        if (port.Tls == PortTlsMode.Required && await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, ct).ConfigureAwait(false))
+        {
+            // A plaintext ICReq on a TLS-required port: refused and counted, the connection is closed.
+            Security?.Counters.Count("plaintext-refused");
+            Interlocked.Increment(ref _registry.Counters.ConnectRejected);
+            Log.SecureFailed(_logger, connection.RemoteEndPoint, "plaintext ICReq on a port that requires TLS");
+            return null;
         }
 
         if (Security is null)

@@ -28,7 +28,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
     {
         var options = _options.CurrentValue;
         var registry = TargetBuilder.BuildRegistry(options, _loggerFactory, _time);
-        _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory));
+        _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory, new TlsHandshakeCounters()));
         foreach (var port in options.Ports)
         {
             _server.StartPort(port);

@@ -1,5 +1,6 @@
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Nbd;
 

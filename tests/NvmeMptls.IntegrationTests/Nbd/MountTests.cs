@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using NvmeMptls.Cli.Mount;
 using NvmeMptls.Cli.Nbd;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Nbd;
 

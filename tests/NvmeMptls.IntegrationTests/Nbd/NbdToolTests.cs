@@ -4,6 +4,7 @@ using System.Text.Json;
 using NvmeMptls.Cli.Nbd;
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Nbd;
 

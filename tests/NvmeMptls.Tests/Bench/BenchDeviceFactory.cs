@@ -1,5 +1,5 @@
 using NvmeMptls.Initiator;
-using NvmeMptls.Tests.TestKit;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.Tests.Bench;
 

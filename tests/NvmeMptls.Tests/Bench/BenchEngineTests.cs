@@ -1,7 +1,7 @@
 using System.Text.Json;
 using NvmeMptls.Cli.Bench;
 using NvmeMptls.Initiator;
-using NvmeMptls.Tests.TestKit;
+using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Tests.Bench;

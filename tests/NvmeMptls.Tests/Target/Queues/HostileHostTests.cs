@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using NvmeMptls.Tests.TestKit;
+using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using NvmeMptls.Target.Subsystems;
-using NvmeMptls.Tests.TestKit;
+using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Tests.Target.Queues;

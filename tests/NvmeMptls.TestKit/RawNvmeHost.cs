@@ -5,7 +5,7 @@ using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 
-namespace NvmeMptls.Tests.TestKit;
+namespace NvmeMptls.TestKit;
 
 /// <summary>
 /// A deliberately simple NVMe/TCP host for tests: one command at a time, explicit PDUs, and raw byte access so a

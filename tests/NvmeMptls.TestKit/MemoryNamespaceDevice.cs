@@ -1,7 +1,7 @@
 using NvmeMptls.Initiator;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.IntegrationTests.TestKit;
+namespace NvmeMptls.TestKit;
 
 /// <summary>Which directions an injected status applies to.</summary>
 [Flags]

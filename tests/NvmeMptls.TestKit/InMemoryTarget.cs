@@ -4,7 +4,7 @@ using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Connections;
 
-namespace NvmeMptls.Tests.TestKit;
+namespace NvmeMptls.TestKit;
 
 /// <summary>A target registry with one subsystem and memory namespaces, served over in-memory connections.</summary>
 public sealed class InMemoryTarget : IAsyncDisposable

@@ -10,11 +10,11 @@
 #
 # Namespaces are nvmi-T (initiator) and nvmt-T (target); interfaces vi<k>-T / vt<k>-T, so T is at most
 # 8 characters. Path 1 carries the initial subflow; on paths 2..N the initiator has "subflow" endpoints
-# and (default) the target announces its address with "signal"; limits allow N-1 extra subflows.
+# the target announces nothing unless --target-endpoints signal; limits allow N-1 extra subflows.
 # --rate puts a tc tbf shaper on both ends of every path (e.g. 100mbit).
 set -euo pipefail
 
-TAG=mp; PATHS=2; RATE=""; TARGET_EP=signal
+TAG=mp; PATHS=2; RATE=""; TARGET_EP=none
 cmd=${1:-}; [ $# -gt 0 ] && shift
 arg=""
 if [[ "$cmd" =~ ^(path-down|path-up|mptcp-off|mptcp-on)$ ]]; then arg=${1:?"$cmd needs an argument"}; shift; fi

@@ -22,7 +22,20 @@ internal static class TransferKit
         var client = await StreamConnector.ConnectAsync(new IPEndPoint(Testbed.TargetAddress(1), listener.LocalEndPoint.Port),
             clientPolicy, timeout: TimeSpan.FromSeconds(10), networkNamespace: bed.InitiatorNamespace);
         var server = await accept.WaitAsync(HangLimit);
+        // One byte each way: an MPTCP client is fully established (and its path manager starts opening
+        // subflows) only once the server has acknowledged data at the MPTCP level.
+        await ExchangeHelloAsync(client, server);
         return (client, server);
+    }
+
+    private static async Task ExchangeHelloAsync(SocketConnection client, SocketConnection server)
+    {
+        await client.Output.WriteAsync(new byte[] { 1 });
+        var atServer = await server.Input.ReadAtLeastAsync(1).AsTask().WaitAsync(HangLimit);
+        server.Input.AdvanceTo(atServer.Buffer.GetPosition(1));
+        await server.Output.WriteAsync(new byte[] { 2 });
+        var atClient = await client.Input.ReadAtLeastAsync(1).AsTask().WaitAsync(HangLimit);
+        client.Input.AdvanceTo(atClient.Buffer.GetPosition(1));
     }
 
     /// <summary>Waits (bounded) until the connection lists at least <paramref name="count"/> established subflows.</summary>

@@ -14,9 +14,8 @@ public sealed class MultipathTestbedTests : TestbedFixture
     [Test]
     public async Task TwoPaths_64MiBTransfer_EachSubflowCarriesBytes()
     {
-        var (client, server) = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Required, MultipathPolicy.Required);
-        await using var c = client;
-        await using var s = server;
+        await using var link = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Required, MultipathPolicy.Required);
+        var (client, server) = (link.Client, link.Server);
         Assert.That(client.TransportName, Is.EqualTo("mptcp"));
         await TransferKit.WaitForSubflowsAsync(client, 2);
 
@@ -42,9 +41,8 @@ public sealed class MultipathTestbedTests : TestbedFixture
     public async Task TargetMptcpOff_Preferred_RunsOnTcpAndReportsFallback()
     {
         Bed.MptcpOff("target");
-        var (client, server) = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Preferred, MultipathPolicy.Preferred);
-        await using var c = client;
-        await using var s = server;
+        await using var link = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Preferred, MultipathPolicy.Preferred);
+        var (client, server) = (link.Client, link.Server);
 
         var status = client.GetMultipathStatus();
         Assert.That(client.TransportName, Is.EqualTo("tcp (mptcp fallback)"));

@@ -17,9 +17,8 @@ public sealed class RateLimitedTestbedTests : TestbedFixture
     [Test]
     public async Task PathDownAndUp_DuringTransfer_NoDataLostAndSubflowReturns()
     {
-        var (client, server) = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Required, MultipathPolicy.Required);
-        await using var c = client;
-        await using var s = server;
+        await using var link = await TransferKit.ConnectAsync(Bed, MultipathPolicy.Required, MultipathPolicy.Required);
+        var (client, server) = (link.Client, link.Server);
         await TransferKit.WaitForSubflowsAsync(client, 2);
 
         using var stop = new CancellationTokenSource();
@@ -59,9 +58,8 @@ public sealed class RateLimitedTestbedTests : TestbedFixture
 
     private async Task<double> MeasureAsync(MultipathPolicy policy, long bytes, int subflows)
     {
-        var (client, server) = await TransferKit.ConnectAsync(Bed, policy, policy);
-        await using var c = client;
-        await using var s = server;
+        await using var link = await TransferKit.ConnectAsync(Bed, policy, policy);
+        var (client, server) = (link.Client, link.Server);
         if (subflows > 1)
             await TransferKit.WaitForSubflowsAsync(client, subflows);
         var clock = Stopwatch.StartNew();

@@ -12,20 +12,41 @@ internal static class TransferKit
 {
     public static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(120);
 
-    /// <summary>Listener in the target namespace on path 1, client from the initiator namespace.</summary>
-    public static async Task<(SocketConnection Client, SocketConnection Server)> ConnectAsync(Testbed bed,
-        MultipathPolicy clientPolicy, MultipathPolicy serverPolicy)
+    /// <summary>A connection across the test bed and the listener that accepted it.</summary>
+    public sealed record Link(SocketConnection Client, SocketConnection Server, StreamListener Listener) : IAsyncDisposable
     {
-        await using var listener = StreamListener.Bind(new IPEndPoint(Testbed.TargetAddress(1), 0), serverPolicy,
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
+            await Listener.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Listener in the target namespace on path 1, client from the initiator namespace. The listener stays open
+    /// with the connection: MP_JOIN SYNs for extra subflows are received by the listening socket.
+    /// </summary>
+    public static async Task<Link> ConnectAsync(Testbed bed, MultipathPolicy clientPolicy, MultipathPolicy serverPolicy)
+    {
+        var listener = StreamListener.Bind(new IPEndPoint(Testbed.TargetAddress(1), 0), serverPolicy,
             backlog: 4, networkNamespace: bed.TargetNamespace);
-        var accept = listener.AcceptAsync().AsTask();
-        var client = await StreamConnector.ConnectAsync(new IPEndPoint(Testbed.TargetAddress(1), listener.LocalEndPoint.Port),
-            clientPolicy, timeout: TimeSpan.FromSeconds(10), networkNamespace: bed.InitiatorNamespace);
-        var server = await accept.WaitAsync(HangLimit);
-        // One byte each way: an MPTCP client is fully established (and its path manager starts opening
-        // subflows) only once the server has acknowledged data at the MPTCP level.
-        await ExchangeHelloAsync(client, server);
-        return (client, server);
+        try
+        {
+            var accept = listener.AcceptAsync().AsTask();
+            var client = await StreamConnector.ConnectAsync(new IPEndPoint(Testbed.TargetAddress(1), listener.LocalEndPoint.Port),
+                clientPolicy, timeout: TimeSpan.FromSeconds(10), networkNamespace: bed.InitiatorNamespace);
+            var server = await accept.WaitAsync(HangLimit);
+            // One byte each way: an MPTCP client is fully established (and its path manager starts opening
+            // subflows) only once the server has acknowledged data at the MPTCP level.
+            await ExchangeHelloAsync(client, server);
+            return new Link(client, server, listener);
+        }
+        catch
+        {
+            await listener.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task ExchangeHelloAsync(SocketConnection client, SocketConnection server)

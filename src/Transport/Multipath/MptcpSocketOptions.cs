@@ -10,7 +10,7 @@ public static partial class MptcpSocketOptions
 {
     /// <summary>
     /// True while MPTCP really runs on <paramref name="socket"/>: MPTCP_INFO succeeds only then
-    /// (EOPNOTSUPP after a fallback to TCP, on this kernel and since v5.16), and the fallback flag is clear.
+    /// (it fails with EOPNOTSUPP once the connection fell back to TCP, verified on 6.18), and the fallback flag is clear.
     /// </summary>
     public static bool TryGetInfo(Socket socket, out MptcpInfo info, out int errno)
     {

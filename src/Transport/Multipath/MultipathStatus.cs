@@ -39,4 +39,20 @@ public sealed record MultipathStatus(
     IReadOnlyList<SubflowInfo> Subflows)
 {
     public static MultipathStatus NotASocket { get; } = new(TransportMode.None, null, []);
+
+    /// <summary>Human-readable listing for logs and CLI status: the mode, then one line per subflow.</summary>
+    public string Describe()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append("mode ").Append(Mode);
+        if (FallbackReason is not null)
+            sb.Append(" (").Append(FallbackReason).Append(')');
+        foreach (var s in Subflows)
+        {
+            sb.AppendLine().Append("  ").Append(s.Local).Append(" -> ").Append(s.Remote).Append(' ').Append(s.State)
+              .Append(" sent ").Append(s.BytesSent).Append(" B, received ").Append(s.BytesReceived)
+              .Append(" B, rtt ").Append(s.Rtt.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)).Append(" ms");
+        }
+        return sb.ToString();
+    }
 }

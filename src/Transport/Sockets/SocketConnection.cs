@@ -47,8 +47,8 @@ public sealed class SocketConnection : StreamConnection
         {
             // An MPTCP socket on a kernel without TCP_NODELAY passthrough: latency only, not correctness.
         }
-        LocalEndPoint = socket.LocalEndPoint;
-        RemoteEndPoint = socket.RemoteEndPoint;
+        LocalEndPoint = EndPointOrNull(socket, remote: false);
+        RemoteEndPoint = EndPointOrNull(socket, remote: true);
         TransportName = ComputeTransportName();
 
         _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
@@ -82,6 +82,20 @@ public sealed class SocketConnection : StreamConnection
     /// <summary>The fallback reason for a peer that did not answer MP_CAPABLE.</summary>
     public static string PeerFallbackReason(EndPoint? peer)
         => $"peer {peer} did not negotiate MPTCP (no MP_CAPABLE), the connection fell back to plain TCP";
+
+    // A peer may reset between connect/accept and here; getpeername then fails with ENOTCONN, and the
+    // reset is reported on the Input pipe instead.
+    private static EndPoint? EndPointOrNull(Socket socket, bool remote)
+    {
+        try
+        {
+            return remote ? socket.RemoteEndPoint : socket.LocalEndPoint;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
 
     private string ComputeTransportName()
     {

@@ -55,6 +55,11 @@ public static class StreamConnector
             {
                 throw new TimeoutException($"connect to {remote} timed out after {limit.TotalSeconds:0.###} s");
             }
+            catch (SocketException ex) when (SocketErrors.Classify(ex) == ConnectionErrorKind.Reset)
+            {
+                // A listener that refuses after the handshake (multipath: required) resets us before connect returns.
+                throw new ConnectionResetException($"connect to {remote}: connection reset by peer", ex);
+            }
 
             if (created.IsMptcp && !MptcpSocketOptions.IsMptcpActive(socket))
             {

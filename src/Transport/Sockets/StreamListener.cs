@@ -9,6 +9,9 @@ namespace NvmeMptls.Transport.Sockets;
 /// <summary>
 /// A listening TCP/MPTCP socket. An MPTCP listener also accepts plain-TCP peers (as fallback connections);
 /// with <see cref="MultipathPolicy.Required"/> those are reset, logged and counted, and accepting goes on.
+/// Keep it open while its connections live: the MP_JOIN SYNs that add subflows to an accepted MPTCP
+/// connection are received by the listening socket, so disposing it caps those connections at their
+/// current subflows.
 /// </summary>
 public sealed class StreamListener : IAsyncDisposable
 {

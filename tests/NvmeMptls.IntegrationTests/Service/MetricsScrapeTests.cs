@@ -75,6 +75,11 @@ public sealed class MetricsScrapeTests
             after = await MetricsScrape.FetchAsync(target.MetricsUrl);
         }
 
+        foreach (var line in after.Text.Split('\n').Where(l => l.StartsWith("nvmemptls_", StringComparison.Ordinal) && !l.Contains("_bucket", StringComparison.Ordinal)))
+        {
+            TestContext.Out.WriteLine(line);
+        }
+
         string[] ns1 = [$"subsystem={Nqn}", "nsid=1"];
         string[] ns2 = [$"subsystem={Nqn}", "nsid=2"];
         Assert.Multiple(() =>

@@ -11,7 +11,8 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var parsed = TargetCommandLine.Parse(args);
+        // JSON sources are watched: an edited configuration file is applied without a restart (TargetService).
+        var parsed = TargetCommandLine.Parse(args, environment: null, reloadOnChange: true);
         if (parsed.HelpRequested)
         {
             Console.Out.WriteLine(TargetCommandLine.HelpText);
@@ -38,11 +39,19 @@ public static class Program
             builder.Configuration.AddConfiguration(configuration);
         }
 
-        builder.Logging.AddSimpleConsole(o =>
+        if (UnderSystemd())
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+            // journald adds its own timestamps; the systemd formatter writes <N> syslog priority prefixes.
+            builder.Logging.AddSystemdConsole(o => o.IncludeScopes = false);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -61,10 +70,15 @@ public static class Program
             await Console.Error.WriteLineAsync($"nvme-mptls-target: {ex.Message}").ConfigureAwait(false);
             return 2;
         }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"nvme-mptls-target: cannot start: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
     }
+
+    /// <summary>Started by systemd (a unit sets INVOCATION_ID; JOURNAL_STREAM when stdout goes to the journal).</summary>
+    private static bool UnderSystemd() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
 }

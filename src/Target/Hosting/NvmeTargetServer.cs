@@ -22,15 +22,26 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> _listeners = [];
     private readonly ConcurrentDictionary<TargetQueue, Task> _queues = new();
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<TargetQueue, StreamConnection> _transports = new();
 
-    public NvmeTargetServer(TargetRegistry registry, ILoggerFactory loggerFactory, ConnectionSecurity? security = null)
+    // Accepting stops first; the queues are cancelled only after the in-flight grace period.
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _queuesStopping = new();
+
+    public NvmeTargetServer(TargetRegistry registry, ILoggerFactory loggerFactory, ConnectionSecurity? security = null, Metrics.TargetMetrics? metrics = null)
     {
         _registry = registry;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("NvmeMptls.Target.Server");
         Security = security;
+        Metrics = metrics;
     }
+
+    /// <summary>Where connections and completed commands are counted; null when metrics are off.</summary>
+    public Metrics.TargetMetrics? Metrics { get; }
+
+    /// <summary>Live queues with the accepted (socket-level) connection under each, for sampling at scrape time.</summary>
+    internal IEnumerable<KeyValuePair<TargetQueue, StreamConnection>> Connections => _transports;
 
     public TargetRegistry Registry => _registry;
 
@@ -42,9 +53,12 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         get
         {
             var list = new List<(IPEndPoint, bool, string)>();
-            foreach (var (listener, port, _) in _listeners)
+            lock (_listeners)
             {
-                list.Add((listener.LocalEndPoint, port.Id >= 0x8000, listener.IsMptcp ? "mptcp" : "tcp"));
+                foreach (var (listener, port, _) in _listeners)
+                {
+                    list.Add((listener.LocalEndPoint, port.Id >= 0x8000, listener.IsMptcp ? "mptcp" : "tcp"));
+                }
             }
 
             return list;
@@ -84,7 +98,33 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     {
         Log.Listening(_logger, listener.LocalEndPoint, listener.IsMptcp ? "MPTCP" : "TCP", listener.FallbackReason ?? "");
         var loop = Task.Run(() => AcceptLoopAsync(listener, port, _stopping.Token));
-        _listeners.Add((listener, port, loop));
+        lock (_listeners)
+        {
+            _listeners.Add((listener, port, loop));
+        }
+    }
+
+    /// <summary>
+    /// Closes the I/O and discovery listeners of port <paramref name="id"/> and drops it from the discovery log.
+    /// Connections already accepted on it go on.
+    /// </summary>
+    public async Task<bool> StopPortAsync(ushort id)
+    {
+        List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> closing;
+        lock (_listeners)
+        {
+            closing = _listeners.FindAll(l => (l.Port.Id & 0x7FFF) == id);
+            _listeners.RemoveAll(l => (l.Port.Id & 0x7FFF) == id);
+        }
+
+        foreach (var (listener, _, loop) in closing)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+            await loop.ConfigureAwait(false);
+        }
+
+        _registry.RemovePort(id);
+        return closing.Count > 0;
     }
 
     private async Task AcceptLoopAsync(StreamListener listener, TargetPortInfo port, CancellationToken ct)
@@ -112,7 +152,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
                 continue;
             }
 
-            _ = ServeAsync(connection, port, ct);
+            _ = ServeAsync(connection, port, _queuesStopping.Token);
         }
     }
 
@@ -136,7 +176,9 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
             return;
         }
 
-        var queue = new TargetQueue(secured, _registry, port, _loggerFactory.CreateLogger<TargetQueue>());
+        var queue = new TargetQueue(secured, _registry, port, _loggerFactory.CreateLogger<TargetQueue>()) { Metrics = Metrics };
+        Metrics?.ConnectionAccepted(port, connection);
+        _transports[queue] = connection;
         if (secured is NvmeMptls.Transport.Tls.TlsRecordConnection tls)
         {
             // Reconnect-before-limit: close the queue; the host reconnects with fresh keys and retries.
@@ -152,6 +194,22 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         finally
         {
             _queues.TryRemove(queue, out _);
+            _transports.TryRemove(queue, out _);
+            Metrics?.ConnectionClosed(port);
+            if (Metrics is not null && secured is NvmeMptls.Transport.Tls.TlsRecordConnection closedTls)
+            {
+                Metrics.TlsRecordsSealed(closedTls.RecordsSealed);
+                Metrics.TlsRecordsOpened(closedTls.RecordsOpened);
+                for (var i = 0; i < closedTls.KeyUpdatesSent; i++)
+                {
+                    Metrics.TlsKeyUpdate(sent: true);
+                }
+
+                for (var i = 0; i < closedTls.KeyUpdatesReceived; i++)
+                {
+                    Metrics.TlsKeyUpdate(sent: false);
+                }
+            }
         }
     }
 
@@ -172,6 +230,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         {
             // A plaintext ICReq on a TLS-required port: refused and counted, the connection is closed.
             Security?.Counters.Count("plaintext-refused");
+            Metrics?.TlsHandshake("refused", "plaintext");
             Interlocked.Increment(ref _registry.Counters.ConnectRejected);
             Log.SecureFailed(_logger, connection.RemoteEndPoint, "plaintext ICReq on a port that requires TLS");
             return null;
@@ -188,27 +247,62 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Graceful stop: close listeners, give in-flight commands <paramref name="grace"/> to finish, flush every
-    /// namespace, then close every controller (which closes its queues).
+    /// Graceful stop: close the listeners; give in-flight commands <paramref name="grace"/> to finish while the
+    /// connections stay up (so their completions reach the hosts); then close every connection (a host sees a
+    /// transport error, which it retries, for anything still outstanding), wait for the queues to end so no device
+    /// operation is left running, flush every namespace and close the controllers.
     /// </summary>
     public async Task StopAsync(TimeSpan grace)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         _stopping.Cancel();
-        foreach (var (listener, _, _) in _listeners)
+        List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners];
+            _listeners.Clear();
+        }
+
+        foreach (var (listener, _, _) in listeners)
         {
             await listener.DisposeAsync().ConfigureAwait(false);
         }
 
-        var deadline = DateTime.UtcNow + grace;
-        while (DateTime.UtcNow < deadline && InFlightCommands() > 0)
+        var start = _registry.Time.GetTimestamp();
+        while (_registry.Time.GetElapsedTime(start) < grace && InFlightCommands() > 0)
         {
             await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        Log.Draining(_logger, InFlightCommands(), _queues.Count);
+        _queuesStopping.Cancel();
+        foreach (var q in _queues.Keys)
+        {
+            await q.AbortAsync("target shutting down").ConfigureAwait(false);
+        }
+
+        try
+        {
+            await Task.WhenAll(_queues.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.QueuesNotEnded(_logger, _queues.Count);
         }
 
         foreach (var s in _registry.Subsystems)
         {
             foreach (var ns in s.Namespaces)
             {
+                if (ns.Removed)
+                {
+                    continue;
+                }
+
                 try
                 {
                     await ns.Device.FlushAsync().ConfigureAwait(false);
@@ -229,13 +323,6 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         {
             await c.CloseAsync("target shutting down").ConfigureAwait(false);
         }
-
-        foreach (var q in _queues.Keys)
-        {
-            await q.AbortAsync("target shutting down").ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(_queues.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
     }
 
     private int InFlightCommands()
@@ -278,5 +365,11 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Flush of {SubsystemNqn} namespace {Nsid} failed at shutdown: {Detail}")]
         public static partial void FlushFailed(ILogger logger, string subsystemNqn, uint nsid, string detail);
+
+        [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Closing connections: {InFlight} command(s) still in flight on {Connections} connection(s)")]
+        public static partial void Draining(ILogger logger, int inFlight, int connections);
+
+        [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "{Connections} connection(s) did not end within 5 s of being closed")]
+        public static partial void QueuesNotEnded(ILogger logger, int connections);
     }
 }

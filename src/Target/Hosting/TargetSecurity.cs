@@ -20,7 +20,7 @@ public sealed class TlsHandshakeCounters
 /// <summary>Builds the TLS step from the configured PSKs (null when no key is configured).</summary>
 public static partial class TargetSecurity
 {
-    public static ConnectionSecurity? Create(TargetOptions options, ILoggerFactory loggerFactory, TlsHandshakeCounters? counters = null)
+    public static ConnectionSecurity? Create(TargetOptions options, ILoggerFactory loggerFactory, TlsHandshakeCounters? counters = null, Metrics.TargetMetrics? metrics = null)
     {
         if (options.Tls.Keys.IsEmpty)
         {
@@ -52,11 +52,13 @@ public static partial class TargetSecurity
             {
                 var secured = await NvmeTls.AcceptAsync(connection, keyring, tls, ct).ConfigureAwait(false);
                 counters?.Count("ok");
+                metrics?.TlsHandshake("ok", "");
                 return secured;
             }
             catch (TlsHandshakeException ex)
             {
                 counters?.Count(ex.Reason.ToString());
+                metrics?.TlsHandshake("failed", ex.Reason.ToString());
                 Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(), ex.Message);
                 return null;
             }

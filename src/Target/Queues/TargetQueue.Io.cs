@@ -126,9 +126,14 @@ public sealed partial class TargetQueue
         QueueResponse(ctx, status, dataLength: dataLength);
     }
 
-    /// <summary>Counts a completed command against its namespace (SMART log, metrics).</summary>
-    private static void OnResponseWritten(CommandContext ctx)
+    /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency.</summary>
+    private void OnResponseWritten(CommandContext ctx)
     {
+        if (Metrics is { } metrics && _controller is { IsDiscovery: false } controller)
+        {
+            ObserveMetrics(metrics, controller.Subsystem.Nqn, ctx);
+        }
+
         if (ctx.Namespace is not { } ns || !ctx.Completion.Status.IsSuccess)
         {
             return;
@@ -152,6 +157,32 @@ public sealed partial class TargetQueue
                 Interlocked.Increment(ref c.OtherCommands);
                 break;
         }
+    }
+
+    // Runs on the send loop only, so the one-entry namespace cache needs no lock; the lookup allocates only the
+    // first time a namespace is seen by the metrics.
+    private void ObserveMetrics(Metrics.TargetMetrics metrics, string subsystemNqn, CommandContext ctx)
+    {
+        var status = ctx.Completion.Status;
+        if (!status.IsSuccess)
+        {
+            metrics.CommandError(subsystemNqn, ctx.Namespace?.Nsid ?? 0, status);
+            return;
+        }
+
+        if (ctx.Namespace is not { } ns)
+        {
+            return;
+        }
+
+        if (!ReferenceEquals(ns, _metricsNamespace))
+        {
+            _metricsNamespaceChildren = metrics.For(subsystemNqn, ns);
+            _metricsNamespace = ns;
+        }
+
+        var elapsed = _registry.Time.GetElapsedTime(ctx.StartTimestamp);
+        _metricsNamespaceChildren!.Observe(ctx.Command.Opcode, elapsed.TotalSeconds);
     }
 
     private async ValueTask FlushAllAsync()

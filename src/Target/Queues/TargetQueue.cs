@@ -35,6 +35,8 @@ public sealed partial class TargetQueue
     private int _sqSize = 1;
     private bool _sqFlowControlDisabled;
     private volatile bool _terminated;
+    private TargetNamespace? _metricsNamespace;
+    private Metrics.NamespaceMetrics? _metricsNamespaceChildren;
 
     public TargetQueue(StreamConnection connection, TargetRegistry registry, TargetPortInfo port, ILogger logger)
     {
@@ -57,6 +59,9 @@ public sealed partial class TargetQueue
     public StreamConnection Connection => _connection;
     public TargetController? Controller => _controller;
     public ushort QueueId => _qid;
+
+    /// <summary>Where completed commands are observed (latency, errors); null when metrics are off.</summary>
+    public Metrics.TargetMetrics? Metrics { get; init; }
 
     /// <summary>Commands received and not yet answered (AERs, which wait for events, excluded).</summary>
     public int InFlight

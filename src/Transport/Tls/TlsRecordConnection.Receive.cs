@@ -134,6 +134,7 @@ public sealed partial class TlsRecordConnection
             throw new TlsRecordException(TlsAlertDescription.BadRecordMac, false, $"record {_rx.Sequence} failed authentication");
         }
         _rx.Advance();
+        RecordsOpened++;
         // RFC 8446 §5.2: TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets.
         if (cipherLength > TlsRecordLimits.MaxPlaintext + 1)
         {
@@ -234,5 +235,6 @@ public sealed partial class TlsRecordConnection
         // RFC 8446 §4.6.3: on update_requested the receiver MUST send its own KeyUpdate (update_not_requested).
         _peerRequestedKeyUpdate |= body[0] == 1;
         TlsRecordLog.PeerKeyUpdate(_logger, body[0] == 1);
+        KeyUpdatesReceived++;
     }
 }

@@ -89,6 +89,7 @@ public sealed partial class TlsRecordConnection
         _inner.Output.Advance(TlsRecordLimits.HeaderLength + recordLength);
         _tx.Advance();
         RecordsUnderWriteKey++;
+        RecordsSealed++;
     }
 
     private void CheckKeyLimit()
@@ -120,6 +121,7 @@ public sealed partial class TlsRecordConnection
     {
         SealRecord(TlsContentType.Handshake, new ReadOnlySequence<byte>(KeyUpdateNotRequested));
         TlsRecordLog.SentKeyUpdate(_logger, RecordsUnderWriteKey);
+        KeyUpdatesSent++;
         TlsCryptoInfo next = _tx.NextGeneration();
         IRecordProtector sealer = _sealFactory.Create(next.Key);
         _sealer.Dispose();

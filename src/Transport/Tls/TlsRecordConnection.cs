@@ -71,6 +71,15 @@ public sealed partial class TlsRecordConnection : StreamConnection
     /// <summary>Records sealed so far under the current write key.</summary>
     public long RecordsUnderWriteKey { get; private set; }
 
+    /// <summary>Records sealed and opened over the connection's life, and KeyUpdates sent and received (for metrics).</summary>
+    public long RecordsSealed { get; private set; }
+
+    public long RecordsOpened { get; private set; }
+
+    public int KeyUpdatesSent { get; private set; }
+
+    public int KeyUpdatesReceived { get; private set; }
+
     /// <summary>Set once the write key reached <see cref="TlsRecordLayerOptions.KeyLimitRecords"/> under the reconnect policy.</summary>
     public bool KeyLimitReached { get; private set; }
 

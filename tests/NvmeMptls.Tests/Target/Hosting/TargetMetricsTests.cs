@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Metrics;
+using NvmeMptls.Target.Namespaces;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Transport.Nvme;
+using Prometheus;
+
+namespace NvmeMptls.Tests.Target.Hosting;
+
+[TestFixture]
+public sealed class TargetMetricsTests
+{
+    private const string Nqn = "nqn.2026-01.io.nvmemptls:unit";
+
+    private static TargetNamespace Namespace(uint nsid) =>
+        new(nsid, new MemoryBlockDevice(1 << 20, 512), Guid.NewGuid(), Guid.NewGuid(), readOnly: false);
+
+    [Test]
+    public void CompletionPath_AfterFirstUse_AllocatesNothing()
+    {
+        var metrics = new TargetMetrics(runtimeMetrics: false);
+        var ns = Namespace(1);
+        var children = metrics.For(Nqn, ns);
+        var error = NvmeStatus.Make(0, (byte)NvmeStatusCodes.InvalidNamespace, dnr: true);
+        // First use of each child may set up its state once; steady state is what must not allocate.
+        for (var op = 0; op < 4; op++)
+        {
+            children.Observe((byte)op, 0.0001);
+        }
+
+        metrics.CommandError(Nqn, 1, error);
+
+        // A first pass pays any one-time cost (lazy set-up, tiered JIT); the second is the steady state.
+        Run(metrics, ns, error);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Run(metrics, ns, error);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+
+        static void Run(TargetMetrics metrics, TargetNamespace ns, NvmeStatus error)
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                metrics.For(Nqn, ns).Observe((byte)(i & 3), i * 1e-6);
+                metrics.CommandError(Nqn, 1, error);
+            }
+        }
+    }
+
+    [Test]
+    public void For_SameNamespace_ReturnsTheSameChildren_NewNamespaceObject_NewChildren()
+    {
+        var metrics = new TargetMetrics(runtimeMetrics: false);
+        var ns = Namespace(1);
+        var first = metrics.For(Nqn, ns);
+        var again = metrics.For(Nqn, ns);
+        var other = metrics.For(Nqn, Namespace(1));
+        Assert.That(again, Is.SameAs(first));
+        Assert.That(other, Is.Not.SameAs(first));
+    }
+
+    [Test]
+    public async Task Scrape_MirrorsNamespaceCounters_AndDropsRemovedNamespaces()
+    {
+        var metrics = new TargetMetrics(runtimeMetrics: false);
+        var registry = new TargetRegistry(new TargetLimits());
+        var subsystem = new Subsystem(Nqn, "SN", "MN", isDiscovery: false, HostAccess.Any);
+        var ns1 = Namespace(1);
+        var ns2 = Namespace(2);
+        subsystem.AddNamespace(ns1);
+        subsystem.AddNamespace(ns2);
+        registry.AddSubsystem(subsystem);
+        await using var server = new NvmeTargetServer(registry, NullLoggerFactory.Instance, metrics: metrics);
+        _ = new ScrapeSampler(metrics, server);
+
+        ns1.Counters.WriteCommands = 7;
+        ns1.Counters.BytesWritten = 7 * 4096;
+        registry.Counters.TermReqsSentByFes[2] = 3;
+        var text = await Export(metrics.Registry);
+        Assert.That(text, Does.Contain($"nvmemptls_namespace_commands_total{{subsystem=\"{Nqn}\",nsid=\"1\",operation=\"write\"}} 7"));
+        Assert.That(text, Does.Contain($"nvmemptls_namespace_written_bytes_total{{subsystem=\"{Nqn}\",nsid=\"1\"}} 28672"));
+        Assert.That(text, Does.Contain("nvmemptls_termreqs_sent_total{fes=\"02\"} 3"));
+        Assert.That(text, Does.Contain("nsid=\"2\""));
+
+        await subsystem.RemoveNamespaceAsync(2, TimeSpan.FromSeconds(1));
+        text = await Export(metrics.Registry);
+        Assert.That(text, Does.Not.Contain("nsid=\"2\""));
+        Assert.That(text, Does.Contain("nsid=\"1\""));
+    }
+
+    private static async Task<string> Export(CollectorRegistry registry)
+    {
+        using var stream = new MemoryStream();
+        await registry.CollectAndExportAsTextAsync(stream);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

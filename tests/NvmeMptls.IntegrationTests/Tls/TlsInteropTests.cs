@@ -56,13 +56,15 @@ public sealed class TlsInteropTests
             "-quiet"]), 0x1301);
     }
 
-    [Explicit("Open: gnutls-serv 3.7 answers our ClientHello with illegal_parameter(47) for both suites; cause not yet found")]
+    // gnutls-serv's --pskpasswd file is "username:hexkey" split at the FIRST colon, so an identity containing an NQN
+    // (always with a colon) is refused with illegal_parameter(47) — by any client, OpenSSL's too. The TLS layer does
+    // not interpret the NQNs, so this test derives the identity from colon-free names. gnutls-serv also binds file
+    // PSKs to SHA-256, so only TLS_AES_128_GCM_SHA256 can be tested with it; SHA-384 is covered against tlshd.
     [TestCase(Key256, "+AES-128-GCM", (ushort)0x1301)]
-    [TestCase(Key384, "+AES-256-GCM", (ushort)0x1302)]
     public async Task OurClient_GnuTlsServer_Echoes(string key, string cipher, ushort suite)
     {
         string gnutlsServ = Require("gnutls-serv");
-        using var psk = Psk(key);
+        using var psk = ClientPsk.Create(ConfiguredPsk.Parse(key), "nqn.2026-01.io.nvmemptls.host-without-colon", "nqn.2026-01.io.nvmemptls.subsys-without-colon");
         string file = Path.GetTempFileName();
         await File.WriteAllTextAsync(file, $"{psk.Identity}:{Convert.ToHexStringLower(psk.TlsPsk)}\n");
         try
@@ -82,8 +84,8 @@ public sealed class TlsInteropTests
     }
 
     [TestCase(Key256, "+AES-128-GCM", (ushort)0x1301)]
-    [TestCase(Key384, "+AES-256-GCM", (ushort)0x1302, Explicit = true,
-        Reason = "Open: gnutls-cli --pskkey computes the binder with SHA-256 even with a SHA-384 suite (our server answers decrypt_error: invalid binder); tlshd uses SHA-384 credentials")]
+    // gnutls-cli --pskkey binds the PSK to SHA-256 (no option selects SHA-384), so the SHA-384 suite cannot be
+    // negotiated with it; TLS_AES_256_GCM_SHA384 is covered against tlshd (GnuTLS with SHA-384 credentials).
     public async Task GnuTlsClient_OurServer_LineEchoedBack(string key, string cipher, ushort suite)
     {
         string gnutlsCli = Require("gnutls-cli");

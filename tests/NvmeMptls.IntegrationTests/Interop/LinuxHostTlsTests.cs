@@ -50,6 +50,9 @@ public sealed class LinuxHostTlsTests
         TestContext.Progress.WriteLine($"TLS VM boot: {Vm.Elapsed.TotalSeconds:F0} s, guest rc={Vm.GuestRc}");
     }
 
+    private string TargetProblems() =>
+        "target log warnings/errors:\n" + string.Join('\n', Target.ProblemLines().Take(8)) + "\n";
+
     [OneTimeTearDown]
     public void StopTarget()
     {
@@ -64,8 +67,8 @@ public sealed class LinuxHostTlsTests
     [Test]
     public void DiscoveryOverTlsAdvertisesTls13Required()
     {
-        Vm.AssertCheck("psk-insert");
-        Vm.AssertCheck("discover-tls");
+        Vm.AssertCheck("psk-insert", TargetProblems());
+        Vm.AssertCheck("discover-tls", TargetProblems());
         using JsonDocument log = JsonDocument.Parse(Vm.Value("discover"));
         JsonElement entry = log.RootElement.GetProperty("records").EnumerateArray().Single(e => e.GetProperty("subnqn").GetString() == Nqn);
         Assert.Multiple(() =>
@@ -80,15 +83,15 @@ public sealed class LinuxHostTlsTests
     [Test]
     public void ConnectOverTlsVerifiesIo()
     {
-        Vm.AssertCheck("connect-tls");
-        Vm.AssertCheck("io-tls");
-        Vm.AssertCheck("disconnect-tls");
+        Vm.AssertCheck("connect-tls", TargetProblems());
+        Vm.AssertCheck("io-tls", TargetProblems());
+        Vm.AssertCheck("disconnect-tls", TargetProblems());
     }
 
     [Test]
     public void HostOffersTheV1RfcIdentityWithSha256()
     {
-        Vm.AssertCheck("connect-tls");
+        Vm.AssertCheck("connect-tls", TargetProblems());
         Assert.Multiple(() =>
         {
             Assert.That(Vm.Value("tls.identity"), Is.EqualTo(LinuxHostTlsKeys.Identity(_key, HostNqn, Nqn, rfcForm: true)));
@@ -102,14 +105,14 @@ public sealed class LinuxHostTlsTests
     {
         Assert.That(Vm.Value("compat.keyring"), Does.Contain(LinuxHostTlsKeys.Identity(_key, HostNqn, Nqn, rfcForm: false)),
             "the identity nvme-cli check-tls-key -I 1 inserted");
-        Vm.AssertCheck("connect-tls-compat");
+        Vm.AssertCheck("connect-tls-compat", TargetProblems());
     }
 
     [Test]
     public void HostWithAnotherKeyIsRefused()
     {
-        Vm.AssertCheck("connect-tls"); // a refusal means something only once the right key connects
-        Vm.AssertCheck("wrong-psk-insert");
-        Vm.AssertCheck("wrong-key-refused");
+        Vm.AssertCheck("connect-tls", TargetProblems()); // a refusal means something only once the right key connects
+        Vm.AssertCheck("wrong-psk-insert", TargetProblems());
+        Vm.AssertCheck("wrong-key-refused", TargetProblems());
     }
 }

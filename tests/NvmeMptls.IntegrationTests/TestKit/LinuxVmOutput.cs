@@ -72,11 +72,11 @@ public sealed class LinuxVmOutput
         string.Join('\n', Lines.Count > tail ? Lines.Skip(Lines.Count - tail) : Lines);
 
     /// <summary>Asserts that the guest reported check <paramref name="name"/> as passed.</summary>
-    public void AssertCheck(string name)
+    public void AssertCheck(string name, string? context = null)
     {
         Assert.That(Checks.TryGetValue(name, out GuestCheck? check), Is.True,
             $"the guest never reported check '{name}' (guest rc={GuestRc?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, run-vm.sh rc={ExitCode})\n{Console()}");
-        Assert.That(check!.Passed, Is.True, $"guest check '{name}' failed: {check.Detail}\n{Console()}");
+        Assert.That(check!.Passed, Is.True, $"guest check '{name}' failed: {check.Detail}\n{context}{Console()}");
     }
 
     public string Value(string key)

@@ -25,7 +25,7 @@ for combo in $IOP_MATRIX; do
   if [ $first = 1 ]; then
     first=0
     # errors the kernel's bring-up left in the error log, before any nvme-cli command of ours
-    value error-log.after-connect "$(nvme error-log "/dev/$ctrl" -e 1 -o json 2>&1 | json /dev/stdin)"
+    value error-log.after-connect "$(nvme error-log "/dev/$ctrl" -e 1 -o json 2>&1 | tr -d "\n" | tr -s " ")"
     value ns1.size "$(blockdev --getsize64 "$dev")"
     value ns1.lbasize "$(blockdev --getss "$dev")"
     if dev2=$(ns_dev "$IOP_NQN" 2 5); then

@@ -157,6 +157,14 @@ public sealed class LinuxHostBasicTests
         });
     }
 
+    /// <summary>Kernel 6.1 bring-up asks Identify CNS 06h (NVM controller data) of a 1.3 controller; no error-log entry may result.</summary>
+    [Test]
+    public void BringUpLeavesTheErrorLogEmpty()
+    {
+        using JsonDocument errors = JsonDocument.Parse(Vm.Value("error-log.after-connect"));
+        Assert.That(errors.RootElement.GetProperty("errors")[0].GetProperty("error_count").GetInt64(), Is.Zero, errors.RootElement.ToString());
+    }
+
     [Test]
     public void FeaturesAnswer()
     {

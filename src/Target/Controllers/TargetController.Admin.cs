@@ -91,6 +91,11 @@ public sealed partial class TargetController
 
                 NamespaceDescriptors.Write(page, described.Uuid, described.Nguid);
                 break;
+            case 0x06 when ctx.Command.Cdw11 >> 24 == 0:
+                // I/O command set specific controller data, NVM command set: all limits zero ("none"). Linux 6.1
+                // hosts ask for it during bring-up even from a 1.3 controller; like nvmet, answer with zeroes
+                // instead of leaving an Invalid Field entry in the error log on every connect.
+                break;
             default:
                 return AdminResult.Error(NvmeStatusCodes.InvalidField);
         }

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NvmeMptls.IntegrationTests.TestKit;
+
+/// <summary>
+/// Boots the shared Linux kernel VM harness (shared/interop/linux-vm/run-vm.sh) in "run" mode with a guest
+/// script built from Interop/guest/*.sh, and answers the guest's sync requests (NVMEIOP-SYNC) on a loopback port.
+/// </summary>
+public static class LinuxVm
+{
+    private const string RunModeNetworkLine = "    host) ;;";
+    private static readonly Lock PatchGate = new();
+    private static string? _openHarness;
+
+    /// <summary>run-vm.sh: ../shared/interop/linux-vm next to the repository, else /work/shared/interop/linux-vm.</summary>
+    public static string? LocateHarness()
+    {
+        string? root = null;
+        try
+        {
+            root = TargetRunner.RepositoryRoot();
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+
+        var candidates = new List<string>();
+        if (root is not null)
+        {
+            candidates.Add(Path.GetFullPath(Path.Combine(root, "..", "shared", "interop", "linux-vm", "run-vm.sh")));
+        }
+
+        candidates.Add("/work/shared/interop/linux-vm/run-vm.sh");
+        return candidates.FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Why the VM tests cannot run here, or null when they can.</summary>
+    public static string? SkipReason()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "the Linux VM harness needs Linux";
+        }
+
+        if (!Environment.IsPrivilegedProcess)
+        {
+            return "the Linux VM harness (run-vm.sh) must run as root";
+        }
+
+        if (LocateHarness() is null)
+        {
+            return "run-vm.sh not found: neither ../shared/interop/linux-vm/run-vm.sh next to the repository nor /work/shared/interop/linux-vm/run-vm.sh";
+        }
+
+        if (!OnPath("qemu-system-x86_64") && !OnPath("apt-get"))
+        {
+            return "qemu-system-x86_64 is missing and apt-get is not available to install it";
+        }
+
+        return null;
+    }
+
+    public static void IgnoreUnlessAvailable()
+    {
+        string? reason = SkipReason();
+        if (reason is not null)
+        {
+            Assert.Ignore(reason);
+        }
+    }
+
+    /// <summary>
+    /// Boots the VM: the guest runs <paramref name="variables"/> (shell assignments), common.sh and
+    /// <paramref name="scripts"/> from Interop/guest. <paramref name="onSync"/> answers each NVMEIOP-SYNC request.
+    /// </summary>
+    public static async Task<LinuxVmOutput> RunAsync(
+        IReadOnlyDictionary<string, string> variables,
+        IEnumerable<string> scripts,
+        int port,
+        Func<string, Task>? onSync = null,
+        IEnumerable<string>? harnessOptions = null,
+        int timeoutSeconds = 280)
+    {
+        string harness = OpenHarness();
+        string work = Directory.CreateTempSubdirectory("nvme-iop-vm.").FullName;
+        using var sync = new TcpListener(IPAddress.Loopback, 0);
+        sync.Start();
+        int syncPort = ((IPEndPoint)sync.LocalEndpoint).Port;
+        var all = new Dictionary<string, string>(variables) { ["IOP_SYNC_PORT"] = syncPort.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        string script = Path.Combine(work, "guest.sh");
+        await File.WriteAllTextAsync(script, ComposeScript(all, scripts)).ConfigureAwait(false);
+
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(harness);
+        foreach (string option in harnessOptions ?? [])
+        {
+            info.ArgumentList.Add(option);
+        }
+
+        foreach (string argument in new[] { "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "run", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), script })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var lines = new List<string>();
+        var gate = new Lock();
+        using var process = new Process { StartInfo = info };
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (gate)
+            {
+                lines.Add(line);
+            }
+
+            TestContext.Progress.WriteLine("vm| " + line);
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        var stopwatch = Stopwatch.StartNew();
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var cancel = new CancellationTokenSource();
+        Task server = ServeSyncAsync(sync, onSync, OnLine, cancel.Token);
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        process.WaitForExit();
+        await cancel.CancelAsync().ConfigureAwait(false);
+        await server.ConfigureAwait(false);
+        Directory.Delete(work, recursive: true);
+        lock (gate)
+        {
+            return LinuxVmOutput.Parse(process.ExitCode, lines, stopwatch.Elapsed);
+        }
+    }
+
+    /// <summary>
+    /// The harness's "run" mode sets qemu's restrict=on, which keeps the guest from reaching 10.0.2.2 (our
+    /// target on the host's loopback); only "host" mode leaves it open. A private copy gives "run" the same
+    /// network as "host" mode; nothing else changes.
+    /// </summary>
+    private static string OpenHarness()
+    {
+        lock (PatchGate)
+        {
+            if (_openHarness is not null && File.Exists(_openHarness))
+            {
+                return _openHarness;
+            }
+
+            string harness = LocateHarness() ?? throw new FileNotFoundException("run-vm.sh");
+            string text = File.ReadAllText(harness);
+            int at = text.IndexOf("\n" + RunModeNetworkLine + "\n", StringComparison.Ordinal);
+            if (at < 0)
+            {
+                Assert.Fail($"{harness}: the netdev case line '{RunModeNetworkLine.Trim()}' changed; cannot open run mode's network to 10.0.2.2");
+            }
+
+            string patched = text.Replace("\n" + RunModeNetworkLine + "\n", "\n    host|run) ;;\n", StringComparison.Ordinal);
+            string copy = Path.Combine(Path.GetTempPath(), $"nvme-iop-run-vm.{Environment.ProcessId}.sh");
+            File.WriteAllText(copy, patched);
+            _openHarness = copy;
+            return copy;
+        }
+    }
+
+    private static string ComposeScript(IReadOnlyDictionary<string, string> variables, IEnumerable<string> scripts)
+    {
+        string guestDir = Path.Combine(TargetRunner.RepositoryRoot(), "tests", "NvmeMptls.IntegrationTests", "Interop", "guest");
+        var text = new StringBuilder("# composed by LinuxVm.cs\n");
+        foreach ((string key, string value) in variables)
+        {
+            text.Append(key).Append("='").Append(value.Replace("'", "'\\''", StringComparison.Ordinal)).Append("'\n");
+        }
+
+        foreach (string name in scripts.Prepend("common.sh"))
+        {
+            text.Append("# ---- ").Append(name).Append('\n').Append(File.ReadAllText(Path.Combine(guestDir, name))).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task ServeSyncAsync(TcpListener listener, Func<string, Task>? onSync, Action<string?> log, CancellationToken cancel)
+    {
+        while (!cancel.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await listener.AcceptTcpClientAsync(cancel).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            using (client)
+            {
+                NetworkStream stream = client.GetStream();
+                using var reader = new StreamReader(stream, Encoding.ASCII);
+                string request = (await reader.ReadLineAsync(cancel).ConfigureAwait(false) ?? "").Trim();
+                log($"test| sync request '{request}'");
+                string answer;
+                try
+                {
+                    if (onSync is null)
+                    {
+                        throw new InvalidOperationException("this test answers no sync requests");
+                    }
+
+                    await onSync(request).ConfigureAwait(false);
+                    answer = "done " + request;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    answer = "error " + e.Message.Split('\n')[0];
+                }
+
+                log($"test| sync answer '{answer}'");
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(answer + "\n"), cancel).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static bool OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(Path.Combine(dir, program)));
+}

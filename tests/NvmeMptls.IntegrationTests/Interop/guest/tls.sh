@@ -49,7 +49,8 @@ if tls_connect connect-tls-compat; then
   disconnect disconnect-tls-compat
 fi
 
-# 3. wrong key under the same (compat) identities
+# 3. wrong key: only identities derived from IOP_WRONG_KEY in the keyring (the right ones of phase 2 removed)
+keyctl clear "$(ring)"
 nvmecli_psk "$IOP_WRONG_KEY" "$IOP_NQN" && nvmecli_psk "$IOP_WRONG_KEY" "$DISC_NQN" && pass wrong-psk-insert || fail wrong-psk-insert
 if nvme connect -t tcp -a "$IOP_A" -s "$IOP_PORT" -n "$IOP_NQN" --tls -i 1 > /tmp/connect.out 2>&1; then
   fail wrong-key-refused "connected with the wrong key"; nvme disconnect -n "$IOP_NQN"

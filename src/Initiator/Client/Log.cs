@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(2010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
     public static partial void ControllerLive(ILogger logger, ushort controllerId, string subsystemNqn, string address, int port, int ioQueues, int queueSize);
 
-    [LoggerMessage(2011, LogLevel.Warning, "controller state {Previous} -> {Current}")]
+    [LoggerMessage(2011, LogLevel.Information, "controller state {Previous} -> {Current}")]
     public static partial void StateChanged(ILogger logger, NvmeControllerState previous, NvmeControllerState current);
 
     [LoggerMessage(2012, LogLevel.Warning, "reconnect attempt {Attempt} failed: {Reason}")]

@@ -252,7 +252,16 @@ internal sealed partial class HostQueue
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
-        _connection.Abort(cause);
+        if (protocolError is not null || _closing)
+        {
+            // Reference §1.5: after a TermReq the sender closes; a reset could make the peer drop the TermReq unread.
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            _connection.Abort(cause);
+        }
+
         await _sendLoop.ConfigureAwait(false);
         foreach (var context in _contexts)
         {

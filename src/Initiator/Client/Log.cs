@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Warning, "queue {QueueId}: data digest mismatch on command {CommandId} (DATAO {Offset}, DATAL {Length})")]
     public static partial void DataDigestMismatch(ILogger logger, ushort queueId, ushort commandId, uint offset, uint length);
 
+    [LoggerMessage(2004, LogLevel.Warning, "queue {QueueId}: command {CommandId} (opcode 0x{Opcode:x2}) timed out; resetting")]
+    public static partial void CommandTimedOut(ILogger logger, ushort queueId, ushort commandId, byte opcode);
+
     [LoggerMessage(2010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
     public static partial void ControllerLive(ILogger logger, ushort controllerId, string subsystemNqn, string address, int port, int ioQueues, int queueSize);
 

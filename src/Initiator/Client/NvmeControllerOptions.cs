@@ -50,6 +50,12 @@ public sealed record NvmeControllerOptions
     /// <summary>Limit for one queue's TCP connect, ICReq/ICResp and Fabrics Connect. Default 10 s (the Linux ICResp limit).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A command without a completion after this long counts as a lost connection: the queue is reset and the
+    /// command retried (Linux <c>nvme_core.io_timeout</c>). Default 30 s; zero disables. Never applies to the AER.
+    /// </summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="MultipathPolicy.Preferred"/>.</summary>
     public MultipathPolicy Multipath { get; init; } = MultipathPolicy.Preferred;
 
@@ -91,6 +97,7 @@ public sealed record NvmeControllerOptions
         CheckDuration(ReconnectDelay, nameof(ReconnectDelay), allowZero: true);
         CheckDuration(ControllerLossTimeout, nameof(ControllerLossTimeout), allowZero: true);
         CheckDuration(ConnectTimeout, nameof(ConnectTimeout), allowZero: false);
+        CheckDuration(CommandTimeout, nameof(CommandTimeout), allowZero: true);
         if (KeepAliveTimeout.TotalMilliseconds > uint.MaxValue)
         {
             throw new ArgumentException("KeepAliveTimeout does not fit the 32-bit KATO field (ms)", nameof(KeepAliveTimeout));

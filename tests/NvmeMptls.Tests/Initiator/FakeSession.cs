@@ -55,7 +55,8 @@ public sealed class FakeSession
         }
     }
 
-    public async Task RespondAsync(ushort commandId, NvmeStatus status, uint dw0 = 0, uint dw1 = 0)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RespondAsync(ushort commandId, NvmeStatus status, uint dw0 = 0, uint dw1 = 0)
     {
         await _writeLock.WaitAsync();
         try
@@ -70,7 +71,8 @@ public sealed class FakeSession
     }
 
     /// <summary>Sends C2HData as one PDU (optionally with a wrong data digest), then a CapsuleResp unless SUCCESS was used.</summary>
-    public async Task SendReadDataAsync(ushort commandId, ReadOnlyMemory<byte> data, int chunk, bool success)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendReadDataAsync(ushort commandId, ReadOnlyMemory<byte> data, int chunk, bool success)
     {
         await _writeLock.WaitAsync();
         try
@@ -211,7 +213,8 @@ public sealed class FakeSession
         }
     }
 
-    private async Task SendNextR2TAsync(PendingWrite pending)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendNextR2TAsync(PendingWrite pending)
     {
         var total = (int)pending.Command.SglLength;
         var n = Math.Min(_fake.R2TChunk, total - pending.Granted);
@@ -263,7 +266,8 @@ public sealed class FakeSession
         await RespondAsync(pending.Command.CommandId, NvmeStatus.Success);
     }
 
-    private async Task HandleFabricsAsync(NvmeCommand c)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask HandleFabricsAsync(NvmeCommand c)
     {
         switch (c.FabricsType)
         {
@@ -301,7 +305,8 @@ public sealed class FakeSession
         }
     }
 
-    private async Task HandleAdminAsync(NvmeCommand c)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask HandleAdminAsync(NvmeCommand c)
     {
         switch (c.Opcode)
         {

@@ -76,4 +76,23 @@ public sealed class ReconnectTests
         await read;
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
     }
+
+    [Test]
+    public async Task CommandTimeout_ControllerNeverAnswers_ResetsAndRetriesTheCommand()
+    {
+        var fake = new FakeController();
+        Pattern(512, 12).CopyTo(fake.Storage, 0);
+        var swallowed = 0;
+        fake.OnCommand = (session, command) =>
+            ValueTask.FromResult(command.Opcode == NvmeMptls.Transport.Nvme.IoOpcodes.Read && Interlocked.Exchange(ref swallowed, 1) == 0);
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { CommandTimeout = TimeSpan.FromMilliseconds(200) }, fake.Factory);
+        var states = TrackStates(controller);
+        var ns = await controller.OpenNamespaceAsync(1);
+        var back = new byte[512];
+
+        await ns.ReadAsync(0, back);
+
+        Assert.That(back, Is.EqualTo(fake.Storage.AsSpan(0, 512).ToArray()));
+        Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));
+    }
 }

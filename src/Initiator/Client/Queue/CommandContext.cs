@@ -52,6 +52,12 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
     /// <summary>Set by the receive loop when it queues an R2T's data, cleared by the send loop once written.</summary>
     public volatile bool SendingR2TData;
 
+    /// <summary>When the command was handed to the send loop (Stopwatch ticks), for the command timeout.</summary>
+    public long StartedAt;
+
+    /// <summary>The command may wait forever (the AER).</summary>
+    public bool Unbounded;
+
     public bool IsActive => Volatile.Read(ref _state) == Active;
 
     public void Begin(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, bool inCapsule)
@@ -64,6 +70,8 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
         Granted = 0;
         DataDigestFailed = false;
         SendingR2TData = false;
+        Unbounded = command.Opcode == AdminOpcodes.AsyncEventRequest && _owner.QueueId == 0;
+        StartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _core.Reset();
         Volatile.Write(ref _state, Active);
     }

@@ -245,6 +245,11 @@ internal sealed partial class HostQueue
         }
 
         _sendQueue.Writer.TryComplete();
+        if (_watchdog is not null)
+        {
+            await _watchdog.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (protocolError is not null && !_closing)
         {
             // Let the TermReq go out (bounded: a stuck peer must not hold the recovery).

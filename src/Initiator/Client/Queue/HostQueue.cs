@@ -36,6 +36,8 @@ internal sealed partial class HostQueue : IAsyncDisposable
     private volatile bool _closing;
     private Task _receiveLoop = Task.CompletedTask;
     private Task _sendLoop = Task.CompletedTask;
+    private Timer? _watchdog;
+    private long _commandTimeoutTicks;
     private readonly Action<HostQueue, Exception>? _onLost;
 
     private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger)
@@ -109,7 +111,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         try
         {
             await queue.ExchangeInitializeAsync(endpoint.Options.HeaderDigest, endpoint.Options.DataDigest, where, timeout.Token).ConfigureAwait(false);
-            queue.Start();
+            queue.Start(parameters.CommandTimeout);
             await queue.SendConnectAsync(parameters, where, timeout.Token).ConfigureAwait(false);
             Log.QueueConnected(logger, endpoint.QueueId, endpoint.Address, endpoint.Port, queue.ControllerId, queue.Settings.HeaderDigest, queue.Settings.DataDigest, queue.Settings.MaxH2CData);
             return queue;
@@ -224,10 +226,31 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
     }
 
-    private void Start()
+    private void Start(TimeSpan commandTimeout)
     {
         _sendLoop = Task.Run(SendLoopAsync);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
+        if (commandTimeout > TimeSpan.Zero)
+        {
+            var period = commandTimeout < TimeSpan.FromSeconds(4) ? commandTimeout / 4 : TimeSpan.FromSeconds(1);
+            _watchdog = new Timer(static state => ((HostQueue)state!).CheckTimeouts(), this, period, period);
+            _commandTimeoutTicks = (long)(commandTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        }
+    }
+
+    /// <summary>Like the Linux host's request timeout: an overdue command resets the queue (and the controller).</summary>
+    private void CheckTimeouts()
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var context in _contexts)
+        {
+            if (context.IsActive && !context.Unbounded && now - context.StartedAt > _commandTimeoutTicks)
+            {
+                Log.CommandTimedOut(_logger, QueueId, context.CommandId, context.Command.Opcode);
+                Abort(new TimeoutException($"command {context.CommandId} (opcode 0x{context.Command.Opcode:x2}) on queue {QueueId} timed out"));
+                return;
+            }
+        }
     }
 
     private async Task ExchangeInitializeAsync(bool headerDigest, bool dataDigest, string where, CancellationToken cancellationToken)
@@ -352,4 +375,4 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
 /// <summary>What a queue's Connect carries and how many command slots it gets.</summary>
 internal sealed record QueueParameters(
-    Guid HostId, string HostNqn, string SubsystemNqn, ushort ControllerId, ushort SqSize, uint KeepAliveMilliseconds, int Slots, int MaxOutstanding);
+    Guid HostId, string HostNqn, string SubsystemNqn, ushort ControllerId, ushort SqSize, uint KeepAliveMilliseconds, int Slots, int MaxOutstanding, TimeSpan CommandTimeout);

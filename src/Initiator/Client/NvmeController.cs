@@ -21,6 +21,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly Action<HostQueue, Exception> _onQueueLost;
     private Association? _current;
+    private Association? _last;
     private TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private NvmeControllerState _state = NvmeControllerState.Connecting;
     private Exception? _failure;
@@ -74,7 +75,8 @@ public sealed partial class NvmeController : IAsyncDisposable
         }
     }
 
-    private Association Current => _current ?? throw new InvalidOperationException($"controller is {State}");
+    /// <summary>The live association, or during a reset the last one (its identity stays readable).</summary>
+    private Association Current => _current ?? _last ?? throw new InvalidOperationException($"controller is {State}");
 
     /// <summary>
     /// Connects the admin queue, enables the controller, identifies it and connects the I/O queues.
@@ -223,6 +225,7 @@ public sealed partial class NvmeController : IAsyncDisposable
             }
 
             _current = association;
+            _last = association;
             previous = _state;
             _state = NvmeControllerState.Live;
             _live.TrySetResult();

@@ -151,6 +151,22 @@ public sealed class LinuxTargetTests
         Assert.That(read.AsSpan().SequenceEqual(written), Is.True, "data written across the reconnect differs");
     }
 
+    [Test]
+    public async Task KeepAlive_IdleForTwiceTheKato_KernelKeepsTheController()
+    {
+        // Without our Keep Alive the kernel would log "keep alive timer expired" and tear the controller down.
+        await using var controller = await NvmeController.ConnectAsync(Options(1) with { KeepAliveTimeout = TimeSpan.FromSeconds(2) });
+        var states = new System.Collections.Concurrent.ConcurrentQueue<NvmeControllerState>();
+        controller.StateChanged += (_, change) => states.Enqueue(change.Current);
+        var ns = await controller.OpenNamespaceAsync(1);
+
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        await ns.ReadAsync(0, new byte[4096]);
+
+        Assert.That(states, Is.Empty, "the controller was reset while idle");
+        Assert.That(await controller.GetFeatureAsync(FeatureIds.KeepAliveTimer), Is.EqualTo(2000u));
+    }
+
     /// <summary>Writes <paramref name="data"/> (or reads into <paramref name="read"/>) in chunks with <paramref name="depth"/> commands in flight.</summary>
     private static async Task<TimeSpan> RunAtDepthAsync(NvmeNamespace ns, byte[] data, byte[]? read, int depth, int chunk)
     {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Initiator.Queue;
 using NvmeMptls.Initiator.Transport;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Initiator;
 
@@ -15,7 +16,7 @@ namespace NvmeMptls.Initiator;
 /// </summary>
 public sealed partial class NvmeController : IAsyncDisposable
 {
-    private readonly NvmeConnectionFactory _factory;
+    private readonly Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> _factory;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _closing = new();
@@ -28,7 +29,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     private Task _recovery = Task.CompletedTask;
     private int _nextQueue;
 
-    private NvmeController(NvmeControllerOptions options, NvmeConnectionFactory factory, ILogger logger)
+    private NvmeController(NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, ILogger logger)
     {
         Options = options;
         _factory = factory;
@@ -88,7 +89,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <exception cref="IOException">A connection could not be made or the controller broke the protocol.</exception>
     /// <exception cref="NvmeStatusException">The controller refused a bring-up command (e.g. Connect with an unknown NQN).</exception>
     public static async Task<NvmeController> ConnectAsync(
-        NvmeControllerOptions options, NvmeConnectionFactory? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();

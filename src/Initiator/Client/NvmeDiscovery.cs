@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Initiator;
 
@@ -16,7 +17,7 @@ public static class NvmeDiscovery
     /// </summary>
     /// <exception cref="IOException">The log kept changing over 10 attempts, or the connection failed.</exception>
     public static async Task<IReadOnlyList<DiscoveryLogEntry>> GetLogAsync(
-        NvmeControllerOptions options, NvmeConnectionFactory? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var discovery = options with

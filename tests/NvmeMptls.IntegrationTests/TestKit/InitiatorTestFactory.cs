@@ -11,7 +11,7 @@ public sealed class InitiatorTestFactory
     private readonly ConcurrentDictionary<ushort, StreamConnection> _latest = new();
     private int _opened;
 
-    public NvmeConnectionFactory Factory => ConnectAsync;
+    public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory => ConnectAsync;
 
     /// <summary>Connections opened so far (a reconnect opens a new set).</summary>
     public int Opened => Volatile.Read(ref _opened);

@@ -71,7 +71,7 @@ public sealed class FakeController
     /// <summary>The controller id the next admin Connect gets.</summary>
     public ushort AllocateControllerId() => (ushort)Interlocked.Increment(ref _nextControllerId);
 
-    public NvmeConnectionFactory Factory => ConnectAsync;
+    public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory => ConnectAsync;
 
     public NvmeControllerOptions Options(int ioQueues = 2) => NvmeControllerOptions.Default with
     {

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Cli.Output;
 using NvmeMptls.Initiator;
+using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Cli.Commands;
 
@@ -9,7 +10,7 @@ namespace NvmeMptls.Cli.Commands;
 public static class Session
 {
     /// <summary>The connection factory verbs use; the production socket layer replaces it here.</summary>
-    public static NvmeConnectionFactory? ConnectionFactory { get; set; }
+    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? ConnectionFactory { get; set; }
 
     public static ILogger Logger(VerbContext context) =>
         context.Options.Has("verbose") ? new StderrLogger(context.Error, LogLevel.Debug) : NullLogger.Instance;

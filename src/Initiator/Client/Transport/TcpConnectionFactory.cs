@@ -7,12 +7,12 @@ namespace NvmeMptls.Initiator.Transport;
 
 /// <summary>
 /// Plain TCP queue connections (Socket + pipes over a <see cref="NetworkStream"/>, Nagle off). The default
-/// <see cref="NvmeConnectionFactory"/> until the shared socket layer (MPTCP, TLS) is plugged in instead.
+/// connection factory until the shared socket layer (MPTCP, TLS) is plugged in instead.
 /// </summary>
 public static class TcpConnectionFactory
 {
     /// <summary>The factory as a delegate.</summary>
-    public static NvmeConnectionFactory Instance { get; } = ConnectAsync;
+    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Instance { get; } = ConnectAsync;
 
     /// <summary>Connects to the endpoint within its <see cref="NvmeControllerOptions.ConnectTimeout"/>.</summary>
     /// <exception cref="IOException">The connection failed; the message names the address.</exception>

@@ -1,0 +1,86 @@
+using NvmeMptls.Initiator;
+
+namespace NvmeMptls.Cli.Commands;
+
+/// <summary>The connection options every fabrics verb shares, spelled like nvme-cli's.</summary>
+public static class FabricsOptions
+{
+    public const int DefaultPort = 4420;
+    public const int DiscoveryPort = 8009;
+
+    /// <summary>Connection options; <paramref name="portShort"/> is false for read/write, where nvme-cli's -s is the start block.</summary>
+    public static List<OptionSpec> Common(bool portShort = true) =>
+    [
+        new("traddr", 'a', true, "target address", "ADDR"),
+        new("trsvcid", portShort ? 's' : null, true, "target port (default 4420; discover: 8009)", "PORT"),
+        new("nqn", 'n', true, "subsystem NQN", "NQN"),
+        new("hostnqn", 'q', true, "host NQN (default /etc/nvme/hostnqn or generated)", "NQN"),
+        new("hostid", 'I', true, "host identifier (UUID)", "UUID"),
+        new("nr-io-queues", 'i', true, "I/O queues to request", "N"),
+        new("queue-size", 'Q', true, "entries per I/O queue", "N"),
+        new("hdr-digest", 'g', false, "enable header digests"),
+        new("data-digest", 'G', false, "enable data digests"),
+        new("keep-alive-tmo", 'k', true, "keep-alive timeout in seconds (0 disables)", "SEC"),
+        new("reconnect-delay", null, true, "seconds between reconnect attempts", "SEC"),
+        new("ctrl-loss-tmo", 'l', true, "seconds to keep reconnecting", "SEC"),
+        new("connect-timeout", null, true, "seconds to wait for each queue's connection", "SEC"),
+        new("output-format", 'o', true, "normal|json", "FMT"),
+        new("verbose", 'v', false, "log to stderr"),
+        new("help", 'h', false, "show this help"),
+    ];
+
+    public static OptionSpec NamespaceId => new("namespace-id", 'N', true, "namespace id (default 1)", "NSID");
+
+    /// <summary>Builds controller options; the subsystem NQN is required unless <paramref name="defaultNqn"/> is given.</summary>
+    public static NvmeControllerOptions Build(CommandLine line, int defaultPort, string? defaultNqn = null)
+    {
+        var nqn = line.Get("nqn") ?? defaultNqn ?? throw new UsageException("--nqn/-n is required");
+        var traddr = line.Get("traddr") ?? throw new UsageException("--traddr/-a is required");
+        var options = NvmeControllerOptions.Default with
+        {
+            TargetAddress = traddr,
+            TargetPort = (int)line.GetNumber("trsvcid", defaultPort, 1, 65535),
+            SubsystemNqn = nqn,
+            HeaderDigest = line.Has("hdr-digest"),
+            DataDigest = line.Has("data-digest"),
+            IoQueueCount = (int)line.GetNumber("nr-io-queues", NvmeControllerOptions.Default.IoQueueCount, 0, 1024),
+            QueueSize = (int)line.GetNumber("queue-size", NvmeControllerOptions.Default.QueueSize, 2, 1024),
+            KeepAliveTimeout = Seconds(line, "keep-alive-tmo", NvmeControllerOptions.Default.KeepAliveTimeout),
+            ReconnectDelay = Seconds(line, "reconnect-delay", TimeSpan.FromSeconds(2)),
+            ControllerLossTimeout = Seconds(line, "ctrl-loss-tmo", TimeSpan.FromSeconds(10)),
+            ConnectTimeout = Seconds(line, "connect-timeout", NvmeControllerOptions.Default.ConnectTimeout),
+        };
+        if (line.Get("hostnqn") is { } hostNqn)
+        {
+            options = options with { HostNqn = hostNqn, HostId = HostIdentity.UuidFromNqn(hostNqn) ?? options.HostId };
+        }
+
+        if (line.Get("hostid") is { } hostId)
+        {
+            options = options with { HostId = Guid.TryParse(hostId, out var g) ? g : throw new UsageException($"--hostid '{hostId}' is not a UUID") };
+        }
+
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+
+        return options;
+    }
+
+    public static bool Json(CommandLine line) => line.GetOr("output-format", "normal") switch
+    {
+        "normal" => false,
+        "json" => true,
+        var other => throw new UsageException($"--output-format '{other}' must be normal or json"),
+    };
+
+    public static uint Nsid(CommandLine line) => (uint)line.GetNumber("namespace-id", 1, 1, 0xFFFFFFFF);
+
+    private static TimeSpan Seconds(CommandLine line, string name, TimeSpan fallback) =>
+        line.Has(name) ? TimeSpan.FromSeconds(line.GetNumber(name, 0, 0, 86400)) : fallback;
+}

@@ -1,0 +1,292 @@
+using System.Buffers.Binary;
+using NvmeMptls.Initiator.Queue;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Initiator;
+
+/// <summary>Controller bring-up the way the Linux host does it (reference §2.5, §2.9), and shutdown.</summary>
+public sealed partial class NvmeController
+{
+    private const int AdminSlots = 32;
+    private const ushort AdminSqSize = 31;
+    private const uint CcEnable = 1;
+    private const uint CcIoSqEntrySize = 6u << 16;
+    private const uint CcIoCqEntrySize = 4u << 20;
+    private const uint CcShutdownNormal = 1u << 14;
+    private const uint CstsReady = 1;
+    private const uint CstsFatal = 2;
+    private const uint CstsShutdownMask = 3u << 2;
+    private const uint CstsShutdownComplete = 2u << 2;
+    private const uint AenNamespaceAttribute = 1u << 8;
+
+    private NvmeQueueEndpoint Endpoint(ushort queueId) => new(queueId, Options.TargetAddress, Options.TargetPort, Options);
+
+    private async Task<Association> BringUpAsync(CancellationToken cancellationToken)
+    {
+        var kato = (uint)Options.KeepAliveTimeout.TotalMilliseconds;
+        var admin = await HostQueue.ConnectAsync(_factory, Endpoint(0),
+            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, 0xFFFF, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout),
+            _onQueueLost, _logger, cancellationToken).ConfigureAwait(false);
+        Association? association = null;
+        try
+        {
+            association = await EnableAndIdentifyAsync(admin, cancellationToken).ConfigureAwait(false);
+            await ConnectIoQueuesAsync(association, cancellationToken).ConfigureAwait(false);
+            return association;
+        }
+        catch
+        {
+            if (association is not null)
+            {
+                await association.TearDownAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await admin.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<Association> EnableAndIdentifyAsync(HostQueue admin, CancellationToken cancellationToken)
+    {
+        var cap = (await AdminChecked(admin, Commands.PropertyGet(PropertyOffsets.Cap, eightBytes: true), "Property Get CAP", cancellationToken).ConfigureAwait(false)).Result64;
+
+        // Reference §2.5: configure with EN=0, then the same CC with EN=1 (NVM command set, 4 KiB pages, round robin).
+        var cc = CcIoSqEntrySize | CcIoCqEntrySize;
+        await AdminChecked(admin, Commands.PropertySet(PropertyOffsets.Cc, cc), "Property Set CC", cancellationToken).ConfigureAwait(false);
+        await AdminChecked(admin, Commands.PropertySet(PropertyOffsets.Cc, cc | CcEnable), "Property Set CC.EN", cancellationToken).ConfigureAwait(false);
+        var timeout = TimeSpan.FromMilliseconds((((cap >> 24) & 0xFF) + 1) * 500);
+        await WaitStatusAsync(admin, CstsReady, CstsReady, timeout, "CSTS.RDY", cancellationToken).ConfigureAwait(false);
+        var vs = (await AdminChecked(admin, Commands.PropertyGet(PropertyOffsets.Vs, eightBytes: false), "Property Get VS", cancellationToken).ConfigureAwait(false)).Dw0;
+
+        var raw = new byte[IdentifyController.Size];
+        await AdminChecked(admin, Commands.Identify(0x01, 0), raw, "Identify Controller", cancellationToken).ConfigureAwait(false);
+        var identify = IdentifyController.Read(raw);
+
+        // Reference §1.10/§3.3: the Linux host refuses MAXCMD 0 (I/O controllers), ICDOFF ≠ 0 and no SGL support.
+        if (identify.ControllerType != IdentifyController.TypeDiscovery && Options.IoQueueCount > 0 && identify.MaxCmd == 0)
+        {
+            throw new IOException($"{Describe()}: Identify Controller reports MAXCMD 0");
+        }
+
+        var icdoff = BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(IdentifyController.IcdoffOffset));
+        if (icdoff != 0)
+        {
+            throw new IOException($"{Describe()}: Identify Controller ICDOFF {icdoff} is not supported (must be 0)");
+        }
+
+        if ((identify.Sgls & 3) == 0)
+        {
+            throw new IOException($"{Describe()}: Identify Controller reports no SGL support (SGLS 0x{identify.Sgls:x8})");
+        }
+
+        return new Association(admin, cap, vs, identify, raw, cc | CcEnable);
+    }
+
+    private async Task ConnectIoQueuesAsync(Association association, CancellationToken cancellationToken)
+    {
+        var requested = Options.IoQueueCount;
+        if (requested == 0 || association.Identify.ControllerType == IdentifyController.TypeDiscovery)
+        {
+            QueueSize = 0;
+            return;
+        }
+
+        // Reference §3.8: Number of Queues is 0's based in both halves; use min(requested, granted).
+        var value = (uint)(requested - 1) | ((uint)(requested - 1) << 16);
+        var granted = (await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.NumberOfQueues, value), "Set Features Number of Queues", cancellationToken).ConfigureAwait(false)).Dw0;
+        var count = Math.Min(requested, (int)Math.Min(granted & 0xFFFF, granted >> 16) + 1);
+        if (count < requested)
+        {
+            Log.FewerQueues(_logger, count, requested);
+        }
+
+        // Reference §2.3: SQSIZE = queue size − 1, clamped to CAP.MQES (0's based) and MAXCMD.
+        var size = Math.Min(Options.QueueSize, (int)(association.Capabilities & 0xFFFF) + 1);
+        if (association.Identify.MaxCmd != 0)
+        {
+            size = Math.Min(size, association.Identify.MaxCmd);
+        }
+
+        QueueSize = size;
+        var inCapsule = Math.Max(0, (int)Math.Min(association.Identify.Ioccsz * 16L - 64, int.MaxValue));
+        var parameters = new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, association.ControllerId, (ushort)(size - 1), 0, size, size, Options.CommandTimeout);
+        var connects = new Task<HostQueue>[count];
+        for (var i = 0; i < count; i++)
+        {
+            connects[i] = HostQueue.ConnectAsync(_factory, Endpoint((ushort)(i + 1)), parameters, _onQueueLost, _logger, cancellationToken);
+        }
+
+        try
+        {
+            await Task.WhenAll(connects).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var connect in connects)
+            {
+                if (connect.IsCompletedSuccessfully)
+                {
+                    await connect.Result.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            throw;
+        }
+
+        var queues = new HostQueue[count];
+        for (var i = 0; i < count; i++)
+        {
+            queues[i] = connects[i].Result;
+            queues[i].InCapsuleLimit = inCapsule;
+        }
+
+        association.Io = queues;
+    }
+
+    private async Task WaitStatusAsync(HostQueue admin, uint mask, uint expected, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var delay = 1;
+        while (true)
+        {
+            var csts = (await AdminChecked(admin, Commands.PropertyGet(PropertyOffsets.Csts, eightBytes: false), "Property Get CSTS", cancellationToken).ConfigureAwait(false)).Dw0;
+            if ((csts & CstsFatal) != 0 && mask == CstsReady)
+            {
+                throw new IOException($"{Describe()}: controller fatal status (CSTS.CFS) while waiting for {what}");
+            }
+
+            if ((csts & mask) == expected)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new IOException($"{Describe()}: {what} not reached within {timeout.TotalSeconds:0.#} s (CSTS 0x{csts:x8})");
+            }
+
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 100);
+        }
+    }
+
+    private void StartBackground(Association association)
+    {
+        var token = association.Background.Token;
+        if (Options.KeepAliveTimeout > TimeSpan.Zero)
+        {
+            association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, token), CancellationToken.None);
+        }
+
+        if ((association.Identify.Oaes & AenNamespaceAttribute) != 0 && association.Identify.ControllerType != IdentifyController.TypeDiscovery)
+        {
+            association.AsyncEvents = Task.Run(() => AsyncEventLoopAsync(association, token), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Keep Alive every KATO/2 (reference §2.6); no answer within KATO counts as a lost connection.</summary>
+    private async Task KeepAliveLoopAsync(Association association, CancellationToken cancellationToken)
+    {
+        var period = Options.KeepAliveTimeout / 2;
+        using var timer = new PeriodicTimer(period);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                var completion = await association.Admin.SubmitAsync(Commands.KeepAlive(), default, default, cancellationToken)
+                    .AsTask().WaitAsync(Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false);
+                if (!completion.Status.IsSuccess)
+                {
+                    Log.KeepAliveFailed(_logger, completion.Status.ToString());
+                }
+            }
+            catch (TimeoutException)
+            {
+                Log.KeepAliveFailed(_logger, "no answer within the keep-alive timeout");
+                association.Admin.Abort(new IOException("keep alive timed out"));
+                return;
+            }
+            catch (QueueLostException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One AER outstanding, re-armed after each (reference §2.7); namespace notices read log 04h.</summary>
+    private async Task AsyncEventLoopAsync(Association association, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.AsyncEventConfig, AenNamespaceAttribute), "Set Features Async Event Config", cancellationToken).ConfigureAwait(false);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var completion = await association.Admin.SubmitAsync(Commands.AsyncEventRequest(), default, default, cancellationToken).ConfigureAwait(false);
+                if (!completion.Status.IsSuccess)
+                {
+                    return;
+                }
+
+                var type = (int)(completion.Dw0 & 7);
+                var info = (int)((completion.Dw0 >> 8) & 0xFF);
+                var logPage = (int)((completion.Dw0 >> 16) & 0xFF);
+                Log.AsyncEvent(_logger, type, info, logPage);
+                if (type == 2 && info == 0)
+                {
+                    var page = new byte[4096];
+                    await AdminChecked(association.Admin, Commands.GetLogPage(LogPageIds.ChangedNamespaceList, 0xFFFFFFFF, 0, page.Length, false), page, "Get Log Page 04h", cancellationToken).ConfigureAwait(false);
+                    var changed = new List<uint>();
+                    for (var i = 0; i < page.Length; i += 4)
+                    {
+                        var nsid = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(i));
+                        if (nsid == 0)
+                        {
+                            break;
+                        }
+
+                        changed.Add(nsid);
+                    }
+
+                    NamespacesChanged?.Invoke(this, new NvmeNamespacesChange(changed));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is QueueLostException or OperationCanceledException or NvmeStatusException)
+        {
+            // the loop ends with its association (or when the controller refuses AERs)
+        }
+    }
+
+    private async Task ShutdownAsync(Association association)
+    {
+        if (association.AdminLost)
+        {
+            return;
+        }
+
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await AdminChecked(association.Admin, Commands.PropertySet(PropertyOffsets.Cc, association.ControllerConfiguration | CcShutdownNormal), "Property Set CC.SHN", limit.Token).ConfigureAwait(false);
+            await WaitStatusAsync(association.Admin, CstsShutdownMask, CstsShutdownComplete, TimeSpan.FromSeconds(5), "CSTS.SHST complete", limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or NvmeStatusException or OperationCanceledException)
+        {
+            Log.ShutdownIncomplete(_logger, ex.Message);
+        }
+    }
+
+    private static Task<NvmeCompletion> AdminChecked(HostQueue admin, NvmeCommand command, string what, CancellationToken cancellationToken) =>
+        AdminChecked(admin, command, default, what, cancellationToken);
+
+    private static async Task<NvmeCompletion> AdminChecked(HostQueue admin, NvmeCommand command, Memory<byte> readBuffer, string what, CancellationToken cancellationToken)
+    {
+        var completion = await admin.SubmitAsync(command, readBuffer, default, cancellationToken).ConfigureAwait(false);
+        return completion.Status.IsSuccess ? completion : throw new NvmeStatusException(completion.Status, what);
+    }
+
+    private string Describe() => $"{Options.SubsystemNqn} at {Options.TargetAddress}:{Options.TargetPort}";
+}

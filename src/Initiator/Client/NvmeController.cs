@@ -1,0 +1,287 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Initiator.Queue;
+using NvmeMptls.Initiator.Transport;
+using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Connections;
+
+namespace NvmeMptls.Initiator;
+
+/// <summary>
+/// An NVMe over TCP controller, host side: one admin queue and <see cref="IoQueueCount"/> I/O queues, each on
+/// its own connection. Keeps itself alive (Keep Alive, one AER outstanding) and, when a connection drops,
+/// reconnects after <see cref="NvmeControllerOptions.ReconnectDelay"/> and resubmits the commands that were
+/// in flight, until <see cref="NvmeControllerOptions.ControllerLossTimeout"/> runs out. Thread-safe.
+/// </summary>
+public sealed partial class NvmeController : IAsyncDisposable
+{
+    private readonly Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> _factory;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Action<HostQueue, Exception> _onQueueLost;
+    private Association? _current;
+    private Association? _last;
+    private TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private NvmeControllerState _state = NvmeControllerState.Connecting;
+    private Exception? _failure;
+    private Task _recovery = Task.CompletedTask;
+    private int _nextQueue;
+
+    private NvmeController(NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, ILogger logger)
+    {
+        Options = options;
+        _factory = factory;
+        _logger = logger;
+        _onQueueLost = OnQueueLost;
+    }
+
+    /// <summary>Raised after every state change (on the thread that caused it; keep handlers short).</summary>
+    public event EventHandler<NvmeControllerStateChange>? StateChanged;
+
+    /// <summary>Raised when the controller reports a namespace attribute change (AER notice + log 04h).</summary>
+    public event EventHandler<NvmeNamespacesChange>? NamespacesChanged;
+
+    /// <summary>The options this controller was connected with.</summary>
+    public NvmeControllerOptions Options { get; }
+
+    /// <summary>Controller id of the current association (changes on every reconnect).</summary>
+    public ushort ControllerId => Current.ControllerId;
+
+    /// <summary>Identify Controller data of the current association.</summary>
+    public IdentifyController Identify => Current.Identify;
+
+    /// <summary>The CAP property.</summary>
+    public ulong Capabilities => Current.Capabilities;
+
+    /// <summary>The VS property (major in bits 31:16, minor in 15:8).</summary>
+    public uint Version => Current.Version;
+
+    /// <summary>I/O queues in use: min(requested, granted by the controller).</summary>
+    public int IoQueueCount => Current.Io.Length;
+
+    /// <summary>Entries per I/O queue in use (after the CAP.MQES and MAXCMD clamps).</summary>
+    public int QueueSize { get; private set; }
+
+    /// <summary>Where the controller is in its life cycle.</summary>
+    public NvmeControllerState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The live association, or during a reset the last one (its identity stays readable).</summary>
+    private Association Current => _current ?? _last ?? throw new InvalidOperationException($"controller is {State}");
+
+    /// <summary>
+    /// Connects the admin queue, enables the controller, identifies it and connects the I/O queues.
+    /// </summary>
+    /// <param name="options">Where and how to connect; validated first.</param>
+    /// <param name="connectionFactory">Opens each queue's stream; null for plain TCP (<see cref="TcpConnectionFactory"/>).</param>
+    /// <param name="logger">Optional logger.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <exception cref="IOException">A connection could not be made or the controller broke the protocol.</exception>
+    /// <exception cref="NvmeStatusException">The controller refused a bring-up command (e.g. Connect with an unknown NQN).</exception>
+    public static async Task<NvmeController> ConnectAsync(
+        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var controller = new NvmeController(options, connectionFactory ?? TcpConnectionFactory.Instance, logger ?? NullLogger.Instance);
+        var association = await controller.BringUpAsync(cancellationToken).ConfigureAwait(false);
+        controller.BecomeLive(association);
+        return controller;
+    }
+
+    /// <summary>
+    /// Sends a raw admin command (tools, passthrough). <paramref name="data"/> is read into or written from,
+    /// per <paramref name="direction"/>. The completion is returned whatever its status.
+    /// </summary>
+    public ValueTask<NvmeCompletion> SubmitAdminAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+        SubmitAsync(-1, command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
+
+    /// <summary>Sends a raw I/O command on one of the I/O queues (round robin); see <see cref="SubmitAdminAsync"/>.</summary>
+    public ValueTask<NvmeCompletion> SubmitIoAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+        SubmitAsync(NextQueue(), command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
+
+    internal int NextQueue() => Interlocked.Increment(ref _nextQueue) & int.MaxValue;
+
+    /// <summary>
+    /// The one submission path: picks the queue of the live association, sends, and when the queue is lost
+    /// waits for the reconnect and sends again. Retryable statuses without DNR are retried once.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal async ValueTask<NvmeCompletion> SubmitAsync(int queue, NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, CancellationToken cancellationToken)
+    {
+        var statusRetried = false;
+        while (true)
+        {
+            var association = _current;
+            HostQueue target;
+            if (association is null || association.AdminLost || (target = Pick(association, queue)).IsLost)
+            {
+                association = await WaitLiveAsync(association, cancellationToken).ConfigureAwait(false);
+                target = Pick(association, queue);
+            }
+
+            NvmeCompletion completion;
+            try
+            {
+                completion = await target.SubmitAsync(command, readBuffer, writeData, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QueueLostException ex)
+            {
+                Log.Retrying(_logger, command.Opcode, ex.Message);
+                continue;
+            }
+
+            if (!completion.Status.IsSuccess && !statusRetried && IsRetryable(completion.Status))
+            {
+                statusRetried = true;
+                Log.Retrying(_logger, command.Opcode, NvmeStatusCodes.Describe(completion.Status));
+                continue;
+            }
+
+            return completion;
+        }
+    }
+
+    /// <summary>Like the Linux host: Transient Transport Error and Command Interrupted are retried unless DNR.</summary>
+    internal static bool IsRetryable(NvmeStatus status)
+    {
+        var code = (ushort)(status.Value & 0x7FF);
+        return !status.DoNotRetry && code is NvmeStatusCodes.TransientTransportError or NvmeStatusCodes.CommandInterrupted;
+    }
+
+    private static HostQueue Pick(Association association, int queue) =>
+        queue < 0 || association.Io.Length == 0 ? association.Admin : association.Io[queue % association.Io.Length];
+
+    /// <summary>Slow path: the association is gone or going. Starts recovery if nobody has, then waits for it.</summary>
+    private async ValueTask<Association> WaitLiveAsync(Association? seen, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task live;
+            lock (_lock)
+            {
+                ThrowIfUnusable();
+                var current = _current;
+                if (current is not null && current != seen && !current.AdminLost)
+                {
+                    return current;
+                }
+
+                if (current is not null)
+                {
+                    BeginRecoveryLocked(current, new IOException("a queue was lost"));
+                }
+
+                live = _live.Task;
+            }
+
+            try
+            {
+                await live.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                lock (_lock)
+                {
+                    ThrowIfUnusable();
+                }
+            }
+
+            seen = null;
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        if (_state == NvmeControllerState.Closed)
+        {
+            throw new ObjectDisposedException(nameof(NvmeController));
+        }
+
+        if (_state == NvmeControllerState.Failed)
+        {
+            throw new IOException($"controller {Options.SubsystemNqn} at {Options.TargetAddress}:{Options.TargetPort} lost: {_failure?.Message}", _failure);
+        }
+    }
+
+    private void BecomeLive(Association association)
+    {
+        NvmeControllerState previous;
+        lock (_lock)
+        {
+            if (_state == NvmeControllerState.Closed)
+            {
+                _ = association.TearDownAsync().AsTask();
+                return;
+            }
+
+            _current = association;
+            _last = association;
+            previous = _state;
+            _state = NvmeControllerState.Live;
+            _live.TrySetResult();
+        }
+
+        StartBackground(association);
+        Log.ControllerLive(_logger, association.ControllerId, Options.SubsystemNqn, Options.TargetAddress, Options.TargetPort, association.Io.Length, QueueSize);
+        RaiseStateChanged(previous, NvmeControllerState.Live, null);
+    }
+
+    private void RaiseStateChanged(NvmeControllerState previous, NvmeControllerState current, Exception? reason)
+    {
+        if (previous != current)
+        {
+            Log.StateChanged(_logger, previous, current);
+            StateChanged?.Invoke(this, new NvmeControllerStateChange(previous, current, reason));
+        }
+    }
+
+    /// <summary>Shuts the controller down (CC.SHN = normal, wait for SHST complete up to 5 s) and closes every queue.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Association? association;
+        NvmeControllerState previous;
+        lock (_lock)
+        {
+            if (_state == NvmeControllerState.Closed)
+            {
+                return;
+            }
+
+            previous = _state;
+            _state = NvmeControllerState.Closed;
+            association = _current;
+            _current = null;
+            _live.TrySetException(new ObjectDisposedException(nameof(NvmeController)));
+        }
+
+        await _closing.CancelAsync().ConfigureAwait(false);
+        if (association is not null)
+        {
+            await ShutdownAsync(association).ConfigureAwait(false);
+            await association.TearDownAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await _recovery.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // recovery stops when we close
+        }
+
+        RaiseStateChanged(previous, NvmeControllerState.Closed, null);
+        _closing.Dispose();
+    }
+}

@@ -1,0 +1,135 @@
+using NvmeMptls.Transport.Multipath;
+
+namespace NvmeMptls.Initiator;
+
+/// <summary>
+/// How to reach and run one NVMe/TCP controller. Immutable: start from <see cref="Default"/> and change
+/// what you need with <c>with</c>. The defaults follow the Linux host (<c>nvme connect</c>).
+/// </summary>
+public sealed record NvmeControllerOptions
+{
+    /// <summary>The options every field of which has its default value.</summary>
+    public static NvmeControllerOptions Default { get; } = new();
+
+    /// <summary>Target address (IP literal or host name). Default <c>127.0.0.1</c>.</summary>
+    public string TargetAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Target TCP port. Default 4420 (NVM subsystems); the discovery service usually listens on 8009.</summary>
+    public int TargetPort { get; init; } = 4420;
+
+    /// <summary>NQN of the subsystem to connect to. Required (no default).</summary>
+    public string SubsystemNqn { get; init; } = "";
+
+    /// <summary>Our host NQN: from <c>/etc/nvme/hostnqn</c> if present, else a UUID-based NQN generated once per process.</summary>
+    public string HostNqn { get; init; } = HostIdentity.DefaultHostNqn;
+
+    /// <summary>Our 128-bit host identifier: from <c>/etc/nvme/hostid</c> if present, else the UUID of <see cref="HostNqn"/>.</summary>
+    public Guid HostId { get; init; } = HostIdentity.DefaultHostId;
+
+    /// <summary>I/O queues to ask for (the controller may grant fewer). Default min(4, processor count). 0 = admin queue only.</summary>
+    public int IoQueueCount { get; init; } = Math.Min(4, Environment.ProcessorCount);
+
+    /// <summary>Entries per I/O queue (SQSIZE + 1). Default 128.</summary>
+    public int QueueSize { get; init; } = 128;
+
+    /// <summary>Ask for CRC32C header digests.</summary>
+    public bool HeaderDigest { get; init; }
+
+    /// <summary>Ask for CRC32C data digests.</summary>
+    public bool DataDigest { get; init; }
+
+    /// <summary>Keep-alive timeout sent in the admin Connect; Keep Alive is sent every half of it. Zero disables. Default 5 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Pause between reconnect attempts after a connection loss (Linux <c>--reconnect-delay</c>). Default 10 s.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to keep reconnecting before commands fail (Linux <c>--ctrl-loss-tmo</c>). Default 600 s.</summary>
+    public TimeSpan ControllerLossTimeout { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>Limit for one queue's TCP connect, ICReq/ICResp and Fabrics Connect. Default 10 s (the Linux ICResp limit).</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A command without a completion after this long counts as a lost connection: the queue is reset and the
+    /// command retried (Linux <c>nvme_core.io_timeout</c>). Default 30 s; zero disables. Never applies to the AER.
+    /// </summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="MultipathPolicy.Preferred"/>.</summary>
+    public MultipathPolicy Multipath { get; init; } = MultipathPolicy.Preferred;
+
+    /// <summary>Wrap each queue's stream in TLS 1.3 (consumed by the TLS connection factory).</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>Configured PSK in interchange format (<c>NVMeTLSkey-1:…</c>), or null to look it up.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>TLS PSK identity version (1 = <c>NVMe1R…</c>-style identities with a PSK digest).</summary>
+    public int TlsIdentityVersion { get; init; } = 1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and the values it accepts.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(TargetAddress))
+        {
+            throw new ArgumentException("TargetAddress must be an IP address or host name", nameof(TargetAddress));
+        }
+
+        if (TargetPort is < 1 or > 65535)
+        {
+            throw new ArgumentException($"TargetPort {TargetPort} is outside 1..65535", nameof(TargetPort));
+        }
+
+        CheckNqn(SubsystemNqn, nameof(SubsystemNqn));
+        CheckNqn(HostNqn, nameof(HostNqn));
+        if (IoQueueCount is < 0 or > 1024)
+        {
+            throw new ArgumentException($"IoQueueCount {IoQueueCount} is outside 0..1024", nameof(IoQueueCount));
+        }
+
+        if (QueueSize is < 2 or > 1024)
+        {
+            throw new ArgumentException($"QueueSize {QueueSize} is outside 2..1024", nameof(QueueSize));
+        }
+
+        CheckDuration(KeepAliveTimeout, nameof(KeepAliveTimeout), allowZero: true);
+        CheckDuration(ReconnectDelay, nameof(ReconnectDelay), allowZero: true);
+        CheckDuration(ControllerLossTimeout, nameof(ControllerLossTimeout), allowZero: true);
+        CheckDuration(ConnectTimeout, nameof(ConnectTimeout), allowZero: false);
+        CheckDuration(CommandTimeout, nameof(CommandTimeout), allowZero: true);
+        if (KeepAliveTimeout.TotalMilliseconds > uint.MaxValue)
+        {
+            throw new ArgumentException("KeepAliveTimeout does not fit the 32-bit KATO field (ms)", nameof(KeepAliveTimeout));
+        }
+
+        if (TlsIdentityVersion is < 0 or > 1)
+        {
+            throw new ArgumentException($"TlsIdentityVersion {TlsIdentityVersion} is not 0 or 1", nameof(TlsIdentityVersion));
+        }
+    }
+
+    private static void CheckNqn(string nqn, string name)
+    {
+        if (string.IsNullOrEmpty(nqn) || nqn.Length > 223 || !nqn.StartsWith("nqn.", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"{name} '{nqn}' must be an NQN of 1..223 characters starting with 'nqn.'", name);
+        }
+
+        foreach (var c in nqn)
+        {
+            if (c is < (char)0x20 or > (char)0x7E)
+            {
+                throw new ArgumentException($"{name} must be printable ASCII", name);
+            }
+        }
+    }
+
+    private static void CheckDuration(TimeSpan value, string name, bool allowZero)
+    {
+        if (value < TimeSpan.Zero || (!allowZero && value == TimeSpan.Zero))
+        {
+            throw new ArgumentException($"{name} {value} must be {(allowZero ? "zero or positive" : "positive")}", name);
+        }
+    }
+}

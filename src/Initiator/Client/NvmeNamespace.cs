@@ -1,0 +1,143 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Initiator;
+
+/// <summary>
+/// One namespace of an <see cref="NvmeController"/> as a block device. Commands are spread over the
+/// controller's I/O queues round robin; nothing is allocated per read or write.
+/// </summary>
+public sealed class NvmeNamespace : INamespaceDevice
+{
+    /// <summary>Upper bound of one command's transfer when the controller sets no MDTS.</summary>
+    public const int DefaultMaxTransferBytes = 1024 * 1024;
+
+    private readonly NvmeController _controller;
+
+    internal NvmeNamespace(NvmeController controller, uint nsid, IdentifyNamespace identify)
+    {
+        _controller = controller;
+        Nsid = nsid;
+        Identify = identify;
+        LbaSize = identify.LbaSize;
+        BlockCount = identify.BlockCount;
+
+        // MDTS is a power of two in units of the minimum page (CAP.MPSMIN, 4 KiB with MPSMIN 0); 0 = no limit.
+        var mdts = controller.Identify.Mdts;
+        var pageShift = 12 + (int)((controller.Capabilities >> 48) & 0xF);
+        var limit = mdts == 0 || mdts + pageShift >= 31 ? DefaultMaxTransferBytes : Math.Min(DefaultMaxTransferBytes, 1 << (mdts + pageShift));
+        MaxTransferBytes = Math.Min(limit, 65536 * LbaSize) / LbaSize * LbaSize;
+    }
+
+    /// <inheritdoc />
+    public uint Nsid { get; }
+
+    /// <summary>Identify Namespace data at open time.</summary>
+    public IdentifyNamespace Identify { get; }
+
+    /// <inheritdoc />
+    public int LbaSize { get; }
+
+    /// <inheritdoc />
+    public ulong BlockCount { get; }
+
+    /// <inheritdoc />
+    public int MaxTransferBytes { get; }
+
+    /// <summary>The controller this namespace belongs to.</summary>
+    public NvmeController Controller => _controller;
+
+    /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ReadAsync(ulong lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var blocks = CheckTransfer(buffer.Length);
+        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Read, Nsid, lba, blocks, false), buffer, default, cancellationToken).ConfigureAwait(false);
+        ThrowOnError(completion.Status, IoOpcodes.Read);
+    }
+
+    /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask WriteAsync(ulong lba, ReadOnlyMemory<byte> data, bool forceUnitAccess = false, CancellationToken cancellationToken = default)
+    {
+        var blocks = CheckTransfer(data.Length);
+        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Write, Nsid, lba, blocks, forceUnitAccess), default, data, cancellationToken).ConfigureAwait(false);
+        ThrowOnError(completion.Status, IoOpcodes.Write);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.Flush(Nsid), default, default, cancellationToken).ConfigureAwait(false);
+        ThrowOnError(completion.Status, IoOpcodes.Flush);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask WriteZeroesAsync(ulong lba, uint blocks, bool deallocate = false, CancellationToken cancellationToken = default)
+    {
+        if (blocks is 0 or > 65536)
+        {
+            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, "1..65536 blocks per Write Zeroes");
+        }
+
+        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.WriteZeroes(Nsid, lba, blocks, deallocate), default, default, cancellationToken).ConfigureAwait(false);
+        ThrowOnError(completion.Status, IoOpcodes.WriteZeroes);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeallocateAsync(ulong lba, uint blocks, CancellationToken cancellationToken = default)
+    {
+        if (blocks == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, "at least one block");
+        }
+
+        // Reference §3.9: one 16-byte range; NLB is 1's based here.
+        var range = ArrayPool<byte>.Shared.Rent(16);
+        try
+        {
+            range.AsSpan(0, 16).Clear();
+            BinaryPrimitives.WriteUInt32LittleEndian(range.AsSpan(4), blocks);
+            BinaryPrimitives.WriteUInt64LittleEndian(range.AsSpan(8), lba);
+            var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.Deallocate(Nsid), default, range.AsMemory(0, 16), cancellationToken).ConfigureAwait(false);
+            ThrowOnError(completion.Status, IoOpcodes.DatasetManagement);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(range);
+        }
+    }
+
+    private uint CheckTransfer(int length)
+    {
+        if (length <= 0 || length % LbaSize != 0 || length > MaxTransferBytes)
+        {
+            ThrowBadLength(length);
+        }
+
+        return (uint)(length / LbaSize);
+    }
+
+    private void ThrowBadLength(int length) =>
+        throw new ArgumentException($"transfer of {length} bytes must be a positive multiple of {LbaSize} up to {MaxTransferBytes}");
+
+    private static void ThrowOnError(NvmeStatus status, byte opcode)
+    {
+        if (!status.IsSuccess)
+        {
+            ThrowStatus(status, opcode);
+        }
+    }
+
+    private static void ThrowStatus(NvmeStatus status, byte opcode) =>
+        throw new NvmeStatusException(status, opcode switch
+        {
+            IoOpcodes.Read => "Read",
+            IoOpcodes.Write => "Write",
+            IoOpcodes.Flush => "Flush",
+            IoOpcodes.WriteZeroes => "Write Zeroes",
+            _ => "Dataset Management",
+        });
+}

@@ -1,0 +1,123 @@
+using System.Threading.Tasks.Sources;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Initiator.Queue;
+
+/// <summary>
+/// One command slot of a queue, preallocated and reused: the awaitable (a reset-able value task source),
+/// the caller's buffers and the transfer progress. Its index in the queue is its command id.
+/// </summary>
+internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
+{
+    private const int Free = 0;
+    private const int Active = 1;
+    private const int Done = 2;
+
+    private readonly HostQueue _owner;
+    private ManualResetValueTaskSourceCore<NvmeCompletion> _core;
+    private int _state;
+
+    public CommandContext(HostQueue owner, ushort commandId)
+    {
+        _owner = owner;
+        CommandId = commandId;
+
+        // Continuations never run on the receive loop: a caller doing real work (or blocking) must not stall it.
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    public ushort CommandId { get; }
+
+    /// <summary>The SQE as sent (command id and SGL filled in).</summary>
+    public NvmeCommand Command;
+
+    /// <summary>Where C2HData goes (reads).</summary>
+    public Memory<byte> ReadBuffer;
+
+    /// <summary>What goes out in-capsule or by R2T (writes).</summary>
+    public ReadOnlyMemory<byte> WriteData;
+
+    /// <summary>The write data travels in the capsule (no R2T expected).</summary>
+    public bool InCapsule;
+
+    /// <summary>C2HData bytes received so far (the next DATAO we accept).</summary>
+    public int Received;
+
+    /// <summary>R2T bytes granted so far (the next R2TO we accept).</summary>
+    public int Granted;
+
+    /// <summary>A data digest failed: the command ends with Transient Transport Error whatever the controller says.</summary>
+    public bool DataDigestFailed;
+
+    /// <summary>Set by the receive loop when it queues an R2T's data, cleared by the send loop once written.</summary>
+    public volatile bool SendingR2TData;
+
+    /// <summary>When the command was handed to the send loop (Stopwatch ticks), for the command timeout.</summary>
+    public long StartedAt;
+
+    /// <summary>The command may wait forever (the AER).</summary>
+    public bool Unbounded;
+
+    public bool IsActive => Volatile.Read(ref _state) == Active;
+
+    public void Begin(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, bool inCapsule)
+    {
+        Command = command;
+        ReadBuffer = readBuffer;
+        WriteData = writeData;
+        InCapsule = inCapsule;
+        Received = 0;
+        Granted = 0;
+        DataDigestFailed = false;
+        SendingR2TData = false;
+        Unbounded = command.Opcode == AdminOpcodes.AsyncEventRequest && _owner.QueueId == 0;
+        StartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        _core.Reset();
+        Volatile.Write(ref _state, Active);
+    }
+
+    public ValueTask<NvmeCompletion> AsValueTask() => new(this, _core.Version);
+
+    /// <summary>Completes once; false when the command was already completed (or failed) by someone else.</summary>
+    public bool TryComplete(in NvmeCompletion completion)
+    {
+        if (Interlocked.CompareExchange(ref _state, Done, Active) != Active)
+        {
+            return false;
+        }
+
+        _core.SetResult(completion);
+        return true;
+    }
+
+    public bool TryFail(Exception error)
+    {
+        if (Interlocked.CompareExchange(ref _state, Done, Active) != Active)
+        {
+            return false;
+        }
+
+        _core.SetException(error);
+        return true;
+    }
+
+    public NvmeCompletion GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            ReadBuffer = default;
+            WriteData = default;
+            Volatile.Write(ref _state, Free);
+            _owner.Release(this);
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

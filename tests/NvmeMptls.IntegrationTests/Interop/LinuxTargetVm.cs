@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NvmeMptls.IntegrationTests.Interop;
+
+/// <summary>
+/// The Linux kernel NVMe/TCP target (nvmet) in a throw-away qemu guest, from the shared harness
+/// (shared/interop/linux-vm/run-vm.sh target). Reachable on 127.0.0.1:<see cref="Port"/>.
+/// </summary>
+public sealed class LinuxTargetVm : IAsyncDisposable
+{
+    public const string SubsystemNqn = "nqn.2014-08.org.nvmexpress:nvmevm-target";
+    private const string Script = "/work/shared/interop/linux-vm/run-vm.sh";
+
+    private readonly Process _process;
+    private readonly StringBuilder _console = new();
+
+    private LinuxTargetVm(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string ConsoleTail
+    {
+        get
+        {
+            lock (_console)
+            {
+                var text = _console.ToString();
+                return text.Length > 4000 ? text[^4000..] : text;
+            }
+        }
+    }
+
+    /// <summary>Why the VM cannot run here, or null when it can.</summary>
+    public static string? Unavailable()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "the Linux target VM needs a Linux host";
+        }
+
+        if (!File.Exists(Script))
+        {
+            return $"{Script} is not present";
+        }
+
+        if (Environment.UserName != "root")
+        {
+            return "the Linux target VM harness needs root (it installs qemu with apt-get)";
+        }
+
+        return null;
+    }
+
+    /// <summary>Boots the guest and waits for its ready line (or gives up after <paramref name="bootLimit"/>).</summary>
+    public static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds = 900)
+    {
+        var port = FreePort();
+        var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
+        File.Delete(ready);
+        var info = new ProcessStartInfo(Script)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "target", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--duration", durationSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--ready-file", ready })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info) ?? throw new IOException($"cannot start {Script}");
+        var vm = new LinuxTargetVm(process, port);
+        process.OutputDataReceived += (_, e) => vm.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => vm.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow + bootLimit;
+        while (!File.Exists(ready) || new FileInfo(ready).Length == 0)
+        {
+            if (process.HasExited || DateTime.UtcNow > deadline)
+            {
+                var why = process.HasExited ? $"exited with {process.ExitCode}" : $"not ready within {bootLimit.TotalSeconds:0} s";
+                await vm.DisposeAsync();
+                throw new TimeoutException($"Linux target VM {why}:\n{vm.ConsoleTail}");
+            }
+
+            await Task.Delay(200);
+        }
+
+        File.Delete(ready);
+        return vm;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGTERM to the script stops qemu (README: "A SIGINT or SIGTERM to the script stops qemu").
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (kill is not null)
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                await _process.WaitForExitAsync(limit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_console)
+        {
+            _console.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        for (var port = 14440 + (Environment.ProcessId % 40); port < 14500; port++)
+        {
+            try
+            {
+                using var probe = new TcpListener(IPAddress.Loopback, port);
+                probe.Start();
+                probe.Stop();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken: next
+            }
+        }
+
+        throw new IOException("no free port in 14440..14499");
+    }
+}

@@ -16,6 +16,13 @@ public static class Program
             e.Cancel = true;
             cancel.Cancel();
         };
+
+        // SIGTERM (umount stopping an NBD export, systemd) ends a long-running verb as cleanly as Ctrl-C.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            cancel.Cancel();
+        });
         return await RunAsync(args, Console.Out, Console.Error, Console.OpenStandardInput(), Console.OpenStandardOutput(), cancel.Token).ConfigureAwait(false);
     }
 
@@ -38,6 +45,13 @@ public static class Program
         table.Add(LogCommands.GetFeature);
         table.Add(LogCommands.SmartLog);
         table.Add(LogCommands.ErrorLog);
+        table.Add(StatusCommand.Status);
+        table.Add(ToolCommands.GenTlsKey);
+        table.Add(ToolCommands.CheckTlsKey);
+        table.Add(ToolCommands.Nbd);
+        table.Add(ToolCommands.Mount);
+        table.Add(ToolCommands.Umount);
+        table.Add(ToolCommands.Bench);
         return table;
     }
 
@@ -59,6 +73,12 @@ public static class Program
 
         try
         {
+            if (verb.Raw is { } raw)
+            {
+                var empty = CommandLine.Parse([], []);
+                return await raw(args[1..], new VerbContext(verb.Name, empty, output, error, standardInput, standardOutput), cancellationToken).ConfigureAwait(false);
+            }
+
             var line = CommandLine.Parse(args[1..], verb.Options);
             if (line.Has("help"))
             {
@@ -78,7 +98,7 @@ public static class Program
             error.WriteLine($"nvme-mptls {verb.Name}: {ex.Message}");
             return 1;
         }
-        catch (Exception ex) when (ex is IOException or SocketException or TermReqReceivedException or PduException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or SocketException or TermReqReceivedException or PduException or InvalidOperationException or UnauthorizedAccessException or Mount.MountException or TimeoutException or ArgumentException)
         {
             error.WriteLine($"nvme-mptls {verb.Name}: {ex.Message}");
             return 1;

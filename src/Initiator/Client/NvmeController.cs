@@ -83,7 +83,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// Connects the admin queue, enables the controller, identifies it and connects the I/O queues.
     /// </summary>
     /// <param name="options">Where and how to connect; validated first.</param>
-    /// <param name="connectionFactory">Opens each queue's stream; null for plain TCP (<see cref="TcpConnectionFactory"/>).</param>
+    /// <param name="connectionFactory">Opens each queue's stream; null for <see cref="NvmeConnectionFactory"/> (TCP/MPTCP per policy, TLS when asked).</param>
     /// <param name="logger">Optional logger.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <exception cref="IOException">A connection could not be made or the controller broke the protocol.</exception>
@@ -93,7 +93,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var controller = new NvmeController(options, connectionFactory ?? TcpConnectionFactory.Instance, logger ?? NullLogger.Instance);
+        var controller = new NvmeController(options, connectionFactory ?? NvmeConnectionFactory.Instance, logger ?? NullLogger.Instance);
         var association = await controller.BringUpAsync(cancellationToken).ConfigureAwait(false);
         controller.BecomeLive(association);
         return controller;

@@ -68,6 +68,15 @@ public sealed record NvmeControllerOptions
     /// <summary>TLS PSK identity version (1 = <c>NVMe1R…</c>-style identities with a PSK digest).</summary>
     public int TlsIdentityVersion { get; init; } = 1;
 
+    /// <summary>Derive the identity and TLS PSK in the older libnvme "compat" form instead of the RFC 8446 form.</summary>
+    public bool TlsCompat { get; init; }
+
+    /// <summary>Opt-in NSS key log (SSLKEYLOGFILE format) for decrypting captures; null (default) writes none.</summary>
+    public string? TlsKeyLogFile { get; init; }
+
+    /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
+    public string? NetworkNamespace { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and the values it accepts.</summary>
     public void Validate()
     {
@@ -101,6 +110,11 @@ public sealed record NvmeControllerOptions
         if (KeepAliveTimeout.TotalMilliseconds > uint.MaxValue)
         {
             throw new ArgumentException("KeepAliveTimeout does not fit the 32-bit KATO field (ms)", nameof(KeepAliveTimeout));
+        }
+
+        if (Tls && string.IsNullOrWhiteSpace(TlsKey))
+        {
+            throw new ArgumentException("Tls needs TlsKey: a PSK in interchange format (NVMeTLSkey-1:HH:...:) or the path of a file holding one", nameof(TlsKey));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

@@ -21,7 +21,7 @@ public sealed class InitiatorTestFactory
 
     private async ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
     {
-        var connection = await TcpConnectionFactory.ConnectAsync(endpoint, cancellationToken);
+        var connection = await NvmeConnectionFactory.ConnectAsync(endpoint, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, cancellationToken);
         Interlocked.Increment(ref _opened);
         _latest[endpoint.QueueId] = connection;
         return connection;

@@ -24,6 +24,12 @@ public static class FabricsOptions
         new("reconnect-delay", null, true, "seconds between reconnect attempts", "SEC"),
         new("ctrl-loss-tmo", 'l', true, "seconds to keep reconnecting", "SEC"),
         new("connect-timeout", null, true, "seconds to wait for each queue's connection", "SEC"),
+        new("tls", null, false, "TLS 1.3 on every queue (needs --tls-key)"),
+        new("tls-key", null, true, "PSK in interchange format NVMeTLSkey-1:HH:...: or a file holding it", "KEY"),
+        new("tls-identity-version", null, true, "PSK identity version: 1 (NVMe1R.., default) or 0", "0|1"),
+        new("tls-compat", null, false, "derive identity and TLS PSK in the older libnvme compat form"),
+        new("tls-keylog", null, true, "write TLS traffic secrets in NSS key log format (debugging only)", "FILE"),
+        new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
         new("output-format", 'o', true, "normal|json", "FMT"),
         new("verbose", 'v', false, "log to stderr"),
         new("help", 'h', false, "show this help"),
@@ -49,6 +55,18 @@ public static class FabricsOptions
             ReconnectDelay = Seconds(line, "reconnect-delay", TimeSpan.FromSeconds(2)),
             ControllerLossTimeout = Seconds(line, "ctrl-loss-tmo", TimeSpan.FromSeconds(10)),
             ConnectTimeout = Seconds(line, "connect-timeout", NvmeControllerOptions.Default.ConnectTimeout),
+            Tls = line.Has("tls") || line.Has("tls-key"),
+            TlsKey = line.Get("tls-key"),
+            TlsIdentityVersion = (int)line.GetNumber("tls-identity-version", 1, 0, 1),
+            TlsCompat = line.Has("tls-compat"),
+            TlsKeyLogFile = line.Get("tls-keylog"),
+            Multipath = line.GetOr("multipath", "preferred") switch
+            {
+                "preferred" => NvmeMptls.Transport.Multipath.MultipathPolicy.Preferred,
+                "required" => NvmeMptls.Transport.Multipath.MultipathPolicy.Required,
+                "disabled" => NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled,
+                var other => throw new UsageException($"--multipath '{other}' must be preferred, required or disabled"),
+            },
         };
         if (line.Get("hostnqn") is { } hostNqn)
         {

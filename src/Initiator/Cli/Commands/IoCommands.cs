@@ -9,7 +9,7 @@ public static class IoCommands
     [
         .. FabricsOptions.Common(portShort: false), FabricsOptions.NamespaceId,
         new("start-block", 's', true, "first LBA", "LBA"),
-        new("block-count", 'c', true, "blocks to transfer, 0's based (0 = one block)", "N"),
+        new("block-count", 'c', true, "blocks to transfer, 0's based (0 = one block); up to 1 GiB, split into MDTS-sized commands", "N"),
         new("data-size", 'z', true, "bytes to transfer (default (block-count+1) x LBA size)", "BYTES"),
         new("data", 'd', true, "file to read from (write) or write to (read); stdin/stdout when absent", "FILE"),
         new("force-unit-access", 'f', false, "FUA (write)"),
@@ -114,11 +114,12 @@ public static class IoCommands
         long blocks;
         if (line.Has("block-count"))
         {
-            blocks = line.GetNumber("block-count", 0, 0, 65535) + 1;
+            // Unlike nvme-cli (one command, NLB ≤ 65535), larger counts are split into MDTS-sized commands.
+            blocks = line.GetNumber("block-count", 0, 0, (1L << 30) / ns.LbaSize - 1) + 1;
         }
         else if (line.Has("data-size"))
         {
-            var size = line.GetNumber("data-size", 0, 1, 256L * 1024 * 1024);
+            var size = line.GetNumber("data-size", 0, 1, 1L << 30);
             blocks = (size + ns.LbaSize - 1) / ns.LbaSize;
         }
         else

@@ -4,7 +4,14 @@ namespace NvmeMptls.Cli.Commands;
 public sealed record VerbContext(string Verb, CommandLine Options, TextWriter Out, TextWriter Error, Stream StandardInput, Stream StandardOutput);
 
 /// <summary>One CLI verb: name, one-line summary, accepted options, and the handler returning the exit status.</summary>
-public sealed record Verb(string Name, string Summary, IReadOnlyList<OptionSpec> Options, Func<VerbContext, CancellationToken, Task<int>> Handler);
+public sealed record Verb(string Name, string Summary, IReadOnlyList<OptionSpec> Options, Func<VerbContext, CancellationToken, Task<int>> Handler)
+{
+    /// <summary>
+    /// For verbs that parse their own arguments (fio job options, NBD/mount options): receives the raw arguments
+    /// after the verb instead of <see cref="Handler"/>.
+    /// </summary>
+    public Func<IReadOnlyList<string>, VerbContext, CancellationToken, Task<int>>? Raw { get; init; }
+}
 
 /// <summary>
 /// The verb table: <c>nvme-mptls VERB [options]</c>. Other features (nbd, mount, bench, TLS keys, status) add

@@ -1,0 +1,83 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Crypto.Handshake;
+using NvmeMptls.Crypto.Psk;
+using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Sockets;
+using NvmeMptls.Transport.Tls;
+
+namespace NvmeMptls.Initiator.Transport;
+
+/// <summary>
+/// The production queue connection: a TCP or MPTCP socket under the options' <see cref="MultipathPolicy"/>
+/// (preferred falls back to TCP and says so; required refuses), optionally inside a network namespace, wrapped in
+/// TLS 1.3 when <see cref="NvmeControllerOptions.Tls"/> is set. TLS sits on the MPTCP connection, not on a subflow.
+/// </summary>
+public static class NvmeConnectionFactory
+{
+    /// <summary>The factory as a delegate, logging nowhere.</summary>
+    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Instance { get; } =
+        (endpoint, ct) => ConnectAsync(endpoint, NullLoggerFactory.Instance, ct);
+
+    /// <summary>A factory that logs through <paramref name="loggerFactory"/> (fallbacks, TLS handshakes).</summary>
+    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Create(ILoggerFactory loggerFactory) =>
+        (endpoint, ct) => ConnectAsync(endpoint, loggerFactory, ct);
+
+    /// <summary>Connects one queue's stream.</summary>
+    /// <exception cref="IOException">The connection or the TLS handshake failed; the message says why.</exception>
+    public static async ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var options = endpoint.Options;
+        var logger = loggerFactory.CreateLogger("NvmeMptls.Initiator.Connect");
+        SocketConnection socket;
+        try
+        {
+            socket = IPAddress.TryParse(endpoint.Address, out var ip)
+                ? await StreamConnector.ConnectAsync(new IPEndPoint(ip, endpoint.Port), options.Multipath, timeout: options.ConnectTimeout,
+                    networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await StreamConnector.ConnectAsync(endpoint.Address, endpoint.Port, options.Multipath, timeout: options.ConnectTimeout,
+                    networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+        {
+            throw new IOException($"cannot connect to {endpoint.Address}:{endpoint.Port}: {ex.Message}", ex);
+        }
+
+        if (!options.Tls)
+        {
+            return socket;
+        }
+
+        try
+        {
+            using var configured = ConfiguredPsk.Parse(ReadKey(options.TlsKey!));
+            using var psk = ClientPsk.Create(configured, options.HostNqn, options.SubsystemNqn, options.TlsIdentityVersion, options.TlsCompat);
+            var tls = await NvmeTls.ConnectAsync(socket, psk, NvmeTlsOptions.Default with
+            {
+                HandshakeTimeout = options.ConnectTimeout,
+                KeyLogPath = options.TlsKeyLogFile,
+                LoggerFactory = loggerFactory,
+            }, cancellationToken).ConfigureAwait(false);
+            if (tls is TlsRecordConnection record)
+            {
+                // Reconnect before the AES-GCM key limit: the queue breaks, the controller reconnects with new keys
+                // and retries the commands in flight. Linux kTLS peers do not accept KeyUpdate.
+                record.KeyLimitApproaching += static c => c.Abort(new IOException("TLS write key reached its record limit; reconnecting with new keys"));
+            }
+
+            return tls;
+        }
+        catch
+        {
+            socket.Abort();
+            await socket.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The key itself, or the contents of the file it names.</summary>
+    public static string ReadKey(string keyOrPath) =>
+        keyOrPath.StartsWith("NVMeTLSkey-", StringComparison.Ordinal) ? keyOrPath : File.ReadAllText(keyOrPath).Trim();
+}

@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-PKGS=(tshark fio nvme-cli libnbd-bin nbdkit nbdfuse qemu-utils gnutls-bin openssl iproute2 e2fsprogs fuse3
+PKGS=(tshark fio nvme-cli libnbd-bin nbdkit qemu-utils gnutls-bin openssl iproute2 e2fsprogs fuse3
       cpio kmod zstd xz-utils qemu-system-x86 prometheus)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

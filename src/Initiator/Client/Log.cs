@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(2011, LogLevel.Information, "controller state {Previous} -> {Current}")]
     public static partial void StateChanged(ILogger logger, NvmeControllerState previous, NvmeControllerState current);
 
+    [LoggerMessage(2013, LogLevel.Warning, "multipath: {ExpectedPaths} path(s) expected but {Warning}")]
+    public static partial void PathWarning(ILogger logger, int expectedPaths, string warning);
+
     [LoggerMessage(2012, LogLevel.Warning, "reconnect attempt {Attempt} failed: {Reason}")]
     public static partial void ReconnectFailed(ILogger logger, int attempt, string reason);
 

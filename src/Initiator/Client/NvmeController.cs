@@ -94,6 +94,7 @@ public sealed partial class NvmeController : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var controller = new NvmeController(options, connectionFactory ?? NvmeConnectionFactory.Instance, logger ?? NullLogger.Instance);
+        controller.WarnAboutPaths();
         var association = await controller.BringUpAsync(cancellationToken).ConfigureAwait(false);
         controller.BecomeLive(association);
         return controller;
@@ -157,6 +158,20 @@ public sealed partial class NvmeController : IAsyncDisposable
     {
         var code = (ushort)(status.Value & 0x7FF);
         return !status.DoNotRetry && code is NvmeStatusCodes.TransientTransportError or NvmeStatusCodes.CommandInterrupted;
+    }
+
+    /// <summary>Says plainly, once per controller, when this host's path manager cannot give the expected paths.</summary>
+    private void WarnAboutPaths()
+    {
+        if (Options.Multipath == NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled || !_logger.IsEnabled(LogLevel.Warning))
+        {
+            return;
+        }
+
+        foreach (var warning in NvmeMptls.Transport.Multipath.PathManagerState.Read(Options.NetworkNamespace).WarningsFor(Options.ExpectedPaths))
+        {
+            Log.PathWarning(_logger, Options.ExpectedPaths, warning);
+        }
     }
 
     private static HostQueue Pick(Association association, int queue) =>

@@ -74,6 +74,9 @@ public sealed record NvmeControllerOptions
     /// <summary>Opt-in NSS key log (SSLKEYLOGFILE format) for decrypting captures; null (default) writes none.</summary>
     public string? TlsKeyLogFile { get; init; }
 
+    /// <summary>Paths (MPTCP subflows) each queue is expected to use; connecting warns when this host's path manager cannot reach it.</summary>
+    public int ExpectedPaths { get; init; } = 1;
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -115,6 +118,11 @@ public sealed record NvmeControllerOptions
         if (Tls && string.IsNullOrWhiteSpace(TlsKey))
         {
             throw new ArgumentException("Tls needs TlsKey: a PSK in interchange format (NVMeTLSkey-1:HH:...:) or the path of a file holding one", nameof(TlsKey));
+        }
+
+        if (ExpectedPaths is < 1 or > 8)
+        {
+            throw new ArgumentException($"ExpectedPaths {ExpectedPaths} is outside 1..8", nameof(ExpectedPaths));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

@@ -133,6 +133,9 @@ public sealed record PortOptions
 
     public MultipathMode Multipath { get; init; } = MultipathMode.Preferred;
 
+    /// <summary>Paths (subflows) each connection is expected to use; start-up warns when the path manager cannot reach it.</summary>
+    public int ExpectedPaths { get; init; } = 1;
+
     public TlsMode Tls { get; init; } = TlsMode.None;
 
     public System.Net.IPEndPoint ListenEndPoint => new(System.Net.IPAddress.Parse(Address), Port);

@@ -115,6 +115,7 @@ internal sealed class TargetOptionsReader
             DiscoveryPort = discovery == 0 ? null : discovery,
             DiscoveryAddress = Text(section, "DiscoveryAddress"),
             Multipath = Choice(section, "Multipath", defaults.Multipath, s_multipath),
+            ExpectedPaths = Int(section, "ExpectedPaths", defaults.ExpectedPaths),
             Tls = Choice(section, "Tls", defaults.Tls, s_tls),
         };
     }

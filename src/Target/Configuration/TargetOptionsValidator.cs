@@ -179,6 +179,11 @@ internal static class TargetOptionsValidator
                 errors.Add($"{key}:Multipath: must be one of preferred, required, disabled (was {(int)port.Multipath})");
             }
 
+            if (port.ExpectedPaths is < 1 or > 8)
+            {
+                errors.Add($"{key}:ExpectedPaths: must be 1..8 (was {port.ExpectedPaths})");
+            }
+
             if (!Enum.IsDefined(port.Tls))
             {
                 errors.Add($"{key}:Tls: must be one of none, optional, required (was {(int)port.Tls})");

@@ -59,6 +59,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         foreach (var port in options.Ports)
         {
             _server.StartPort(port);
+            WarnAboutPaths(port);
         }
 
         if (Metrics is not null)
@@ -133,6 +134,21 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Reads the MPTCP path-manager state and says plainly when the expected paths cannot be reached.</summary>
+    private void WarnAboutPaths(PortOptions port)
+    {
+        if (port.Multipath == MultipathMode.Disabled)
+        {
+            return;
+        }
+
+        var state = NvmeMptls.Transport.Multipath.PathManagerState.Read();
+        foreach (var warning in state.WarningsFor(port.ExpectedPaths))
+        {
+            Log.PathWarning(_logger, port.Id, port.ExpectedPaths, warning);
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _onChange?.Dispose();
@@ -180,6 +196,9 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Port {PortId}: {ExpectedPaths} path(s) expected but {Warning}")]
+        public static partial void PathWarning(ILogger logger, int portId, int expectedPaths, string warning);
+
         [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Subsystem {SubsystemNqn} namespace {Nsid}: {Kind} {Description}, {SizeBytes} bytes, {LbaSize}-byte blocks")]
         public static partial void NamespaceReady(ILogger logger, string subsystemNqn, uint nsid, string kind, string description, long sizeBytes, int lbaSize);
 

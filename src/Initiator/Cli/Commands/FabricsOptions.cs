@@ -30,6 +30,7 @@ public static class FabricsOptions
         new("tls-compat", null, false, "derive identity and TLS PSK in the older libnvme compat form"),
         new("tls-keylog", null, true, "write TLS traffic secrets in NSS key log format (debugging only)", "FILE"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
+        new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
         new("output-format", 'o', true, "normal|json", "FMT"),
         new("verbose", 'v', false, "log to stderr"),
         new("help", 'h', false, "show this help"),
@@ -60,6 +61,7 @@ public static class FabricsOptions
             TlsIdentityVersion = (int)line.GetNumber("tls-identity-version", 1, 0, 1),
             TlsCompat = line.Has("tls-compat"),
             TlsKeyLogFile = line.Get("tls-keylog"),
+            ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             Multipath = line.GetOr("multipath", "preferred") switch
             {
                 "preferred" => NvmeMptls.Transport.Multipath.MultipathPolicy.Preferred,

@@ -130,6 +130,14 @@ public class TargetOptionsValidationTests
     }
 
     [Test]
+    public void Validation_ExpectedPathsOutOfRange_NamesKeyAndRange()
+    {
+        ImmutableArray<string> errors = ErrorsWith(("Target:Ports:0:ExpectedPaths", "9"));
+        Assert.That(errors, Does.Contain("Target:Ports:0:ExpectedPaths: must be 1..8 (was 9)"));
+        Assert.That(ErrorsWith(("Target:Ports:0:ExpectedPaths", "2")), Is.Empty);
+    }
+
+    [Test]
     public void Validation_BadEnumValues_ListAcceptedValues()
     {
         ImmutableArray<string> errors = ErrorsWith(

@@ -12,7 +12,7 @@ namespace NvmeMptls.IntegrationTests.Interop;
 public sealed class LinuxTargetVm : IAsyncDisposable
 {
     public const string SubsystemNqn = "nqn.2014-08.org.nvmexpress:nvmevm-target";
-    private const string Script = "/work/shared/interop/linux-vm/run-vm.sh";
+    private static readonly string Script = NvmeMptls.IntegrationTests.TestKit.LinuxVm.LocateHarness() ?? "/work/shared/interop/linux-vm/run-vm.sh";
 
     private readonly Process _process;
     private readonly StringBuilder _console = new();
@@ -59,7 +59,17 @@ public sealed class LinuxTargetVm : IAsyncDisposable
     }
 
     /// <summary>Boots the guest and waits for its ready line (or gives up after <paramref name="bootLimit"/>).</summary>
-    public static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds = 900)
+    public static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds = 900) =>
+        await StartAsync(bootLimit, durationSeconds, []);
+
+    /// <summary>
+    /// Boots the trixie guest (kernel 6.12 + tlshd) whose nvmet port requires TLS 1.3 with <paramref name="key"/>,
+    /// retained PSKs inserted for <paramref name="hostNqn"/> by the guest's nvme-cli.
+    /// </summary>
+    public static Task<LinuxTargetVm> StartTlsAsync(TimeSpan bootLimit, string hostNqn, string key, int durationSeconds = 600) =>
+        StartAsync(bootLimit, durationSeconds, ["--suite", "trixie", "--tls", "--hostnqn", hostNqn, "--tls-key", key]);
+
+    private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra)
     {
         var port = FreePort();
         var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
@@ -70,6 +80,11 @@ public sealed class LinuxTargetVm : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var arg in extra)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
         foreach (var arg in new[] { "target", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--duration", durationSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--ready-file", ready })
         {
             info.ArgumentList.Add(arg);

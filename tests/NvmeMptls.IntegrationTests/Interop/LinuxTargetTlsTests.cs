@@ -1,0 +1,134 @@
+using NvmeMptls.Cli;
+using NvmeMptls.Crypto.Psk;
+using NvmeMptls.Initiator;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.IntegrationTests.Interop;
+
+/// <summary>
+/// Our initiator with TLS 1.3 against the Linux kernel target (nvmet-tcp, TLS required, tlshd/GnuTLS as the TLS
+/// server) in a trixie guest. The guest's nvme-cli 2.13 inserts the retained PSKs with version-0 identities
+/// (<c>NVMe0R01 host subsys</c>) derived in libnvme's older "compat" form, so that is what we offer.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[Category("Interop")]
+public sealed class LinuxTargetTlsTests
+{
+    private const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:6e6f7661-6c75-6520-7465-737474657374";
+    private LinuxTargetVm? _vm;
+    private string _key = "";
+
+    private NvmeControllerOptions Options(string subsystem, int ioQueues) => NvmeControllerOptions.Default with
+    {
+        TargetPort = _vm!.Port,
+        SubsystemNqn = subsystem,
+        HostNqn = HostNqn,
+        HostId = HostIdentity.UuidFromNqn(HostNqn) ?? Guid.NewGuid(),
+        IoQueueCount = ioQueues,
+        Tls = true,
+        TlsKey = _key,
+        TlsIdentityVersion = 0,
+        TlsCompat = true,
+        ConnectTimeout = TimeSpan.FromSeconds(30),
+        ReconnectDelay = TimeSpan.FromSeconds(1),
+        ControllerLossTimeout = TimeSpan.FromSeconds(30),
+    };
+
+    [OneTimeSetUp]
+    public async Task BootTarget()
+    {
+        if (LinuxTargetVm.Unavailable() is { } reason)
+        {
+            Assert.Ignore(reason);
+        }
+
+        using var key = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        _key = key.ToInterchange();
+        try
+        {
+            _vm = await LinuxTargetVm.StartTlsAsync(TimeSpan.FromSeconds(240), HostNqn, _key);
+        }
+        catch (TimeoutException ex)
+        {
+            Assert.Ignore($"the Linux TLS target VM did not come up: {ex.Message}");
+        }
+    }
+
+    [OneTimeTearDown]
+    public async Task StopTarget()
+    {
+        if (_vm is not null)
+        {
+            await _vm.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task DiscoveryOverTls_ListsTheSubsystemAsTlsRequired()
+    {
+        var entries = await NvmeDiscovery.GetLogAsync(Options(WellKnownNqns.Discovery, 0));
+        var nvm = entries.Single(e => e.SubsystemType == DiscoveryLogEntry.SubTypeNvm);
+        Assert.Multiple(() =>
+        {
+            Assert.That(nvm.SubsystemNqn, Is.EqualTo(LinuxTargetVm.SubsystemNqn));
+            Assert.That(nvm.SecurityType, Is.EqualTo(DiscoveryLogEntry.SecTypeTls13));
+            Assert.That(nvm.TransportRequirements & 3, Is.EqualTo(DiscoveryLogEntry.TreqRequired));
+        });
+    }
+
+    [Test]
+    public async Task ConnectWithTls_TwoQueues_WriteReadVerify()
+    {
+        await using var controller = await NvmeController.ConnectAsync(Options(LinuxTargetVm.SubsystemNqn, 2));
+        foreach (var path in controller.GetQueuePaths())
+        {
+            Assert.That(path.Tls, Is.Not.Null, $"queue {path.QueueId} is not TLS");
+            Assert.That(path.Tls!.CipherSuiteName, Is.EqualTo("TLS_AES_128_GCM_SHA256"));
+            Assert.That(path.Tls.PskIdentity, Does.StartWith($"NVMe0R01 {HostNqn} "));
+        }
+
+        var ns = await controller.OpenNamespaceAsync(1);
+        var data = new byte[8 << 20];
+        new Random(11).NextBytes(data);
+        var tasks = new List<Task>();
+        for (var off = 0; off < data.Length; off += 128 << 10)
+        {
+            tasks.Add(ns.WriteAsync((ulong)(off / ns.LbaSize), data.AsMemory(off, 128 << 10)).AsTask());
+        }
+
+        await Task.WhenAll(tasks);
+        var back = new byte[data.Length];
+        tasks.Clear();
+        for (var off = 0; off < data.Length; off += 128 << 10)
+        {
+            tasks.Add(ns.ReadAsync((ulong)(off / ns.LbaSize), back.AsMemory(off, 128 << 10)).AsTask());
+        }
+
+        await Task.WhenAll(tasks);
+        Assert.That(back.AsSpan().SequenceEqual(data), Is.True, "data read back over TLS differs");
+    }
+
+    [Test]
+    public async Task WrongKey_IsRefusedWithAClearError()
+    {
+        using var other = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        var options = Options(LinuxTargetVm.SubsystemNqn, 1) with { TlsKey = other.ToInterchange(), ControllerLossTimeout = TimeSpan.Zero };
+        var ex = Assert.ThrowsAsync(Is.InstanceOf<IOException>(), async () => await NvmeController.ConnectAsync(options));
+        Assert.That(ex!.Message, Does.Contain("TLS handshake failed"));
+    }
+
+    [Test]
+    public async Task Cli_StatusWithTls_ShowsTlsOnEveryQueue()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var rc = await Program.RunAsync(
+            ["status", "-a", "127.0.0.1", "-s", _vm!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", LinuxTargetVm.SubsystemNqn,
+             "-q", HostNqn, "--tls", "--tls-key", _key, "--tls-identity-version", "0", "--tls-compat", "--nr-io-queues", "2"],
+            output, error, Stream.Null, Stream.Null, CancellationToken.None);
+        TestContext.Out.WriteLine(output.ToString());
+        Assert.That(rc, Is.Zero, error.ToString());
+        Assert.That(output.ToString().Split('\n').Count(l => l.Contains("TLS TLS_AES_128_GCM_SHA256", StringComparison.Ordinal)), Is.EqualTo(3));
+    }
+}

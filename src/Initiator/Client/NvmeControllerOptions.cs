@@ -1,4 +1,5 @@
 using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Initiator;
 
@@ -74,6 +75,15 @@ public sealed record NvmeControllerOptions
     /// <summary>Opt-in NSS key log (SSLKEYLOGFILE format) for decrypting captures; null (default) writes none.</summary>
     public string? TlsKeyLogFile { get; init; }
 
+    /// <summary>Records sealed under one TLS write key before the key-limit policy acts; null for the default (2^24).</summary>
+    public long? TlsKeyLimitRecords { get; init; }
+
+    /// <summary>
+    /// At the key limit send a TLS KeyUpdate instead of reconnecting the queue. Only for peers that accept KeyUpdate
+    /// (not Linux kTLS). Default false: the queue reconnects with new keys.
+    /// </summary>
+    public bool TlsKeyUpdate { get; init; }
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -115,6 +125,11 @@ public sealed record NvmeControllerOptions
         if (Tls && string.IsNullOrWhiteSpace(TlsKey))
         {
             throw new ArgumentException("Tls needs TlsKey: a PSK in interchange format (NVMeTLSkey-1:HH:...:) or the path of a file holding one", nameof(TlsKey));
+        }
+
+        if (TlsKeyLimitRecords is { } limit && (limit <= 0 || limit > TlsRecordLayerOptions.AesGcmRecordLimit))
+        {
+            throw new ArgumentException($"TlsKeyLimitRecords {limit} is outside 1..{TlsRecordLayerOptions.AesGcmRecordLimit}", nameof(TlsKeyLimitRecords));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

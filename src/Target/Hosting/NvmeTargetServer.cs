@@ -171,7 +171,9 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
         if (secured is null)
         {
-            connection.Abort();
+            // Close gracefully: a refused handshake has just queued its fatal alert, and an abort (RST) would
+            // discard it before it is sent, leaving the host with "connection reset" instead of the reason.
+            // DisposeAsync flushes within a bound and aborts on its own if the peer does not drain.
             await connection.DisposeAsync().ConfigureAwait(false);
             return;
         }

@@ -101,6 +101,63 @@ public sealed class TlsEndToEndTests : TestbedFixture
         });
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task SmallKeyLimit_LongVerifiedRun_CrossesSeveralReconnectsOrKeyUpdatesWithoutErrors(bool keyUpdate)
+    {
+        const long Limit = 2000;
+        var counters = new TlsHandshakeCounters();
+        var security = EndToEndKit.TargetTls(counters, GoodKey, keyUpdate ? KeyUpdateMode.KeyUpdate : KeyUpdateMode.Reconnect, Limit);
+        await using var target = EndToEndKit.StartTarget(Bed, tls: TlsMode.Required, security: security);
+        var options = EndToEndKit.Options(Bed, target, MultipathPolicy.Preferred) with
+        {
+            Tls = true, TlsKey = GoodKey, TlsKeyLimitRecords = Limit, TlsKeyUpdate = keyUpdate,
+        };
+        var opened = new System.Collections.Concurrent.ConcurrentQueue<Transport.Tls.TlsRecordConnection>();
+        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<Transport.Connections.StreamConnection>> factory = async (endpoint, ct) =>
+        {
+            var connection = await NvmeConnectionFactory.ConnectAsync(endpoint, NullLoggerFactory.Instance, ct);
+            opened.Enqueue((Transport.Tls.TlsRecordConnection)connection);
+            return connection;
+        };
+        await using var controller = await NvmeController.ConnectAsync(options, factory);
+        var lives = 0;
+        controller.StateChanged += (_, change) =>
+        {
+            if (change.Current == NvmeControllerState.Live)
+            {
+                Interlocked.Increment(ref lives);
+            }
+        };
+        var ns = await controller.OpenNamespaceAsync(1);
+
+        var report = await EndToEndKit.BenchAsync(ns, "--name=keylimit", "--rw=randrw", "--bs=64k", "--iodepth=16", "--size=64m",
+            "--time_based", "--runtime=10", "--verify=crc32c");
+        var connections = opened.ToArray();
+        long sealedRecords = connections.Sum(c => c.RecordsSealed);
+        int updatesSent = connections.Sum(c => c.KeyUpdatesSent);
+        int updatesReceived = connections.Sum(c => c.KeyUpdatesReceived);
+        int reconnects = Volatile.Read(ref lives);
+        EndToEndKit.Print($"key limit {Limit} records, policy {(keyUpdate ? "SendKeyUpdate (both ends)" : "reconnect-before-limit")}: "
+            + EndToEndKit.Summary(report));
+        EndToEndKit.Print($"initiator: {connections.Length} TLS connections opened (3 at start), controller reconnects {reconnects}, "
+            + $"records sealed {sealedRecords}, KeyUpdates sent {updatesSent}, received {updatesReceived}; target handshakes ok {counters.Get("ok")}");
+
+        EndToEndKit.AssertClean(report);
+        if (keyUpdate)
+        {
+            Assert.That(updatesSent, Is.GreaterThanOrEqualTo(3), "the initiator rolled its write key several times");
+            Assert.That(updatesReceived, Is.GreaterThanOrEqualTo(3), "the target rolled its write key several times");
+            Assert.That(connections, Has.Length.EqualTo(3), "KeyUpdate needs no reconnect");
+        }
+        else
+        {
+            Assert.That(reconnects, Is.GreaterThanOrEqualTo(3), "the controller reconnected before the key limit several times");
+            Assert.That(connections.Length, Is.GreaterThan(3 * 3));
+            Assert.That(updatesSent + updatesReceived, Is.Zero, "no KeyUpdate under the reconnect policy");
+        }
+    }
+
     private static async Task<string> FailAsync(string what, NvmeControllerOptions options,
         Func<NvmeQueueEndpoint, CancellationToken, ValueTask<Transport.Connections.StreamConnection>>? factory = null)
     {

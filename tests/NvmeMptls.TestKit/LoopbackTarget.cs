@@ -8,7 +8,10 @@ using NvmeMptls.Target.Subsystems;
 
 namespace NvmeMptls.TestKit;
 
-/// <summary>The real target server in-process on a free loopback port, with memory namespaces.</summary>
+/// <summary>
+/// The real target server in-process on a free port of <c>address</c> (loopback by default, optionally inside a
+/// network namespace), with memory namespaces.
+/// </summary>
 public sealed class LoopbackTarget : IAsyncDisposable
 {
     public const string SubsystemNqn = "nqn.2026-01.io.nvmemptls:loopback";
@@ -27,7 +30,8 @@ public sealed class LoopbackTarget : IAsyncDisposable
 
     public static LoopbackTarget Start(long namespaceBytes = 256L << 20, int namespaces = 1, TargetLimits? limits = null,
         MultipathMode multipath = MultipathMode.Preferred, TlsMode tls = TlsMode.None, ConnectionSecurity? security = null,
-        ILoggerFactory? loggerFactory = null, string address = "127.0.0.1")
+        ILoggerFactory? loggerFactory = null, string address = "127.0.0.1",
+        string? networkNamespace = null)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         var registry = new TargetRegistry(limits ?? new TargetLimits());
@@ -39,7 +43,7 @@ public sealed class LoopbackTarget : IAsyncDisposable
 
         registry.AddSubsystem(subsystem);
         var server = new NvmeTargetServer(registry, loggerFactory, security);
-        server.StartPort(new PortOptions { Id = 1, Address = address, Port = 0, DiscoveryPort = null, Multipath = multipath, Tls = tls });
+        server.StartPort(new PortOptions { Id = 1, Address = address, Port = 0, DiscoveryPort = null, Multipath = multipath, Tls = tls, NetworkNamespace = networkNamespace });
         var port = server.Endpoints[0].EndPoint.Port;
         return new LoopbackTarget(server, subsystem, port);
     }

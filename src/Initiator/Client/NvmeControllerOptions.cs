@@ -1,4 +1,5 @@
 using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Initiator;
 
@@ -77,6 +78,15 @@ public sealed record NvmeControllerOptions
     /// <summary>Paths (MPTCP subflows) each queue is expected to use; connecting warns when this host's path manager cannot reach it.</summary>
     public int ExpectedPaths { get; init; } = 1;
 
+    /// <summary>Records sealed under one TLS write key before the key-limit policy acts; null for the default (2^24).</summary>
+    public long? TlsKeyLimitRecords { get; init; }
+
+    /// <summary>
+    /// At the key limit send a TLS KeyUpdate instead of reconnecting the queue. Only for peers that accept KeyUpdate
+    /// (not Linux kTLS). Default false: the queue reconnects with new keys.
+    /// </summary>
+    public bool TlsKeyUpdate { get; init; }
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -123,6 +133,11 @@ public sealed record NvmeControllerOptions
         if (ExpectedPaths is < 1 or > 8)
         {
             throw new ArgumentException($"ExpectedPaths {ExpectedPaths} is outside 1..8", nameof(ExpectedPaths));
+        }
+
+        if (TlsKeyLimitRecords is { } limit && (limit <= 0 || limit > TlsRecordLayerOptions.AesGcmRecordLimit))
+        {
+            throw new ArgumentException($"TlsKeyLimitRecords {limit} is outside 1..{TlsRecordLayerOptions.AesGcmRecordLimit}", nameof(TlsKeyLimitRecords));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

@@ -138,6 +138,9 @@ public sealed record PortOptions
 
     public TlsMode Tls { get; init; } = TlsMode.None;
 
+    /// <summary>Bind the listeners inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
+    public string? NetworkNamespace { get; init; }
+
     public System.Net.IPEndPoint ListenEndPoint => new(System.Net.IPAddress.Parse(Address), Port);
 
     public System.Net.IPEndPoint? DiscoveryEndPoint =>
@@ -151,6 +154,9 @@ public sealed record TlsOptions
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public KeyUpdateMode KeyUpdate { get; init; } = KeyUpdateMode.Reconnect;
+
+    /// <summary>Records sealed under one key before <see cref="KeyUpdate"/> acts; null for the record layer's default (2^24).</summary>
+    public long? KeyLimitRecords { get; init; }
 
     /// <summary>NSS key log file for Wireshark; null disables it. Never set in production.</summary>
     public string? KeyLogFile { get; init; }

@@ -77,7 +77,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
             MultipathMode.Disabled => MultipathPolicy.Disabled,
             _ => MultipathPolicy.Preferred,
         };
-        var io = StreamListener.Bind(port.ListenEndPoint, policy, logger: _loggerFactory.CreateLogger<StreamListener>());
+        var io = StreamListener.Bind(port.ListenEndPoint, policy, networkNamespace: port.NetworkNamespace, logger: _loggerFactory.CreateLogger<StreamListener>());
         if (port.Port == 0)
         {
             info = info with { Port = io.LocalEndPoint.Port };
@@ -87,7 +87,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         Start(io, info);
         if (port.DiscoveryEndPoint is { } d)
         {
-            var disc = StreamListener.Bind(d, policy, logger: _loggerFactory.CreateLogger<StreamListener>());
+            var disc = StreamListener.Bind(d, policy, networkNamespace: port.NetworkNamespace, logger: _loggerFactory.CreateLogger<StreamListener>());
 
             // The discovery listener is not an I/O port: it is not listed in the discovery log.
             Start(disc, info with { Id = (ushort)(0x8000 | info.Id) });
@@ -171,7 +171,9 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
         if (secured is null)
         {
-            connection.Abort();
+            // Close gracefully: a refused handshake has just queued its fatal alert, and an abort (RST) would
+            // discard it before it is sent, leaving the host with "connection reset" instead of the reason.
+            // DisposeAsync flushes within a bound and aborts on its own if the peer does not drain.
             await connection.DisposeAsync().ConfigureAwait(false);
             return;
         }

@@ -39,7 +39,11 @@ public static partial class TargetSecurity
             HandshakeTimeout = options.Tls.HandshakeTimeout,
             KeyLogPath = options.Tls.KeyLogFile,
             LoggerFactory = loggerFactory,
-            RecordLayer = TlsRecordLayerOptions.Default with { KeyLimitPolicy = ToPolicy(options.Tls.KeyUpdate) },
+            RecordLayer = TlsRecordLayerOptions.Default with
+            {
+                KeyLimitPolicy = ToPolicy(options.Tls.KeyUpdate),
+                KeyLimitRecords = options.Tls.KeyLimitRecords ?? TlsRecordLayerOptions.Default.KeyLimitRecords,
+            },
         };
         if (tls.KeyLogPath is not null)
         {

@@ -142,7 +142,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
             return;
         }
 
-        var state = NvmeMptls.Transport.Multipath.PathManagerState.Read();
+        var state = NvmeMptls.Transport.Multipath.PathManagerState.Read(port.NetworkNamespace);
         foreach (var warning in state.WarningsFor(port.ExpectedPaths))
         {
             Log.PathWarning(_logger, port.Id, port.ExpectedPaths, warning);

@@ -29,6 +29,7 @@ public static class FabricsOptions
         new("tls-identity-version", null, true, "PSK identity version: 1 (NVMe1R.., default) or 0", "0|1"),
         new("tls-compat", null, false, "derive identity and TLS PSK in the older libnvme compat form"),
         new("tls-keylog", null, true, "write TLS traffic secrets in NSS key log format (debugging only)", "FILE"),
+        new("netns", null, true, "open the queues' sockets in network namespace NAME (/var/run/netns/NAME)", "NAME"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
         new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
         new("output-format", 'o', true, "normal|json", "FMT"),
@@ -62,6 +63,7 @@ public static class FabricsOptions
             TlsCompat = line.Has("tls-compat"),
             TlsKeyLogFile = line.Get("tls-keylog"),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
+            NetworkNamespace = line.Get("netns"),
             Multipath = line.GetOr("multipath", "preferred") switch
             {
                 "preferred" => NvmeMptls.Transport.Multipath.MultipathPolicy.Preferred,

@@ -67,25 +67,32 @@ public static class StatusCommand
                 return 0;
             }
 
-            var o = context.Out;
-            o.WriteLine($"{controller.Options.SubsystemNqn} controller {controller.ControllerId} at {controller.Options.TargetAddress}:{controller.Options.TargetPort}");
-            foreach (var p in paths)
-            {
-                var mode = p.Multipath?.Mode.ToString() ?? "none";
-                o.WriteLine($"  queue {p.QueueId,-3} {p.Transport,-22} mode {mode}{(p.Multipath?.FallbackReason is { } r ? $" ({r})" : "")}");
-                if (p.Tls is { } tls)
-                {
-                    o.WriteLine($"            TLS {tls.CipherSuiteName}, seal {tls.SealProvider}, open {tls.OpenProvider}, identity {tls.PskIdentity}");
-                }
+            WriteText(context.Out, controller, paths);
+            return 0;
+        }
+    }
 
-                foreach (var s in p.Multipath?.Subflows ?? [])
-                {
-                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"            subflow {s.Local} -> {s.Remote} {s.State}, sent {s.BytesSent} B, received {s.BytesReceived} B, rtt {s.Rtt.TotalMilliseconds:0.###} ms"));
-                }
+    /// <summary>The human-readable listing: one line per queue with its transport and mode, TLS session, subflows.</summary>
+    public static void WriteText(TextWriter o, NvmeController controller, IReadOnlyList<QueuePath> paths)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(controller);
+        ArgumentNullException.ThrowIfNull(paths);
+        o.WriteLine($"{controller.Options.SubsystemNqn} controller {controller.ControllerId} at {controller.Options.TargetAddress}:{controller.Options.TargetPort}");
+        foreach (var p in paths)
+        {
+            var mode = p.Multipath?.Mode.ToString() ?? "none";
+            o.WriteLine($"  queue {p.QueueId,-3} {p.Transport,-22} mode {mode}{(p.Multipath?.FallbackReason is { } r ? $" ({r})" : "")}");
+            if (p.Tls is { } tls)
+            {
+                o.WriteLine($"            TLS {tls.CipherSuiteName}, seal {tls.SealProvider}, open {tls.OpenProvider}, identity {tls.PskIdentity}");
             }
 
-            return 0;
+            foreach (var s in p.Multipath?.Subflows ?? [])
+            {
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"            subflow {s.Local} -> {s.Remote} {s.State}, sent {s.BytesSent} B, received {s.BytesReceived} B, rtt {s.Rtt.TotalMilliseconds:0.###} ms"));
+            }
         }
     }
 }

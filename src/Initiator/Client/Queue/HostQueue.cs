@@ -261,7 +261,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
         {
             if (!await _reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false))
             {
-                throw new IOException($"{where}: the controller closed the connection instead of answering ICReq");
+                throw new IOException(_connection.Tls is null
+                    ? $"{where}: the controller closed the connection instead of answering ICReq (does the port require TLS? try --tls)"
+                    : $"{where}: the controller closed the connection instead of answering ICReq");
             }
 
             ValidateIcResp(headerDigest, dataDigest);

@@ -59,6 +59,11 @@ public static class NvmeConnectionFactory
                 HandshakeTimeout = options.ConnectTimeout,
                 KeyLogPath = options.TlsKeyLogFile,
                 LoggerFactory = loggerFactory,
+                RecordLayer = TlsRecordLayerOptions.Default with
+                {
+                    KeyLimitRecords = options.TlsKeyLimitRecords ?? TlsRecordLayerOptions.Default.KeyLimitRecords,
+                    KeyLimitPolicy = options.TlsKeyUpdate ? TlsKeyLimitPolicy.SendKeyUpdate : TlsKeyLimitPolicy.ReconnectBeforeLimit,
+                },
             }, cancellationToken).ConfigureAwait(false);
             if (tls is TlsRecordConnection record)
             {

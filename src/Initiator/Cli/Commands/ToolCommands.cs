@@ -125,7 +125,10 @@ public static class ToolCommands
         }
     }
 
-    /// <summary>Separates the connection options from fio's; --nr-io-queues goes to both.</summary>
+    /// <summary>
+    /// Separates the connection options from fio's; --nr-io-queues goes to both, --output-format (fio's report format:
+    /// normal, json, json+, terse) only to bench.
+    /// </summary>
     private static (List<string> Fabrics, List<string> Bench) Split(IReadOnlyList<string> args)
     {
         var fabrics = new List<string>();
@@ -140,7 +143,7 @@ public static class ToolCommands
                 var eq = arg.IndexOf('=', StringComparison.Ordinal);
                 var name = eq > 0 ? arg[2..eq] : arg[2..];
                 inline = eq > 0;
-                spec = Fabrics.Find(s => s.Long == name && name != "help");
+                spec = Fabrics.Find(s => s.Long == name && name is not ("help" or "output-format"));
             }
             else if (arg.Length == 2 && arg[0] == '-')
             {

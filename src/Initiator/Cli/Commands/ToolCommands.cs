@@ -65,7 +65,14 @@ public static class ToolCommands
 
         // Check the connection options here so a typo fails before anything is set up.
         FabricsOptions.Build(CommandLine.Parse(request.ServerArguments, Fabrics), FabricsOptions.DefaultPort);
-        request = request with { StartServer = serverArgs => Process.Start(SelfStartInfo(["nbd", .. serverArgs]))! };
+        request = request with
+        {
+            StartServer = serverArgs =>
+            {
+                var socket = serverArgs[Array.IndexOf(serverArgs, "--socket") + 1];
+                return Process.Start(MountManager.Detached(SelfStartInfo(["nbd", .. serverArgs]), Path.ChangeExtension(socket, ".nbd.log")))!;
+            },
+        };
         var state = await new MountManager().MountAsync(request, cancellationToken).ConfigureAwait(false);
         await context.Out.WriteLineAsync($"mounted {state.Device} on {state.MountPoint} ({state.Method}, NBD socket {state.SocketPath}); 'nvme-mptls umount {state.MountPoint}' to undo").ConfigureAwait(false);
         return 0;

@@ -11,13 +11,21 @@ namespace NvmeMptls.Tests.Bench;
 /// </summary>
 public sealed class BenchDeviceFactory
 {
-    public BenchDeviceFactory(string name, Func<long, INamespaceDevice> create)
+    public BenchDeviceFactory(string name, Func<long, INamespaceDevice> create, double allocationBudgetPerIo = 8)
     {
         Name = name;
         Create = create;
+        AllocationBudgetPerIo = allocationBudgetPerIo;
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// Managed bytes per I/O the whole test process may allocate in steady state: almost nothing for the memory device;
+    /// for the loopback device the process also hosts the target and both socket loops (measured about 90 bytes/IO,
+    /// each side separately in AllocationPerIoTests).
+    /// </summary>
+    public double AllocationBudgetPerIo { get; }
 
     public Func<long, INamespaceDevice> Create { get; }
 
@@ -25,7 +33,7 @@ public sealed class BenchDeviceFactory
     {
         yield return new BenchDeviceFactory("memory-512", size => new MemoryNamespaceDevice(size, lbaSize: 512));
         yield return new BenchDeviceFactory("memory-4096", size => new MemoryNamespaceDevice(size, lbaSize: 4096, maxTransferBytes: 64 * 1024));
-        yield return new BenchDeviceFactory("nvme-tcp-loopback", size => BenchDevices.ConnectAsync(size).GetAwaiter().GetResult());
+        yield return new BenchDeviceFactory("nvme-tcp-loopback", size => BenchDevices.ConnectAsync(size).GetAwaiter().GetResult(), allocationBudgetPerIo: 512);
     }
 
     /// <summary>A device that can inject media errors: the memory device itself; the real path cannot, so the test is skipped there.</summary>

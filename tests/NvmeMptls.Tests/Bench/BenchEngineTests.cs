@@ -159,7 +159,7 @@ public sealed class BenchEngineTests
         {
             Assert.That(deep.TotalErrors + qd1.TotalErrors, Is.Zero);
             Assert.That(deep.AllocationWindowIos, Is.GreaterThan(1000));
-            Assert.That(deep.AllocatedBytesPerIo, Is.LessThan(8), "the per-I/O path must not allocate");
+            Assert.That(deep.AllocatedBytesPerIo, Is.LessThan(_factory.AllocationBudgetPerIo), "the per-I/O path must not allocate");
         });
     }
 }

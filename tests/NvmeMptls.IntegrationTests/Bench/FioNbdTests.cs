@@ -13,6 +13,7 @@ public sealed class FioNbdTests
 {
     private const long Size = 256L * 1024 * 1024;
     private readonly DeviceFactory _factory;
+    private TestDevice _test = null!;
     private INamespaceDevice _device = null!;
     private NbdServer _server = null!;
     private string _socket = "";
@@ -27,7 +28,8 @@ public sealed class FioNbdTests
     public async Task SetUp()
     {
         ToolRunner.Require("fio", "fio");
-        _device = _factory.Create(Size);
+        _test = await _factory.CreateAsync(Size);
+        _device = _test.Device;
         _dir = Directory.CreateTempSubdirectory("fio-nbd-");
         _socket = Path.Combine(_dir.FullName, "nbd.sock");
         _server = new NbdServer(new NbdServerOptions { SocketPath = _socket }, [_device]);
@@ -40,6 +42,11 @@ public sealed class FioNbdTests
         if (_server is not null)
         {
             await _server.DisposeAsync();
+        }
+
+        if (_test is not null)
+        {
+            await _test.DisposeAsync();
         }
 
         _dir?.Delete(recursive: true);

@@ -64,6 +64,13 @@ public static class ToolRunner
             throw new TimeoutException($"{tool} {string.Join(' ', start.ArgumentList)} did not finish: killed");
         }
 
+        // A process that exited but whose output is still open left a descendant holding our pipes.
+        var closed = Task.WhenAll(stdout, stderr);
+        if (await Task.WhenAny(closed, Task.Delay(TimeSpan.FromSeconds(15))) != closed)
+        {
+            throw new TimeoutException($"{tool} {string.Join(' ', start.ArgumentList)} exited ({process.ExitCode}) but something it started still holds its stdout/stderr open");
+        }
+
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 }

@@ -1,18 +1,31 @@
+using System.Collections.Concurrent;
 using NvmeMptls.Initiator;
 using NvmeMptls.TestKit;
+using NvmeMptls.Transport.Multipath;
 
 namespace NvmeMptls.Tests.Bench;
 
-/// <summary>Fresh devices for the bench suites: the in-memory device at both LBA sizes, later the real client.</summary>
+/// <summary>
+/// Fresh devices for the bench suites: the in-memory device at both LBA sizes and a real <see cref="NvmeNamespace"/>
+/// connected over loopback TCP to an in-process <see cref="LoopbackTarget"/> (released by <see cref="BenchDevices"/>).
+/// </summary>
 public sealed class BenchDeviceFactory
 {
-    public BenchDeviceFactory(string name, Func<long, INamespaceDevice> create)
+    public BenchDeviceFactory(string name, Func<long, INamespaceDevice> create, double allocationBudgetPerIo = 8)
     {
         Name = name;
         Create = create;
+        AllocationBudgetPerIo = allocationBudgetPerIo;
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// Managed bytes per I/O the whole test process may allocate in steady state: almost nothing for the memory device;
+    /// for the loopback device the process also hosts the target and both socket loops (measured about 90 bytes/IO,
+    /// each side separately in AllocationPerIoTests).
+    /// </summary>
+    public double AllocationBudgetPerIo { get; }
 
     public Func<long, INamespaceDevice> Create { get; }
 
@@ -20,7 +33,56 @@ public sealed class BenchDeviceFactory
     {
         yield return new BenchDeviceFactory("memory-512", size => new MemoryNamespaceDevice(size, lbaSize: 512));
         yield return new BenchDeviceFactory("memory-4096", size => new MemoryNamespaceDevice(size, lbaSize: 4096, maxTransferBytes: 64 * 1024));
+        yield return new BenchDeviceFactory("nvme-tcp-loopback", size => BenchDevices.ConnectAsync(size).GetAwaiter().GetResult(), allocationBudgetPerIo: 512);
+    }
+
+    /// <summary>A device that can inject media errors: the memory device itself; the real path cannot, so the test is skipped there.</summary>
+    public MemoryNamespaceDevice CreateInjectable(long size)
+    {
+        if (Create(size) is MemoryNamespaceDevice memory)
+        {
+            return memory;
+        }
+
+        Assert.Ignore($"{Name}: media-error injection needs the in-memory device");
+        throw new InvalidOperationException("unreachable");
     }
 
     public override string ToString() => Name;
+}
+
+/// <summary>Owns the loopback targets and controllers made for the bench tests and closes them when the namespace's tests end.</summary>
+[SetUpFixture]
+public sealed class BenchDevices
+{
+    private static readonly ConcurrentBag<IAsyncDisposable> s_live = [];
+
+    public static async Task<INamespaceDevice> ConnectAsync(long size)
+    {
+        var target = LoopbackTarget.Start(size);
+        s_live.Add(target);
+        var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
+        {
+            TargetAddress = "127.0.0.1",
+            TargetPort = target.Port,
+            SubsystemNqn = LoopbackTarget.SubsystemNqn,
+            IoQueueCount = 2,
+            QueueSize = 64,
+            Multipath = MultipathPolicy.Disabled,
+        });
+        s_live.Add(controller);
+        return await controller.OpenNamespaceAsync(1);
+    }
+
+    [OneTimeTearDown]
+    public static async Task CloseAll()
+    {
+        // Controllers were added after their targets; closing in reverse order disconnects before the target stops.
+        foreach (var item in s_live.Reverse())
+        {
+            await item.DisposeAsync();
+        }
+
+        s_live.Clear();
+    }
 }

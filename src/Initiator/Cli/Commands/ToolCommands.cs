@@ -65,7 +65,14 @@ public static class ToolCommands
 
         // Check the connection options here so a typo fails before anything is set up.
         FabricsOptions.Build(CommandLine.Parse(request.ServerArguments, Fabrics), FabricsOptions.DefaultPort);
-        request = request with { StartServer = serverArgs => Process.Start(SelfStartInfo(["nbd", .. serverArgs]))! };
+        request = request with
+        {
+            StartServer = serverArgs =>
+            {
+                var socket = serverArgs[Array.IndexOf(serverArgs, "--socket") + 1];
+                return Process.Start(MountManager.Detached(SelfStartInfo(["nbd", .. serverArgs]), Path.ChangeExtension(socket, ".nbd.log")))!;
+            },
+        };
         var state = await new MountManager().MountAsync(request, cancellationToken).ConfigureAwait(false);
         await context.Out.WriteLineAsync($"mounted {state.Device} on {state.MountPoint} ({state.Method}, NBD socket {state.SocketPath}); 'nvme-mptls umount {state.MountPoint}' to undo").ConfigureAwait(false);
         return 0;
@@ -125,7 +132,10 @@ public static class ToolCommands
         }
     }
 
-    /// <summary>Separates the connection options from fio's; --nr-io-queues goes to both.</summary>
+    /// <summary>
+    /// Separates the connection options from fio's; --nr-io-queues goes to both, --output-format (fio's report format:
+    /// normal, json, json+, terse) only to bench.
+    /// </summary>
     private static (List<string> Fabrics, List<string> Bench) Split(IReadOnlyList<string> args)
     {
         var fabrics = new List<string>();
@@ -140,7 +150,7 @@ public static class ToolCommands
                 var eq = arg.IndexOf('=', StringComparison.Ordinal);
                 var name = eq > 0 ? arg[2..eq] : arg[2..];
                 inline = eq > 0;
-                spec = Fabrics.Find(s => s.Long == name && name != "help");
+                spec = Fabrics.Find(s => s.Long == name && name is not ("help" or "output-format"));
             }
             else if (arg.Length == 2 && arg[0] == '-')
             {

@@ -102,7 +102,7 @@ public sealed partial class MountManager
                 var pidFile = Path.Combine(request.StateDirectory, baseName + ".fuse.pid");
                 File.Delete(pidFile);
                 var uri = $"nbd+unix:///{request.ExportName}?socket={socket}";
-                var fuse = StartBackground("nbdfuse", ["-P", pidFile, Path.Combine(fuseDir, "nvme"), uri]);
+                var fuse = StartBackground("nbdfuse", ["-P", pidFile, Path.Combine(fuseDir, "nvme"), uri], Path.ChangeExtension(socket, ".fuse.log"));
                 fusePid = fuse.Id;
                 undo.Push(("stop nbdfuse", () => StopFuseAsync(fuseDir, fuse.Id)));
                 await WaitForFileAsync(pidFile, fuse, request.ReadyTimeout, cancellationToken);

@@ -45,8 +45,8 @@ public sealed partial class MountManager
         return await stdout;
     }
 
-    /// <summary>Starts a long-lived helper that must outlive this process: no redirected pipes to break.</summary>
-    private static Process StartBackground(string tool, string[] args)
+    /// <summary>Starts a long-lived helper that must outlive this process, detached from its stdio (see <see cref="Detached"/>).</summary>
+    private static Process StartBackground(string tool, string[] args, string logPath)
     {
         var start = new ProcessStartInfo(Which(tool) ?? throw new MountException($"{tool} is not installed")) { UseShellExecute = false };
         foreach (var arg in args)
@@ -54,7 +54,29 @@ public sealed partial class MountManager
             start.ArgumentList.Add(arg);
         }
 
-        return Process.Start(start) ?? throw new MountException($"could not start {tool}");
+        return Process.Start(Detached(start, logPath)) ?? throw new MountException($"could not start {tool}");
+    }
+
+    /// <summary>
+    /// The same start with stdin from /dev/null and stdout/stderr appended to <paramref name="logPath"/>. A helper that
+    /// outlives <c>mount</c> must not keep the caller's stdout/stderr open: whoever reads them (a pipe, <c>$(...)</c>,
+    /// ssh, a test runner) would never see end-of-file. <c>exec</c> keeps the process id the helper's own.
+    /// </summary>
+    public static ProcessStartInfo Detached(ProcessStartInfo start, string logPath)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        var sh = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        sh.ArgumentList.Add("-c");
+        sh.ArgumentList.Add("exec \"$@\" </dev/null >>\"$NVME_MPTLS_HELPER_LOG\" 2>&1");
+        sh.ArgumentList.Add("sh");
+        sh.ArgumentList.Add(start.FileName);
+        foreach (var arg in start.ArgumentList)
+        {
+            sh.ArgumentList.Add(arg);
+        }
+
+        sh.Environment["NVME_MPTLS_HELPER_LOG"] = logPath;
+        return sh;
     }
 
     /// <summary>nbdfuse must be stopped by unmounting its directory (its manual says not to kill it); kill only as a last resort.</summary>

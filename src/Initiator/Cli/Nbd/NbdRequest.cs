@@ -6,8 +6,8 @@ using NvmeMptls.Initiator;
 namespace NvmeMptls.Cli.Nbd;
 
 /// <summary>
-/// One NBD request from header to reply, pooled per connection. The receive loop fills it and queues it to the
-/// thread pool; <see cref="ProcessAsync"/> runs the device commands and queues the reply; the connection's sender
+/// One NBD request from header to reply, pooled per connection. The receive loop fills it and starts it inline
+/// (<see cref="Execute"/>, no thread-pool hop); <see cref="ProcessAsync"/> runs the device commands and queues the reply; the connection's sender
 /// writes it. Two references keep it alive (processing finished, reply written); the last one returns it.
 /// Buffer layout: reply headers are built just before <see cref="Headroom"/> so a header and its data go out in one write.
 /// </summary>

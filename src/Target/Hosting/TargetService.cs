@@ -62,6 +62,8 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
             WarnAboutPaths(port);
         }
 
+        Subflows = new SubflowMonitor(_server, _loggerFactory.CreateLogger<SubflowMonitor>(), _time);
+
         if (Metrics is not null)
         {
             _ = new ScrapeSampler(Metrics, _server);
@@ -149,8 +151,12 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Per-connection MPTCP subflow state, logged as subflows come and go.</summary>
+    public SubflowMonitor? Subflows { get; private set; }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        Subflows?.Dispose();
         _onChange?.Dispose();
         await _applying.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try

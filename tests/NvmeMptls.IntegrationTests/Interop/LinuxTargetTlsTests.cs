@@ -10,13 +10,19 @@ namespace NvmeMptls.IntegrationTests.Interop;
 /// server) in a trixie guest. The guest's nvme-cli 2.13 inserts the retained PSKs with version-0 identities
 /// (<c>NVMe0R01 host subsys</c>) derived in libnvme's older "compat" form, so that is what we offer.
 /// </summary>
-[TestFixture]
+// SHA-384 keys (TLS_AES_256_GCM_SHA384) are not in this matrix: tlshd 1.0 as the TLS server answers our
+// SHA-384 ClientHello with GnuTLS error -55 (illegal parameter, "tlshd_start_tls_handshake unhandled error -55");
+// its server PSK credentials look SHA-256-bound, as gnutls-cli's are. Open: confirm on the tlshd side.
+[TestFixture(NvmePskHash.Sha256)]
 [NonParallelizable]
 [Category("Interop")]
-public sealed class LinuxTargetTlsTests
+public sealed class LinuxTargetTlsTests(NvmePskHash hash)
 {
     private const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:6e6f7661-6c75-6520-7465-737474657374";
     private LinuxTargetVm? _vm;
+
+    /// <summary>A SHA-256 PSK pairs with TLS_AES_128_GCM_SHA256, a SHA-384 one with TLS_AES_256_GCM_SHA384 (reference §4.3).</summary>
+    private string Suite => hash == NvmePskHash.Sha384 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256";
     private string _key = "";
 
     private NvmeControllerOptions Options(string subsystem, int ioQueues) => NvmeControllerOptions.Default with
@@ -43,7 +49,7 @@ public sealed class LinuxTargetTlsTests
             Assert.Ignore(reason);
         }
 
-        using var key = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        using var key = ConfiguredPsk.Generate(hash);
         _key = key.ToInterchange();
         try
         {
@@ -84,8 +90,8 @@ public sealed class LinuxTargetTlsTests
         foreach (var path in controller.GetQueuePaths())
         {
             Assert.That(path.Tls, Is.Not.Null, $"queue {path.QueueId} is not TLS");
-            Assert.That(path.Tls!.CipherSuiteName, Is.EqualTo("TLS_AES_128_GCM_SHA256"));
-            Assert.That(path.Tls.PskIdentity, Does.StartWith($"NVMe0R01 {HostNqn} "));
+            Assert.That(path.Tls!.CipherSuiteName, Is.EqualTo(Suite));
+            Assert.That(path.Tls.PskIdentity, Does.StartWith($"NVMe0R0{(int)hash} {HostNqn} "));
         }
 
         var ns = await controller.OpenNamespaceAsync(1);
@@ -112,7 +118,7 @@ public sealed class LinuxTargetTlsTests
     [Test]
     public async Task WrongKey_IsRefusedWithAClearError()
     {
-        using var other = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        using var other = ConfiguredPsk.Generate(hash);
         var options = Options(LinuxTargetVm.SubsystemNqn, 1) with { TlsKey = other.ToInterchange(), ControllerLossTimeout = TimeSpan.Zero };
         var ex = Assert.ThrowsAsync(Is.InstanceOf<IOException>(), async () => await NvmeController.ConnectAsync(options));
         Assert.That(ex!.Message, Does.Contain("TLS handshake failed"));
@@ -129,6 +135,6 @@ public sealed class LinuxTargetTlsTests
             output, error, Stream.Null, Stream.Null, CancellationToken.None);
         TestContext.Out.WriteLine(output.ToString());
         Assert.That(rc, Is.Zero, error.ToString());
-        Assert.That(output.ToString().Split('\n').Count(l => l.Contains("TLS TLS_AES_128_GCM_SHA256", StringComparison.Ordinal)), Is.EqualTo(3));
+        Assert.That(output.ToString().Split('\n').Count(l => l.Contains("TLS " + Suite, StringComparison.Ordinal)), Is.EqualTo(3));
     }
 }

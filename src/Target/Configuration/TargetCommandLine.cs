@@ -50,6 +50,7 @@ public static class TargetCommandLine
           --allow-host NQN              allow only these hosts on the first subsystem; repeatable
           --tls none|optional|required  TLS on every port
           --tls-key KEY                 PSK in interchange format NVMeTLSkey-1:HH:...: ; repeatable, replaces configured keys
+          --tls-v0-form rfc|compat      TLS PSK form for version-0 identities of the --tls-key keys (compat: nvme-cli <= 2.15)
           --multipath required|preferred|disabled   MPTCP on every port
           --metrics URL|off             Prometheus endpoint (e.g. http://127.0.0.1:9464/metrics) or off
           --lba-size 512|4096           LBA size of the namespaces given by flags (or of the first subsystem's)
@@ -59,7 +60,7 @@ public static class TargetCommandLine
     private static readonly HashSet<string> s_flagsWithValue = new(StringComparer.Ordinal)
     {
         "--config", "--listen", "--discovery", "--memory-ns", "--file-ns", "--block-ns", "--nqn", "--allow-host",
-        "--tls", "--tls-key", "--multipath", "--metrics", "--lba-size",
+        "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size",
     };
 
     /// <summary>Parses flags, reading configuration sources and environment of this process.</summary>
@@ -163,6 +164,7 @@ public static class TargetCommandLine
         private readonly List<NamespaceOptions> _namespaces = [];
         private readonly List<string> _allowedHosts = [];
         private readonly List<TlsKeyOptions> _tlsKeys = [];
+        private bool _v0Compat;
         private (string Address, int Port)? _listen;
         private (string Address, int Port)? _discovery;
         private bool _discoveryNone;
@@ -216,6 +218,17 @@ public static class TargetCommandLine
                 case "--tls-key":
                     _tlsKeys.Add(new TlsKeyOptions { Key = value });
                     break;
+                case "--tls-v0-form":
+                    if (value is "rfc" or "compat")
+                    {
+                        _v0Compat = value == "compat";
+                    }
+                    else
+                    {
+                        errors.Add($"--tls-v0-form: must be rfc or compat (was '{value}')");
+                    }
+
+                    break;
                 case "--multipath":
                     _multipath = ParseChoice(name, value, TargetOptionsReader.s_multipath, errors);
                     break;
@@ -245,7 +258,7 @@ public static class TargetCommandLine
             options = ApplyPorts(options);
             if (_tlsKeys.Count > 0)
             {
-                options = options with { Tls = options.Tls with { Keys = [.. _tlsKeys] } };
+                options = options with { Tls = options.Tls with { Keys = [.. _tlsKeys.Select(k => k with { V0Compat = _v0Compat })] } };
             }
 
             if (_metrics is not null)

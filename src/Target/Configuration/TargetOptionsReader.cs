@@ -146,6 +146,7 @@ internal sealed class TargetOptionsReader
             KeyFile = Text(section, "KeyFile"),
             HostNqn = Text(section, "HostNqn"),
             SubsystemNqn = Text(section, "SubsystemNqn"),
+            V0Compat = Bool(section, "V0Compat", false),
         };
     }
 

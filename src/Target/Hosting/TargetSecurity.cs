@@ -31,7 +31,7 @@ public static partial class TargetSecurity
         var keyring = new NvmePskKeyring();
         foreach (var key in options.Tls.Keys)
         {
-            keyring.Add(key.ReadKey(), key.HostNqn, key.SubsystemNqn);
+            keyring.Add(key.ReadKey(), key.HostNqn, key.SubsystemNqn, key.V0Compat);
         }
 
         var tls = NvmeTlsOptions.Default with

@@ -188,4 +188,14 @@ public class TargetCommandLineTests
         Assert.That(ParseOk("--discovery", "none").Ports[0].DiscoveryEndPoint, Is.Null);
         Assert.That(ParseOk("--listen", "[::1]:4420", "--discovery", "[::1]:8009").Ports[0].DiscoveryEndPoint?.ToString(), Is.EqualTo("[::1]:8009"));
     }
+
+    [Test]
+    public void TlsV0Form_Compat_AppliesToFlagKeys()
+    {
+        const string key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+        TargetOptions options = ParseOk("--tls", "required", "--tls-key", key, "--tls-v0-form", "compat");
+        Assert.That(options.Tls.Keys.Single().V0Compat, Is.True);
+        Assert.That(ParseOk("--tls", "required", "--tls-key", key).Tls.Keys.Single().V0Compat, Is.False);
+        Assert.That(Parse("--tls-v0-form", "old").Errors, Does.Contain("--tls-v0-form: must be rfc or compat (was 'old')"));
+    }
 }

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Text;
+using NvmeMptls.Crypto.Psk;
+using NvmeMptls.IntegrationTests.TestKit;
+
+namespace NvmeMptls.IntegrationTests.Interop;
+
+/// <summary>
+/// The Linux host's everyday TLS flow against our target: the harness's own <c>host --tls</c> mode inserts the key
+/// with nvme-cli 2.13 (<c>check-tls-key -i</c>: version-0 identities in libnvme's compat form) and runs
+/// <c>nvme discover --tls</c>, <c>nvme connect --tls</c> and a verified O_DIRECT write/read. Our target holds the same
+/// key with <c>--tls-v0-form compat</c>.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[Category("Interop")]
+public sealed class LinuxHostDefaultTlsTests
+{
+    private const string Nqn = "nqn.2026-01.io.nvmemptls:default";
+    private const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:5ca1ab1e-0000-4000-8000-00000000d00d";
+
+    [Test]
+    public async Task NvmeCliInsertedKey_V0CompatIdentity_ConnectsAndVerifiesIo()
+    {
+        LinuxVm.IgnoreUnlessAvailable();
+        using var psk = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        var key = psk.ToInterchange();
+        using var target = await TargetRunner.StartAsync("--nqn", Nqn, "--memory-ns", "64MiB", "--tls", "required", "--tls-key", key, "--tls-v0-form", "compat");
+        var harness = LinuxVm.LocateHarness()!;
+        var info = new ProcessStartInfo(harness) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "--suite", "trixie", "host", "--port", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nqn", Nqn,
+                     "--tls", "--tls-key", key, "--hostnqn", HostNqn, "--io-mb", "8", "--timeout", "280" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var vm = Process.Start(info)!;
+        var output = new StringBuilder();
+        vm.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        vm.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        vm.BeginOutputReadLine();
+        vm.BeginErrorReadLine();
+        await vm.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(320));
+        string text;
+        lock (output)
+        {
+            text = output.ToString();
+        }
+
+        TestContext.Out.WriteLine(text.Length > 6000 ? text[^6000..] : text);
+        Assert.Multiple(() =>
+        {
+            Assert.That(vm.ExitCode, Is.Zero, "the guest's discover/connect/verify failed");
+            Assert.That(text, Does.Contain("VERIFY OK"));
+            Assert.That(target.Log, Does.Contain($"identity 'NVMe0R01 {HostNqn} {Nqn}'"), "the kernel host offered a v0 identity");
+        });
+    }
+}

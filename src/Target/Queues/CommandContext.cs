@@ -46,6 +46,9 @@ internal sealed class CommandContext : IThreadPoolWorkItem
     public long StartTimestamp;
     public byte Phase;
 
+    /// <summary>Set once the command was handed to the thread pool (blocking devices), so it starts there.</summary>
+    public bool OnWorker;
+
     public Span<byte> Data => Buffer.AsSpan(0, TransferLength);
 
     public Memory<byte> DataMemory => Buffer.AsMemory(0, TransferLength);
@@ -63,6 +66,7 @@ internal sealed class CommandContext : IThreadPoolWorkItem
         Namespace = null;
         StartTimestamp = timestamp;
         Phase = 0;
+        OnWorker = false;
     }
 
     public void RentBuffer(int length)

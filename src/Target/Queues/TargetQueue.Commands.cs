@@ -167,6 +167,15 @@ public sealed partial class TargetQueue
         ctx.State = CommandState.Executing;
         if (_qid != 0)
         {
+            // File and block devices do blocking pread/pwrite: run them on the thread pool so the receive loop keeps
+            // reading the next capsules (many commands in flight per queue). Memory devices complete inline.
+            if (!ctx.OnWorker && ctx.Namespace is { Device.Kind: not "memory" })
+            {
+                ctx.OnWorker = true;
+                ThreadPool.UnsafeQueueUserWorkItem(ctx, preferLocal: false);
+                return;
+            }
+
             StartIo(ctx);
             return;
         }

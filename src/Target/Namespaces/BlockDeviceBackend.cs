@@ -13,41 +13,25 @@ namespace NvmeMptls.Target.Namespaces;
 /// Whether a discarded range reads back as zeroes is up to the device: loop devices punch a hole and so read
 /// zeroes; an SSD may not. WriteZeroes (with or without deallocate) always guarantees zeroes.
 /// </remarks>
-public sealed class BlockDeviceBackend : IBlockDevice
+public sealed class BlockDeviceBackend : PositionalBlockDevice
 {
-    private readonly PositionalFile _file;
-    private readonly ILogger _logger;
     private volatile bool _discardUnsupported;
     private volatile bool _zeroOutUnsupported;
 
     private BlockDeviceBackend(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, long deviceSizeBytes, int deviceBlockSize, ILogger logger)
+        : base(path, file, sizeBytes, logicalBlockSize, logger)
     {
-        Path = path;
-        _file = file;
-        SizeBytes = sizeBytes;
-        LogicalBlockSize = logicalBlockSize;
         DeviceSizeBytes = deviceSizeBytes;
         DeviceLogicalBlockSize = deviceBlockSize;
-        _logger = logger;
     }
 
-    public string Kind => "block";
-
-    public string Description => Path;
-
-    public string Path { get; }
-
-    public long SizeBytes { get; }
-
-    public int LogicalBlockSize { get; }
+    public override string Kind => "block";
 
     /// <summary>The whole device, as BLKGETSIZE64 reports it.</summary>
     public long DeviceSizeBytes { get; }
 
     /// <summary>The device's own logical block size (BLKSSZGET).</summary>
     public int DeviceLogicalBlockSize { get; }
-
-    public bool IsReadOnly => _file.IsReadOnly;
 
     /// <summary>
     /// Opens a block device. <paramref name="sizeBytes"/> may limit the namespace to the start of the device;
@@ -104,27 +88,7 @@ public sealed class BlockDeviceBackend : IBlockDevice
         }
     }
 
-    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
-    {
-        CheckRange(offset, destination.Length);
-        _file.Read(offset, destination.Span);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool forceUnitAccess, CancellationToken cancellationToken = default)
-    {
-        CheckRange(offset, source.Length);
-        _file.Write(offset, source.Span, forceUnitAccess);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
-    {
-        _file.Flush();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
+    public override ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
     {
         CheckWritableRange(offset, length);
 
@@ -133,28 +97,22 @@ public sealed class BlockDeviceBackend : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
+    public override ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
         CheckWritableRange(offset, length);
         if (!_discardUnsupported)
         {
-            if (LinuxBlockIo.TryDiscard(_file.Handle, offset, length, out int errno))
+            if (LinuxBlockIo.TryDiscard(Storage.Handle, offset, length, out int errno))
             {
                 return ValueTask.CompletedTask;
             }
 
             ThrowUnlessUnsupported("BLKDISCARD", errno, offset, length);
             _discardUnsupported = true;
-            NamespaceLog.FallingBackToZeroes(_logger, "BLKDISCARD", Path, errno);
+            NamespaceLog.FallingBackToZeroes(Logger, "BLKDISCARD", Path, errno);
         }
 
         ZeroOut(offset, length);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        _file.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -162,17 +120,17 @@ public sealed class BlockDeviceBackend : IBlockDevice
     {
         if (!_zeroOutUnsupported)
         {
-            if (LinuxBlockIo.TryZeroOut(_file.Handle, offset, length, out int errno))
+            if (LinuxBlockIo.TryZeroOut(Storage.Handle, offset, length, out int errno))
             {
                 return;
             }
 
             ThrowUnlessUnsupported("BLKZEROOUT", errno, offset, length);
             _zeroOutUnsupported = true;
-            NamespaceLog.FallingBackToZeroes(_logger, "BLKZEROOUT", Path, errno);
+            NamespaceLog.FallingBackToZeroes(Logger, "BLKZEROOUT", Path, errno);
         }
 
-        _file.WriteZeroes(offset, length);
+        Storage.WriteZeroes(offset, length);
     }
 
     private void ThrowUnlessUnsupported(string operation, int errno, long offset, long length)
@@ -181,23 +139,6 @@ public sealed class BlockDeviceBackend : IBlockDevice
         if (errno is not (LinuxBlockIo.EOPNOTSUPP or LinuxBlockIo.ENOTTY or LinuxBlockIo.EINVAL))
         {
             throw new IOException($"{operation} on {Path} at {offset}+{length} failed with errno {errno}");
-        }
-    }
-
-    private void CheckWritableRange(long offset, long length)
-    {
-        CheckRange(offset, length);
-        if (_file.IsReadOnly)
-        {
-            throw new InvalidOperationException("the namespace is read-only");
-        }
-    }
-
-    private void CheckRange(long offset, long length)
-    {
-        if (offset < 0 || length < 0 || offset > SizeBytes - length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {SizeBytes}-byte namespace");
         }
     }
 }

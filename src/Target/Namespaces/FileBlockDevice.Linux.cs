@@ -10,7 +10,7 @@ public sealed partial class FileBlockDevice
             return false;
         }
 
-        if (LinuxBlockIo.TryPunchHole(_file.Handle, offset, length, out int errno))
+        if (LinuxBlockIo.TryPunchHole(Storage.Handle, offset, length, out int errno))
         {
             return true;
         }
@@ -18,7 +18,7 @@ public sealed partial class FileBlockDevice
         if (errno is LinuxBlockIo.EOPNOTSUPP or LinuxBlockIo.ENOTTY)
         {
             _punchUnsupported = true;
-            NamespaceLog.FallingBackToZeroes(_logger, "fallocate(PUNCH_HOLE)", Path, errno);
+            NamespaceLog.FallingBackToZeroes(Logger, "fallocate(PUNCH_HOLE)", Path, errno);
             return false;
         }
 
@@ -33,7 +33,7 @@ public sealed partial class FileBlockDevice
             return false;
         }
 
-        if (LinuxBlockIo.TryZeroRange(_file.Handle, offset, length, out int errno))
+        if (LinuxBlockIo.TryZeroRange(Storage.Handle, offset, length, out int errno))
         {
             return true;
         }
@@ -41,7 +41,7 @@ public sealed partial class FileBlockDevice
         if (errno is LinuxBlockIo.EOPNOTSUPP or LinuxBlockIo.ENOTTY)
         {
             _zeroRangeUnsupported = true;
-            NamespaceLog.FallingBackToZeroes(_logger, "fallocate(ZERO_RANGE)", Path, errno);
+            NamespaceLog.FallingBackToZeroes(Logger, "fallocate(ZERO_RANGE)", Path, errno);
             return false;
         }
 

@@ -9,33 +9,17 @@ namespace NvmeMptls.Target.Namespaces;
 /// a larger one is used up to the configured size. Deallocate punches a hole (see the Linux partial) and falls
 /// back to writing zeroes where the file system cannot.
 /// </summary>
-public sealed partial class FileBlockDevice : IBlockDevice
+public sealed partial class FileBlockDevice : PositionalBlockDevice
 {
-    private readonly PositionalFile _file;
-    private readonly ILogger _logger;
     private volatile bool _punchUnsupported;
     private volatile bool _zeroRangeUnsupported;
 
     private FileBlockDevice(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, ILogger logger)
+        : base(path, file, sizeBytes, logicalBlockSize, logger)
     {
-        Path = path;
-        _file = file;
-        SizeBytes = sizeBytes;
-        LogicalBlockSize = logicalBlockSize;
-        _logger = logger;
     }
 
-    public string Kind => "file";
-
-    public string Description => Path;
-
-    public string Path { get; }
-
-    public long SizeBytes { get; }
-
-    public int LogicalBlockSize { get; }
-
-    public bool IsReadOnly => _file.IsReadOnly;
+    public override string Kind => "file";
 
     /// <summary>
     /// Opens <paramref name="path"/>, creating it when missing (then <paramref name="sizeBytes"/> is required).
@@ -121,30 +105,10 @@ public sealed partial class FileBlockDevice : IBlockDevice
         }
     }
 
-    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
-    {
-        CheckRange(offset, destination.Length);
-        _file.Read(offset, destination.Span);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool forceUnitAccess, CancellationToken cancellationToken = default)
-    {
-        CheckRange(offset, source.Length);
-        _file.Write(offset, source.Span, forceUnitAccess);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
-    {
-        _file.Flush();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
+    public override ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
     {
         CheckRange(offset, length);
-        if (_file.IsReadOnly)
+        if (Storage.IsReadOnly)
         {
             throw new InvalidOperationException("the namespace is read-only");
         }
@@ -155,16 +119,16 @@ public sealed partial class FileBlockDevice : IBlockDevice
         }
         else if (_zeroRangeUnsupported || !TryZeroRange(offset, length))
         {
-            _file.WriteZeroes(offset, length);
+            Storage.WriteZeroes(offset, length);
         }
 
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
+    public override ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
         CheckRange(offset, length);
-        if (_file.IsReadOnly)
+        if (Storage.IsReadOnly)
         {
             throw new InvalidOperationException("the namespace is read-only");
         }
@@ -173,17 +137,11 @@ public sealed partial class FileBlockDevice : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync()
-    {
-        _file.Dispose();
-        return ValueTask.CompletedTask;
-    }
-
     private void Deallocate(long offset, long length)
     {
         if (_punchUnsupported || !TryPunchHole(offset, length))
         {
-            _file.WriteZeroes(offset, length);
+            Storage.WriteZeroes(offset, length);
         }
     }
 
@@ -192,12 +150,4 @@ public sealed partial class FileBlockDevice : IBlockDevice
 
     /// <summary>Returns false (and remembers it) when the platform or file system cannot zero a range in place.</summary>
     private partial bool TryZeroRange(long offset, long length);
-
-    private void CheckRange(long offset, long length)
-    {
-        if (offset < 0 || length < 0 || offset > SizeBytes - length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {SizeBytes}-byte namespace");
-        }
-    }
 }

@@ -7,9 +7,14 @@ namespace NvmeMptls.IntegrationTests.Interop;
 
 /// <summary>
 /// The Linux host's everyday TLS flow against our target: the harness's own <c>host --tls</c> mode inserts the key
-/// with nvme-cli 2.13 (<c>check-tls-key -i</c>: version-0 identities in libnvme's compat form) and runs
-/// <c>nvme discover --tls</c>, <c>nvme connect --tls</c> and a verified O_DIRECT write/read. Our target holds the same
-/// key with <c>--tls-v0-form compat</c>.
+/// with the guest's nvme-cli (<c>check-tls-key -i</c>: version-0 identities) and runs <c>nvme discover --tls</c>,
+/// <c>nvme connect --tls</c> and a verified O_DIRECT write/read. Once per guest:
+/// <list type="bullet">
+/// <item>trixie (nvme-cli 2.13, tlshd 1.0, GnuTLS 3.8.9), SHA-256 key: nvme-cli 2.13 derives the v0 TLS PSK in
+/// libnvme's compat form, so our target holds the key with <c>--tls-v0-form compat</c>.</item>
+/// <item>forky (nvme-cli 2.16, tlshd 1.4, GnuTLS 3.8.13), SHA-384 key: RFC 8446 form, the target's default;
+/// the handshake is TLS_AES_256_GCM_SHA384.</item>
+/// </list>
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -19,16 +24,17 @@ public sealed class LinuxHostDefaultTlsTests
     private const string Nqn = "nqn.2026-01.io.nvmemptls:default";
     private const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:5ca1ab1e-0000-4000-8000-00000000d00d";
 
-    [Test]
-    public async Task NvmeCliInsertedKey_V0CompatIdentity_ConnectsAndVerifiesIo()
+    [TestCase("trixie", NvmePskHash.Sha256, "compat", "TLS_AES_128_GCM_SHA256")]
+    [TestCase("forky", NvmePskHash.Sha384, "rfc", "TLS_AES_256_GCM_SHA384")]
+    public async Task NvmeCliInsertedKey_V0Identity_ConnectsAndVerifiesIo(string suite, NvmePskHash hash, string v0Form, string cipherSuite)
     {
         LinuxVm.IgnoreUnlessAvailable();
-        using var psk = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        using var psk = ConfiguredPsk.Generate(hash);
         var key = psk.ToInterchange();
-        using var target = await TargetRunner.StartAsync("--nqn", Nqn, "--memory-ns", "64MiB", "--tls", "required", "--tls-key", key, "--tls-v0-form", "compat");
-        var harness = LinuxVm.LocateHarness()!;
+        using var target = await TargetRunner.StartAsync("--nqn", Nqn, "--memory-ns", "64MiB", "--tls", "required", "--tls-key", key, "--tls-v0-form", v0Form);
+        var harness = LinuxVm.Harness();
         var info = new ProcessStartInfo(harness) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--suite", "trixie", "host", "--port", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nqn", Nqn,
+        foreach (var a in new[] { "--suite", suite, "host", "--port", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nqn", Nqn,
                      "--tls", "--tls-key", key, "--hostnqn", HostNqn, "--io-mb", "8", "--timeout", "280" })
         {
             info.ArgumentList.Add(a);
@@ -52,7 +58,8 @@ public sealed class LinuxHostDefaultTlsTests
         {
             Assert.That(vm.ExitCode, Is.Zero, "the guest's discover/connect/verify failed");
             Assert.That(text, Does.Contain("VERIFY OK"));
-            Assert.That(target.Log, Does.Contain($"identity 'NVMe0R01 {HostNqn} {Nqn}'"), "the kernel host offered a v0 identity");
+            Assert.That(target.Log, Does.Contain($"{cipherSuite} group"), "the negotiated cipher suite");
+            Assert.That(target.Log, Does.Contain($"identity 'NVMe0R0{(int)hash} {HostNqn} {Nqn}'"), "the kernel host offered a v0 identity");
         });
     }
 }

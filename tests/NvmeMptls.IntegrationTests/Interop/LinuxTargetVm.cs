@@ -63,18 +63,19 @@ public sealed class LinuxTargetVm : IAsyncDisposable
         await StartAsync(bootLimit, durationSeconds, []);
 
     /// <summary>
-    /// Boots the trixie guest (kernel 6.12 + tlshd) whose nvmet port requires TLS 1.3 with <paramref name="key"/>,
-    /// retained PSKs inserted for <paramref name="hostNqn"/> by the guest's nvme-cli.
+    /// Boots a guest of Debian <paramref name="suite"/> (trixie: kernel 6.12, tlshd 1.0, GnuTLS 3.8.9; forky: kernel
+    /// 7.2, tlshd 1.4, GnuTLS 3.8.13) whose nvmet port requires TLS 1.3 with <paramref name="key"/>, retained PSKs
+    /// inserted for <paramref name="hostNqn"/> by the guest's nvme-cli.
     /// </summary>
-    public static Task<LinuxTargetVm> StartTlsAsync(TimeSpan bootLimit, string hostNqn, string key, int durationSeconds = 600) =>
-        StartAsync(bootLimit, durationSeconds, ["--suite", "trixie", "--tls", "--hostnqn", hostNqn, "--tls-key", key]);
+    public static Task<LinuxTargetVm> StartTlsAsync(TimeSpan bootLimit, string hostNqn, string key, string suite = "trixie", int durationSeconds = 600) =>
+        StartAsync(bootLimit, durationSeconds, ["--suite", suite, "--tls", "--hostnqn", hostNqn, "--tls-key", key]);
 
     private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra)
     {
         var port = FreePort();
         var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
         File.Delete(ready);
-        var info = new ProcessStartInfo(Script)
+        var info = new ProcessStartInfo(NvmeMptls.IntegrationTests.TestKit.LinuxVm.Harness())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

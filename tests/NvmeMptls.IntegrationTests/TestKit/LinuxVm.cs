@@ -84,7 +84,7 @@ public static class LinuxVm
         IEnumerable<string>? harnessOptions = null,
         int timeoutSeconds = 280)
     {
-        string harness = OpenHarness();
+        string harness = Harness();
         string work = Directory.CreateTempSubdirectory("nvme-iop-vm.").FullName;
         using var sync = new TcpListener(IPAddress.Loopback, 0);
         sync.Start();
@@ -143,11 +143,17 @@ public static class LinuxVm
     }
 
     /// <summary>
-    /// The harness's "run" mode sets qemu's restrict=on, which keeps the guest from reaching 10.0.2.2 (our
-    /// target on the host's loopback); only "host" mode leaves it open. A private copy gives "run" the same
-    /// network as "host" mode; nothing else changes.
+    /// A private copy of the harness with two changes, used for every mode:
+    /// <list type="bullet">
+    /// <item>"run" mode gets the network of "host" mode: the harness sets qemu's restrict=on for "run", which keeps
+    /// the guest from reaching 10.0.2.2 (our target on the host's loopback).</item>
+    /// <item>Debian forky's split kernel packages: linux-image-VER is an empty package there; vmlinuz comes in
+    /// linux-binary-VER (as /usr/lib/modules/VER/vmlinuz), the modules in linux-modules-VER and modules.order/
+    /// modules.builtin in linux-base-VER. The copy downloads and unpacks those too and puts vmlinuz where the
+    /// harness expects it. A harness that already knows about them is left alone.</item>
+    /// </list>
     /// </summary>
-    private static string OpenHarness()
+    public static string Harness()
     {
         lock (PatchGate)
         {
@@ -165,11 +171,50 @@ public static class LinuxVm
             }
 
             string patched = text.Replace("\n" + RunModeNetworkLine + "\n", "\n    host|run) ;;\n", StringComparison.Ordinal);
+            if (!patched.Contains("linux-binary-", StringComparison.Ordinal))
+            {
+                patched = ReplaceOnce(patched, harness, SplitKernelDownload.Anchor, SplitKernelDownload.Text);
+                patched = ReplaceOnce(patched, harness, SplitKernelUnpack.Anchor, SplitKernelUnpack.Text);
+                patched = ReplaceOnce(patched, harness, SplitKernelVmlinuz.Anchor, SplitKernelVmlinuz.Text);
+            }
+
             string copy = Path.Combine(Path.GetTempPath(), $"nvme-iop-run-vm.{Environment.ProcessId}.sh");
             File.WriteAllText(copy, patched);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
             _openHarness = copy;
             return copy;
         }
+    }
+
+    private static readonly (string Anchor, string Text) SplitKernelDownload = (
+        "  download_debs \"$work/debs\" \"$kpkg\" $pkgs\n",
+        "  local ksplit\n" +
+        "  ksplit=$(apt-cache \"${APTOPTS[@]}\" depends \"$kpkg\" | awk '/Depends: linux-(binary|modules|base-[0-9])/{print $2}' | tr '\\n' ' ')\n" +
+        "  # shellcheck disable=SC2086\n" +
+        "  download_debs \"$work/debs\" \"$kpkg\" $ksplit $pkgs\n");
+
+    private static readonly (string Anchor, string Text) SplitKernelUnpack = (
+        "      linux-image-*) dpkg-deb -x \"$f\" \"$work/kernel\" ;;\n",
+        "      linux-image-*|linux-binary-*|linux-modules-*|linux-base-[0-9]*) dpkg-deb -x \"$f\" \"$work/kernel\" ;;\n");
+
+    private static readonly (string Anchor, string Text) SplitKernelVmlinuz = (
+        "  if [ -z \"$kver\" ] || [ ! -f \"$work/kernel/boot/vmlinuz-$kver\" ]; then die \"no kernel in $kpkg\"; fi\n",
+        "  if [ -n \"$kver\" ] && [ ! -f \"$work/kernel/boot/vmlinuz-$kver\" ] && [ -f \"$work/kernel/lib/modules/$kver/vmlinuz\" ]; then\n" +
+        "    mkdir -p \"$work/kernel/boot\" && cp \"$work/kernel/lib/modules/$kver/vmlinuz\" \"$work/kernel/boot/vmlinuz-$kver\"\n" +
+        "  fi\n" +
+        "  if [ -z \"$kver\" ] || [ ! -f \"$work/kernel/boot/vmlinuz-$kver\" ]; then die \"no kernel in $kpkg\"; fi\n");
+
+    private static string ReplaceOnce(string text, string harness, string anchor, string replacement)
+    {
+        if (!text.Contains(anchor, StringComparison.Ordinal))
+        {
+            Assert.Fail($"{harness}: the line '{anchor.Trim()}' changed; cannot add Debian's split kernel packages (forky)");
+        }
+
+        return text.Replace(anchor, replacement, StringComparison.Ordinal);
     }
 
     private static string ComposeScript(IReadOnlyDictionary<string, string> variables, IEnumerable<string> scripts)

@@ -12,13 +12,15 @@ namespace NvmeMptls.IntegrationTests.Tls;
 
 /// <summary>
 /// Our client and server against independent TLS 1.3 PSK peers from Debian (OpenSSL, GnuTLS), loopback only.
-/// OpenSSL's s_server/s_client -psk bind the PSK to SHA-256 (TLS_AES_128_GCM_SHA256) by construction, so the
-/// SHA-384 suite is exercised against GnuTLS.
+/// OpenSSL runs both suites in both directions. Debian 12's GnuTLS 3.7.9 computes every PSK binder with SHA-256 and
+/// has no call to change it, so its tools run TLS_AES_128_GCM_SHA256 only; GnuTLS with TLS_AES_256_GCM_SHA384 (3.8.13,
+/// as tlshd, client and server) is in Interop/LinuxHostDefaultTlsTests and Interop/LinuxTargetTlsTests.
 /// </summary>
 [NonParallelizable]
 public sealed class TlsInteropTests
 {
     private const string Key256 = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+    private const string Key384 = "NVMeTLSkey-1:02:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwP/w0S89ELi3W2LxIcLXVsDn8kXZQ==:";
     private const string Host = "nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6";
     private const string Subsys = "nqn.2024-01.io.example:subsys1";
 
@@ -27,38 +29,42 @@ public sealed class TlsInteropTests
     private static string Require(string tool) =>
         TlsToolProcess.Find(tool) ?? throw new IgnoreException($"{tool} is not installed (apt-get install openssl gnutls-bin)");
 
-    [Test]
-    public async Task OurClient_OpenSslServer_Aes128Sha256_EchoesReversedLine()
+    // OpenSSL's apps bind "-psk KEY" to TLS_AES_128_GCM_SHA256, so a SHA-384 PSK goes to them as "-psk_session FILE":
+    // an SSL_SESSION whose cipher is TLS_AES_256_GCM_SHA384 and whose master key is the TLS PSK.
+    [TestCase(Key256, (ushort)0x1301)]
+    [TestCase(Key384, (ushort)0x1302)]
+    public async Task OurClient_OpenSslServer_EchoesReversedLine(string key, ushort suite)
     {
         string openssl = Require("openssl");
-        using var psk = Psk(Key256);
+        using var psk = Psk(key);
+        using var pskArgs = OpenSslPskArgs.Create(openssl, psk, suite);
         int port = TlsTestSocketConnection.FreeLoopbackPort();
         using var server = new TlsToolProcess(openssl, ["s_server", "-tls1_3", "-nocert", "-accept", $"127.0.0.1:{port}", "-naccept", "1",
-            "-psk", Convert.ToHexStringLower(psk.TlsPsk), "-psk_identity", psk.Identity.ToString(), "-ciphersuites", "TLS_AES_128_GCM_SHA256",
-            "-num_tickets", "0", "-rev"]);
+            .. pskArgs.Args, "-num_tickets", "0", "-rev"]);
         await using var conn = await NvmeTls.ConnectAsync(await TlsTestSocketConnection.ConnectLoopbackAsync(port), psk);
-        Assert.That(conn.Tls!.CipherSuite, Is.EqualTo((ushort)0x1301));
+        Assert.That(conn.Tls!.CipherSuite, Is.EqualTo(suite));
         await conn.Output.WriteAsync(Encoding.ASCII.GetBytes("nvme over tls\n"));
         string line = await ReadLineAsync(conn.Input);
         Assert.That(line, Is.EqualTo("slt revo emvn"), server.Stderr);
     }
 
-    [Test]
-    public async Task OpenSslClient_OurServer_Aes128Sha256_LineEchoedBack()
+    [TestCase(Key256, (ushort)0x1301)]
+    [TestCase(Key384, (ushort)0x1302)]
+    public async Task OpenSslClient_OurServer_LineEchoedBack(string key, ushort suite)
     {
         string openssl = Require("openssl");
-        using var psk = Psk(Key256);
+        using var psk = Psk(key);
+        using var pskArgs = OpenSslPskArgs.Create(openssl, psk, suite);
         using var keyring = new NvmePskKeyring();
-        keyring.Add(Key256);
+        keyring.Add(key);
         await RunOurServerAsync(keyring, port => new TlsToolProcess(openssl, ["s_client", "-tls1_3", "-connect", $"127.0.0.1:{port}",
-            "-psk", Convert.ToHexStringLower(psk.TlsPsk), "-psk_identity", psk.Identity.ToString(), "-ciphersuites", "TLS_AES_128_GCM_SHA256",
-            "-quiet"]), 0x1301);
+            .. pskArgs.Args, "-quiet"]), suite);
     }
 
     // gnutls-serv's --pskpasswd file is "username:hexkey" split at the FIRST colon, so an identity containing an NQN
     // (always with a colon) is refused with illegal_parameter(47) — by any client, OpenSSL's too. The TLS layer does
-    // not interpret the NQNs, so this test derives the identity from colon-free names. gnutls-serv also binds file
-    // PSKs to SHA-256, so only TLS_AES_128_GCM_SHA256 can be tested with it; SHA-384 is covered against tlshd.
+    // not interpret the NQNs, so this test derives the identity from colon-free names. GnuTLS 3.7.9 binds every PSK
+    // to SHA-256, so only TLS_AES_128_GCM_SHA256 can be tested with it; SHA-384 is covered against tlshd (3.8.13).
     [TestCase(Key256, "+AES-128-GCM", (ushort)0x1301)]
     public async Task OurClient_GnuTlsServer_Echoes(string key, string cipher, ushort suite)
     {
@@ -83,8 +89,8 @@ public sealed class TlsInteropTests
     }
 
     [TestCase(Key256, "+AES-128-GCM", (ushort)0x1301)]
-    // gnutls-cli --pskkey binds the PSK to SHA-256 (no option selects SHA-384), so the SHA-384 suite cannot be
-    // negotiated with it; TLS_AES_256_GCM_SHA384 is covered against tlshd (GnuTLS with SHA-384 credentials).
+    // GnuTLS 3.7.9 binds every PSK to SHA-256 (gnutls_psk_allocate_client_credentials2, which takes the hash, is
+    // not in its headers), so the SHA-384 suite cannot be negotiated with it; it is covered against tlshd (3.8.13).
     public async Task GnuTlsClient_OurServer_LineEchoedBack(string key, string cipher, ushort suite)
     {
         string gnutlsCli = Require("gnutls-cli");

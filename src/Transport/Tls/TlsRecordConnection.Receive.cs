@@ -14,7 +14,18 @@ public sealed partial class TlsRecordConnection
         Closed,
     }
 
+    /// <summary>
+    /// Largest post-handshake message we reassemble. A NewSessionTicket (RFC 8446 §4.6.1) can carry a 64 KiB ticket
+    /// plus extensions; anything beyond this is refused rather than buffered without bound.
+    /// </summary>
+    internal const int MaxPostHandshakeMessage = 4 + (1 << 17);
+
     private bool _peerRequestedKeyUpdate;
+
+    // The start of a post-handshake message whose rest is in the next record(s) (RFC 8446 §5.1 allows fragmenting
+    // handshake messages across records). Rented when first needed, which only a fragmenting peer causes.
+    private byte[]? _handshakeFragment;
+    private int _handshakeFragmentLength;
 
     private async Task ReceiveLoopAsync()
     {
@@ -151,7 +162,14 @@ public sealed partial class TlsRecordConnection
             throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "protected record has no content type");
         }
         ReadOnlySpan<byte> content = body[..end];
-        switch ((TlsContentType)body[end])
+        var innerType = (TlsContentType)body[end];
+        // RFC 8446 §5.1: a handshake message split over records MUST NOT have records of another type between its
+        // fragments. (An alert is still read: the peer's own reason is the better error.)
+        if (_handshakeFragmentLength > 0 && innerType == TlsContentType.ApplicationData)
+        {
+            throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "application data inside a fragmented handshake message");
+        }
+        switch (innerType)
         {
             case TlsContentType.ApplicationData:
                 _plainIn.Writer.Write(content);
@@ -159,7 +177,7 @@ public sealed partial class TlsRecordConnection
             case TlsContentType.Alert:
                 return HandleAlert(content);
             case TlsContentType.Handshake:
-                HandlePostHandshake(content);
+                HandlePostHandshakeRecord(content);
                 return RecordOutcome.Consumed;
             default:
                 throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, $"inner content type {body[end]} after the handshake");
@@ -184,25 +202,68 @@ public sealed partial class TlsRecordConnection
         };
     }
 
-    /// <summary>Post-handshake messages; each must sit whole in one record (KeyUpdate is 5 bytes).</summary>
-    private void HandlePostHandshake(ReadOnlySpan<byte> messages)
+    /// <summary>
+    /// One Handshake record after the handshake: whole messages are handled in place; a message cut at the record's
+    /// end is kept until the records that complete it arrive.
+    /// </summary>
+    private void HandlePostHandshakeRecord(ReadOnlySpan<byte> content)
     {
-        while (!messages.IsEmpty)
+        // RFC 8446 §5.1: implementations MUST NOT send zero-length fragments of Handshake types.
+        if (content.IsEmpty)
         {
-            if (messages.Length < 4)
+            throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "zero-length handshake record");
+        }
+        if (_handshakeFragmentLength == 0)
+        {
+            int used = HandlePostHandshakeMessages(content);
+            if (used < content.Length)
             {
-                throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "handshake message split across records");
+                KeepFragment(content[used..]);
             }
-            var type = (TlsHandshakeType)messages[0];
-            int length = (messages[1] << 16) | (messages[2] << 8) | messages[3];
-            if (messages.Length < 4 + length)
+            return;
+        }
+        KeepFragment(content);
+        int consumed = HandlePostHandshakeMessages(_handshakeFragment.AsSpan(0, _handshakeFragmentLength));
+        int left = _handshakeFragmentLength - consumed;
+        if (left > 0)
+        {
+            _handshakeFragment.AsSpan(consumed, left).CopyTo(_handshakeFragment);
+        }
+        _handshakeFragmentLength = left;
+        if (left == 0)
+        {
+            ArrayPool<byte>.Shared.Return(_handshakeFragment!);
+            _handshakeFragment = null;
+        }
+    }
+
+    /// <summary>Handles the whole messages at the start of <paramref name="messages"/>; returns the bytes they took.</summary>
+    private int HandlePostHandshakeMessages(ReadOnlySpan<byte> messages)
+    {
+        int offset = 0;
+        while (messages.Length - offset >= 4)
+        {
+            var type = (TlsHandshakeType)messages[offset];
+            int length = (messages[offset + 1] << 16) | (messages[offset + 2] << 8) | messages[offset + 3];
+            if (4 + length > MaxPostHandshakeMessage)
             {
-                throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "handshake message split across records");
+                throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, $"post-handshake message {(byte)type} of {length} bytes exceeds {MaxPostHandshakeMessage - 4}");
             }
-            ReadOnlySpan<byte> body = messages.Slice(4, length);
+            if (messages.Length - offset < 4 + length)
+            {
+                break;
+            }
+            ReadOnlySpan<byte> body = messages.Slice(offset + 4, length);
+            offset += 4 + length;
             switch (type)
             {
                 case TlsHandshakeType.KeyUpdate:
+                    // RFC 8446 §5.1: a KeyUpdate precedes a key change, so it MUST end its record; anything after it
+                    // in the same record would be under the old key. Answer: unexpected_message.
+                    if (offset != messages.Length)
+                    {
+                        throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "KeyUpdate not aligned with the end of its record");
+                    }
                     HandleKeyUpdate(body);
                     break;
                 case TlsHandshakeType.NewSessionTicket:
@@ -211,8 +272,29 @@ public sealed partial class TlsRecordConnection
                 default:
                     throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, $"handshake message {(byte)type} after the handshake");
             }
-            messages = messages[(4 + length)..];
         }
+        return offset;
+    }
+
+    private void KeepFragment(ReadOnlySpan<byte> bytes)
+    {
+        int needed = _handshakeFragmentLength + bytes.Length;
+        if (needed > MaxPostHandshakeMessage)
+        {
+            throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, $"fragmented post-handshake message exceeds {MaxPostHandshakeMessage} bytes");
+        }
+        if (_handshakeFragment is null || _handshakeFragment.Length < needed)
+        {
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 256));
+            if (_handshakeFragment is not null)
+            {
+                _handshakeFragment.AsSpan(0, _handshakeFragmentLength).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_handshakeFragment);
+            }
+            _handshakeFragment = bigger;
+        }
+        bytes.CopyTo(_handshakeFragment.AsSpan(_handshakeFragmentLength));
+        _handshakeFragmentLength = needed;
     }
 
     private void HandleKeyUpdate(ReadOnlySpan<byte> body)

@@ -117,6 +117,11 @@ public sealed partial class TlsRecordConnection : StreamConnection
         _rx.Dispose();
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_recordBuffer);
         ArrayPool<byte>.Shared.Return(_recordBuffer);
+        if (_handshakeFragment is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_handshakeFragment);
+            _handshakeFragment = null;
+        }
         _writeLock.Dispose();
     }
 }

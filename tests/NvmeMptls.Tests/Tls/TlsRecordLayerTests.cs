@@ -242,6 +242,72 @@ public sealed class TlsRecordLayerTests
     }
 
     [Test]
+    public async Task Record_KeyUpdateFragmentedOverTwoRecords_HonouredAtTheSecondRecordsEnd()
+    {
+        // RFC 8446 §5.1: handshake messages may be fragmented across records.
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        await peer.SendAsync([.. peer.Seal(TlsContentType.Handshake, [24, 0]), .. peer.Seal(TlsContentType.Handshake, [0, 1, 0])]);
+        peer.Tx = peer.Tx.NextGeneration();
+        await peer.SendAsync(peer.Seal(TlsContentType.ApplicationData, "under the next key"u8));
+        Assert.That(await HandshakeTests.ReadExactlyAsync(conn.Input, 18), Is.EqualTo("under the next key"u8.ToArray()));
+        Assert.That(conn.KeyUpdatesReceived, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Record_NewSessionTicketInThreeFragmentsThenKeyUpdate_ReassembledAndDataFlows()
+    {
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        byte[] ticket = [4, 0, 0x03, 0xe8, .. HandshakeTests.RandomBytes(1000)];
+        await peer.SendAsync([
+            .. peer.Seal(TlsContentType.Handshake, ticket.AsSpan(0, 3)),
+            .. peer.Seal(TlsContentType.Handshake, ticket.AsSpan(3, 600)),
+            .. peer.Seal(TlsContentType.Handshake, [.. ticket.AsSpan(603), 24, 0, 0, 1, 0])]);
+        peer.Tx = peer.Tx.NextGeneration();
+        await peer.SendAsync(peer.Seal(TlsContentType.ApplicationData, "ok"u8));
+        Assert.That(await HandshakeTests.ReadExactlyAsync(conn.Input, 2), Is.EqualTo("ok"u8.ToArray()));
+    }
+
+    [Test]
+    public async Task Record_KeyUpdateNotAtRecordEnd_SendsUnexpectedMessage()
+    {
+        // RFC 8446 §5.1: a message that precedes a key change MUST end its record.
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        await peer.SendAsync(peer.Seal(TlsContentType.Handshake, [24, 0, 0, 1, 0, 4, 0, 0, 0]));
+        await AssertFatalAsync(conn, peer, TlsAlertDescription.UnexpectedMessage);
+    }
+
+    [Test]
+    public async Task Record_ApplicationDataInsideFragmentedHandshakeMessage_SendsUnexpectedMessage()
+    {
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        await peer.SendAsync([.. peer.Seal(TlsContentType.Handshake, [4, 0, 0, 9, 1]), .. peer.Seal(TlsContentType.ApplicationData, "x"u8)]);
+        await AssertFatalAsync(conn, peer, TlsAlertDescription.UnexpectedMessage);
+    }
+
+    [Test]
+    public async Task Record_ZeroLengthHandshakeRecord_SendsUnexpectedMessage()
+    {
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        await peer.SendAsync(peer.Seal(TlsContentType.Handshake, []));
+        await AssertFatalAsync(conn, peer, TlsAlertDescription.UnexpectedMessage);
+    }
+
+    [Test]
+    public async Task Record_PostHandshakeMessageLongerThanTheLimit_RefusedBeforeBuffering()
+    {
+        var (conn, peer) = RecordPair.Create();
+        await using var _ = conn;
+        int length = TlsRecordConnection.MaxPostHandshakeMessage;
+        await peer.SendAsync(peer.Seal(TlsContentType.Handshake, [4, (byte)(length >> 16), (byte)(length >> 8), (byte)length, 0]));
+        await AssertFatalAsync(conn, peer, TlsAlertDescription.UnexpectedMessage);
+    }
+
+    [Test]
     public async Task SendKeyUpdatePolicy_LimitReached_SendsKeyUpdateAndSwitchesWriteKey()
     {
         var options = new TlsRecordLayerOptions { KeyLimitPolicy = TlsKeyLimitPolicy.SendKeyUpdate, KeyLimitRecords = 2, MaxPlaintextPerRecord = 4 };

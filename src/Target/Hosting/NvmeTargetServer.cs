@@ -200,17 +200,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
             Metrics?.ConnectionClosed(port);
             if (Metrics is not null && secured is NvmeMptls.Transport.Tls.TlsRecordConnection closedTls)
             {
-                Metrics.TlsRecordsSealed(closedTls.RecordsSealed);
-                Metrics.TlsRecordsOpened(closedTls.RecordsOpened);
-                for (var i = 0; i < closedTls.KeyUpdatesSent; i++)
-                {
-                    Metrics.TlsKeyUpdate(sent: true);
-                }
-
-                for (var i = 0; i < closedTls.KeyUpdatesReceived; i++)
-                {
-                    Metrics.TlsKeyUpdate(sent: false);
-                }
+                Metrics.TlsConnectionClosed(closedTls.RecordsSealed, closedTls.RecordsOpened, closedTls.KeyUpdatesSent, closedTls.KeyUpdatesReceived);
             }
         }
     }
@@ -232,7 +222,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         {
             // A plaintext ICReq on a TLS-required port: refused and counted, the connection is closed.
             Security?.Counters.Count("plaintext-refused");
-            Metrics?.TlsHandshake("refused", "plaintext");
+            Metrics?.TlsHandshake("failure", "plaintext");
             Interlocked.Increment(ref _registry.Counters.ConnectRejected);
             Log.SecureFailed(_logger, connection.RemoteEndPoint, "plaintext ICReq on a port that requires TLS");
             return null;

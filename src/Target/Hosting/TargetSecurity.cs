@@ -56,13 +56,13 @@ public static partial class TargetSecurity
             {
                 var secured = await NvmeTls.AcceptAsync(connection, keyring, tls, ct).ConfigureAwait(false);
                 counters?.Count("ok");
-                metrics?.TlsHandshake("ok", "");
+                metrics?.TlsHandshake("success", "");
                 return secured;
             }
             catch (TlsHandshakeException ex)
             {
                 counters?.Count(ex.Reason.ToString());
-                metrics?.TlsHandshake("failed", ex.Reason.ToString());
+                metrics?.TlsHandshake("failure", ex.Reason.ToString());
                 Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(), ex.Message);
                 return null;
             }

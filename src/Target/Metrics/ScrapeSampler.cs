@@ -190,6 +190,7 @@ internal sealed class ScrapeSampler
         var controllers = new Dictionary<(string, string), HashSet<object>>();
         var tls = new Dictionary<(string, string), int>();
         var subflows = 0;
+        long sealedRecords = 0, openedRecords = 0, keyUpdatesSent = 0, keyUpdatesReceived = 0;
         var live = new HashSet<TargetQueue>();
         foreach (var (queue, transport) in _server.Connections)
         {
@@ -227,6 +228,14 @@ internal sealed class ScrapeSampler
                 var t = (info.SealProvider, info.OpenProvider);
                 tls[t] = tls.GetValueOrDefault(t) + 1;
             }
+
+            if (queue.Connection is NvmeMptls.Transport.Tls.TlsRecordConnection records)
+            {
+                sealedRecords += records.RecordsSealed;
+                openedRecords += records.RecordsOpened;
+                keyUpdatesSent += records.KeyUpdatesSent;
+                keyUpdatesReceived += records.KeyUpdatesReceived;
+            }
         }
 
         foreach (var gone in _lastSubflows.Keys.Where(q => !live.Contains(q)).ToList())
@@ -253,6 +262,7 @@ internal sealed class ScrapeSampler
         }
 
         _subflows.Set(subflows);
+        _metrics.SampleTlsRecords(sealedRecords, openedRecords, keyUpdatesSent, keyUpdatesReceived);
     }
 
     private static MultipathStatus? SafeStatus(StreamConnection connection)

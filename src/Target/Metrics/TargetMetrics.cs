@@ -30,6 +30,10 @@ public sealed class TargetMetrics
     private readonly Counter _tlsKeyUpdates;
     private readonly Counter _accepted;
     private readonly Counter _closed;
+    private long _closedSealed;
+    private long _closedOpened;
+    private long _closedKeyUpdatesSent;
+    private long _closedKeyUpdatesReceived;
 
     public TargetMetrics(CollectorRegistry? registry = null, bool runtimeMetrics = true)
     {
@@ -51,7 +55,7 @@ public sealed class TargetMetrics
             ["subsystem", "nsid", "status"]);
         _tlsHandshakes = Factory.CreateCounter(
             "nvmemptls_tls_handshakes_total",
-            "TLS 1.3 handshakes on accepted connections, by outcome (success, failure) and reason.",
+            "TLS 1.3 handshakes on accepted connections, by outcome (success, failure) and reason (why it failed; plaintext: a plaintext ICReq on a TLS-required port).",
             ["outcome", "reason"]);
         _tlsRecordsSealed = Factory.CreateCounter("nvmemptls_tls_records_sealed_total", "TLS records protected and sent.");
         _tlsRecordsOpened = Factory.CreateCounter("nvmemptls_tls_records_opened_total", "TLS records received and authenticated.");
@@ -74,17 +78,36 @@ public sealed class TargetMetrics
 
     internal IMetricFactory Factory { get; }
 
-    /// <summary>A TLS handshake ended; <paramref name="outcome"/> is "success" or "failure", <paramref name="reason"/> a short fixed word.</summary>
+    /// <summary>
+    /// A TLS handshake ended; <paramref name="outcome"/> is "success" or "failure" (the values deploy/prometheus/alerts.yml
+    /// matches), <paramref name="reason"/> a short fixed word: the handshake failure reason, or "plaintext".
+    /// </summary>
     public void TlsHandshake(string outcome, string reason) => _tlsHandshakes.WithLabels(outcome, reason).Inc();
 
-    /// <summary><paramref name="count"/> more records were sealed (outgoing).</summary>
-    public void TlsRecordsSealed(long count) => _tlsRecordsSealed.Inc(count);
+    /// <summary>
+    /// A TLS connection ended with these lifetime totals. Live connections are summed at each scrape
+    /// (<see cref="SampleTlsRecords"/>), so the record and KeyUpdate counters move while connections run.
+    /// </summary>
+    public void TlsConnectionClosed(long sealedRecords, long openedRecords, int keyUpdatesSent, int keyUpdatesReceived)
+    {
+        Interlocked.Add(ref _closedSealed, sealedRecords);
+        Interlocked.Add(ref _closedOpened, openedRecords);
+        Interlocked.Add(ref _closedKeyUpdatesSent, keyUpdatesSent);
+        Interlocked.Add(ref _closedKeyUpdatesReceived, keyUpdatesReceived);
+    }
 
-    /// <summary><paramref name="count"/> more records were opened (incoming).</summary>
-    public void TlsRecordsOpened(long count) => _tlsRecordsOpened.Inc(count);
-
-    /// <summary>A KeyUpdate was sent (<paramref name="sent"/>) or received.</summary>
-    public void TlsKeyUpdate(bool sent) => _tlsKeyUpdates.WithLabels(sent ? "sent" : "received").Inc();
+    /// <summary>
+    /// Sets the TLS counters to closed connections' totals plus the live ones given. A connection that closes
+    /// during a scrape is first dropped from the live set and then added to the closed totals, so a race only
+    /// undercounts for one scrape; <c>IncTo</c> never lets a counter go backwards.
+    /// </summary>
+    internal void SampleTlsRecords(long liveSealed, long liveOpened, long liveKeyUpdatesSent, long liveKeyUpdatesReceived)
+    {
+        _tlsRecordsSealed.IncTo(Interlocked.Read(ref _closedSealed) + liveSealed);
+        _tlsRecordsOpened.IncTo(Interlocked.Read(ref _closedOpened) + liveOpened);
+        _tlsKeyUpdates.WithLabels("sent").IncTo(Interlocked.Read(ref _closedKeyUpdatesSent) + liveKeyUpdatesSent);
+        _tlsKeyUpdates.WithLabels("received").IncTo(Interlocked.Read(ref _closedKeyUpdatesReceived) + liveKeyUpdatesReceived);
+    }
 
     internal void ConnectionAccepted(TargetPortInfo port, StreamConnection connection)
     {

@@ -1,3 +1,5 @@
+using NvmeMptls.Crypto.Psk;
+using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Transport.Nvme;
 
@@ -106,6 +108,71 @@ public sealed class MetricsScrapeTests
             Assert.That(after.Sum("nvmemptls_connections"), Is.Zero);
             Assert.That(after.Sum("nvmemptls_termreqs_sent_total"), Is.Zero);
             Assert.That(after.Has("process_cpu_seconds_total"), Is.True, "runtime/process metrics missing");
+        });
+    }
+
+    [Test]
+    public async Task TlsWorkload_RecordCountersMoveWhileConnected_AndKeepTheirTotalsAfterClose()
+    {
+        using var psk = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        string key = psk.ToInterchange();
+        var config = Path.Combine(_dir, "target.json");
+        await File.WriteAllTextAsync(config, InProcessTarget.Config(TargetProcess.FreePort(), TargetProcess.FreePort(), Nqn,
+            """{ "Nsid": 1, "Backing": "memory", "Size": "16MiB" }"""));
+        await using var target = await InProcessTarget.StartAsync(config, "--tls", "required", "--tls-key", key);
+        var before = await MetricsScrape.FetchAsync(target.MetricsUrl);
+        Assert.That(before.Sum("nvmemptls_tls_records_sealed_total"), Is.Zero);
+
+        const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-7e57-4000-8000-00000000715c";
+        var options = NvmeControllerOptions.Default with
+        {
+            TargetPort = target.IoEndPoint.Port,
+            SubsystemNqn = Nqn,
+            HostNqn = HostNqn,
+            HostId = Guid.Parse("00000000-7e57-4000-8000-00000000715c"),
+            IoQueueCount = 1,
+            Tls = true,
+            TlsKey = key,
+        };
+        MetricsScrape during;
+        await using (var controller = await NvmeController.ConnectAsync(options))
+        {
+            var ns = await controller.OpenNamespaceAsync(1);
+            var block = new byte[64 << 10];
+            for (var i = 0; i < 16; i++)
+            {
+                await ns.WriteAsync((ulong)i * 128, block);
+                await ns.ReadAsync((ulong)i * 128, block);
+            }
+
+            during = await MetricsScrape.FetchAsync(target.MetricsUrl);
+        }
+
+        using var otherKey = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        var wrongKey = options with { TlsKey = otherKey.ToInterchange(), TlsIdentityVersion = 0, ControllerLossTimeout = TimeSpan.Zero };
+        Assert.ThrowsAsync(Is.InstanceOf<IOException>(), async () => await NvmeController.ConnectAsync(wrongKey));
+
+        var after = await MetricsScrape.FetchAsync(target.MetricsUrl);
+        for (var i = 0; i < 100 && after.Sum("nvmemptls_port_connections_closed_total") < 2; i++)
+        {
+            await Task.Delay(50);
+            after = await MetricsScrape.FetchAsync(target.MetricsUrl);
+        }
+
+        // While connected: 16 reads of 64 KiB leave as at least 4 records each (16 KiB records), 16 writes arrive
+        // as at least 4 each; the counters show them before any connection has closed.
+        Assert.Multiple(() =>
+        {
+            Assert.That(during.Sum("nvmemptls_tls_connections"), Is.EqualTo(2));
+            Assert.That(during.Sum("nvmemptls_tls_handshakes_total", "outcome=success"), Is.EqualTo(2));
+            Assert.That(after.Sum("nvmemptls_tls_handshakes_total", "outcome=failure", "reason=PskMismatch"), Is.EqualTo(1), "a v0 identity with the wrong key");
+            Assert.That(during.Sum("nvmemptls_port_connections_closed_total"), Is.Zero);
+            Assert.That(during.Sum("nvmemptls_tls_records_sealed_total"), Is.GreaterThanOrEqualTo(16 * 4));
+            Assert.That(during.Sum("nvmemptls_tls_records_opened_total"), Is.GreaterThanOrEqualTo(16 * 4));
+            Assert.That(after.Sum("nvmemptls_tls_connections"), Is.Zero);
+            Assert.That(after.Sum("nvmemptls_tls_records_sealed_total"), Is.GreaterThanOrEqualTo(during.Sum("nvmemptls_tls_records_sealed_total")));
+            Assert.That(after.Sum("nvmemptls_tls_records_opened_total"), Is.GreaterThanOrEqualTo(during.Sum("nvmemptls_tls_records_opened_total")));
+            Assert.That(after.Sum("nvmemptls_tls_key_updates_total"), Is.Zero);
         });
     }
 }

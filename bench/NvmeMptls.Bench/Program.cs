@@ -18,13 +18,15 @@ namespace NvmeMptls.Bench;
 /// <summary>
 /// The cost of each layer of the stack on loopback: NVMe/TCP PDUs over an in-memory pipe, then over TCP, over MPTCP
 /// (one subflow), TLS over memory (record layer alone), TLS over TCP and TLS over MPTCP — at 4 KiB (QD1 latency,
-/// QD32 IOPS) and 128 KiB (QD8 throughput, read and write). Prints a Markdown table.
+/// QD32 IOPS) and 128 KiB (QD8 throughput, read and write). "tls/" carriers use a SHA-256 key
+/// (TLS_AES_128_GCM_SHA256), "tls384/" a SHA-384 key (TLS_AES_256_GCM_SHA384). Prints a Markdown table.
 /// Usage: dotnet run --project bench/NvmeMptls.Bench -c Release -- layers [seconds-per-cell]
 /// </summary>
 public static class Program
 {
     private const string Nqn = "nqn.2026-01.io.nvmemptls:bench";
     private const string Key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+    private const string Key384 = "NVMeTLSkey-1:02:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwP/w0S89ELi3W2LxIcLXVsDn8kXZQ==:";
     private const long NamespaceBytes = 1L << 30;
 
     public static async Task<int> Main(string[] args)
@@ -36,9 +38,9 @@ public static class Program
         }
 
         var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
-        var carriers = new[] { "memory", "tcp", "mptcp", "tls/memory", "tls/tcp", "tls/mptcp" };
-        Console.WriteLine($"| carrier | 4 KiB read QD1 (µs/IO) | 4 KiB read QD32 (kIOPS) | 128 KiB read QD8 (MiB/s) | 128 KiB write QD8 (MiB/s) |");
-        Console.WriteLine("|---|---|---|---|---|");
+        var carriers = new[] { "memory", "tcp", "mptcp", "tls/memory", "tls/tcp", "tls/mptcp", "tls384/memory", "tls384/tcp", "tls384/mptcp" };
+        Console.WriteLine($"| carrier | suite, AEAD provider | 4 KiB read QD1 (µs/IO) | 4 KiB read QD32 (kIOPS) | 128 KiB read QD8 (MiB/s) | 128 KiB write QD8 (MiB/s) |");
+        Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var carrier in carriers)
         {
             await using var setup = await Setup.CreateAsync(carrier);
@@ -48,9 +50,11 @@ public static class Program
                 SubsystemNqn = Nqn,
                 IoQueueCount = 2,
                 QueueSize = 64,
-                Tls = carrier.StartsWith("tls", StringComparison.Ordinal),
-                TlsKey = Key,
+                Tls = setup.Psk is not null,
+                TlsKey = setup.Psk,
             }, setup.Factory);
+            var tlsInfo = controller.GetQueuePaths().Last().Tls;
+            var suite = tlsInfo is null ? "—" : $"{tlsInfo.CipherSuiteName}, {tlsInfo.SealProvider}";
             var ns = await controller.OpenNamespaceAsync(1);
             await Run(ns, 128 << 10, 8, write: true, 1.0); // warm up and fill
             var qd1 = await Run(ns, 4096, 1, write: false, seconds);
@@ -58,7 +62,7 @@ public static class Program
             var big = await Run(ns, 128 << 10, 8, write: false, seconds);
             var bigw = await Run(ns, 128 << 10, 8, write: true, seconds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {carrier} | {qd1.MeanMicros:0.0} | {qd32.Iops / 1000:0.0} | {big.MiBps:0} | {bigw.MiBps:0} |"));
+                $"| {carrier} | {suite} | {qd1.MeanMicros:0.0} | {qd32.Iops / 1000:0.0} | {big.MiBps:0} | {bigw.MiBps:0} |"));
         }
 
         return 0;
@@ -121,6 +125,9 @@ public static class Program
 
         public int Port { get; private set; } = 4420;
 
+        /// <summary>The PSK of a TLS carrier, null for a plain one.</summary>
+        public string? Psk { get; private set; }
+
         public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory { get; private set; } = NvmeConnectionFactory.Instance;
 
         public static async Task<Setup> CreateAsync(string carrier)
@@ -131,12 +138,19 @@ public static class Program
             subsystem.AddNamespace(new TargetNamespace(1, new MemoryBlockDevice(NamespaceBytes, 512), Guid.NewGuid(), Guid.NewGuid(), false));
             registry.AddSubsystem(subsystem);
             setup._registry = registry;
-            var tls = carrier.StartsWith("tls", StringComparison.Ordinal);
-            var baseCarrier = tls ? carrier[4..] : carrier;
+            var slash = carrier.IndexOf('/', StringComparison.Ordinal);
+            var tls = slash > 0;
+            var baseCarrier = tls ? carrier[(slash + 1)..] : carrier;
+            var key = !tls ? null : carrier.StartsWith("tls384/", StringComparison.Ordinal) ? Key384 : Key;
+            setup.Psk = key;
             if (baseCarrier == "memory")
             {
                 var keyring = new NvmePskKeyring();
-                keyring.Add(Key);
+                if (key is not null)
+                {
+                    keyring.Add(key);
+                }
+
                 var port = new TargetPortInfo(1, "memory", 0, PortTlsMode.None);
                 setup.Factory = async (endpoint, ct) =>
                 {
@@ -158,7 +172,7 @@ public static class Program
                         return client;
                     }
 
-                    using var configured = ConfiguredPsk.Parse(Key);
+                    using var configured = ConfiguredPsk.Parse(key!);
                     using var psk = ClientPsk.Create(configured, endpoint.Options.HostNqn, Nqn);
                     return await NvmeTls.ConnectAsync(client, psk, ct: ct);
                 };
@@ -169,7 +183,7 @@ public static class Program
             ConnectionSecurity? security = null;
             if (tls)
             {
-                var options = TargetOptions.Default with { Tls = new TlsOptions { Keys = ImmutableArray.Create(new TlsKeyOptions { Key = Key }) } };
+                var options = TargetOptions.Default with { Tls = new TlsOptions { Keys = ImmutableArray.Create(new TlsKeyOptions { Key = key! }) } };
                 security = TargetSecurity.Create(options, NullLoggerFactory.Instance);
             }
 

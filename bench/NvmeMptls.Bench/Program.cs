@@ -20,7 +20,7 @@ namespace NvmeMptls.Bench;
 /// (one subflow), TLS over memory (record layer alone), TLS over TCP and TLS over MPTCP — at 4 KiB (QD1 latency,
 /// QD32 IOPS) and 128 KiB (QD8 throughput, read and write). "tls/" carriers use a SHA-256 key
 /// (TLS_AES_128_GCM_SHA256), "tls384/" a SHA-384 key (TLS_AES_256_GCM_SHA384). Prints a Markdown table.
-/// Usage: dotnet run --project bench/NvmeMptls.Bench -c Release -- layers [seconds-per-cell]
+/// Usage: dotnet run --project bench/NvmeMptls.Bench -c Release -- layers [seconds-per-cell] [carrier,carrier,...]
 /// </summary>
 public static class Program
 {
@@ -33,12 +33,14 @@ public static class Program
     {
         if (args.Length == 0 || args[0] != "layers")
         {
-            await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell]");
+            await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)");
             return 2;
         }
 
         var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
-        var carriers = new[] { "memory", "tcp", "mptcp", "tls/memory", "tls/tcp", "tls/mptcp", "tls384/memory", "tls384/tcp", "tls384/mptcp" };
+        var carriers = args.Length > 2
+            ? args[2].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : ["memory", "tcp", "mptcp", "tls/memory", "tls/tcp", "tls/mptcp", "tls384/memory", "tls384/tcp", "tls384/mptcp"];
         Console.WriteLine($"| carrier | suite, AEAD provider | 4 KiB read QD1 (µs/IO) | 4 KiB read QD32 (kIOPS) | 128 KiB read QD8 (MiB/s) | 128 KiB write QD8 (MiB/s) |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var carrier in carriers)

@@ -54,7 +54,7 @@ public sealed class SocketConnection : StreamConnection
         _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
             resumeWriterThreshold: _options.InputResumeThreshold, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
-            resumeWriterThreshold: _options.OutputResumeThreshold, useSynchronizationContext: false));
+            resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, useSynchronizationContext: false));
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }

@@ -11,6 +11,13 @@ public sealed record SocketConnectionOptions
     /// <summary>Bytes written by the application but not yet sent at which Output.FlushAsync waits.</summary>
     public long OutputPauseThreshold { get; init; } = 1 << 20;
     public long OutputResumeThreshold { get; init; } = 1 << 19;
+    /// <summary>
+    /// Smallest segment of the send pipe. The send loop makes one send call per segment, so segments much larger than
+    /// a PDU let consecutive PDUs (a C2HData header, its 4 KiB of data and the response after it) leave in one
+    /// syscall instead of one per 4 KiB (the pipe's default segment). Measured with bench/NvmeMptls.Bench:
+    /// 4 KiB QD32 reads over loopback TCP went from ~88k to ~170k IOPS.
+    /// </summary>
+    public int SendSegmentSize { get; init; } = 64 * 1024;
     /// <summary>Smallest buffer handed to one receive call.</summary>
     public int MinReceiveSize { get; init; } = 16 * 1024;
     /// <summary>How long DisposeAsync waits for unsent bytes to leave before it aborts the connection.</summary>
@@ -23,6 +30,8 @@ public sealed record SocketConnectionOptions
             throw new ArgumentException($"{nameof(InputResumeThreshold)} ({InputResumeThreshold}) must be > 0 and <= {nameof(InputPauseThreshold)} ({InputPauseThreshold})");
         if (OutputPauseThreshold <= 0 || OutputResumeThreshold <= 0 || OutputResumeThreshold > OutputPauseThreshold)
             throw new ArgumentException($"{nameof(OutputResumeThreshold)} ({OutputResumeThreshold}) must be > 0 and <= {nameof(OutputPauseThreshold)} ({OutputPauseThreshold})");
+        if (SendSegmentSize is < 4096 or > 1 << 20)
+            throw new ArgumentException($"{nameof(SendSegmentSize)} must be 4096..1048576, not {SendSegmentSize}");
         if (MinReceiveSize is < 1 or > 1 << 20)
             throw new ArgumentException($"{nameof(MinReceiveSize)} must be 1..1048576, not {MinReceiveSize}");
         if (DisposeFlushTimeout < TimeSpan.Zero)

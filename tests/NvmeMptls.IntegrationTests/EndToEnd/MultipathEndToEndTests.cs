@@ -83,6 +83,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
         Assert.That(text, Does.Contain("queue 1   mptcp"));
     }
 
+    [TestCase(1)]
     [TestCase(2)]
     public async Task Failover_PathDownFiveSecondsUnderVerifiedRandRw_ZeroErrorsAndSubflowReturns(int path)
     {
@@ -94,11 +95,14 @@ public sealed class MultipathEndToEndTests : TestbedFixture
         var run = EndToEndKit.BenchAsync(ns, "--name=failover", "--rw=randrw", "--bs=16k", "--iodepth=16", "--size=64m",
             "--time_based", "--runtime=30", "--verify=crc32c");
         await Task.Delay(TimeSpan.FromSeconds(8));
+        var other = 3 - path;
         var before = EndToEndKit.SentOnPath(controller, path);
+        var otherBefore = EndToEndKit.SentOnPath(controller, other);
         Bed.PathDown(path);
         await Task.Delay(TimeSpan.FromSeconds(5));
         var during = EndToEndKit.Listing(controller);
         var sentWhileDown = EndToEndKit.SentOnPath(controller, path) - before;
+        var otherWhileDown = EndToEndKit.SentOnPath(controller, other) - otherBefore;
         Bed.PathUp(path);
         var atUp = EndToEndKit.SentOnPath(controller, path);
         var report = await run;
@@ -106,12 +110,13 @@ public sealed class MultipathEndToEndTests : TestbedFixture
         var end = await EndToEndKit.WaitForSubflowsAsync(controller, 2);
 
         EndToEndKit.Print($"failover, path {path} down for 5 s at t=8 s of a 30 s randrw 16k QD16 crc32c run: " + EndToEndKit.Summary(report));
-        EndToEndKit.Print($"path {path}: {before} B sent before, {sentWhileDown} B while down, {afterRun - atUp} B after path-up");
+        EndToEndKit.Print($"path {path}: {before} B sent before, {sentWhileDown} B while down, {afterRun - atUp} B after path-up; path {other} sent {otherWhileDown} B while path {path} was down");
         EndToEndKit.Print("while down:\n" + during);
         EndToEndKit.Print("at the end:\n" + EndToEndKit.Listing(controller));
 
         EndToEndKit.AssertClean(report);
         Assert.That(report.Jobs[0].Read.Ios + report.Jobs[0].Write.Ios, Is.GreaterThan(1000), "the workload kept running");
+        Assert.That(otherWhileDown, Is.GreaterThan(16UL << 20), $"the I/O moved to path {other} while path {path} was down");
         Assert.That(end, Has.All.Matches<QueuePath>(p => p.Multipath!.Subflows.Count == 2));
         Assert.That(afterRun, Is.GreaterThan(atUp), $"path {path} carried data again after path-up");
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));

@@ -31,6 +31,11 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "alloc")
+        {
+            return await AllocationProfile.RunAsync(args);
+        }
+
         if (args.Length == 0 || args[0] != "layers")
         {
             await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)");
@@ -74,10 +79,10 @@ public static class Program
         return 0;
     }
 
-    private readonly record struct Result(double Iops, double MiBps, double MeanMicros);
+    internal readonly record struct Result(double Iops, double MiBps, double MeanMicros);
 
     /// <summary>Writes the whole namespace once, 1 MiB at a time, eight writers on interleaved stripes.</summary>
-    private static async Task FillAsync(INamespaceDevice ns)
+    internal static async Task FillAsync(INamespaceDevice ns)
     {
         const int Chunk = 1 << 20;
         var blocks = (ulong)(Chunk / ns.LbaSize);
@@ -100,7 +105,7 @@ public static class Program
         await Task.WhenAll(writers);
     }
 
-    private static async Task<Result> Run(INamespaceDevice ns, int size, int depth, bool write, double seconds)
+    internal static async Task<Result> Run(INamespaceDevice ns, int size, int depth, bool write, double seconds)
     {
         var blocks = (ulong)(size / ns.LbaSize);
         var span = ns.BlockCount / blocks;
@@ -146,7 +151,7 @@ public static class Program
     }
 
     /// <summary>A target reachable through the carrier under test, and the client's connection factory.</summary>
-    private sealed class Setup : IAsyncDisposable
+    internal sealed class Setup : IAsyncDisposable
     {
         private NvmeTargetServer? _server;
         private TargetRegistry? _registry;

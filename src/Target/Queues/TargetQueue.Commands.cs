@@ -6,6 +6,7 @@ namespace NvmeMptls.Target.Queues;
 public sealed partial class TargetQueue
 {
     /// <summary>A CapsuleCmd: take a slot, check the data pointer, read in-capsule data, start the command.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnCapsuleAsync(CancellationToken ct)
     {
         var command = CapsuleCmdPdu.ReadCommand(_reader.Header);
@@ -191,6 +192,7 @@ public sealed partial class TargetQueue
     }
 
     /// <summary>H2CData for an outstanding R2T. Reference §1.7 (windows checked as the Linux target does).</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnH2CDataAsync(CancellationToken ct)
     {
         var pdu = H2CDataPdu.Read(_reader.Header);

@@ -11,6 +11,9 @@ public sealed partial class TargetQueue
         R2T,
         Response,
         Term,
+
+        /// <summary>The queue is stopping: the send loop ends (posted when the loop's token fires).</summary>
+        Stop,
     }
 
     /// <summary>What the send loop writes next. Value type: queuing one allocates nothing.</summary>
@@ -40,6 +43,8 @@ public sealed partial class TargetQueue
         public static SendItem Response(CommandContext ctx) => new(SendKind.Response, ctx, default, default, 0, null);
 
         public static SendItem Term(TermReqFes fes, uint fei, byte[] header) => new(SendKind.Term, null, default, fes, fei, header);
+
+        public static SendItem Stop => new(SendKind.Stop, null, default, default, 0, null);
     }
 
     /// <summary>Drains the channel into the PDU writer and flushes once per burst.</summary>
@@ -47,13 +52,28 @@ public sealed partial class TargetQueue
     {
         var reader = _send.Reader;
         var closeAfterFlush = false;
+        var stopped = false;
+        // WaitToReadAsync with a cancelable token allocates a new waiter each time it has to wait; without one the
+        // channel reuses a single waiter. Cancellation instead posts a Stop item that ends the loop.
+        using var wake = ct.UnsafeRegister(static state => ((TargetQueue)state!)._send.Writer.TryWrite(SendItem.Stop), this);
         try
         {
-            while (!closeAfterFlush && await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            while (!closeAfterFlush && !stopped && await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (!closeAfterFlush && reader.TryRead(out var item))
                 {
+                    if (item.Kind == SendKind.Stop)
+                    {
+                        stopped = true;
+                        break;
+                    }
+
                     closeAfterFlush = WriteItem(item);
+                }
+
+                if (stopped)
+                {
+                    break;
                 }
 
                 var flush = await _writer.FlushAsync(ct).ConfigureAwait(false);
@@ -105,9 +125,11 @@ public sealed partial class TargetQueue
             case SendKind.Response:
                 WriteResponse(item.Context!);
                 return false;
-            default:
+            case SendKind.Term:
                 _writer.WriteTermReq(PduRole.Controller, item.Fes, item.Fei, item.OffendingHeader);
                 return true;
+            default:
+                throw new InvalidOperationException($"send item {item.Kind} is handled by the send loop");
         }
     }
 

@@ -148,6 +148,7 @@ public sealed class PduReader
         await SkipBytesAsync(total, cancellationToken).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadDigestAsync(uint expected, CancellationToken cancellationToken)
     {
         _dataHasDigest = false;
@@ -173,6 +174,7 @@ public sealed class PduReader
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SkipBytesAsync(int count, CancellationToken cancellationToken)
     {
         while (count > 0)
@@ -184,6 +186,7 @@ public sealed class PduReader
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlySequence<byte>> ReadSomeAsync(CancellationToken cancellationToken)
     {
         var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);

@@ -12,12 +12,20 @@ internal sealed partial class HostQueue
     private async Task SendLoopAsync()
     {
         var reader = _sendQueue.Reader;
+        // WaitToReadAsync with a cancelable token allocates a new waiter each time it has to wait; without one the
+        // channel reuses a single waiter. Stopping the queue instead posts a Stop item that ends the loop.
+        using var wake = _stop.Token.UnsafeRegister(static state => ((HostQueue)state!)._sendQueue.Writer.TryWrite(new SendItem(SendKind.Stop, null, 0, 0, 0)), this);
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var item))
                 {
+                    if (item.Kind == SendKind.Stop)
+                    {
+                        return;
+                    }
+
                     if (item.Kind == SendKind.TermReq)
                     {
                         // Reference §1.5: after a TermReq nothing else is sent on the connection.
@@ -149,6 +157,7 @@ internal sealed partial class HostQueue
         context.TryComplete(completion);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnC2HDataAsync()
     {
         var pdu = C2HDataPdu.Read(_reader.Header);

@@ -372,6 +372,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
         Command,
         R2TData,
         TermReq,
+
+        /// <summary>The queue is stopping: the send loop ends (posted when the stop token fires).</summary>
+        Stop,
     }
 }
 

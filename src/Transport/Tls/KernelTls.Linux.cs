@@ -41,7 +41,7 @@ public static class KernelTls
         }
         catch (SocketException ex)
         {
-            reason = $"kernel refused TCP_ULP \"tls\" ({ex.SocketErrorCode}: tls module missing or socket type unsupported)";
+            reason = $"kernel refused TCP_ULP \"tls\" ({ex.SocketErrorCode}): {WhyUlpRefused(socket)}";
             return false;
         }
         Span<byte> image = stackalloc byte[KernelTlsCryptoInfo.Size256];
@@ -64,6 +64,47 @@ public static class KernelTls
         reason = "";
         return true;
     }
+
+    /// <summary>
+    /// The likely reason the kernel refused the ULP: no tls module, or an MPTCP socket. Linux attaches ULPs to TCP
+    /// sockets only; kTLS on the MPTCP connection is the patch series this project stands in for (docs/offload.md).
+    /// </summary>
+    private static string WhyUlpRefused(Socket socket)
+    {
+        bool mptcp;
+        try
+        {
+            mptcp = Sockets.SocketFactory.IsMptcpSocket(socket);
+        }
+        catch (SocketException)
+        {
+            mptcp = false;
+        }
+
+        string? ulps = null;
+        try
+        {
+            ulps = File.ReadAllText(AvailableUlpsPath);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        bool tlsLoaded = ulps is not null && ulps.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Contains("tls");
+        return (mptcp, tlsLoaded) switch
+        {
+            (true, true) => "this kernel does not attach the tls ULP to MPTCP sockets",
+            (true, false) => "the socket is MPTCP and the kernel has no tls module loaded",
+            (false, false) => "the kernel has no tls module loaded (modprobe tls)",
+            _ => "the kernel has the tls module but refused this socket",
+        };
+    }
+
+    /// <summary>Upper-layer protocols the kernel offers, space-separated ("mptcp tls").</summary>
+    public const string AvailableUlpsPath = "/proc/sys/net/ipv4/tcp_available_ulp";
 
     /// <summary>True when the carrier holds no bytes the kernel would not see (ciphertext already pulled into the pipe).</summary>
     public static bool CarrierIsDrained(StreamConnection inner)

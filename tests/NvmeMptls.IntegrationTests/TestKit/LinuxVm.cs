@@ -143,10 +143,11 @@ public static class LinuxVm
     }
 
     /// <summary>
-    /// A private copy of the harness with two changes, used for every mode:
+    /// A private copy of the harness with these changes, used for every mode:
     /// <list type="bullet">
     /// <item>"run" mode gets the network of "host" mode: the harness sets qemu's restrict=on for "run", which keeps
     /// the guest from reaching 10.0.2.2 (our target on the host's loopback).</item>
+    /// <item><c>NVMEVM_EXTRA_ROOT</c>: a directory whose tree is added to the guest's initramfs.</item>
     /// <item>Debian forky's split kernel packages: linux-image-VER is an empty package there; vmlinuz comes in
     /// linux-binary-VER (as /usr/lib/modules/VER/vmlinuz), the modules in linux-modules-VER and modules.order/
     /// modules.builtin in linux-base-VER. The copy downloads and unpacks those too and puts vmlinuz where the
@@ -178,6 +179,11 @@ public static class LinuxVm
                 patched = ReplaceOnce(patched, harness, SplitKernelVmlinuz.Anchor, SplitKernelVmlinuz.Text);
             }
 
+            if (!patched.Contains("NVMEVM_EXTRA_ROOT", StringComparison.Ordinal))
+            {
+                patched = ReplaceOnce(patched, harness, ExtraRoot.Anchor, ExtraRoot.Text);
+            }
+
             string copy = Path.Combine(Path.GetTempPath(), $"nvme-iop-run-vm.{Environment.ProcessId}.sh");
             File.WriteAllText(copy, patched);
             if (!OperatingSystem.IsWindows())
@@ -206,6 +212,12 @@ public static class LinuxVm
         "    mkdir -p \"$work/kernel/boot\" && cp \"$work/kernel/lib/modules/$kver/vmlinuz\" \"$work/kernel/boot/vmlinuz-$kver\"\n" +
         "  fi\n" +
         "  if [ -z \"$kver\" ] || [ ! -f \"$work/kernel/boot/vmlinuz-$kver\" ]; then die \"no kernel in $kpkg\"; fi\n");
+
+    /// <summary>NVMEVM_EXTRA_ROOT=DIR: DIR's tree is added to the run's initramfs (a .NET runtime and a program, say).</summary>
+    private static readonly (string Anchor, string Text) ExtraRoot = (
+        "  ( cd \"$run/root\" && find . | cpio -o -H newc -R 0:0 --quiet ) > \"$run/run.cpio\"\n",
+        "  if [ -n \"${NVMEVM_EXTRA_ROOT:-}\" ]; then cp -a \"$NVMEVM_EXTRA_ROOT\"/. \"$run/root/\"; fi\n" +
+        "  ( cd \"$run/root\" && find . | cpio -o -H newc -R 0:0 --quiet ) > \"$run/run.cpio\"\n");
 
     private static string ReplaceOnce(string text, string harness, string anchor, string replacement)
     {

@@ -33,7 +33,7 @@ public static class NvmeTls
             var secrets = client.Secrets;
             var session = Session(psk.Identity.ToString(), psk.Identity, secrets, psk.Compat);
             NvmeTlsLog.HandshakeDone(logger, "client", session.CipherSuiteName, session.KeyExchangeGroup ?? "?", session.PskIdentity);
-            return Takeover(inner, isClient: true, secrets, session, options, logger);
+            return await TakeoverAsync(inner, isClient: true, secrets, session, options, logger).ConfigureAwait(false);
         }
         catch (TlsHandshakeException ex)
         {
@@ -62,7 +62,7 @@ public static class NvmeTls
             DerivedTlsPsk selected = server.Selected!;
             var session = Session(selected.Identity.ToString(), selected.Identity, server.Secrets, selected.Compat);
             NvmeTlsLog.HandshakeDone(logger, "server", session.CipherSuiteName, session.KeyExchangeGroup ?? "?", session.PskIdentity);
-            return Takeover(inner, isClient: false, server.Secrets, session, options, logger);
+            return await TakeoverAsync(inner, isClient: false, server.Secrets, session, options, logger).ConfigureAwait(false);
         }
         catch (TlsHandshakeException ex)
         {
@@ -141,7 +141,7 @@ public static class NvmeTls
         new(identity, parsed.HostNqn, parsed.SubsystemNqn, secrets.CipherSuite, TlsCryptoInfo.SuiteName(secrets.CipherSuite),
             SealProvider: "", OpenProvider: "", BcGroups.Name(secrets.NamedGroup), compat);
 
-    private static StreamConnection Takeover(StreamConnection inner, bool isClient, TrafficSecrets secrets, TlsSessionInfo session,
+    private static async Task<StreamConnection> TakeoverAsync(StreamConnection inner, bool isClient, TrafficSecrets secrets, TlsSessionInfo session,
         NvmeTlsOptions options, ILogger logger)
     {
         if (options.KeyLogPath is { } path)
@@ -160,19 +160,36 @@ public static class NvmeTls
         };
         if (options.RecordProvider == TlsRecordProvider.KernelTls)
         {
-            if (!KernelTls.CarrierIsDrained(inner))
+            // The socket must stop feeding user space first: a receive completing between the drain check and
+            // TLS_RX would hand ciphertext to the NVMe layer as if it were plaintext.
+            bool paused = await inner.PauseReceivingAsync().ConfigureAwait(false);
+            try
             {
-                NvmeTlsLog.KernelTlsFallback(logger, "the peer's first records are already buffered in user space");
+                if (!paused)
+                {
+                    NvmeTlsLog.KernelTlsFallback(logger, $"the {inner.TransportName} carrier cannot pause its receive loop for the handover");
+                }
+                else if (!KernelTls.CarrierIsDrained(inner))
+                {
+                    NvmeTlsLog.KernelTlsFallback(logger, "the peer's first records are already buffered in user space");
+                }
+                else if (KernelTls.TryEnable(inner.UnderlyingSocket, tx, rx, out string reason))
+                {
+                    tx.Dispose();
+                    rx.Dispose();
+                    return new KernelTlsConnection(inner, session);
+                }
+                else
+                {
+                    NvmeTlsLog.KernelTlsFallback(logger, reason);
+                }
             }
-            else if (KernelTls.TryEnable(inner.UnderlyingSocket, tx, rx, out string reason))
+            finally
             {
-                tx.Dispose();
-                rx.Dispose();
-                return new KernelTlsConnection(inner, session);
-            }
-            else
-            {
-                NvmeTlsLog.KernelTlsFallback(logger, reason);
+                if (paused)
+                {
+                    inner.ResumeReceiving();
+                }
             }
         }
         return new TlsRecordConnection(inner, tx, rx, session, factory, factory, options.RecordLayer,

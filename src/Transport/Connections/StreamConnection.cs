@@ -25,6 +25,18 @@ public abstract class StreamConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>The kernel socket under this stream, for socket options (MPTCP info, kTLS); null for pipes.</summary>
     public virtual System.Net.Sockets.Socket? UnderlyingSocket => null;
 
+    /// <summary>
+    /// Stops taking bytes from the kernel (the receive in flight is cancelled, nothing already received is lost)
+    /// and returns true once no receive is running; false when this carrier cannot pause. Used to hand a socket to
+    /// kTLS: no ciphertext may be read in user space between the drain check and the kernel taking over.
+    /// </summary>
+    public virtual ValueTask<bool> PauseReceivingAsync() => ValueTask.FromResult(false);
+
+    /// <summary>Takes bytes from the kernel again after <see cref="PauseReceivingAsync"/>.</summary>
+    public virtual void ResumeReceiving()
+    {
+    }
+
     /// <summary>TLS session facts when this stream is protected by TLS (null otherwise).</summary>
     public virtual TlsSessionInfo? Tls => null;
 

@@ -21,7 +21,8 @@ public sealed class SocketConnection : StreamConnection
     private readonly SocketConnectionOptions _options;
     private readonly ILogger _logger;
     private readonly string? _fallbackReason;
-    private readonly Task _receiveTask;
+    private Task _receiveTask;
+    private CancellationTokenSource _receivePause = new();
     private readonly Task _sendTask;
     private Exception? _abortReason;
     private volatile bool _closing;
@@ -108,13 +109,23 @@ public sealed class SocketConnection : StreamConnection
     {
         await Task.Yield();
         var writer = _input.Writer;
+        var pause = _receivePause.Token;
         Exception? error = null;
         try
         {
             while (true)
             {
                 var memory = writer.GetMemory(_options.MinReceiveSize);
-                int received = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                int received;
+                try
+                {
+                    received = await _socket.ReceiveAsync(memory, SocketFlags.None, pause);
+                }
+                catch (OperationCanceledException) when (pause.IsCancellationRequested)
+                {
+                    // PauseReceivingAsync: stop without completing the pipe; ResumeReceiving starts a new loop.
+                    return;
+                }
                 if (received == 0)
                 {
                     SocketLog.PeerFin(_logger, RemoteEndPoint);
@@ -124,16 +135,33 @@ public sealed class SocketConnection : StreamConnection
                 var flush = await writer.FlushAsync();
                 if (flush.IsCompleted || flush.IsCanceled)
                     break;
+                if (pause.IsCancellationRequested)
+                    return;
             }
         }
         catch (Exception ex)
         {
             error = LoopError(ex, "receive");
         }
-        finally
-        {
-            await writer.CompleteAsync(error);
-        }
+        await writer.CompleteAsync(error);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask<bool> PauseReceivingAsync()
+    {
+        await _receivePause.CancelAsync();
+        await _receiveTask;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public override void ResumeReceiving()
+    {
+        if (!_receivePause.IsCancellationRequested)
+            return;
+        _receivePause.Dispose();
+        _receivePause = new CancellationTokenSource();
+        _receiveTask = ReceiveLoopAsync();
     }
 
     private async Task SendLoopAsync()
@@ -241,5 +269,6 @@ public sealed class SocketConnection : StreamConnection
         _socket.Dispose();
         await _receiveTask;
         await _sendTask;
+        _receivePause.Dispose();
     }
 }

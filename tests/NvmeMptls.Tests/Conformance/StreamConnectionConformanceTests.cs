@@ -183,6 +183,47 @@ public abstract class StreamConnectionConformanceTests
         Assert.That(() => client.Abort(), Throws.Nothing, "abort after dispose");
     }
 
+    [Test]
+    public async Task PauseReceiving_WhileDataFlows_ResumeLosesAndDuplicatesNothing()
+    {
+        var (client, server) = await CreatePairAsync();
+        await using var _ = client;
+        await using var __ = server;
+        if (!await Guard(server.PauseReceivingAsync().AsTask()))
+        {
+            // Only sockets can pause (they are what hands over to kTLS); for the others the calls must be harmless.
+            server.ResumeReceiving();
+            await Guard(client.Output.WriteAsync(Pattern(10_000, seed: 4)).AsTask());
+            Assert.That(await Guard(ReadExactlyAsync(server.Input, 10_000)), Is.EqualTo(Pattern(10_000, seed: 4)),
+                $"{server.TransportName}: a carrier that cannot pause keeps delivering");
+            return;
+        }
+
+        // Paused before anything was sent: nothing reaches user space until resume.
+        await Guard(client.Output.WriteAsync(Pattern(10_000, seed: 3)).AsTask());
+        await Task.Delay(100);
+        Assert.That(server.Input.TryRead(out var early), Is.False, "a paused carrier must not read from the kernel");
+        server.ResumeReceiving();
+        Assert.That(await Guard(ReadExactlyAsync(server.Input, 10_000)), Is.EqualTo(Pattern(10_000, seed: 3)));
+
+        // Paused and resumed many times while 8 MiB flow: every byte exactly once, in order.
+        const long Total = 8 << 20;
+        var writer = SendRandomAsync(client.Output, Total, seed: 11, complete: true);
+        var reader = HashToEndAsync(server.Input);
+        for (var i = 0; i < 20 && !writer.IsCompleted; i++)
+        {
+            Assert.That(await Guard(server.PauseReceivingAsync().AsTask()), Is.True);
+            await Task.Delay(2);
+            server.ResumeReceiving();
+            await Task.Delay(3);
+        }
+
+        var sent = await Guard(writer);
+        var received = await Guard(reader);
+        Assert.That(received.Length, Is.EqualTo(Total));
+        Assert.That(received.Hash, Is.EqualTo(sent));
+    }
+
     // ---- helpers for this suite and for transports that add their own tests ----
 
     /// <summary>Awaits <paramref name="task"/> or fails the test if it does not finish within <see cref="HangLimit"/>.</summary>

@@ -73,9 +73,9 @@ public static class Program
             var kernel = new NvmeTlsOptions { RecordProvider = TlsRecordProvider.KernelTls };
             var user = new NvmeTlsOptions { RecordProvider = TlsRecordProvider.DotNetAesGcm };
             var serverTask = NvmeTls.AcceptAsync(serverCarrier, keyring, kernelSide == "server" ? kernel : user, timeout.Token);
-            await using var client = await NvmeTls.ConnectAsync(clientCarrier, psk, kernelSide == "client" ? kernel : user, timeout.Token);
-            await using var server = await serverTask;
-            var kernelConn = kernelSide == "client" ? client : server;
+            var client = await NvmeTls.ConnectAsync(clientCarrier, psk, kernelSide == "client" ? kernel : user, timeout.Token);
+            var server = await serverTask;
+            var (kernelConn, userConn) = kernelSide == "client" ? (client, server) : (server, client);
             var provider = $"{kernelConn.TransportName}/{kernelConn.Tls!.SealProvider}";
 
             // Client → server, then the server echoes it back: both directions through both record layers.
@@ -87,8 +87,15 @@ public static class Program
             var back = await ReadExactlyAsync(client.Input, Payload, timeout.Token);
             await echo;
             var ok = back.AsSpan().SequenceEqual(data);
+            var rate = 2.0 * Payload / (1 << 20) / stopwatch.Elapsed.TotalSeconds;
+
+            // The user-space side closes with close_notify: the side that asked for kTLS must see a clean end.
+            await userConn.DisposeAsync();
+            var close = await EndOfStreamAsync(kernelConn.Input, timeout.Token);
+            await kernelConn.DisposeAsync();
+            ok &= close == "clean";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"KTLS-CASE {label} provider={provider} result={(ok ? "pass" : "FAIL")} {2.0 * Payload / (1 << 20) / stopwatch.Elapsed.TotalSeconds:0} MiB/s{(ok ? "" : " data differs")}"));
+                $"KTLS-CASE {label} provider={provider} result={(ok ? "pass" : "FAIL")} close={close} {rate:0} MiB/s{(back.AsSpan().SequenceEqual(data) ? "" : " data differs")}"));
             return ok;
         }
         catch (Exception ex)
@@ -116,6 +123,27 @@ public static class Program
         catch (Exception ex)
         {
             return $"accepted=? error={ex.GetType().Name}: {ex.Message}";
+        }
+    }
+
+    /// <summary>Reads to the end: "clean" for an orderly end of stream, else the error it ended with.</summary>
+    private static async Task<string> EndOfStreamAsync(PipeReader reader, CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync(ct);
+                reader.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    return read.Buffer.IsEmpty ? "clean" : "clean-after-data";
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            return $"error:{ex.GetType().Name}:{ex.Message.Replace(' ', '_')}";
         }
     }
 

@@ -139,12 +139,25 @@ public sealed class SocketConnection : StreamConnection
                     return;
             }
         }
+        catch (Exception ex) when (ReceiveErrorFilter is { } filter && !_closing && _abortReason is null)
+        {
+            // kTLS: the error may be a control record at the head of the queue (close_notify ends the stream cleanly).
+            error = filter(_socket, ex);
+            if (error is not null)
+                SocketLog.LoopError(_logger, RemoteEndPoint, "receive", SocketErrors.Classify(ex), error);
+        }
         catch (Exception ex)
         {
             error = LoopError(ex, "receive");
         }
         await writer.CompleteAsync(error);
     }
+
+    /// <summary>
+    /// Set when kTLS owns the socket: turns a failed receive into what the kernel's control record says (null: the
+    /// peer closed with close_notify). See <see cref="Tls.KernelTlsControl"/>.
+    /// </summary>
+    internal Func<Socket, Exception, Exception?>? ReceiveErrorFilter { get; set; }
 
     /// <inheritdoc />
     public override async ValueTask<bool> PauseReceivingAsync()

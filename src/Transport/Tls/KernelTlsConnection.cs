@@ -16,6 +16,10 @@ public sealed class KernelTlsConnection : StreamConnection
     {
         _inner = inner;
         _session = session with { SealProvider = "ktls", OpenProvider = "ktls" };
+        if (inner is Sockets.SocketConnection socket)
+        {
+            socket.ReceiveErrorFilter = KernelTlsControl.Translate;
+        }
     }
 
     public override PipeReader Input => _inner.Input;

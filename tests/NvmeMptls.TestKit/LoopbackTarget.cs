@@ -10,7 +10,7 @@ namespace NvmeMptls.TestKit;
 
 /// <summary>
 /// The real target server in-process on a free port of <c>address</c> (loopback by default, optionally inside a
-/// network namespace), with memory namespaces.
+/// network namespace), with memory namespaces (or the <c>backing</c> devices given, e.g. <see cref="FaultyBlockDevice"/>).
 /// </summary>
 public sealed class LoopbackTarget : IAsyncDisposable
 {
@@ -31,14 +31,15 @@ public sealed class LoopbackTarget : IAsyncDisposable
     public static LoopbackTarget Start(long namespaceBytes = 256L << 20, int namespaces = 1, TargetLimits? limits = null,
         MultipathMode multipath = MultipathMode.Preferred, TlsMode tls = TlsMode.None, ConnectionSecurity? security = null,
         ILoggerFactory? loggerFactory = null, string address = "127.0.0.1",
-        string? networkNamespace = null)
+        string? networkNamespace = null, Func<long, IBlockDevice>? backing = null)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         var registry = new TargetRegistry(limits ?? new TargetLimits());
         var subsystem = new Subsystem(SubsystemNqn, "LOOPBACK0001", "NvmeMptls Loopback", isDiscovery: false, HostAccess.Any);
         for (uint nsid = 1; nsid <= namespaces; nsid++)
         {
-            subsystem.AddNamespace(new TargetNamespace(nsid, new MemoryBlockDevice(namespaceBytes, 512), Guid.NewGuid(), Guid.NewGuid(), false));
+            var device = backing?.Invoke(namespaceBytes) ?? new MemoryBlockDevice(namespaceBytes, 512);
+            subsystem.AddNamespace(new TargetNamespace(nsid, device, Guid.NewGuid(), Guid.NewGuid(), false));
         }
 
         registry.AddSubsystem(subsystem);

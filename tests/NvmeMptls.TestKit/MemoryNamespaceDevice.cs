@@ -18,7 +18,7 @@ public enum InjectOn
 /// no larger than <see cref="MaxTransferBytes"/>. Chosen LBAs can be made to fail with an NVMe status.
 /// All members are thread-safe; each command is atomic with respect to the others.
 /// </summary>
-public sealed class MemoryNamespaceDevice : INamespaceDevice
+public sealed class MemoryNamespaceDevice : INamespaceDevice, IFaultInjector
 {
     private readonly byte[] _data;
     private readonly object _dataLock = new();

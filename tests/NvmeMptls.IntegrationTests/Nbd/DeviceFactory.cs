@@ -9,11 +9,12 @@ public sealed class TestDevice : IAsyncDisposable
 {
     private readonly Func<ValueTask> _dispose;
 
-    public TestDevice(INamespaceDevice device, Func<long, int, byte[]> snapshot, Func<ValueTask> dispose)
+    public TestDevice(INamespaceDevice device, Func<long, int, byte[]> snapshot, Func<ValueTask> dispose, IFaultInjector faults)
     {
         Device = device;
         Snapshot = snapshot;
         _dispose = dispose;
+        Faults = faults;
     }
 
     public INamespaceDevice Device { get; }
@@ -21,8 +22,11 @@ public sealed class TestDevice : IAsyncDisposable
     /// <summary>Bytes as stored: the memory device's array, or the loopback target's namespace store.</summary>
     public Func<long, int, byte[]> Snapshot { get; }
 
-    /// <summary>The memory device, which can inject media errors; null on the real NVMe/TCP path.</summary>
-    public MemoryNamespaceDevice? Memory => Device as MemoryNamespaceDevice;
+    /// <summary>
+    /// Media-error injection: the memory device itself, or on the real NVMe/TCP path the target's backing store
+    /// (the error then reaches us as an NVMe status over the wire).
+    /// </summary>
+    public IFaultInjector Faults { get; }
 
     public ValueTask DisposeAsync() => _dispose();
 }
@@ -50,8 +54,9 @@ public sealed class DeviceFactory
         yield return Memory("memory-4096", size => new MemoryNamespaceDevice(size, lbaSize: 4096, maxTransferBytes: 256 * 1024));
         yield return new DeviceFactory("nvme-tcp-loopback", async size =>
         {
-            var nvme = await NvmeLoopback.StartAsync(size, ioQueues: 4, queueSize: 128);
-            return new TestDevice(nvme.Namespace, nvme.Snapshot, nvme.DisposeAsync);
+            FaultyBlockDevice? backing = null;
+            var nvme = await NvmeLoopback.StartAsync(size, ioQueues: 4, queueSize: 128, backing: bytes => backing = new FaultyBlockDevice(bytes));
+            return new TestDevice(nvme.Namespace, nvme.Snapshot, nvme.DisposeAsync, backing!);
         });
     }
 
@@ -59,7 +64,7 @@ public sealed class DeviceFactory
         new(name, size =>
         {
             var device = create(size);
-            return Task.FromResult(new TestDevice(device, device.Snapshot, () => ValueTask.CompletedTask));
+            return Task.FromResult(new TestDevice(device, device.Snapshot, () => ValueTask.CompletedTask, device));
         });
 
     public override string ToString() => Name;

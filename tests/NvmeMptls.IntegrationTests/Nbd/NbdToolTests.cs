@@ -166,13 +166,8 @@ public sealed class NbdToolTests
     public async Task QemuIo_InjectedMediaError_IsReportedAsIoError()
     {
         ToolRunner.Require("qemu-io", "qemu-utils");
-        if (_test.Memory is null)
-        {
-            Assert.Ignore("media-error injection needs the in-memory device");
-        }
-
         var lba = (ulong)(8192 / _device.LbaSize);
-        _test.Memory.InjectError(lba, MemoryNamespaceDevice.Status(Transport.Nvme.NvmeStatusCodes.UnrecoveredReadError), InjectOn.Read);
+        _test.Faults.InjectError(lba, MemoryNamespaceDevice.Status(Transport.Nvme.NvmeStatusCodes.UnrecoveredReadError), InjectOn.Read);
         var result = await ToolRunner.RunAsync("qemu-io", ["-f", "raw", "-c", "read 0 64k", Uri]);
         Assert.That(result.Stdout + result.Stderr, Does.Contain("Input/output error"), result.ToString());
     }

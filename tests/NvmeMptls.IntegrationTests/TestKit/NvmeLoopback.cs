@@ -28,9 +28,10 @@ public sealed class NvmeLoopback : IAsyncDisposable
     public IBlockDevice Backing => Target.Subsystem.FindNamespace(1)!.Device;
 
     public static async Task<NvmeLoopback> StartAsync(
-        long size, int ioQueues = 4, int queueSize = 32, bool headerDigest = false, bool dataDigest = false, CancellationToken cancellationToken = default)
+        long size, int ioQueues = 4, int queueSize = 32, bool headerDigest = false, bool dataDigest = false, CancellationToken cancellationToken = default,
+        Func<long, IBlockDevice>? backing = null)
     {
-        var target = LoopbackTarget.Start(size);
+        var target = LoopbackTarget.Start(size, backing: backing);
         try
         {
             var controller = await NvmeController.ConnectAsync(Options(target.Port, ioQueues, queueSize, headerDigest, dataDigest), cancellationToken: cancellationToken);

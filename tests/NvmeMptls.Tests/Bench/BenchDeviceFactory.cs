@@ -36,16 +36,21 @@ public sealed class BenchDeviceFactory
         yield return new BenchDeviceFactory("nvme-tcp-loopback", size => BenchDevices.ConnectAsync(size).GetAwaiter().GetResult(), allocationBudgetPerIo: 512);
     }
 
-    /// <summary>A device that can inject media errors: the memory device itself; the real path cannot, so the test is skipped there.</summary>
-    public MemoryNamespaceDevice CreateInjectable(long size)
+    /// <summary>
+    /// A device with media-error injection: the memory device itself, or, on the real path, a namespace whose
+    /// target-side backing fails the chosen blocks (the error then crosses NVMe/TCP as a status).
+    /// </summary>
+    public (INamespaceDevice Device, IFaultInjector Faults) CreateInjectable(long size)
     {
-        if (Create(size) is MemoryNamespaceDevice memory)
+        if (Name != "nvme-tcp-loopback")
         {
-            return memory;
+            var memory = (MemoryNamespaceDevice)Create(size);
+            return (memory, memory);
         }
 
-        Assert.Ignore($"{Name}: media-error injection needs the in-memory device");
-        throw new InvalidOperationException("unreachable");
+        FaultyBlockDevice? backing = null;
+        var device = BenchDevices.ConnectAsync(size, bytes => backing = new FaultyBlockDevice(bytes)).GetAwaiter().GetResult();
+        return (device, backing!);
     }
 
     public override string ToString() => Name;
@@ -57,9 +62,9 @@ public sealed class BenchDevices
 {
     private static readonly ConcurrentBag<IAsyncDisposable> s_live = [];
 
-    public static async Task<INamespaceDevice> ConnectAsync(long size)
+    public static async Task<INamespaceDevice> ConnectAsync(long size, Func<long, NvmeMptls.Target.Namespaces.IBlockDevice>? backing = null)
     {
-        var target = LoopbackTarget.Start(size);
+        var target = LoopbackTarget.Start(size, backing: backing);
         s_live.Add(target);
         var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
         {

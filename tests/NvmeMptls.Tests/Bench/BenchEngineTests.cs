@@ -85,8 +85,8 @@ public sealed class BenchEngineTests
     [Test]
     public async Task InjectedMediaError_IsCountedAsEio_AndContinueOnErrorKeepsGoing()
     {
-        var device = _factory.CreateInjectable(DeviceSize);
-        device.InjectError((ulong)(65536 / device.LbaSize), MemoryNamespaceDevice.Status(NvmeStatusCodes.UnrecoveredReadError), InjectOn.Read);
+        var (device, faults) = _factory.CreateInjectable(DeviceSize);
+        faults.InjectError((ulong)(65536 / device.LbaSize), MemoryNamespaceDevice.Status(NvmeStatusCodes.UnrecoveredReadError), InjectOn.Read);
         var report = await Run(device, "--name=e", "--rw=read", "--bs=4k", "--size=1m", "--continue_on_error=all");
         var job = report.Jobs[0];
         Assert.Multiple(() =>
@@ -101,8 +101,8 @@ public sealed class BenchEngineTests
     [Test]
     public async Task InjectedWriteError_WithoutContinueOnError_StopsTheJobLikeFio()
     {
-        var device = _factory.CreateInjectable(DeviceSize);
-        device.InjectError((ulong)(8192 / device.LbaSize), MemoryNamespaceDevice.Status(NvmeStatusCodes.WriteFault), InjectOn.Write);
+        var (device, faults) = _factory.CreateInjectable(DeviceSize);
+        faults.InjectError((ulong)(8192 / device.LbaSize), MemoryNamespaceDevice.Status(NvmeStatusCodes.WriteFault), InjectOn.Write);
         var report = await Run(device, "--name=e", "--rw=write", "--bs=4k", "--size=4m");
         var job = report.Jobs[0];
         Assert.Multiple(() =>

@@ -69,9 +69,11 @@ public sealed class MetricsScrapeTests
             });
         }
 
-        // The target notices the two closed connections asynchronously: scrape until it has.
+        // The target notices the two closed connections asynchronously: scrape until it has. Gauges are sampled just
+        // before a scrape and counters read during it, so a connection closing in between shows up in the counter
+        // but not yet in the gauge: wait for a scrape where both agree.
         var after = await MetricsScrape.FetchAsync(target.MetricsUrl);
-        for (var i = 0; i < 100 && after.Sum("nvmemptls_port_connections_closed_total") < 2; i++)
+        for (var i = 0; i < 100 && (after.Sum("nvmemptls_port_connections_closed_total") < 2 || after.Sum("nvmemptls_connections") > 0); i++)
         {
             await Task.Delay(50);
             after = await MetricsScrape.FetchAsync(target.MetricsUrl);
@@ -152,8 +154,11 @@ public sealed class MetricsScrapeTests
         var wrongKey = options with { TlsKey = otherKey.ToInterchange(), TlsIdentityVersion = 0, ControllerLossTimeout = TimeSpan.Zero };
         Assert.ThrowsAsync(Is.InstanceOf<IOException>(), async () => await NvmeController.ConnectAsync(wrongKey));
 
+        // The target counts the refused handshake after it has sent its alert, so the client can be faster: scrape
+        // until both the closed connections and the refusal are in.
         var after = await MetricsScrape.FetchAsync(target.MetricsUrl);
-        for (var i = 0; i < 100 && after.Sum("nvmemptls_port_connections_closed_total") < 2; i++)
+        for (var i = 0; i < 100 && (after.Sum("nvmemptls_port_connections_closed_total") < 2
+                 || after.Sum("nvmemptls_tls_handshakes_total", "outcome=failure") < 1 || after.Sum("nvmemptls_tls_connections") > 0); i++)
         {
             await Task.Delay(50);
             after = await MetricsScrape.FetchAsync(target.MetricsUrl);

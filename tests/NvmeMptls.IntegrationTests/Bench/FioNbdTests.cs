@@ -3,6 +3,7 @@ using NvmeMptls.Cli.Bench;
 using NvmeMptls.Cli.Nbd;
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.Nbd;
+using NvmeMptls.IntegrationTests.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Bench;
 

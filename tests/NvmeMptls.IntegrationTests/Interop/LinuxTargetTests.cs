@@ -33,22 +33,8 @@ public sealed class LinuxTargetTests
     };
 
     [OneTimeSetUp]
-    public async Task BootTarget()
-    {
-        if (LinuxTargetVm.Unavailable() is { } reason)
-        {
-            Assert.Ignore(reason);
-        }
-
-        try
-        {
-            _vm = await LinuxTargetVm.StartAsync(TimeSpan.FromSeconds(180));
-        }
-        catch (TimeoutException ex)
-        {
-            Assert.Ignore($"the Linux target VM did not come up: {ex.Message}");
-        }
-    }
+    public async Task BootTarget() =>
+        _vm = await LinuxTargetVm.BootOrIgnoreAsync(() => LinuxTargetVm.StartAsync(TimeSpan.FromSeconds(180)));
 
     [OneTimeTearDown]
     public async Task StopTarget()

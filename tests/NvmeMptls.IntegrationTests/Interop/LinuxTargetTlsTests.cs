@@ -51,21 +51,9 @@ public sealed class LinuxTargetTlsTests(NvmePskHash hash, string suite, bool com
     [OneTimeSetUp]
     public async Task BootTarget()
     {
-        if (LinuxTargetVm.Unavailable() is { } reason)
-        {
-            Assert.Ignore(reason);
-        }
-
         using var key = ConfiguredPsk.Generate(hash);
         _key = key.ToInterchange();
-        try
-        {
-            _vm = await LinuxTargetVm.StartTlsAsync(TimeSpan.FromSeconds(240), HostNqn, _key, suite);
-        }
-        catch (TimeoutException ex)
-        {
-            Assert.Ignore($"the Linux TLS target VM did not come up: {ex.Message}");
-        }
+        _vm = await LinuxTargetVm.BootOrIgnoreAsync(() => LinuxTargetVm.StartTlsAsync(TimeSpan.FromSeconds(240), HostNqn, _key, suite), "the Linux TLS target VM");
     }
 
     [OneTimeTearDown]

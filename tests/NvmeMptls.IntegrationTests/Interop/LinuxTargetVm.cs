@@ -58,6 +58,28 @@ public sealed class LinuxTargetVm : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// A fixture's boot: ignores the fixture (with the reason) when the VM cannot run here or does not come up in
+    /// time, otherwise returns the running guest. <paramref name="what"/> names it in the ignore message.
+    /// </summary>
+    public static async Task<LinuxTargetVm> BootOrIgnoreAsync(Func<Task<LinuxTargetVm>> start, string what = "the Linux target VM")
+    {
+        if (Unavailable() is { } reason)
+        {
+            Assert.Ignore(reason);
+        }
+
+        try
+        {
+            return await start();
+        }
+        catch (TimeoutException ex)
+        {
+            Assert.Ignore($"{what} did not come up: {ex.Message}");
+            throw;
+        }
+    }
+
     /// <summary>Boots the guest and waits for its ready line (or gives up after <paramref name="bootLimit"/>).</summary>
     public static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds = 900) =>
         await StartAsync(bootLimit, durationSeconds, []);

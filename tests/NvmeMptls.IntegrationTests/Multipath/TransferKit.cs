@@ -102,24 +102,7 @@ internal static class TransferKit
         return (sent, hash.GetHashAndReset());
     }
 
-    public static async Task<(long Length, byte[] Hash)> ReceiveAsync(PipeReader input)
-    {
-        await Task.Yield();
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long length = 0;
-        while (true)
-        {
-            var result = await input.ReadAsync();
-            foreach (var segment in result.Buffer)
-            {
-                hash.AppendData(segment.Span);
-                length += segment.Length;
-            }
-            input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-                return (length, hash.GetHashAndReset());
-        }
-    }
+    public static Task<(long Length, byte[] Hash)> ReceiveAsync(PipeReader input) => NvmeMptls.TestKit.PipeHashing.HashToEndAsync(input);
 
     public static SubflowInfo? OnPath(MultipathStatus status, int path)
     {

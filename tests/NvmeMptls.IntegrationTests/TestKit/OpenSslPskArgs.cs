@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NvmeMptls.Crypto.Psk;
 
 namespace NvmeMptls.IntegrationTests.TestKit;
@@ -33,7 +32,8 @@ public sealed class OpenSslPskArgs : IDisposable
         }
         string file = Path.GetTempFileName();
         File.WriteAllText(file, OpenSslPskSessionFile.ToPem(psk.TlsPsk, cipherSuite, identity));
-        string text = Run(openssl, "sess_id", "-in", file, "-noout", "-text");
+        var result = ToolRunner.RunAsync(openssl, ["sess_id", "-in", file, "-noout", "-text"], TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        string text = result.Stdout + result.Stderr;
         if (!text.Contains("TLS_AES_256_GCM_SHA384", StringComparison.Ordinal)
             || !text.Contains(Convert.ToHexString(psk.TlsPsk), StringComparison.Ordinal))
         {
@@ -49,19 +49,5 @@ public sealed class OpenSslPskArgs : IDisposable
         {
             File.Delete(_sessionFile);
         }
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return stdout + stderr;
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.IntegrationTests.Tls;
@@ -125,12 +125,12 @@ public sealed class KernelTlsHeaderTests
             string source = Path.Combine(dir, "uapi.c");
             string binary = Path.Combine(dir, "uapi");
             await File.WriteAllTextAsync(source, Program);
-            var (rc, output) = await RunAsync(gcc!, "-o", binary, source);
-            Assert.That(rc, Is.Zero, "gcc: " + output);
-            (rc, output) = await RunAsync(binary);
-            Assert.That(rc, Is.Zero, output);
-            TestContext.Out.WriteLine(output);
-            return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            var compiled = await ToolRunner.RunAsync(gcc!, ["-o", binary, source]);
+            Assert.That(compiled.ExitCode, Is.Zero, "gcc: " + compiled);
+            var run = await ToolRunner.RunAsync(binary, []);
+            Assert.That(run.ExitCode, Is.Zero, run.ToString());
+            TestContext.Out.WriteLine(run.Stdout);
+            return run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(line => line.Split(' '))
                 .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
         }
@@ -138,20 +138,5 @@ public sealed class KernelTlsHeaderTests
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

@@ -366,22 +366,5 @@ public abstract class StreamConnectionConformanceTests
     }
 
     /// <summary>Hashes everything until end of stream.</summary>
-    protected static async Task<(long Length, byte[] Hash)> HashToEndAsync(PipeReader input)
-    {
-        await Task.Yield();
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long length = 0;
-        while (true)
-        {
-            var result = await input.ReadAsync();
-            foreach (var segment in result.Buffer)
-            {
-                hash.AppendData(segment.Span);
-                length += segment.Length;
-            }
-            input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-                return (length, hash.GetHashAndReset());
-        }
-    }
+    protected static Task<(long Length, byte[] Hash)> HashToEndAsync(PipeReader input) => NvmeMptls.TestKit.PipeHashing.HashToEndAsync(input);
 }

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 
-namespace NvmeMptls.IntegrationTests.Nbd;
+namespace NvmeMptls.IntegrationTests.TestKit;
 
-/// <summary>Runs independent command-line tools (nbdinfo, nbdcopy, qemu-io, fio) and captures what they print.</summary>
+/// <summary>Runs independent command-line tools (nbdinfo, nbdcopy, qemu-io, fio, openssl, gcc, the VM harness) and captures what they print.</summary>
 public static class ToolRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
@@ -37,7 +37,12 @@ public static class ToolRunner
         }
     }
 
-    public static async Task<Result> RunAsync(string tool, IEnumerable<string> args, TimeSpan? timeout = null)
+    /// <summary>
+    /// Runs <paramref name="tool"/> (a name on PATH or a path) to the end; kills it after <paramref name="timeout"/>
+    /// (default 5 min). <paramref name="environment"/> adds variables, <paramref name="workingDirectory"/> sets its folder.
+    /// </summary>
+    public static async Task<Result> RunAsync(string tool, IEnumerable<string> args, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(Find(tool) ?? tool)
         {
@@ -48,6 +53,16 @@ public static class ToolRunner
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {tool}");

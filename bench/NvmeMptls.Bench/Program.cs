@@ -10,6 +10,7 @@ using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Connections;
 
@@ -223,12 +224,12 @@ public static class Program
             }
 
             setup._server = new NvmeTargetServer(registry, NullLoggerFactory.Instance, security);
-            setup._server.StartPort(new PortOptions
+            setup._server.StartPort(TargetBuilder.ToBinding(new PortOptions
             {
                 Id = 1, Address = "127.0.0.1", Port = 0, DiscoveryPort = null,
                 Multipath = baseCarrier == "mptcp" ? MultipathMode.Required : MultipathMode.Disabled,
                 Tls = tls ? TlsMode.Required : TlsMode.None,
-            });
+            }));
             setup.Port = setup._server.Endpoints[0].EndPoint.Port;
             var policy = baseCarrier == "mptcp" ? NvmeMptls.Transport.Multipath.MultipathPolicy.Required : NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled;
             setup.Factory = (endpoint, ct) => NvmeConnectionFactory.Instance(endpoint with { Options = endpoint.Options with { Multipath = policy } }, ct);

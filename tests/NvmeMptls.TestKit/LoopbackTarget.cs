@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Namespaces;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 
 namespace NvmeMptls.TestKit;
@@ -44,7 +45,7 @@ public sealed class LoopbackTarget : IAsyncDisposable
 
         registry.AddSubsystem(subsystem);
         var server = new NvmeTargetServer(registry, loggerFactory, security);
-        server.StartPort(new PortOptions { Id = 1, Address = address, Port = 0, DiscoveryPort = null, Multipath = multipath, Tls = tls, NetworkNamespace = networkNamespace });
+        server.StartPort(TargetBuilder.ToBinding(new PortOptions { Id = 1, Address = address, Port = 0, DiscoveryPort = null, Multipath = multipath, Tls = tls, NetworkNamespace = networkNamespace }));
         var port = server.Endpoints[0].EndPoint.Port;
         return new LoopbackTarget(server, subsystem, port);
     }

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using NvmeMptls.Cli.Bench;
-using NvmeMptls.Cli.Nbd;
 using NvmeMptls.Initiator;
+using NvmeMptls.Initiator.LoadGen;
+using NvmeMptls.Initiator.Nbd;
 using NvmeMptls.IntegrationTests.Nbd;
 using NvmeMptls.IntegrationTests.TestKit;
 

@@ -5,6 +5,7 @@ using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Transport.Multipath;
 
 namespace NvmeMptls.IntegrationTests.EndToEnd;

@@ -4,6 +4,7 @@ using NvmeMptls.Initiator.Transport;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Server;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Multipath;
 

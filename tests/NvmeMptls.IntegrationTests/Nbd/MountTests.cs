@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using NvmeMptls.Cli.Mount;
-using NvmeMptls.Cli.Nbd;
+using NvmeMptls.Initiator.Nbd;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.TestKit;
 

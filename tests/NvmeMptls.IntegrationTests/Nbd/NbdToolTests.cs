@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
-using NvmeMptls.Cli.Nbd;
 using NvmeMptls.Initiator;
+using NvmeMptls.Initiator.Nbd;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.TestKit;
 

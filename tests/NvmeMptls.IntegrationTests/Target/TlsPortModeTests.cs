@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Initiator;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Server;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 

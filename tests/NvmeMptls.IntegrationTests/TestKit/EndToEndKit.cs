@@ -1,11 +1,12 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
-using NvmeMptls.Cli.Bench;
 using NvmeMptls.Cli.Commands;
 using NvmeMptls.Initiator;
+using NvmeMptls.Initiator.LoadGen;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Server;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Multipath;
 

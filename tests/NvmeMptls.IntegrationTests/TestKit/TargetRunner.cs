@@ -96,14 +96,14 @@ public sealed class TargetRunner : IDisposable
         string configuration = TestContext.CurrentContext.TestDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
         foreach (string candidate in new[] { configuration, configuration == "Release" ? "Debug" : "Release" })
         {
-            string dll = Path.Combine(root, "src", "Target", "bin", candidate, "net10.0", "nvme-mptls-target.dll");
+            string dll = Path.Combine(root, "src", "Target", "Service", "bin", candidate, "net10.0", "nvme-mptls-target.dll");
             if (File.Exists(dll))
             {
                 return dll;
             }
         }
 
-        throw new FileNotFoundException($"nvme-mptls-target.dll not built under {root}/src/Target/bin (run scripts/interop.sh)");
+        throw new FileNotFoundException($"nvme-mptls-target.dll not built under {root}/src/Target/Service/bin (run scripts/interop.sh)");
     }
 
     /// <summary>The folder holding NvmeMptls.sln, searched upwards from the test assembly.</summary>

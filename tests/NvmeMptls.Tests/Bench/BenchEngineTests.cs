@@ -1,6 +1,6 @@
 using System.Text.Json;
-using NvmeMptls.Cli.Bench;
 using NvmeMptls.Initiator;
+using NvmeMptls.Initiator.LoadGen;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 

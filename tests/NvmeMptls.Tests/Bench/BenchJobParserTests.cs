@@ -1,4 +1,4 @@
-using NvmeMptls.Cli.Bench;
+using NvmeMptls.Initiator.LoadGen;
 
 namespace NvmeMptls.Tests.Bench;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using NvmeMptls.Cli.Nbd;
+using NvmeMptls.Initiator.Nbd;
 
 namespace NvmeMptls.Tests.Initiator;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using NvmeMptls.Cli.Bench;
 using NvmeMptls.Cli.Mount;
-using NvmeMptls.Cli.Nbd;
 using NvmeMptls.Initiator;
+using NvmeMptls.Initiator.LoadGen;
+using NvmeMptls.Initiator.Nbd;
 
 namespace NvmeMptls.Cli.Commands;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Metrics;
 using NvmeMptls.Target.Namespaces;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 using Prometheus;
@@ -21,12 +22,12 @@ public sealed class TargetMetricsTests
     {
         var metrics = new TargetMetrics(runtimeMetrics: false);
         var ns = Namespace(1);
-        var children = metrics.For(Nqn, ns);
+        var children = metrics.ForNamespace(Nqn, ns);
         var error = NvmeStatus.Make(0, (byte)NvmeStatusCodes.InvalidNamespace, dnr: true);
         // First use of each child may set up its state once; steady state is what must not allocate.
         for (var op = 0; op < 4; op++)
         {
-            children.Observe((byte)op, 0.0001);
+            children.CommandCompleted((byte)op, 0.0001);
         }
 
         metrics.CommandError(Nqn, 1, error);
@@ -41,7 +42,7 @@ public sealed class TargetMetricsTests
         {
             for (var i = 0; i < 100_000; i++)
             {
-                metrics.For(Nqn, ns).Observe((byte)(i & 3), i * 1e-6);
+                metrics.ForNamespace(Nqn, ns).CommandCompleted((byte)(i & 3), i * 1e-6);
                 metrics.CommandError(Nqn, 1, error);
             }
         }
@@ -52,9 +53,9 @@ public sealed class TargetMetricsTests
     {
         var metrics = new TargetMetrics(runtimeMetrics: false);
         var ns = Namespace(1);
-        var first = metrics.For(Nqn, ns);
-        var again = metrics.For(Nqn, ns);
-        var other = metrics.For(Nqn, Namespace(1));
+        var first = metrics.ForNamespace(Nqn, ns);
+        var again = metrics.ForNamespace(Nqn, ns);
+        var other = metrics.ForNamespace(Nqn, Namespace(1));
         Assert.That(again, Is.SameAs(first));
         Assert.That(other, Is.Not.SameAs(first));
     }

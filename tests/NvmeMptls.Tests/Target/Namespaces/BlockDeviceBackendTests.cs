@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Namespaces;
 
 namespace NvmeMptls.Tests.Target.Namespaces;

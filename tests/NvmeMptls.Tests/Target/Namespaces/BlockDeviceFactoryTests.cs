@@ -1,4 +1,5 @@
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Namespaces;
 
 namespace NvmeMptls.Tests.Target.Namespaces;

@@ -1,0 +1,57 @@
+using System.Buffers;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Pdu;
+
+namespace NvmeMptls.Target.Server;
+
+/// <summary>
+/// The TLS step between accept and NVMe/TCP: runs the server handshake on a connection and returns the protected
+/// stream (or null to drop the connection).
+/// </summary>
+public sealed class ConnectionSecurity
+{
+    private readonly Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> _accept;
+
+    public ConnectionSecurity(Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> accept, TlsHandshakeCounters? counters = null)
+    {
+        _accept = accept;
+        Counters = counters ?? new TlsHandshakeCounters();
+    }
+
+    /// <summary>Handshakes by outcome, including plaintext connections refused on TLS-required ports.</summary>
+    public TlsHandshakeCounters Counters { get; }
+
+    public ValueTask<StreamConnection?> AcceptAsync(StreamConnection connection, TargetPortInfo port, CancellationToken ct) =>
+        _accept(connection, port, ct);
+
+    /// <summary>
+    /// On a port where TLS is optional, Linux peeks at the first 8 bytes: a plain ICReq header (type 0, HLEN 128,
+    /// PLEN 128) means no TLS (reference §1.1). Nothing is consumed.
+    /// </summary>
+    public static async ValueTask<bool> LooksLikePlainIcReqAsync(StreamConnection connection, CancellationToken ct)
+    {
+        var input = connection.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length >= PduCommonHeader.Size || result.IsCompleted)
+            {
+                var plain = false;
+                if (buffer.Length >= PduCommonHeader.Size)
+                {
+                    Span<byte> ch = stackalloc byte[PduCommonHeader.Size];
+                    buffer.Slice(0, PduCommonHeader.Size).CopyTo(ch);
+                    var h = PduCommonHeader.Read(ch);
+                    plain = h.Type == PduType.ICReq && h.HeaderLength == 128 && h.PduLength == 128;
+                }
+
+                input.AdvanceTo(buffer.Start);
+                return plain;
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Target.Subsystems;
+
+/// <summary>Whether a port speaks TLS: none, optional (a plain ICReq is peeked for, like Linux) or required.</summary>
+public enum PortTlsMode
+{
+    None,
+    Optional,
+    Required,
+}
+
+/// <summary>A listening port as discovery reports it.</summary>
+public sealed record TargetPortInfo(ushort Id, string Address, int Port, PortTlsMode Tls)
+{
+    /// <summary>True for the port's discovery listener: served under the same id, never listed in the discovery log.</summary>
+    public bool IsDiscovery { get; init; }
+}
+
+/// <summary>Protocol limits of this target (validated configuration).</summary>
+public sealed record TargetLimits
+{
+    public int MaxIoQueues { get; init; } = 64;
+
+    /// <summary>Largest SQSIZE+1 an I/O queue may have (CAP.MQES + 1).</summary>
+    public int MaxQueueSize { get; init; } = 1024;
+
+    /// <summary>In-capsule data accepted on I/O queues (IOCCSZ = (64 + this)/16).</summary>
+    public int InCapsuleDataSize { get; init; } = 16384;
+
+    /// <summary>In-capsule data accepted on the admin queue and for fabrics commands (≥ 8 KiB for Linux hosts).</summary>
+    public int AdminInCapsuleDataSize { get; init; } = 8192;
+
+    public uint MaxH2CData { get; init; } = 128 * 1024;
+
+    /// <summary>Largest transfer of one command (MDTS), a power of two ≥ 4096.</summary>
+    public int MaxDataTransferSize { get; init; } = 1024 * 1024;
+
+    public TimeSpan DiscoveryDefaultKeepAlive { get; init; } = TimeSpan.FromMinutes(2);
+
+    public string FirmwareRevision { get; init; } = "1.0";
+}
+
+/// <summary>
+/// Everything the protocol engine serves: subsystems by NQN, the discovery subsystem, listening ports,
+/// controller id allocation and the discovery log generation counter.
+/// </summary>
+public sealed class TargetRegistry
+{
+    private readonly ConcurrentDictionary<string, Subsystem> _subsystems = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ushort, TargetPortInfo> _ports = new();
+    private int _nextControllerId;
+    private long _discoveryGeneration = 1;
+
+    public TargetRegistry(TargetLimits limits, TimeProvider? time = null)
+    {
+        Limits = limits;
+        Time = time ?? TimeProvider.System;
+        Discovery = new Subsystem(WellKnownNqns.Discovery, "discovery", "NvmeMptls Discovery", isDiscovery: true, HostAccess.Any);
+    }
+
+    public TargetLimits Limits { get; }
+    public TimeProvider Time { get; }
+    public Subsystem Discovery { get; }
+    public TargetCounters Counters { get; } = new();
+
+    public ulong DiscoveryGeneration => (ulong)Interlocked.Read(ref _discoveryGeneration);
+
+    public IEnumerable<Subsystem> Subsystems => _subsystems.Values;
+
+    public IEnumerable<TargetPortInfo> Ports => _ports.Values;
+
+    public Subsystem? Find(string nqn) =>
+        nqn == WellKnownNqns.Discovery ? Discovery : _subsystems.TryGetValue(nqn, out var s) ? s : null;
+
+    public bool AddSubsystem(Subsystem subsystem)
+    {
+        if (!_subsystems.TryAdd(subsystem.Nqn, subsystem))
+        {
+            return false;
+        }
+
+        DiscoveryChanged();
+        return true;
+    }
+
+    public Subsystem? RemoveSubsystem(string nqn)
+    {
+        if (!_subsystems.TryRemove(nqn, out var s))
+        {
+            return null;
+        }
+
+        DiscoveryChanged();
+        return s;
+    }
+
+    public void AddPort(TargetPortInfo port)
+    {
+        _ports[port.Id] = port;
+        DiscoveryChanged();
+    }
+
+    public void RemovePort(ushort id)
+    {
+        if (_ports.TryRemove(id, out _))
+        {
+            DiscoveryChanged();
+        }
+    }
+
+    /// <summary>The host's access list changed for a subsystem: discovery logs differ now.</summary>
+    public void DiscoveryChanged()
+    {
+        Interlocked.Increment(ref _discoveryGeneration);
+        foreach (var controller in Discovery.Controllers)
+        {
+            controller.OnDiscoveryLogChanged();
+        }
+    }
+
+    /// <summary>Allocates a controller id in 1..0xFFEF, unique among live controllers.</summary>
+    public ushort AllocateControllerId()
+    {
+        while (true)
+        {
+            var id = (ushort)((Interlocked.Increment(ref _nextControllerId) % 0xFFEF) + 1);
+            if (!IsControllerIdInUse(id))
+            {
+                return id;
+            }
+        }
+    }
+
+    private bool IsControllerIdInUse(ushort id)
+    {
+        if (Discovery.FindController(id) is not null)
+        {
+            return true;
+        }
+
+        foreach (var s in _subsystems.Values)
+        {
+            if (s.FindController(id) is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>Target-wide counters ("connection ended because…" and friends), exported as metrics.</summary>
+public sealed class TargetCounters
+{
+    public long ConnectionsAccepted;
+    public long ConnectionsClosed;
+    public long TermReqsSent;
+    public long TermReqsReceived;
+    public long KeepAliveExpiries;
+    public long ConnectRejected;
+    public long ControllersCreated;
+    public long DataDigestErrors;
+    public readonly long[] TermReqsSentByFes = new long[8];
+}

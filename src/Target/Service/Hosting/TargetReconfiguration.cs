@@ -1,0 +1,240 @@
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Server;
+using NvmeMptls.Target.Subsystems;
+
+namespace NvmeMptls.Target.Hosting;
+
+/// <summary>
+/// Applies the difference between two validated option sets to a running target: subsystems, namespaces, host
+/// access lists and ports. Anything untouched keeps running — I/O on an unchanged namespace never notices. A
+/// namespace or port whose settings changed is removed and added again. Each step is logged; a step that fails
+/// is logged and the others still run.
+/// </summary>
+internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILoggerFactory loggerFactory, ILogger logger)
+{
+    private TargetRegistry Registry => server.Registry;
+
+    public async Task ApplyAsync(TargetOptions previous, TargetOptions next)
+    {
+        await ApplySubsystemsAsync(previous, next).ConfigureAwait(false);
+        await ApplyPortsAsync(previous, next).ConfigureAwait(false);
+        LogRestartOnly(previous, next);
+        Log.Applied(logger, next.Subsystems.Length, next.Ports.Length);
+    }
+
+    private async Task ApplySubsystemsAsync(TargetOptions previous, TargetOptions next)
+    {
+        var drain = next.ShutdownGracePeriod;
+        foreach (var old in previous.Subsystems)
+        {
+            if (Find(next.Subsystems, old.Nqn) is null)
+            {
+                await Step($"remove subsystem {old.Nqn}", () => RemoveSubsystemAsync(old.Nqn, drain)).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var s in next.Subsystems)
+        {
+            var old = Find(previous.Subsystems, s.Nqn);
+            if (old is null || Registry.Find(s.Nqn) is not { } live)
+            {
+                await Step($"add subsystem {s.Nqn}", () =>
+                {
+                    var subsystem = TargetBuilder.BuildSubsystem(s, loggerFactory);
+                    Registry.AddSubsystem(subsystem);
+                    Log.SubsystemAdded(logger, s.Nqn, s.Namespaces.Length);
+                    return Task.CompletedTask;
+                }).ConfigureAwait(false);
+                continue;
+            }
+
+            if (old.Serial != s.Serial || old.Model != s.Model)
+            {
+                Log.RestartRequired(logger, $"Target:Subsystems ({s.Nqn}): Serial/Model");
+            }
+
+            if (old.AllowAnyHost != s.AllowAnyHost || !old.AllowedHosts.SequenceEqual(s.AllowedHosts))
+            {
+                live.Access = TargetBuilder.ToAccess(s);
+                Registry.DiscoveryChanged();
+                Log.AccessChanged(logger, s.Nqn, s.AllowAnyHost, s.AllowedHosts.Length);
+            }
+
+            await ApplyNamespacesAsync(live, old, s, drain).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ApplyNamespacesAsync(Subsystem live, SubsystemOptions old, SubsystemOptions next, TimeSpan drain)
+    {
+        foreach (var ns in old.Namespaces)
+        {
+            var replacement = FindNamespace(next.Namespaces, ns.Nsid);
+            if (replacement is null || replacement != ns)
+            {
+                await Step($"remove namespace {ns.Nsid} of {live.Nqn}", async () =>
+                {
+                    if (await live.RemoveNamespaceAsync(ns.Nsid, drain).ConfigureAwait(false))
+                    {
+                        Log.NamespaceRemoved(logger, live.Nqn, ns.Nsid);
+                    }
+                }).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var ns in next.Namespaces)
+        {
+            var before = FindNamespace(old.Namespaces, ns.Nsid);
+            if (before is null || before != ns)
+            {
+                await Step($"add namespace {ns.Nsid} of {live.Nqn}", () =>
+                {
+                    var built = TargetBuilder.BuildNamespace(ns, loggerFactory);
+                    if (live.AddNamespace(built))
+                    {
+                        Log.NamespaceAdded(logger, live.Nqn, ns.Nsid, built.Device.Kind, built.Device.Description, built.Device.SizeBytes);
+                    }
+                    else
+                    {
+                        Log.StepFailed(logger, $"add namespace {ns.Nsid} of {live.Nqn}", "NSID still in use");
+                        return built.Device.DisposeAsync().AsTask();
+                    }
+
+                    return Task.CompletedTask;
+                }).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RemoveSubsystemAsync(string nqn, TimeSpan drain)
+    {
+        if (Registry.RemoveSubsystem(nqn) is not { } removed)
+        {
+            return;
+        }
+
+        // New Connects fail at once (unknown subsystem); live controllers close, which ends their connections.
+        foreach (var controller in removed.Controllers.ToList())
+        {
+            await controller.CloseAsync("subsystem removed by configuration").ConfigureAwait(false);
+        }
+
+        foreach (var ns in removed.Namespaces.ToList())
+        {
+            await removed.RemoveNamespaceAsync(ns.Nsid, drain).ConfigureAwait(false);
+        }
+
+        Log.SubsystemRemoved(logger, nqn);
+    }
+
+    private async Task ApplyPortsAsync(TargetOptions previous, TargetOptions next)
+    {
+        foreach (var old in previous.Ports)
+        {
+            var now = next.Ports.FirstOrDefault(p => p.Id == old.Id);
+            if (now is null || now != old)
+            {
+                await Step($"stop port {old.Id}", async () =>
+                {
+                    if (await server.StopPortAsync((ushort)old.Id).ConfigureAwait(false))
+                    {
+                        Log.PortStopped(logger, old.Id, old.Address, old.Port);
+                    }
+                }).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var port in next.Ports)
+        {
+            var before = previous.Ports.FirstOrDefault(p => p.Id == port.Id);
+            if (before is null || before != port)
+            {
+                await Step($"start port {port.Id}", () =>
+                {
+                    server.StartPort(TargetBuilder.ToBinding(port));
+                    if (port.Port != 0)
+                    {
+                        // StartPort registers an ephemeral port itself, with the port number it got.
+                        Registry.AddPort(TargetBuilder.ToPortInfo(port));
+                    }
+                    Log.PortStarted(logger, port.Id, port.Address, port.Port);
+                    return Task.CompletedTask;
+                }).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void LogRestartOnly(TargetOptions previous, TargetOptions next)
+    {
+        if (previous.Limits != next.Limits)
+        {
+            Log.RestartRequired(logger, "Target:Limits");
+        }
+
+        if (previous.KeepAlive != next.KeepAlive)
+        {
+            Log.RestartRequired(logger, "Target:KeepAlive");
+        }
+
+        if (previous.Metrics != next.Metrics)
+        {
+            Log.RestartRequired(logger, "Target:Metrics");
+        }
+
+        if (previous.Tls with { Keys = [] } != next.Tls with { Keys = [] })
+        {
+            Log.RestartRequired(logger, "Target:Tls (other than Keys)");
+        }
+    }
+
+    private async Task Step(string what, Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.StepFailed(logger, what, ex.Message);
+        }
+    }
+
+    private static SubsystemOptions? Find(IEnumerable<SubsystemOptions> list, string nqn) =>
+        list.FirstOrDefault(s => string.Equals(s.Nqn, nqn, StringComparison.Ordinal));
+
+    private static NamespaceOptions? FindNamespace(IEnumerable<NamespaceOptions> list, uint nsid) =>
+        list.FirstOrDefault(n => n.Nsid == nsid);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} added with {Namespaces} namespace(s)")]
+        public static partial void SubsystemAdded(ILogger logger, string subsystemNqn, int namespaces);
+
+        [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} removed; its controllers were closed")]
+        public static partial void SubsystemRemoved(ILogger logger, string subsystemNqn);
+
+        [LoggerMessage(EventId = 4103, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} added ({Kind} {Description}, {SizeBytes} bytes); connected hosts notified")]
+        public static partial void NamespaceAdded(ILogger logger, string subsystemNqn, uint nsid, string kind, string description, long sizeBytes);
+
+        [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} removed after draining its in-flight I/O")]
+        public static partial void NamespaceRemoved(ILogger logger, string subsystemNqn, uint nsid);
+
+        [LoggerMessage(EventId = 4105, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} access changed: any host {AllowAnyHost}, {Hosts} listed host(s)")]
+        public static partial void AccessChanged(ILogger logger, string subsystemNqn, bool allowAnyHost, int hosts);
+
+        [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) started")]
+        public static partial void PortStarted(ILogger logger, int portId, string address, int port);
+
+        [LoggerMessage(EventId = 4107, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) stopped; its open connections go on")]
+        public static partial void PortStopped(ILogger logger, int portId, string address, int port);
+
+        [LoggerMessage(EventId = 4108, Level = LogLevel.Warning, Message = "Reload: a change of {Key} takes effect only after a restart")]
+        public static partial void RestartRequired(ILogger logger, string key);
+
+        [LoggerMessage(EventId = 4109, Level = LogLevel.Error, Message = "Reload: could not {Step}: {Detail}")]
+        public static partial void StepFailed(ILogger logger, string step, string detail);
+
+        [LoggerMessage(EventId = 4110, Level = LogLevel.Information, Message = "Reload applied: {Subsystems} subsystem(s), {Ports} port(s)")]
+        public static partial void Applied(ILogger logger, int subsystems, int ports);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Crypto.Handshake;
+using NvmeMptls.Crypto.Psk;
+using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Server;
+using NvmeMptls.Transport.Tls;
+
+namespace NvmeMptls.Target.Hosting;
+
+/// <summary>Builds the TLS step from the configured PSKs (null when no key is configured).</summary>
+public static partial class TargetSecurity
+{
+    public static ConnectionSecurity? Create(TargetOptions options, ILoggerFactory loggerFactory, TlsHandshakeCounters? counters = null, ITargetObserver? metrics = null)
+    {
+        if (options.Tls.Keys.IsEmpty)
+        {
+            return null;
+        }
+
+        var logger = loggerFactory.CreateLogger("NvmeMptls.Target.Tls");
+        var keyring = new NvmePskKeyring();
+        foreach (var key in options.Tls.Keys)
+        {
+            keyring.Add(key.ReadKey(), key.HostNqn, key.SubsystemNqn, key.V0Compat);
+        }
+
+        var tls = NvmeTlsOptions.Default with
+        {
+            HandshakeTimeout = options.Tls.HandshakeTimeout,
+            KeyLogPath = options.Tls.KeyLogFile,
+            LoggerFactory = loggerFactory,
+            RecordLayer = TlsRecordLayerOptions.Default with
+            {
+                KeyLimitPolicy = ToPolicy(options.Tls.KeyUpdate),
+                KeyLimitRecords = options.Tls.KeyLimitRecords ?? TlsRecordLayerOptions.Default.KeyLimitRecords,
+            },
+        };
+        if (tls.KeyLogPath is not null)
+        {
+            Log.KeyLogOn(logger, tls.KeyLogPath);
+        }
+
+        return new ConnectionSecurity(async (connection, port, ct) =>
+        {
+            try
+            {
+                var secured = await NvmeTls.AcceptAsync(connection, keyring, tls, ct).ConfigureAwait(false);
+                counters?.Count("ok");
+                metrics?.TlsHandshake(true, "");
+                return secured;
+            }
+            catch (TlsHandshakeException ex)
+            {
+                counters?.Count(ex.Reason.ToString());
+                metrics?.TlsHandshake(false, ex.Reason.ToString());
+                Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(), ex.Message);
+                return null;
+            }
+        }, counters);
+    }
+
+    /// <summary>
+    /// "reconnect" (default) and "none": before the AES-GCM record limit the target closes the queue's connection and
+    /// the NVMe host reconnects and retries (safe with Linux kTLS peers, which refuse KeyUpdate); the record layer
+    /// refuses to seal past the hard limit either way. "keyupdate": send KeyUpdate (only for peers that accept it).
+    /// </summary>
+    public static TlsKeyLimitPolicy ToPolicy(KeyUpdateMode mode) => mode == KeyUpdateMode.KeyUpdate
+        ? TlsKeyLimitPolicy.SendKeyUpdate
+        : TlsKeyLimitPolicy.ReconnectBeforeLimit;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "TLS handshake from {Remote} on port {Port} refused ({Reason}): {Detail}")]
+        public static partial void HandshakeRefused(ILogger logger, string remote, int port, string reason, string detail);
+
+        [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "TLS key log is ON: traffic secrets are written to {Path}; anyone with that file can decrypt the captured traffic")]
+        public static partial void KeyLogOn(ILogger logger, string path);
+    }
+}

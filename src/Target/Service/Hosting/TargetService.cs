@@ -1,0 +1,227 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Metrics;
+using NvmeMptls.Target.Server;
+
+namespace NvmeMptls.Target.Hosting;
+
+/// <summary>
+/// The hosted service: builds the registry from the options, starts every port and the metrics endpoint, applies
+/// configuration changes while running (see <see cref="TargetReconfiguration"/>) and stops gracefully.
+/// </summary>
+public sealed partial class TargetService : IHostedService, IAsyncDisposable
+{
+    private readonly IOptionsMonitor<TargetOptions> _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _applying = new(1, 1);
+    private NvmeTargetServer? _server;
+    private MetricsEndpoint? _metricsEndpoint;
+    private IDisposable? _onChange;
+    private TargetOptions? _current;
+    private bool _stopped;
+
+    public TargetService(IOptionsMonitor<TargetOptions> options, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<TargetService>();
+        _time = time ?? TimeProvider.System;
+    }
+
+    public NvmeTargetServer? Server => _server;
+
+    /// <summary>The metric families (null until started, or when <c>Metrics:Enabled</c> is false).</summary>
+    public TargetMetrics? Metrics { get; private set; }
+
+    /// <summary>The options in force: those at start-up, then each applied change.</summary>
+    public TargetOptions CurrentOptions => _current ?? _options.CurrentValue;
+
+    /// <summary>Raised after a configuration change was applied, with the options now in force.</summary>
+    public event Action<TargetOptions>? OptionsApplied;
+
+    /// <summary>
+    /// Raised when the configured PSKs change (added, removed or rebound), with the full new list, for the TLS
+    /// layer to swap its key store; connections already established keep their session.
+    /// </summary>
+    public event Action<ImmutableArray<TlsKeyOptions>>? TlsKeysChanged;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = _options.CurrentValue;
+        _current = options;
+        var registry = TargetBuilder.BuildRegistry(options, _loggerFactory, _time);
+        Metrics = options.Metrics.Enabled ? new TargetMetrics() : null;
+        _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory, new TlsHandshakeCounters(), Metrics), Metrics);
+        foreach (var port in options.Ports)
+        {
+            _server.StartPort(TargetBuilder.ToBinding(port));
+            WarnAboutPaths(port);
+        }
+
+        Subflows = new SubflowMonitor(_server, _loggerFactory.CreateLogger<SubflowMonitor>(), _time);
+
+        if (Metrics is not null)
+        {
+            _ = new ScrapeSampler(Metrics, _server);
+            _metricsEndpoint = MetricsEndpoint.Start(options.Metrics.Url, Metrics.Registry);
+            Log.MetricsServing(_logger, options.Metrics.Url);
+        }
+
+        foreach (var s in registry.Subsystems)
+        {
+            foreach (var ns in s.Namespaces)
+            {
+                Log.NamespaceReady(_logger, s.Nqn, ns.Nsid, ns.Device.Kind, ns.Device.Description, ns.Device.SizeBytes, ns.LbaSize);
+            }
+        }
+
+        _onChange = _options.OnChange(OnOptionsChanged);
+        Console.Out.WriteLine(ConnectHint.Describe(options, _server));
+        Console.Out.Flush();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Applies the difference between the options in force and <paramref name="next"/>; changes are applied one at a time.</summary>
+    public async Task ApplyAsync(TargetOptions next)
+    {
+        await _applying.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_server is not { } server || _stopped)
+            {
+                return;
+            }
+
+            var previous = CurrentOptions;
+            if (previous == next)
+            {
+                return;
+            }
+
+            var reconfiguration = new TargetReconfiguration(server, _loggerFactory, _logger);
+            await reconfiguration.ApplyAsync(previous, next).ConfigureAwait(false);
+            _current = next;
+            if (!previous.Tls.Keys.SequenceEqual(next.Tls.Keys))
+            {
+                Log.TlsKeysChanged(_logger, next.Tls.Keys.Length);
+                TlsKeysChanged?.Invoke(next.Tls.Keys);
+            }
+
+            OptionsApplied?.Invoke(next);
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    private void OnOptionsChanged(TargetOptions next, string? name)
+    {
+        _ = ApplyLoggedAsync(next);
+    }
+
+    private async Task ApplyLoggedAsync(TargetOptions next)
+    {
+        try
+        {
+            await ApplyAsync(next).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ReloadFailed(_logger, ex.Message);
+        }
+    }
+
+    /// <summary>Reads the MPTCP path-manager state and says plainly when the expected paths cannot be reached.</summary>
+    private void WarnAboutPaths(PortOptions port)
+    {
+        if (port.Multipath == MultipathMode.Disabled)
+        {
+            return;
+        }
+
+        var state = NvmeMptls.Transport.Multipath.PathManagerState.Read(port.NetworkNamespace);
+        foreach (var warning in state.WarningsFor(port.ExpectedPaths))
+        {
+            Log.PathWarning(_logger, port.Id, port.ExpectedPaths, warning);
+        }
+    }
+
+    /// <summary>Per-connection MPTCP subflow state, logged as subflows come and go.</summary>
+    public SubflowMonitor? Subflows { get; private set; }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Subflows?.Dispose();
+        _onChange?.Dispose();
+        await _applying.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            _stopped = true;
+        }
+        finally
+        {
+            _applying.Release();
+        }
+
+        if (_server is { } server)
+        {
+            var grace = CurrentOptions.ShutdownGracePeriod;
+            Log.Stopping(_logger, grace.TotalSeconds);
+            await server.StopAsync(grace).ConfigureAwait(false);
+            Log.Stopped(_logger);
+        }
+
+        if (_metricsEndpoint is { } endpoint)
+        {
+            _metricsEndpoint = null;
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _onChange?.Dispose();
+        if (_metricsEndpoint is { } endpoint)
+        {
+            _metricsEndpoint = null;
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_server is { } server)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _applying.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Port {PortId}: {ExpectedPaths} path(s) expected but {Warning}")]
+        public static partial void PathWarning(ILogger logger, int portId, int expectedPaths, string warning);
+
+        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Subsystem {SubsystemNqn} namespace {Nsid}: {Kind} {Description}, {SizeBytes} bytes, {LbaSize}-byte blocks")]
+        public static partial void NamespaceReady(ILogger logger, string subsystemNqn, uint nsid, string kind, string description, long sizeBytes, int lbaSize);
+
+        [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Stopping: no new connections; in-flight I/O has {GraceSeconds} s to finish")]
+        public static partial void Stopping(ILogger logger, double graceSeconds);
+
+        [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Stopped: namespaces flushed, controllers closed")]
+        public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Serving Prometheus metrics on {Url}")]
+        public static partial void MetricsServing(ILogger logger, string url);
+
+        [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "TLS keys changed: {Count} key(s) configured; new handshakes use them")]
+        public static partial void TlsKeysChanged(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Applying the configuration change failed part-way: {Detail}")]
+        public static partial void ReloadFailed(ILogger logger, string detail);
+    }
+}

@@ -2,25 +2,20 @@ using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Tests.Nvme;
 
-/// <summary>The one NQN rule target configuration and initiator options share (NVMe Base §4.5).</summary>
+/// <summary>
+/// The one NQN rule target configuration and initiator options share (NVMe Base §4.5). The common forms and
+/// malformed cases are in Target/Configuration/IdentifierTests (through the configuration's view); here what is new.
+/// </summary>
 public sealed class NqnTests
 {
     [TestCase("nqn.2014-08.org.nvmexpress.discovery")]
-    [TestCase("nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6")]
     [TestCase("nqn.2016-06.io.spdk:cnode1")]
-    [TestCase("nqn.2026-01.io.nvmemptls:default")]
     [TestCase("nqn.2024-01.io.example:größe")]
-    public void Check_WellFormed_IsNull(string nqn) => Assert.That(Nqn.Check(nqn), Is.Null);
+    public void Check_DiscoverySpdkAndUtf8_AreValid(string nqn) => Assert.That(Nqn.Check(nqn), Is.Null);
 
-    [TestCase("", "is required")]
-    [TestCase("nqn", "must look like")]
-    [TestCase("nqn.2026-01.io.example", "must look like")]
-    [TestCase("nqn.2026-13.io.example:x", "must look like")]
-    [TestCase("nqn.2026-01.io.example:", "must look like")]
-    [TestCase("nqn.2014-08.org.nvmexpress:uuid:not-a-uuid", "36-character UUID")]
-    [TestCase("nqn.2026-01.io.example:a\tb", "control characters")]
-    [TestCase("nqn.2026-01.io.example:a\0b", "control characters")]
-    public void Check_Malformed_SaysWhy(string nqn, string expected) => Assert.That(Nqn.Check(nqn), Does.Contain(expected));
+    [TestCase("nqn.2026-01.io.example:a\tb")]
+    [TestCase("nqn.2026-01.io.example:a\0b")]
+    public void Check_ControlCharacter_SaysSo(string nqn) => Assert.That(Nqn.Check(nqn), Does.Contain("control characters"));
 
     [Test]
     public void Check_Length_CountsUtf8Bytes()

@@ -38,7 +38,7 @@ public sealed class FaultyBlockDevice : IBlockDevice, IFaultInjector
     /// <remarks>The status must be the one the target reports for that direction; anything else could not cross the wire.</remarks>
     public void InjectError(ulong lba, NvmeStatus status, InjectOn on = InjectOn.Both)
     {
-        ushort code = (ushort)(status.Value & 0x7FF);
+        ushort code = status.Code;
         bool readOk = (on & InjectOn.Read) == 0 || code == NvmeStatusCodes.UnrecoveredReadError;
         bool writeOk = (on & InjectOn.Write) == 0 || code == NvmeStatusCodes.WriteFault;
         if (!readOk || !writeOk)

@@ -1,3 +1,5 @@
+using NvmeMptls.Transport.Nvme;
+
 namespace NvmeMptls.Initiator;
 
 /// <summary>The Namespace Identification Descriptor list (Identify CNS 03h), decoded.</summary>
@@ -10,39 +12,7 @@ public sealed record NamespaceIdentifiers(ulong? Eui64, Guid? Nguid, Guid? Uuid,
     /// <summary>Decodes a 4096-byte descriptor list (reference §3.5).</summary>
     public static NamespaceIdentifiers Parse(ReadOnlySpan<byte> list)
     {
-        ulong? eui = null;
-        Guid? nguid = null, uuid = null;
-        byte? csi = null;
-        var offset = 0;
-        while (offset + 4 <= list.Length && list[offset] != 0)
-        {
-            var type = list[offset];
-            var length = list[offset + 1];
-            if (offset + 4 + length > list.Length)
-            {
-                break;
-            }
-
-            var id = list.Slice(offset + 4, length);
-            switch (type)
-            {
-                case 1 when length == 8:
-                    eui = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
-                    break;
-                case 2 when length == 16:
-                    nguid = new Guid(id, bigEndian: true);
-                    break;
-                case 3 when length == 16:
-                    uuid = new Guid(id, bigEndian: true);
-                    break;
-                case 4 when length == 1:
-                    csi = id[0];
-                    break;
-            }
-
-            offset += 4 + length;
-        }
-
-        return new NamespaceIdentifiers(eui, nguid, uuid, csi);
+        var d = NamespaceDescriptors.Read(list);
+        return new NamespaceIdentifiers(d.Eui64, d.Nguid, d.Uuid, d.CommandSet);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Initiator;
@@ -8,16 +7,16 @@ public sealed partial class NvmeController
 {
     /// <summary>Identify Controller (CNS 01h), read fresh from the controller.</summary>
     public async Task<IdentifyController> IdentifyControllerAsync(CancellationToken cancellationToken = default) =>
-        IdentifyController.Read(await IdentifyRawAsync(0x01, 0, cancellationToken).ConfigureAwait(false));
+        IdentifyController.Read(await IdentifyRawAsync(IdentifyCns.Controller, 0, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Identify Namespace (CNS 00h). An inactive NSID reads as all zeroes (BlockCount 0).</summary>
     public async Task<IdentifyNamespace> IdentifyNamespaceAsync(uint nsid, CancellationToken cancellationToken = default) =>
-        IdentifyNamespace.Read(await IdentifyRawAsync(0x00, nsid, cancellationToken).ConfigureAwait(false));
+        IdentifyNamespace.Read(await IdentifyRawAsync(IdentifyCns.Namespace, nsid, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Any Identify data structure (4096 bytes), raw.</summary>
     public async Task<byte[]> IdentifyRawAsync(byte cns, uint nsid, CancellationToken cancellationToken = default)
     {
-        var data = new byte[4096];
+        var data = new byte[IdentifyCns.DataSize];
         await AdminAsync(Commands.Identify(cns, nsid), data, "Identify", cancellationToken).ConfigureAwait(false);
         return data;
     }
@@ -29,22 +28,14 @@ public sealed partial class NvmeController
         uint after = 0;
         while (true)
         {
-            var page = await IdentifyRawAsync(0x02, after, cancellationToken).ConfigureAwait(false);
-            var count = 0;
-            for (var i = 0; i < page.Length; i += 4)
+            var page = await IdentifyRawAsync(IdentifyCns.ActiveNamespaceList, after, cancellationToken).ConfigureAwait(false);
+            var count = NamespaceIdList.Read(page, result);
+            if (count > 0)
             {
-                var nsid = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(i));
-                if (nsid == 0)
-                {
-                    break;
-                }
-
-                result.Add(nsid);
-                after = nsid;
-                count++;
+                after = result[^1];
             }
 
-            if (count < 1024 || after >= 0xFFFFFFFE)
+            if (count < NamespaceIdList.MaxEntries || after >= 0xFFFFFFFE)
             {
                 return result;
             }
@@ -53,7 +44,7 @@ public sealed partial class NvmeController
 
     /// <summary>Namespace Identification Descriptors (CNS 03h).</summary>
     public async Task<NamespaceIdentifiers> GetNamespaceDescriptorsAsync(uint nsid, CancellationToken cancellationToken = default) =>
-        NamespaceIdentifiers.Parse(await IdentifyRawAsync(0x03, nsid, cancellationToken).ConfigureAwait(false));
+        NamespaceIdentifiers.Parse(await IdentifyRawAsync(IdentifyCns.NamespaceDescriptorList, nsid, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Reads <paramref name="length"/> bytes (a multiple of 4) of log page <paramref name="logId"/> from byte <paramref name="offset"/>.</summary>
     public async Task<byte[]> GetLogPageAsync(byte logId, uint nsid, ulong offset, int length, CancellationToken cancellationToken = default)

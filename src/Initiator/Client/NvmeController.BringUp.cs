@@ -9,15 +9,13 @@ public sealed partial class NvmeController
 {
     private const int AdminSlots = 32;
     private const ushort AdminSqSize = 31;
-    private const uint CcEnable = 1;
-    private const uint CcIoSqEntrySize = 6u << 16;
-    private const uint CcIoCqEntrySize = 4u << 20;
-    private const uint CcShutdownNormal = 1u << 14;
-    private const uint CstsReady = 1;
-    private const uint CstsFatal = 2;
-    private const uint CstsShutdownMask = 3u << 2;
-    private const uint CstsShutdownComplete = 2u << 2;
-    private const uint AenNamespaceAttribute = 1u << 8;
+    private const uint CcEnable = ControllerRegisters.CcEnable;
+    private const uint CcShutdownNormal = ControllerRegisters.CcShutdownNormal;
+    private const uint CstsReady = ControllerRegisters.CstsReady;
+    private const uint CstsFatal = ControllerRegisters.CstsFatal;
+    private const uint CstsShutdownMask = ControllerRegisters.CstsShutdownMask;
+    private const uint CstsShutdownComplete = ControllerRegisters.CstsShutdownComplete;
+    private const uint AenNamespaceAttribute = AsyncEvent.ConfigNamespaceAttribute;
 
     private NvmeQueueEndpoint Endpoint(ushort queueId) => new(queueId, Options.TargetAddress, Options.TargetPort, Options);
 
@@ -25,7 +23,7 @@ public sealed partial class NvmeController
     {
         var kato = (uint)Options.KeepAliveTimeout.TotalMilliseconds;
         var admin = await HostQueue.ConnectAsync(_factory, Endpoint(0),
-            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, 0xFFFF, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout),
+            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, ConnectData.DynamicControllerId, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout),
             _onQueueLost, _logger, cancellationToken).ConfigureAwait(false);
         Association? association = null;
         try
@@ -54,15 +52,15 @@ public sealed partial class NvmeController
         var cap = (await AdminChecked(admin, Commands.PropertyGet(PropertyOffsets.Cap, eightBytes: true), "Property Get CAP", cancellationToken).ConfigureAwait(false)).Result64;
 
         // Reference §2.5: configure with EN=0, then the same CC with EN=1 (NVM command set, 4 KiB pages, round robin).
-        var cc = CcIoSqEntrySize | CcIoCqEntrySize;
+        var cc = ControllerRegisters.CcQueueEntrySizes;
         await AdminChecked(admin, Commands.PropertySet(PropertyOffsets.Cc, cc), "Property Set CC", cancellationToken).ConfigureAwait(false);
         await AdminChecked(admin, Commands.PropertySet(PropertyOffsets.Cc, cc | CcEnable), "Property Set CC.EN", cancellationToken).ConfigureAwait(false);
-        var timeout = TimeSpan.FromMilliseconds((((cap >> 24) & 0xFF) + 1) * 500);
+        var timeout = ControllerRegisters.ReadyTimeout(cap);
         await WaitStatusAsync(admin, CstsReady, CstsReady, timeout, "CSTS.RDY", cancellationToken).ConfigureAwait(false);
         var vs = (await AdminChecked(admin, Commands.PropertyGet(PropertyOffsets.Vs, eightBytes: false), "Property Get VS", cancellationToken).ConfigureAwait(false)).Dw0;
 
         var raw = new byte[IdentifyController.Size];
-        await AdminChecked(admin, Commands.Identify(0x01, 0), raw, "Identify Controller", cancellationToken).ConfigureAwait(false);
+        await AdminChecked(admin, Commands.Identify(IdentifyCns.Controller, 0), raw, "Identify Controller", cancellationToken).ConfigureAwait(false);
         var identify = IdentifyController.Read(raw);
 
         // Reference §1.10/§3.3: the Linux host refuses MAXCMD 0 (I/O controllers), ICDOFF ≠ 0 and no SGL support.
@@ -95,16 +93,16 @@ public sealed partial class NvmeController
         }
 
         // Reference §3.8: Number of Queues is 0's based in both halves; use min(requested, granted).
-        var value = (uint)(requested - 1) | ((uint)(requested - 1) << 16);
-        var granted = (await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.NumberOfQueues, value), "Set Features Number of Queues", cancellationToken).ConfigureAwait(false)).Dw0;
-        var count = Math.Min(requested, (int)Math.Min(granted & 0xFFFF, granted >> 16) + 1);
+        var value = Features.EncodeQueueCount(requested, requested);
+        var granted = Features.DecodeQueueCount((await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.NumberOfQueues, value), "Set Features Number of Queues", cancellationToken).ConfigureAwait(false)).Dw0);
+        var count = Math.Min(requested, Math.Min(granted.SubmissionQueues, granted.CompletionQueues));
         if (count < requested)
         {
             Log.FewerQueues(_logger, count, requested);
         }
 
         // Reference §2.3: SQSIZE = queue size − 1, clamped to CAP.MQES (0's based) and MAXCMD.
-        var size = Math.Min(Options.QueueSize, (int)(association.Capabilities & 0xFFFF) + 1);
+        var size = Math.Min(Options.QueueSize, ControllerRegisters.MaxQueueEntries(association.Capabilities));
         if (association.Identify.MaxCmd != 0)
         {
             size = Math.Min(size, association.Identify.MaxCmd);
@@ -230,26 +228,14 @@ public sealed partial class NvmeController
                     return;
                 }
 
-                var type = (int)(completion.Dw0 & 7);
-                var info = (int)((completion.Dw0 >> 8) & 0xFF);
-                var logPage = (int)((completion.Dw0 >> 16) & 0xFF);
-                Log.AsyncEvent(_logger, type, info, logPage);
-                if (type == 2 && info == 0)
+                var aen = AsyncEvent.FromDw0(completion.Dw0);
+                Log.AsyncEvent(_logger, aen.Type, aen.Info, aen.LogPage);
+                if (aen.Type == AsyncEvent.TypeNotice && aen.Info == AsyncEvent.InfoNamespaceAttributeChanged)
                 {
-                    var page = new byte[4096];
+                    var page = new byte[NamespaceIdList.Size];
                     await AdminChecked(association.Admin, Commands.GetLogPage(LogPageIds.ChangedNamespaceList, 0xFFFFFFFF, 0, page.Length, false), page, "Get Log Page 04h", cancellationToken).ConfigureAwait(false);
                     var changed = new List<uint>();
-                    for (var i = 0; i < page.Length; i += 4)
-                    {
-                        var nsid = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(i));
-                        if (nsid == 0)
-                        {
-                            break;
-                        }
-
-                        changed.Add(nsid);
-                    }
-
+                    NamespaceIdList.Read(page, changed);
                     NamespacesChanged?.Invoke(this, new NvmeNamespacesChange(changed));
                 }
             }

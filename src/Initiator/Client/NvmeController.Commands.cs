@@ -5,62 +5,19 @@ namespace NvmeMptls.Initiator;
 /// <summary>Builders for the SQEs the controller sends (reference §2.3–§3.9). Data pointers are set by the queue.</summary>
 internal static class Commands
 {
-    public const uint PropertySize8 = 1;
+    public static NvmeCommand PropertyGet(uint offset, bool eightBytes) => ControllerRegisters.PropertyGet(offset, eightBytes);
 
-    public static NvmeCommand PropertyGet(uint offset, bool eightBytes) => new()
-    {
-        Opcode = FabricsOpcodes.Fabrics,
-        Nsid = FabricsOpcodes.PropertyGet,
-        Cdw10 = eightBytes ? PropertySize8 : 0,
-        Cdw11 = offset,
-    };
+    public static NvmeCommand PropertySet(uint offset, uint value) => ControllerRegisters.PropertySet(offset, value);
 
-    public static NvmeCommand PropertySet(uint offset, uint value) => new()
-    {
-        Opcode = FabricsOpcodes.Fabrics,
-        Nsid = FabricsOpcodes.PropertySet,
-        Cdw10 = 0,
-        Cdw11 = offset,
-        Cdw12 = value,
-    };
-
-    public static NvmeCommand Identify(byte cns, uint nsid, ushort controllerId = 0) => new()
-    {
-        Opcode = AdminOpcodes.Identify,
-        Nsid = nsid,
-        Cdw10 = cns | ((uint)controllerId << 16),
-    };
+    public static NvmeCommand Identify(byte cns, uint nsid, ushort controllerId = 0) => IdentifyCns.Command(cns, nsid, controllerId);
 
     /// <summary>Get Log Page; <paramref name="length"/> is a multiple of 4 (reference §3.6).</summary>
-    public static NvmeCommand GetLogPage(byte logId, uint nsid, ulong offset, int length, bool retainAsyncEvent)
-    {
-        var numd = (uint)(length / 4) - 1;
-        return new NvmeCommand
-        {
-            Opcode = AdminOpcodes.GetLogPage,
-            Nsid = nsid,
-            Cdw10 = logId | (retainAsyncEvent ? 1u << 15 : 0) | ((numd & 0xFFFF) << 16),
-            Cdw11 = numd >> 16,
-            Cdw12 = (uint)offset,
-            Cdw13 = (uint)(offset >> 32),
-        };
-    }
+    public static NvmeCommand GetLogPage(byte logId, uint nsid, ulong offset, int length, bool retainAsyncEvent) =>
+        new GetLogPageCommand(logId, nsid, offset, (ulong)length, retainAsyncEvent).ToCommand();
 
-    public static NvmeCommand SetFeatures(byte featureId, uint value, uint nsid = 0) => new()
-    {
-        Opcode = AdminOpcodes.SetFeatures,
-        Nsid = nsid,
-        Cdw10 = featureId,
-        Cdw11 = value,
-    };
+    public static NvmeCommand SetFeatures(byte featureId, uint value, uint nsid = 0) => Features.Set(featureId, value, nsid);
 
-    public static NvmeCommand GetFeatures(byte featureId, uint cdw11, uint nsid = 0, byte select = 0) => new()
-    {
-        Opcode = AdminOpcodes.GetFeatures,
-        Nsid = nsid,
-        Cdw10 = featureId | ((uint)select << 8),
-        Cdw11 = cdw11,
-    };
+    public static NvmeCommand GetFeatures(byte featureId, uint cdw11, uint nsid = 0, byte select = 0) => Features.Get(featureId, cdw11, nsid, select);
 
     public static NvmeCommand KeepAlive() => new() { Opcode = AdminOpcodes.KeepAlive };
 

@@ -156,8 +156,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <summary>Like the Linux host: Transient Transport Error and Command Interrupted are retried unless DNR.</summary>
     internal static bool IsRetryable(NvmeStatus status)
     {
-        var code = (ushort)(status.Value & 0x7FF);
-        return !status.DoNotRetry && code is NvmeStatusCodes.TransientTransportError or NvmeStatusCodes.CommandInterrupted;
+        return !status.DoNotRetry && status.Code is NvmeStatusCodes.TransientTransportError or NvmeStatusCodes.CommandInterrupted;
     }
 
     /// <summary>Says plainly, once per controller, when this host's path manager cannot give the expected paths.</summary>

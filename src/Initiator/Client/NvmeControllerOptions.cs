@@ -1,4 +1,5 @@
 using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Initiator;
@@ -148,17 +149,9 @@ public sealed record NvmeControllerOptions
 
     private static void CheckNqn(string nqn, string name)
     {
-        if (string.IsNullOrEmpty(nqn) || nqn.Length > 223 || !nqn.StartsWith("nqn.", StringComparison.Ordinal))
+        if (Nqn.Check(nqn) is { } problem)
         {
-            throw new ArgumentException($"{name} '{nqn}' must be an NQN of 1..223 characters starting with 'nqn.'", name);
-        }
-
-        foreach (var c in nqn)
-        {
-            if (c is < (char)0x20 or > (char)0x7E)
-            {
-                throw new ArgumentException($"{name} must be printable ASCII", name);
-            }
+            throw new ArgumentException($"{name} {problem}", name);
         }
     }
 

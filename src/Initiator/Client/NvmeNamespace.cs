@@ -26,7 +26,7 @@ public sealed class NvmeNamespace : INamespaceDevice
 
         // MDTS is a power of two in units of the minimum page (CAP.MPSMIN, 4 KiB with MPSMIN 0); 0 = no limit.
         var mdts = controller.Identify.Mdts;
-        var pageShift = 12 + (int)((controller.Capabilities >> 48) & 0xF);
+        var pageShift = ControllerRegisters.MinPageShift(controller.Capabilities);
         var limit = mdts == 0 || mdts + pageShift >= 31 ? DefaultMaxTransferBytes : Math.Min(DefaultMaxTransferBytes, 1 << (mdts + pageShift));
         MaxTransferBytes = Math.Min(limit, 65536 * LbaSize) / LbaSize * LbaSize;
     }

@@ -8,13 +8,33 @@ public readonly record struct NvmeStatus(ushort Value)
 {
     public const ushort DnrBit = 0x4000;
     public const ushort MoreBit = 0x2000;
+    public const ushort CrdMask = 0x1800;
+
+    /// <summary>SCT and SC together (bits 10:0): the form of <see cref="NvmeStatusCodes"/>.</summary>
+    public const ushort CodeMask = 0x07FF;
 
     public static NvmeStatus Success => default;
 
+    /// <summary>SC, bits 7:0.</summary>
     public byte StatusCode => (byte)Value;
+
+    /// <summary>SCT, bits 10:8 (0 generic, 1 command specific, 2 media and data integrity, 3 path related).</summary>
     public byte StatusCodeType => (byte)((Value >> 8) & 0x7);
+
+    /// <summary>SCT and SC without CRD, More and DNR: compare with <see cref="NvmeStatusCodes"/>.</summary>
+    public ushort Code => (ushort)(Value & CodeMask);
+
+    /// <summary>Command Retry Delay index, bits 12:11 (0: retry at once).</summary>
+    public byte RetryDelay => (byte)((Value & CrdMask) >> 11);
+
+    /// <summary>M: more status information is in the Error Information log page.</summary>
+    public bool More => (Value & MoreBit) != 0;
+
     public bool DoNotRetry => (Value & DnrBit) != 0;
-    public bool IsSuccess => (Value & 0x07FF) == 0;
+    public bool IsSuccess => Code == 0;
+
+    /// <summary>True when SCT and SC equal <paramref name="code"/> (one of <see cref="NvmeStatusCodes"/>), whatever DNR/More/CRD say.</summary>
+    public bool Is(ushort code) => Code == code;
 
     public NvmeStatus WithDnr() => new((ushort)(Value | DnrBit));
 
@@ -81,7 +101,7 @@ public static class NvmeStatusCodes
     // SCT 3: path related
     public const ushort InternalPathError = 0x300;
 
-    public static string Describe(NvmeStatus status) => (ushort)(status.Value & 0x07FF) switch
+    public static string Describe(NvmeStatus status) => status.Code switch
     {
         0 => "Success",
         InvalidOpcode => "Invalid Command Opcode",

@@ -69,9 +69,3 @@ public static class LogPageIds
     public const byte CommandsSupportedAndEffects = 0x05;
     public const byte Discovery = 0x70;
 }
-
-/// <summary>Well-known NQNs.</summary>
-public static class WellKnownNqns
-{
-    public const string Discovery = "nqn.2014-08.org.nvmexpress.discovery";
-}

@@ -13,6 +13,7 @@ public static class CapsuleRespPdu
 {
     public const byte HeaderLength = PduCommonHeader.Size + NvmeCompletion.Size;
     public const int CqeOffset = PduCommonHeader.Size;
+    public const int CommandIdFieldOffset = CqeOffset + NvmeCompletion.CidOffset;
 
     public static NvmeCompletion ReadCompletion(ReadOnlySpan<byte> header) => NvmeCompletion.Read(header.Slice(CqeOffset, NvmeCompletion.Size));
 

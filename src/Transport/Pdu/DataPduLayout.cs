@@ -13,13 +13,14 @@ namespace NvmeMptls.Transport.Pdu;
 /// 20–23   reserved
 /// </code>
 /// </summary>
-internal static class DataPduLayout
+public static class DataPduLayout
 {
     public const byte HeaderLength = 24;
     public const int CccidOffset = 8;
     public const int TtagOffset = 10;
     public const int DataOffsetOffset = 12;
     public const int DataLengthOffset = 16;
+    public const int ReservedOffset = 20;
 
     public static (ushort Cccid, ushort Ttag, uint Offset, uint Length) Read(ReadOnlySpan<byte> header) => (
         BinaryPrimitives.ReadUInt16LittleEndian(header[CccidOffset..]),
@@ -34,6 +35,6 @@ internal static class DataPduLayout
         BinaryPrimitives.WriteUInt16LittleEndian(header[TtagOffset..], ttag);
         BinaryPrimitives.WriteUInt32LittleEndian(header[DataOffsetOffset..], offset);
         BinaryPrimitives.WriteUInt32LittleEndian(header[DataLengthOffset..], length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[20..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[ReservedOffset..], 0);
     }
 }

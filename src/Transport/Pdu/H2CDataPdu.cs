@@ -7,6 +7,7 @@ namespace NvmeMptls.Transport.Pdu;
 public readonly record struct H2CDataPdu(ushort CommandId, ushort TransferTag, uint DataOffset, uint DataLength)
 {
     public const byte HeaderLength = DataPduLayout.HeaderLength;
+    public const int CommandIdFieldOffset = DataPduLayout.CccidOffset;
     public const int DataOffsetFieldOffset = DataPduLayout.DataOffsetOffset;
     public const int DataLengthFieldOffset = DataPduLayout.DataLengthOffset;
     public const int TransferTagFieldOffset = DataPduLayout.TtagOffset;

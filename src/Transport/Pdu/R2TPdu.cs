@@ -7,6 +7,10 @@ namespace NvmeMptls.Transport.Pdu;
 public readonly record struct R2TPdu(ushort CommandId, ushort TransferTag, uint Offset, uint Length)
 {
     public const byte HeaderLength = DataPduLayout.HeaderLength;
+    public const int CommandIdFieldOffset = DataPduLayout.CccidOffset;
+    public const int OffsetFieldOffset = DataPduLayout.DataOffsetOffset;
+    public const int LengthFieldOffset = DataPduLayout.DataLengthOffset;
+    public const int TransferTagFieldOffset = DataPduLayout.TtagOffset;
 
     public static R2TPdu Read(ReadOnlySpan<byte> header)
     {

@@ -13,7 +13,7 @@ namespace NvmeMptls.Transport.Pdu;
 /// </code>
 /// TermReq PDUs never carry digests, even when digests were negotiated.
 /// </summary>
-internal static class TermReqLayout
+public static class TermReqLayout
 {
     public const byte HeaderLength = 24;
     public const int FesOffset = 8;

@@ -107,7 +107,7 @@ public sealed class HostQueueTests
 
         var error = Assert.ThrowsAsync<NvmeStatusException>(async () => await ns.ReadAsync(0, new byte[4096]));
 
-        Assert.That(error!.Status.Value & 0x7FF, Is.EqualTo(NvmeStatusCodes.TransientTransportError));
+        Assert.That(error!.Status.Code, Is.EqualTo(NvmeStatusCodes.TransientTransportError));
         await ns.ReadAsync(0, new byte[4096]);
         Assert.That(fake.Connections, Is.EqualTo(connections));
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));

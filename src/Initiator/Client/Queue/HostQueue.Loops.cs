@@ -1,3 +1,4 @@
+using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 
@@ -6,15 +7,10 @@ namespace NvmeMptls.Initiator.Queue;
 /// <summary>The two loops of a host queue and the single place where a queue ends.</summary>
 internal sealed partial class HostQueue
 {
-    private const int CapsuleRespCidOffset = CapsuleRespPdu.CqeOffset + NvmeCompletion.CidOffset;
-    private const int DataPduCidOffset = 8;
-
     private async Task SendLoopAsync()
     {
         var reader = _sendQueue.Reader;
-        // WaitToReadAsync with a cancelable token allocates a new waiter each time it has to wait; without one the
-        // channel reuses a single waiter. Stopping the queue instead posts a Stop item that ends the loop.
-        using var wake = _stop.Token.UnsafeRegister(static state => ((HostQueue)state!)._sendQueue.Writer.TryWrite(new SendItem(SendKind.Stop, null, 0, 0, 0)), this);
+        using var wake = SendLoopStop.PostOnCancel(_stop.Token, _sendQueue.Writer, new SendItem(SendKind.Stop, null, 0, 0, 0));
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -141,7 +137,7 @@ internal sealed partial class HostQueue
     private void OnCapsuleResp()
     {
         var completion = CapsuleRespPdu.ReadCompletion(_reader.Header);
-        var context = Lookup(completion.CommandId, CapsuleRespCidOffset, "CapsuleResp");
+        var context = Lookup(completion.CommandId, CapsuleRespPdu.CommandIdFieldOffset, "CapsuleResp");
 
         // The slot's buffers must stay untouched until the send loop has written all R2T data.
         if (context.SendingR2TData)
@@ -162,7 +158,7 @@ internal sealed partial class HostQueue
     {
         var pdu = C2HDataPdu.Read(_reader.Header);
         var flags = _reader.Common.Flags;
-        var context = Lookup(pdu.CommandId, DataPduCidOffset, "C2HData");
+        var context = Lookup(pdu.CommandId, C2HDataPdu.CommandIdFieldOffset, "C2HData");
 
         // Reference §1.7: data arrives in order and within the command's buffer; anything else is FES 04h.
         if (context.ReadBuffer.IsEmpty)
@@ -208,7 +204,7 @@ internal sealed partial class HostQueue
     private void OnR2T()
     {
         var r2t = R2TPdu.Read(_reader.Header);
-        var context = Lookup(r2t.CommandId, DataPduCidOffset, "R2T");
+        var context = Lookup(r2t.CommandId, R2TPdu.CommandIdFieldOffset, "R2T");
         if (context.WriteData.IsEmpty || context.InCapsule)
         {
             throw PduException.Sequence($"R2T for command id {r2t.CommandId}, which has no data to send by R2T");
@@ -222,7 +218,7 @@ internal sealed partial class HostQueue
 
         if (r2t.Length == 0)
         {
-            throw PduException.HeaderField(DataPduCidOffset + 8, $"R2T for command id {r2t.CommandId} with R2TL 0");
+            throw PduException.HeaderField(R2TPdu.LengthFieldOffset, $"R2T for command id {r2t.CommandId} with R2TL 0");
         }
 
         if (r2t.Offset != (uint)context.Granted || (ulong)r2t.Offset + r2t.Length > (ulong)context.WriteData.Length)

@@ -326,14 +326,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
     {
         var data = new byte[ConnectData.Size];
         new ConnectData(p.HostId, p.ControllerId, p.SubsystemNqn, p.HostNqn).Write(data);
-        var command = new NvmeCommand
-        {
-            Opcode = FabricsOpcodes.Fabrics,
-            Nsid = FabricsOpcodes.Connect,
-            Cdw10 = (uint)QueueId << 16,
-            Cdw11 = p.SqSize,
-            Cdw12 = p.KeepAliveMilliseconds,
-        };
+        var command = new ConnectCommand(QueueId, p.SqSize, 0, p.KeepAliveMilliseconds).ToCommand();
         var completion = await SubmitAsync(command, default, data, cancellationToken).ConfigureAwait(false);
         if (!completion.Status.IsSuccess)
         {
@@ -341,28 +334,25 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
 
         // Reference §2.3: ATR/ASCR would require in-band authentication, which this host does not do.
-        if ((completion.Dw0 & 0x60000) != 0)
+        var response = new ConnectResponse(completion.Dw0);
+        if (response.AuthenticationRequired)
         {
             throw new IOException($"{where}: the controller requires in-band authentication (Connect DW0 0x{completion.Dw0:x8}), which is not supported");
         }
 
-        ControllerId = (ushort)completion.Dw0;
+        ControllerId = response.ControllerId;
     }
 
     private static string DescribeConnectFailure(in NvmeCompletion completion)
     {
-        if ((completion.Status.Value & 0x7FF) != NvmeStatusCodes.ConnectInvalidParameters)
+        if (!completion.Status.Is(NvmeStatusCodes.ConnectInvalidParameters))
         {
             return "";
         }
 
-        // Reference §2.3: IATTR bit 16 says the offset is into the Connect data.
-        var inData = (completion.Dw0 & 0x10000) != 0;
-        var offset = completion.Dw0 & 0xFFFF;
-        var field = inData
-            ? offset switch { 0 => "HOSTID", 16 => "CNTLID", 256 => "SUBNQN (unknown subsystem?)", 512 => "HOSTNQN", _ => $"data offset {offset}" }
-            : offset switch { 42 => "QID", 44 => "SQSIZE", 48 => "KATO", _ => $"SQE offset {offset}" };
-        return $" (invalid {field})";
+        var response = new ConnectResponse(completion.Dw0);
+        var hint = response.Dw0 == ConnectResponse.InvalidSubsystemNqn ? " (unknown subsystem?)" : "";
+        return $" (invalid {response.InvalidParameterName}{hint})";
     }
 
     private readonly record struct SendItem(SendKind Kind, CommandContext? Context, ushort TransferTag, uint Offset, uint Length);

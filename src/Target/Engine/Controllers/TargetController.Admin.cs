@@ -12,7 +12,7 @@ internal readonly record struct AdminResult(NvmeStatus Status, uint Dw0 = 0, uin
 
 public sealed partial class TargetController
 {
-    private const uint SupportedAsyncEvents = 0xFF | (1u << 8) | (1u << 31);
+    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigDiscoveryLogChange;
 
     /// <summary>Executes an admin command other than the Fabrics ones. Reference §3.</summary>
     internal AdminResult ExecuteAdmin(CommandContext ctx)
@@ -41,17 +41,17 @@ public sealed partial class TargetController
 
     private AdminResult Identify(CommandContext ctx)
     {
-        var cns = (byte)ctx.Command.Cdw10;
+        var cns = IdentifyCns.CnsOf(ctx.Command);
         var nsid = ctx.Command.Nsid;
-        var page = new byte[IdentifyController.Size];
-        if (IsDiscovery && cns != 0x01)
+        var page = new byte[IdentifyCns.DataSize];
+        if (IsDiscovery && cns != IdentifyCns.Controller)
         {
             return AdminResult.Error(NvmeStatusCodes.InvalidField);
         }
 
         switch (cns)
         {
-            case 0x00:
+            case IdentifyCns.Namespace:
                 // Linux: the broadcast NSID is invalid here; an inactive NSID returns zeroes with success.
                 if (nsid is 0 or 0xFFFFFFFF)
                 {
@@ -64,10 +64,10 @@ public sealed partial class TargetController
                 }
 
                 break;
-            case 0x01:
+            case IdentifyCns.Controller:
                 BuildIdentifyController().Write(page);
                 break;
-            case 0x02:
+            case IdentifyCns.ActiveNamespaceList:
                 if (nsid >= 0xFFFFFFFE)
                 {
                     return AdminResult.Error(NvmeStatusCodes.InvalidNamespace);
@@ -76,14 +76,14 @@ public sealed partial class TargetController
                 var count = 0;
                 foreach (var id in Subsystem.ActiveNsids())
                 {
-                    if (id > nsid && count < 1024)
+                    if (id > nsid && count < NamespaceIdList.MaxEntries)
                     {
-                        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(count++ * 4), id);
+                        NamespaceIdList.Write(page, count++, id);
                     }
                 }
 
                 break;
-            case 0x03:
+            case IdentifyCns.NamespaceDescriptorList:
                 if (Subsystem.FindNamespace(nsid) is not { } described)
                 {
                     return AdminResult.Error(NvmeStatusCodes.InvalidNamespace);
@@ -91,7 +91,7 @@ public sealed partial class TargetController
 
                 NamespaceDescriptors.Write(page, described.Uuid, described.Nguid);
                 break;
-            case 0x06 when ctx.Command.Cdw11 >> 24 == 0:
+            case IdentifyCns.IoCommandSetController when IdentifyCns.CommandSetOf(ctx.Command) == NamespaceDescriptors.CommandSetNvm:
                 // I/O command set specific controller data, NVM command set: all limits zero ("none"). Linux 6.1
                 // hosts ask for it during bring-up even from a 1.3 controller; like nvmet, answer with zeroes
                 // instead of leaving an Invalid Field entry in the error log on every connect.
@@ -121,7 +121,7 @@ public sealed partial class TargetController
             Mdts = (byte)Math.Max(0, System.Numerics.BitOperations.Log2((uint)limits.MaxDataTransferSize) - 12),
             ControllerId = ControllerId,
             Version = VersionValue,
-            Oaes = IsDiscovery ? 1u << 31 : 1u << 8,
+            Oaes = IsDiscovery ? AsyncEvent.ConfigDiscoveryLogChange : AsyncEvent.ConfigNamespaceAttribute,
             Ctratt = 0x01,
             ControllerType = IsDiscovery ? IdentifyController.TypeDiscovery : IdentifyController.TypeIo,
             Aerl = AsyncEventLimit,
@@ -154,8 +154,8 @@ public sealed partial class TargetController
 
     private AdminResult SetFeatures(in NvmeCommand cmd)
     {
-        var fid = (byte)cmd.Cdw10;
-        if ((cmd.Cdw10 & 0x80000000) != 0)
+        var fid = Features.FeatureIdOf(cmd);
+        if (Features.SaveOf(cmd))
         {
             return AdminResult.Error(NvmeStatusCodes.FeatureNotSaveable);
         }
@@ -163,16 +163,15 @@ public sealed partial class TargetController
         switch (fid)
         {
             case FeatureIds.NumberOfQueues:
-                var nsqr = cmd.Cdw11 & 0xFFFF;
-                var ncqr = cmd.Cdw11 >> 16;
-                if (IsDiscovery || nsqr == 0xFFFF || ncqr == 0xFFFF)
+                // Reference §3.8: FFFFh (65536 queues) in either half is Invalid Field.
+                var (nsqr, ncqr) = Features.DecodeQueueCount(cmd.Cdw11);
+                if (IsDiscovery || nsqr > ushort.MaxValue || ncqr > ushort.MaxValue)
                 {
                     return AdminResult.Error(NvmeStatusCodes.InvalidField);
                 }
 
-                IoQueueLimit = (int)Math.Min(Math.Min(nsqr, ncqr) + 1, (uint)Registry.Limits.MaxIoQueues);
-                var granted = (uint)(IoQueueLimit - 1);
-                return new AdminResult(NvmeStatus.Success, Dw0: granted | (granted << 16));
+                IoQueueLimit = Math.Min(Math.Min(nsqr, ncqr), Registry.Limits.MaxIoQueues);
+                return new AdminResult(NvmeStatus.Success, Dw0: Features.EncodeQueueCount(IoQueueLimit, IoQueueLimit));
             case FeatureIds.AsyncEventConfig:
                 if ((cmd.Cdw11 & ~SupportedAsyncEvents) != 0)
                 {
@@ -195,21 +194,19 @@ public sealed partial class TargetController
     private AdminResult GetFeatures(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
-        var fid = (byte)cmd.Cdw10;
-        var sel = (cmd.Cdw10 >> 8) & 7;
-        if (sel == 3)
+        var fid = Features.FeatureIdOf(cmd);
+        if (Features.SelectOf(cmd) == Features.SelectSupportedCapabilities)
         {
             // Supported capabilities: changeable, not saveable, not namespace specific.
             return fid is FeatureIds.NumberOfQueues or FeatureIds.AsyncEventConfig or FeatureIds.KeepAliveTimer or FeatureIds.VolatileWriteCache
-                ? new AdminResult(NvmeStatus.Success, Dw0: 0x4)
+                ? new AdminResult(NvmeStatus.Success, Dw0: Features.CapabilityChangeable)
                 : AdminResult.Error(NvmeStatusCodes.InvalidField);
         }
 
         switch (fid)
         {
             case FeatureIds.NumberOfQueues when !IsDiscovery:
-                var n = (uint)(IoQueueLimit - 1);
-                return new AdminResult(NvmeStatus.Success, Dw0: n | (n << 16));
+                return new AdminResult(NvmeStatus.Success, Dw0: Features.EncodeQueueCount(IoQueueLimit, IoQueueLimit));
             case FeatureIds.AsyncEventConfig:
                 return new AdminResult(NvmeStatus.Success, Dw0: AsyncEventConfig);
             case FeatureIds.KeepAliveTimer:

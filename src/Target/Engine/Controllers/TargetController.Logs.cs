@@ -12,11 +12,7 @@ public sealed partial class TargetController
     private AdminResult GetLogPage(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
-        var lid = (byte)cmd.Cdw10;
-        var rae = (cmd.Cdw10 & 0x8000) != 0;
-        var numd = (((ulong)(cmd.Cdw11 & 0xFFFF) << 16) | (cmd.Cdw10 >> 16)) + 1;
-        var length = numd * 4;
-        var offset = cmd.Cdw12 | ((ulong)cmd.Cdw13 << 32);
+        var (lid, _, offset, length, rae) = GetLogPageCommand.Read(cmd);
 
         // The log page offset is in bytes and must be dword aligned.
         if ((offset & 3) != 0 || length > (ulong)ctx.TransferLength)
@@ -190,19 +186,19 @@ public sealed partial class TargetController
     /// <summary>Changed Namespace List: reading it (without RAE) clears the list and re-arms the notice.</summary>
     private byte[] BuildChangedNamespaceList(bool retainAsyncEvent)
     {
-        var page = new byte[4096];
+        var page = new byte[NamespaceIdList.Size];
         lock (_lock)
         {
             var i = 0;
-            if (_changedNamespaces.Count >= 1024)
+            if (_changedNamespaces.Count >= NamespaceIdList.MaxEntries)
             {
-                BinaryPrimitives.WriteUInt32LittleEndian(page, 0xFFFFFFFF);
+                NamespaceIdList.Write(page, 0, NamespaceIdList.Overflow);
             }
             else
             {
                 foreach (var nsid in _changedNamespaces)
                 {
-                    BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(i++ * 4), nsid);
+                    NamespaceIdList.Write(page, i++, nsid);
                 }
             }
 

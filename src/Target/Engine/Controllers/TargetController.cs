@@ -75,7 +75,7 @@ public sealed partial class TargetController : IAsyncDisposable
     }
 
     /// <summary>CAP: MQES, TO 15 (7.5 s), CSS bit 37 (NVM command set), MPSMIN = MPSMAX = 0 (4 KiB). Reference §2.4.</summary>
-    public ulong Capabilities => (ulong)(Registry.Limits.MaxQueueSize - 1) | (15UL << 24) | (1UL << 37);
+    public ulong Capabilities => ControllerRegisters.Capabilities(Registry.Limits.MaxQueueSize, timeout500Ms: 15);
 
     internal bool TryAttachQueue(ushort qid, TargetQueue queue)
     {
@@ -165,18 +165,19 @@ public sealed partial class TargetController : IAsyncDisposable
     {
         var old = ControllerConfiguration;
         ControllerConfiguration = value;
-        var wasEnabled = (old & 1) != 0;
-        var enable = (value & 1) != 0;
+        var wasEnabled = (old & ControllerRegisters.CcEnable) != 0;
+        var enable = (value & ControllerRegisters.CcEnable) != 0;
         if (enable && !wasEnabled)
         {
             // EN 0→1: IOSQES must be 6 and IOCQES 4, MPS 0 (4 KiB), CSS NVM; otherwise Controller Fatal Status.
-            var valid = ((value >> 16) & 0xF) == 6 && ((value >> 20) & 0xF) == 4 && ((value >> 7) & 0xF) == 0 && ((value >> 4) & 0x7) == 0;
-            if (IsDiscovery && ((value >> 16) & 0xFF) == 0)
+            var valid = ControllerRegisters.CcIoSqEntrySize(value) == 6 && ControllerRegisters.CcIoCqEntrySize(value) == 4
+                && ControllerRegisters.CcMemoryPageSize(value) == 0 && ControllerRegisters.CcCommandSet(value) == 0;
+            if (IsDiscovery && ControllerRegisters.CcIoSqEntrySize(value) == 0 && ControllerRegisters.CcIoCqEntrySize(value) == 0)
             {
                 valid = true; // discovery hosts may leave the queue entry sizes at 0
             }
 
-            ControllerStatus = valid ? ControllerStatus | 1 : ControllerStatus | 2;
+            ControllerStatus |= valid ? ControllerRegisters.CstsReady : ControllerRegisters.CstsFatal;
             if (valid)
             {
                 TouchKeepAlive();
@@ -185,14 +186,13 @@ public sealed partial class TargetController : IAsyncDisposable
         }
         else if (!enable && wasEnabled)
         {
-            ControllerStatus &= ~1u; // reset: not ready
+            ControllerStatus &= ~ControllerRegisters.CstsReady; // reset: not ready
         }
 
-        var shn = (value >> 14) & 3;
-        if (shn != 0)
+        if (ControllerRegisters.CcShutdownNotification(value) != 0)
         {
             // Shutdown: no new work; in-flight commands finish on their own. SHST = 10b (complete).
-            ControllerStatus = (ControllerStatus & ~0xCu) | 0x8;
+            ControllerStatus = (ControllerStatus & ~ControllerRegisters.CstsShutdownMask) | ControllerRegisters.CstsShutdownComplete;
             foreach (var ns in Subsystem.Namespaces)
             {
                 _ = ns.Device.FlushAsync().AsTask();
@@ -200,7 +200,7 @@ public sealed partial class TargetController : IAsyncDisposable
         }
         else
         {
-            ControllerStatus &= ~0xCu;
+            ControllerStatus &= ~ControllerRegisters.CstsShutdownMask;
         }
     }
 
@@ -238,19 +238,18 @@ public sealed partial class TargetController : IAsyncDisposable
         bool raise;
         lock (_lock)
         {
-            if (_changedNamespaces.Count < 1024)
+            if (_changedNamespaces.Count < NamespaceIdList.MaxEntries)
             {
                 _changedNamespaces.Add(nsid);
             }
 
-            raise = (AsyncEventConfig & (1u << 8)) != 0 && !_namespaceNoticeMasked;
+            raise = (AsyncEventConfig & AsyncEvent.ConfigNamespaceAttribute) != 0 && !_namespaceNoticeMasked;
             _namespaceNoticeMasked |= raise;
         }
 
         if (raise)
         {
-            // DW0: type 2 (notice), info 0x00 (namespace attribute changed), log page 04h.
-            RaiseEvent(0x2 | (0x00 << 8) | (0x04 << 16));
+            RaiseEvent(AsyncEvent.NamespaceAttributeChanged.ToDw0());
         }
     }
 
@@ -259,14 +258,13 @@ public sealed partial class TargetController : IAsyncDisposable
         bool raise;
         lock (_lock)
         {
-            raise = (AsyncEventConfig & (1u << 31)) != 0 && !_discoveryNoticeMasked;
+            raise = (AsyncEventConfig & AsyncEvent.ConfigDiscoveryLogChange) != 0 && !_discoveryNoticeMasked;
             _discoveryNoticeMasked |= raise;
         }
 
         if (raise)
         {
-            // DW0: type 2 (notice), info 0xF0 (discovery log page change), log page 70h.
-            RaiseEvent(0x2 | (0xF0 << 8) | (0x70 << 16));
+            RaiseEvent(AsyncEvent.DiscoveryLogChanged.ToDw0());
         }
     }
 

@@ -134,7 +134,7 @@ public sealed class TargetMetrics : ITargetObserver
     /// <summary>Counts a command completed with an error (<paramref name="nsid"/> 0: no namespace applies).</summary>
     public void CommandError(string subsystemNqn, uint nsid, NvmeStatus status)
     {
-        var key = (subsystemNqn, nsid, (ushort)(status.Value & 0x07FF));
+        var key = (subsystemNqn, nsid, status.Code);
         _errors.GetOrAdd(key, static (k, self) => self._commandErrors.WithLabels(
             k.Subsystem,
             k.Nsid == 0 ? "" : k.Nsid.ToString(CultureInfo.InvariantCulture),

@@ -29,7 +29,7 @@ public static class Errno
             return exception is ArgumentException ? EINVAL : EIO;
         }
 
-        var code = (ushort)(nvme.Status.Value & 0x07FF);
+        var code = nvme.Status.Code;
         return code switch
         {
             NvmeStatusCodes.LbaOutOfRange or NvmeStatusCodes.CapacityExceeded => ENOSPC,

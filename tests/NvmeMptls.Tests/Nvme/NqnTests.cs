@@ -40,7 +40,11 @@ public sealed class NqnTests
         const string bad = "nqn.2026-01.io.example";
         Assert.Multiple(() =>
         {
-            Assert.That(NvmeMptls.Target.Configuration.Nqn.Check(bad), Is.EqualTo(Nqn.Check(bad)));
+            var errors = new List<string>();
+            var target = NvmeMptls.Target.Configuration.TargetOptions.Default;
+            NvmeMptls.Target.Configuration.TargetOptionsValidator.Validate(
+                target with { Subsystems = [target.Subsystems[0] with { Nqn = bad }] }, errors);
+            Assert.That(errors, Has.One.EndsWith(":Nqn: " + Nqn.Check(bad)));
             var options = NvmeMptls.Initiator.NvmeControllerOptions.Default with { SubsystemNqn = bad };
             var ex = Assert.Throws<ArgumentException>(options.Validate);
             Assert.That(ex!.Message, Does.StartWith("SubsystemNqn " + Nqn.Check(bad)));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Configuration;
 
@@ -48,9 +49,9 @@ internal static class TargetOptionsValidator
         {
             SubsystemOptions subsystem = options.Subsystems[s];
             string key = $"{Root}:Subsystems:{s}";
-            if (subsystem.Nqn == Nqn.DiscoveryNqn)
+            if (subsystem.Nqn == WellKnownNqns.Discovery)
             {
-                errors.Add($"{key}:Nqn: {Nqn.DiscoveryNqn} is the discovery subsystem and cannot be configured");
+                errors.Add($"{key}:Nqn: {WellKnownNqns.Discovery} is the discovery subsystem and cannot be configured");
             }
             else if (Nqn.Check(subsystem.Nqn) is { } nqnProblem)
             {

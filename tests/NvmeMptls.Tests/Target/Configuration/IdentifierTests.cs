@@ -1,4 +1,5 @@
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Tests.Target.Configuration;
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Transport.Nvme;
 using static NvmeMptls.Tests.Target.Configuration.ConfigurationTestKit;
 
 namespace NvmeMptls.Tests.Target.Configuration;
@@ -37,7 +38,7 @@ public class TargetOptionsValidationTests
     {
         ImmutableArray<string> errors = Errors(
             ("Target:Subsystems:0:Model", "x"),
-            ("Target:Subsystems:1:Nqn", Nqn.DiscoveryNqn));
+            ("Target:Subsystems:1:Nqn", WellKnownNqns.Discovery));
         Assert.That(errors, Does.Contain("Target:Subsystems:0:Nqn: is required"));
         Assert.That(errors, Has.One.StartsWith("Target:Subsystems:1:Nqn: nqn.2014-08.org.nvmexpress.discovery is the discovery subsystem"));
     }

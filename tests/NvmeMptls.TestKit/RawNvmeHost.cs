@@ -1,23 +1,42 @@
-using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Pipelines;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
+using NvmeMptls.Transport.Sockets;
 
 namespace NvmeMptls.TestKit;
 
+/// <summary>The outcome of one command as the host saw it (Data: the bytes read, when the command read any).</summary>
+public readonly record struct HostCompletion(NvmeStatus Status, uint Dw0, byte[]? Data);
+
 /// <summary>
-/// A deliberately simple NVMe/TCP host for tests: one command at a time, explicit PDUs, and raw byte access so a
-/// test can send anything (including malformed PDUs) and read exactly what the target answers.
+/// The one fake NVMe/TCP host queue of the tests, over any connection (in-memory or TCP), built on the project's
+/// PDU reader and writer. Two ways to use it:
+/// <list type="bullet">
+/// <item>raw: explicit PDUs through <see cref="Reader"/>, <see cref="Writer"/> and <see cref="SendRawAsync"/>, so a
+/// test can send anything (malformed PDUs included) and read exactly what the target answers;</item>
+/// <item>commands: ICReq, Connect, properties, admin and I/O commands with in-capsule or R2T write data and C2HData
+/// reads, several at once from several tasks (an AER stays outstanding while others complete).</item>
+/// </list>
+/// There is no background reader: whoever waits for a completion reads the next PDU for everyone (RawNvmeHost.Receive.cs),
+/// so the raw reader is free whenever no command is outstanding.
 /// </summary>
-public sealed class RawNvmeHost : IAsyncDisposable
+public sealed partial class RawNvmeHost : IAsyncDisposable
 {
     public const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
+    public static readonly Guid HostId = Guid.Parse("11111111-2222-3333-4444-555555555555");
 
     private readonly StreamConnection _connection;
     private readonly PduSettings _settings = new() { MaxC2HData = 4 * 1024 * 1024 };
-    private ushort _nextCid = 1;
+    private readonly ConcurrentDictionary<ushort, Pending> _pending = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly SemaphoreSlim _receiveLock = new(1, 1);
+    private readonly CancellationTokenSource _disposed = new();
+    private int _nextCid = -1;
 
     public RawNvmeHost(StreamConnection connection)
     {
@@ -31,6 +50,39 @@ public sealed class RawNvmeHost : IAsyncDisposable
     public PduSettings Settings => _settings;
     public IcRespPdu IcResp { get; private set; }
     public ushort ControllerId { get; private set; }
+
+    /// <summary>Set when the connection failed; every outstanding and later command fails with it.</summary>
+    public Exception? Fault { get; private set; }
+
+    /// <summary>
+    /// Opens a queue over TCP: ICReq, Connect (SQSIZE 32); qid 0 creates a controller and enables it, qid ≥ 1 joins
+    /// <paramref name="controllerId"/>. A refused Connect throws <see cref="NvmeStatusException"/>.
+    /// </summary>
+    public static async Task<RawNvmeHost> OpenAsync(IPEndPoint endPoint, string subsystemNqn, ushort qid, ushort controllerId = 0xFFFF, uint katoMs = 0)
+    {
+        var host = new RawNvmeHost(await StreamConnector.ConnectAsync(endPoint, MultipathPolicy.Disabled).ConfigureAwait(false));
+        try
+        {
+            await host.InitializeAsync().ConfigureAwait(false);
+            var connect = await host.ConnectAsync(subsystemNqn, qid, 31, controllerId, katoMs: katoMs).ConfigureAwait(false);
+            if (!connect.Status.IsSuccess)
+            {
+                throw new NvmeStatusException(connect.Status, "Connect");
+            }
+
+            if (qid == 0)
+            {
+                await host.EnableAsync().ConfigureAwait(false);
+            }
+
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes)
     {
@@ -54,7 +106,7 @@ public sealed class RawNvmeHost : IAsyncDisposable
     public async Task<NvmeCompletion> ConnectAsync(string subnqn, ushort qid, ushort sqsize, ushort cntlid = 0xFFFF, string hostNqn = HostNqn, uint katoMs = 0)
     {
         var data = new byte[ConnectData.Size];
-        new ConnectData(Guid.Parse("11111111-2222-3333-4444-555555555555"), cntlid, subnqn, hostNqn).Write(data);
+        new ConnectData(HostId, cntlid, subnqn, hostNqn).Write(data);
         var cmd = new NvmeCommand
         {
             Opcode = FabricsOpcodes.Fabrics,
@@ -67,7 +119,7 @@ public sealed class RawNvmeHost : IAsyncDisposable
             SglLength = ConnectData.Size,
         };
         var cqe = await ExecuteAsync(cmd, data, null);
-        if (cqe.Status.IsSuccess && qid == 0)
+        if (cqe.Status.IsSuccess)
         {
             ControllerId = (ushort)cqe.Dw0;
         }
@@ -81,8 +133,14 @@ public sealed class RawNvmeHost : IAsyncDisposable
         await InitializeAsync();
         var c = await ConnectAsync(subnqn, 0, 31);
         Assert.That(c.Status.IsSuccess, Is.True, c.Status.ToString());
+        await EnableAsync();
+    }
+
+    /// <summary>CC: EN=1, IOSQES=6, IOCQES=4; then CSTS.RDY must be set.</summary>
+    public async Task EnableAsync()
+    {
         var set = await PropertySetAsync(PropertyOffsets.Cc, (6u << 16) | (4u << 20) | 1);
-        Assert.That(set.Status.IsSuccess, Is.True);
+        Assert.That(set.Status.IsSuccess, Is.True, "Property Set CC: " + set.Status);
         var csts = await PropertyGetAsync(PropertyOffsets.Csts, false);
         Assert.That(csts.Dw0 & 1, Is.EqualTo(1u), "CSTS.RDY");
     }
@@ -105,76 +163,80 @@ public sealed class RawNvmeHost : IAsyncDisposable
         SglIdentifier = SglDescriptor.TransportIdentifier, SglLength = length,
     };
 
-    /// <summary>Sends a command (in-capsule data when <paramref name="inCapsule"/>, else R2T for writes) and waits for its completion.</summary>
+    /// <summary>Writes <paramref name="data"/> (whole blocks) in the command capsule.</summary>
+    public Task<HostCompletion> WriteAsync(uint nsid, ulong slba, ReadOnlyMemory<byte> data, int lbaSize = 512) =>
+        RunAsync(IoCommand(IoOpcodes.Write, nsid, slba, data.Length / lbaSize, 0), data, 0);
+
+    public Task<HostCompletion> ReadAsync(uint nsid, ulong slba, int length, int lbaSize = 512) =>
+        RunAsync(IoCommand(IoOpcodes.Read, nsid, slba, length / lbaSize, length), default, length);
+
+    public Task<HostCompletion> FlushAsync(uint nsid) => RunAsync(Command(IoOpcodes.Flush, nsid), default, 0);
+
+    public Task<HostCompletion> SetFeatureAsync(byte fid, uint value) => RunAsync(Command(AdminOpcodes.SetFeatures, cdw10: fid, cdw11: value), default, 0);
+
+    public Task<HostCompletion> AsyncEventRequestAsync() => RunAsync(Command(AdminOpcodes.AsyncEventRequest), default, 0);
+
+    public Task<HostCompletion> GetLogPageAsync(byte lid, int length, bool retainAsyncEvent = false) =>
+        RunAsync(Command(AdminOpcodes.GetLogPage, 0xFFFFFFFF, lid | (retainAsyncEvent ? 1u << 15 : 0) | ((uint)((length / 4) - 1) << 16), length: (uint)length), default, length);
+
+    private NvmeCommand IoCommand(byte opcode, uint nsid, ulong slba, int blocks, int readLength) =>
+        Command(opcode, nsid, (uint)slba, (uint)(slba >> 32), (uint)(blocks - 1), (uint)readLength);
+
+    private async Task<HostCompletion> RunAsync(NvmeCommand command, ReadOnlyMemory<byte> inCapsule, int readLength)
+    {
+        var buffer = readLength > 0 ? new byte[readLength] : null;
+        var cqe = await ExecuteAsync(command, inCapsule, buffer).ConfigureAwait(false);
+        return new HostCompletion(cqe.Status, cqe.Dw0, buffer);
+    }
+
+    /// <summary>
+    /// Sends a command (write data in-capsule when <paramref name="inCapsule"/>, else by R2T) and waits for its
+    /// completion; other commands may be outstanding. A C2HTermReq fails it with <see cref="TermReqReceivedException"/>,
+    /// a closed or broken connection with an <see cref="IOException"/>.
+    /// </summary>
     public async Task<NvmeCompletion> ExecuteAsync(NvmeCommand cmd, ReadOnlyMemory<byte> writeData, Memory<byte>? readBuffer, bool inCapsule = true)
     {
-        cmd.CommandId = _nextCid++;
-        if (_nextCid == 0xFFFF)
+        var pending = new Pending(writeData, readBuffer);
+        do
         {
-            _nextCid = 1;
+            cmd.CommandId = (ushort)((Interlocked.Increment(ref _nextCid) % 0xFFFE) + 1);
         }
+        while (!_pending.TryAdd(cmd.CommandId, pending));
 
-        if (!writeData.IsEmpty && inCapsule)
+        if (!writeData.IsEmpty)
         {
-            cmd.SglIdentifier = SglDescriptor.InCapsuleIdentifier;
             cmd.SglLength = (uint)writeData.Length;
-            Writer.WriteCapsuleCmd(cmd, writeData.Span);
-        }
-        else
-        {
-            if (!writeData.IsEmpty)
+            if (inCapsule)
             {
-                cmd.SglLength = (uint)writeData.Length;
+                cmd.SglIdentifier = SglDescriptor.InCapsuleIdentifier;
             }
-
-            Writer.WriteCapsuleCmd(cmd, default);
         }
 
-        await Writer.FlushAsync();
-        var received = 0;
-        while (true)
+        await SendAsync(cmd, writeData, inCapsule).ConfigureAwait(false);
+        return await ReceiveUntilDoneAsync(pending).ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(NvmeCommand cmd, ReadOnlyMemory<byte> writeData, bool inCapsule)
+    {
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        try
         {
-            if (!await Reader.ReadHeaderAsync())
+            if (Fault is { } fault)
             {
-                throw new EndOfStreamException("target closed the connection");
+                throw new IOException("the connection already failed", fault);
             }
 
-            switch (Reader.Common.Type)
-            {
-                case PduType.CapsuleResp:
-                    return CapsuleRespPdu.ReadCompletion(Reader.Header);
-                case PduType.C2HData:
-                    var c2h = C2HDataPdu.Read(Reader.Header);
-                    Assert.That(readBuffer, Is.Not.Null, "unexpected C2HData");
-                    Assert.That(c2h.DataOffset, Is.EqualTo((uint)received));
-                    Assert.That(await Reader.ReadDataAsync(readBuffer!.Value.Slice(received, Reader.DataLength)), Is.True, "C2H data digest");
-                    received += (int)c2h.DataLength;
-                    if ((Reader.Common.Flags & PduFlags.Success) != 0)
-                    {
-                        return new NvmeCompletion { CommandId = cmd.CommandId };
-                    }
-
-                    break;
-                case PduType.R2T:
-                    var r2t = R2TPdu.Read(Reader.Header);
-                    var offset = (int)r2t.Offset;
-                    var end = offset + (int)r2t.Length;
-                    while (offset < end)
-                    {
-                        var n = Math.Min(end - offset, (int)_settings.MaxH2CData);
-                        Writer.WriteH2CData(new H2CDataPdu(r2t.CommandId, r2t.TransferTag, (uint)offset, (uint)n), writeData.Span.Slice(offset, n), last: offset + n == end);
-                        offset += n;
-                    }
-
-                    await Writer.FlushAsync();
-                    break;
-                case PduType.C2HTermReq:
-                    var term = C2HTermReqPdu.Read(Reader.Header);
-                    await Reader.SkipDataAsync();
-                    throw new TermReqReceivedException(term.Fes, term.Fei);
-                default:
-                    throw new InvalidOperationException($"unexpected {Reader.Common.Type}");
-            }
+            Writer.WriteCapsuleCmd(cmd, inCapsule ? writeData.Span : default);
+            await Writer.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            _pending.TryRemove(cmd.CommandId, out _);
+            throw ex as IOException ?? new IOException("sending the command failed", ex);
+        }
+        finally
+        {
+            _sendLock.Release();
         }
     }
 
@@ -215,5 +277,15 @@ public sealed class RawNvmeHost : IAsyncDisposable
         return h;
     }
 
-    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _disposed.CancelAsync().ConfigureAwait(false);
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        FailAll(new ObjectDisposedException(nameof(RawNvmeHost)));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Service;
@@ -29,8 +30,8 @@ public sealed class LiveReloadTests
             var applied = new TaskCompletionSource<TargetOptions>(TaskCreationOptions.RunContinuationsAsynchronously);
             target.Service.OptionsApplied += o => applied.TrySetResult(o);
 
-            await using var admin = await MiniNvmeHost.ConnectAsync(target.IoEndPoint, Nqn, 0);
-            await using var io = await MiniNvmeHost.ConnectAsync(target.IoEndPoint, Nqn, 1, admin.ControllerId);
+            await using var admin = await RawNvmeHost.OpenAsync(target.IoEndPoint, Nqn, 0);
+            await using var io = await RawNvmeHost.OpenAsync(target.IoEndPoint, Nqn, 1, admin.ControllerId);
 
             // Namespace Attribute Notices on (Asynchronous Event Configuration bit 8), then one AER outstanding.
             Assert.That((await admin.SetFeatureAsync(FeatureIds.AsyncEventConfig, 1u << 8)).Status.IsSuccess, Is.True);

@@ -1,6 +1,7 @@
 using NvmeMptls.Crypto.Psk;
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Service;
@@ -30,8 +31,8 @@ public sealed class MetricsScrapeTests
         var before = await MetricsScrape.FetchAsync(target.MetricsUrl);
         Assert.That(before.Sum("nvmemptls_namespace_commands_total"), Is.Zero);
 
-        await using (var admin = await MiniNvmeHost.ConnectAsync(target.IoEndPoint, Nqn, 0))
-        await using (var io = await MiniNvmeHost.ConnectAsync(target.IoEndPoint, Nqn, 1, admin.ControllerId))
+        await using (var admin = await RawNvmeHost.OpenAsync(target.IoEndPoint, Nqn, 0))
+        await using (var io = await RawNvmeHost.OpenAsync(target.IoEndPoint, Nqn, 1, admin.ControllerId))
         {
             var block = new byte[4096];
             for (var i = 0; i < 8; i++)

@@ -1,4 +1,5 @@
 using System.Net;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Service;
 
@@ -10,16 +11,16 @@ public sealed class ServiceWorkload : IAsyncDisposable
     private int _completed;
     private int _failed;
 
-    private ServiceWorkload(MiniNvmeHost admin, MiniNvmeHost io)
+    private ServiceWorkload(RawNvmeHost admin, RawNvmeHost io)
     {
         Admin = admin;
         Io = io;
         _loop = Task.Run(RunAsync);
     }
 
-    public MiniNvmeHost Admin { get; }
+    public RawNvmeHost Admin { get; }
 
-    public MiniNvmeHost Io { get; }
+    public RawNvmeHost Io { get; }
 
     public int Completed => Volatile.Read(ref _completed);
 
@@ -27,8 +28,8 @@ public sealed class ServiceWorkload : IAsyncDisposable
 
     public static async Task<ServiceWorkload> StartAsync(IPEndPoint endPoint, string nqn)
     {
-        var admin = await MiniNvmeHost.ConnectAsync(endPoint, nqn, 0).ConfigureAwait(false);
-        var io = await MiniNvmeHost.ConnectAsync(endPoint, nqn, 1, admin.ControllerId).ConfigureAwait(false);
+        var admin = await RawNvmeHost.OpenAsync(endPoint, nqn, 0).ConfigureAwait(false);
+        var io = await RawNvmeHost.OpenAsync(endPoint, nqn, 1, admin.ControllerId).ConfigureAwait(false);
         return new ServiceWorkload(admin, io);
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Service;
 
@@ -29,7 +30,7 @@ public sealed class ShutdownTests
             await target.WaitReadyAsync(TimeSpan.FromSeconds(30));
 
             var endPoint = new IPEndPoint(IPAddress.Loopback, port);
-            await using var admin = await MiniNvmeHost.ConnectAsync(endPoint, Nqn, 0);
+            await using var admin = await RawNvmeHost.OpenAsync(endPoint, Nqn, 0);
             var acknowledged = new ConcurrentDictionary<ulong, int>();
             var failures = new ConcurrentBag<string>();
             var enoughAcked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,7 +40,7 @@ public sealed class ShutdownTests
                 var writer = w;
                 writers.Add(Task.Run(async () =>
                 {
-                    await using var io = await MiniNvmeHost.ConnectAsync(endPoint, Nqn, (ushort)(writer + 1), admin.ControllerId);
+                    await using var io = await RawNvmeHost.OpenAsync(endPoint, Nqn, (ushort)(writer + 1), admin.ControllerId);
                     var data = new byte[Block];
 
                     // Each writer owns its own LBAs and stamps each block with (lba, sequence), so the file proves which write landed.

@@ -327,10 +327,10 @@ public sealed partial class TargetController : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Controller {ControllerId} of host {HostNqn}: keep-alive expired after {ElapsedMs} ms; tearing down")]
+        [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "Controller {ControllerId} of host {HostNqn}: keep-alive expired after {ElapsedMs} ms; tearing down")]
         public static partial void KeepAliveExpired(ILogger logger, ushort controllerId, string hostNqn, long elapsedMs);
 
-        [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Controller {ControllerId} on {SubsystemNqn} for {HostNqn} closed: {Reason}")]
+        [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "Controller {ControllerId} on {SubsystemNqn} for {HostNqn} closed: {Reason}")]
         public static partial void ControllerClosed(ILogger logger, ushort controllerId, string subsystemNqn, string hostNqn, string reason);
     }
 }

@@ -4,19 +4,18 @@ namespace NvmeMptls.Target.Namespaces;
 
 internal static partial class NamespaceLog
 {
-    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "Created sparse file namespace {Path} of {SizeBytes} bytes")]
+    [LoggerMessage(EventId = 3300, Level = LogLevel.Information, Message = "Created sparse file namespace {Path} of {SizeBytes} bytes")]
     public static partial void FileCreated(ILogger logger, string path, long sizeBytes);
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Extended file namespace {Path} from {OldSizeBytes} to {SizeBytes} bytes")]
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "Extended file namespace {Path} from {OldSizeBytes} to {SizeBytes} bytes")]
     public static partial void FileExtended(ILogger logger, string path, long oldSizeBytes, long sizeBytes);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "File {Path} is {FileSizeBytes} bytes; the namespace uses the first {SizeBytes}")]
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Information, Message = "File {Path} is {FileSizeBytes} bytes; the namespace uses the first {SizeBytes}")]
     public static partial void FileLargerThanNamespace(ILogger logger, string path, long fileSizeBytes, long sizeBytes);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "{Operation} is not supported on {Path} (errno {Errno}); writing zeroes instead from now on")]
+    [LoggerMessage(EventId = 3303, Level = LogLevel.Warning, Message = "{Operation} is not supported on {Path} (errno {Errno}); writing zeroes instead from now on")]
     public static partial void FallingBackToZeroes(ILogger logger, string operation, string path, int errno);
 
-    [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "Opened block device {Path}: {DeviceSizeBytes} bytes, logical block {DeviceBlockSize}; namespace {SizeBytes} bytes, LBA {LbaSize}")]
+    [LoggerMessage(EventId = 3304, Level = LogLevel.Information, Message = "Opened block device {Path}: {DeviceSizeBytes} bytes, logical block {DeviceBlockSize}; namespace {SizeBytes} bytes, LBA {LbaSize}")]
     public static partial void BlockDeviceOpened(ILogger logger, string path, long deviceSizeBytes, int deviceBlockSize, long sizeBytes, int lbaSize);
-
 }

@@ -293,25 +293,25 @@ public sealed partial class TargetQueue
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Connection {Remote}: protocol error, sending TermReq FES {Fes:x2} FEI {Fei}: {Detail}")]
+        [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Connection {Remote}: protocol error, sending TermReq FES {Fes:x2} FEI {Fei}: {Detail}")]
         public static partial void ProtocolError(ILogger logger, EndPoint? remote, ushort fes, uint fei, string detail);
 
-        [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Connection {Remote}: host sent H2CTermReq FES {Fes:x2} FEI {Fei}")]
+        [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Connection {Remote}: host sent H2CTermReq FES {Fes:x2} FEI {Fei}")]
         public static partial void TermReqReceived(ILogger logger, EndPoint? remote, ushort fes, uint fei);
 
-        [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Connection {Remote}: lost ({Detail})")]
+        [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Connection {Remote}: lost ({Detail})")]
         public static partial void ConnectionLost(ILogger logger, EndPoint? remote, string detail);
 
-        [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Connection {Remote}: queue {Qid} of controller {ControllerId} closed: {Reason}")]
+        [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "Connection {Remote}: queue {Qid} of controller {ControllerId} closed: {Reason}")]
         public static partial void QueueClosed(ILogger logger, EndPoint? remote, ushort qid, ushort controllerId, string reason);
 
-        [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Connection {Remote}: {Kind} queue {Qid} connected to controller {ControllerId} of {SubsystemNqn} for host {HostNqn}")]
+        [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Connection {Remote}: {Kind} queue {Qid} connected to controller {ControllerId} of {SubsystemNqn} for host {HostNqn}")]
         public static partial void QueueConnected(ILogger logger, EndPoint? remote, string kind, ushort qid, ushort controllerId, string subsystemNqn, string hostNqn);
 
-        [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Connection {Remote}: Connect refused ({Status}): {Detail}")]
+        [LoggerMessage(EventId = 3106, Level = LogLevel.Warning, Message = "Connection {Remote}: Connect refused ({Status}): {Detail}")]
         public static partial void ConnectRefused(ILogger logger, EndPoint? remote, string status, string detail);
 
-        [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Connection {Remote}: data digest error on command {Cid}; completing with Transient Transport Error")]
+        [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "Connection {Remote}: data digest error on command {Cid}; completing with Transient Transport Error")]
         public static partial void DataDigestError(ILogger logger, EndPoint? remote, ushort cid);
     }
 }

@@ -103,10 +103,10 @@ public sealed partial class SubflowMonitor : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Connection {Remote} (queue {Qid}): MPTCP subflow added {Local} -> {SubflowRemote}; {Count} subflow(s) now")]
+        [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Connection {Remote} (queue {Qid}): MPTCP subflow added {Local} -> {SubflowRemote}; {Count} subflow(s) now")]
         public static partial void SubflowAdded(ILogger logger, EndPoint? remote, ushort qid, IPEndPoint local, IPEndPoint subflowRemote, int count);
 
-        [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Connection {Remote} (queue {Qid}): MPTCP subflow removed {Local} -> {SubflowRemote}; {Count} subflow(s) left")]
+        [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Connection {Remote} (queue {Qid}): MPTCP subflow removed {Local} -> {SubflowRemote}; {Count} subflow(s) left")]
         public static partial void SubflowRemoved(ILogger logger, EndPoint? remote, ushort qid, IPEndPoint local, IPEndPoint subflowRemote, int count);
     }
 }

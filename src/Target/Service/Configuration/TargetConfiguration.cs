@@ -135,7 +135,7 @@ public static partial class TargetConfiguration
             return _lastGood;
         }
 
-        [LoggerMessage(EventId = 3000, Level = LogLevel.Error, Message = "Configuration change rejected, keeping the previous options: {Errors}")]
+        [LoggerMessage(EventId = 5200, Level = LogLevel.Error, Message = "Configuration change rejected, keeping the previous options: {Errors}")]
         private static partial void ReloadRejected(ILogger logger, string errors);
     }
 }

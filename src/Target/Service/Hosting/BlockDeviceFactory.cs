@@ -33,7 +33,7 @@ public static partial class BlockDeviceFactory
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Opened {Kind} namespace {Nsid} on {Description}: {SizeBytes} bytes, LBA {LbaSize}")]
+        [LoggerMessage(EventId = 5011, Level = LogLevel.Information, Message = "Opened {Kind} namespace {Nsid} on {Description}: {SizeBytes} bytes, LBA {LbaSize}")]
         public static partial void NamespaceOpened(ILogger logger, string kind, uint nsid, string description, long sizeBytes, int lbaSize);
     }
 }

@@ -207,34 +207,34 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} added with {Namespaces} namespace(s)")]
+        [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} added with {Namespaces} namespace(s)")]
         public static partial void SubsystemAdded(ILogger logger, string subsystemNqn, int namespaces);
 
-        [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} removed; its controllers were closed")]
+        [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} removed; its controllers were closed")]
         public static partial void SubsystemRemoved(ILogger logger, string subsystemNqn);
 
-        [LoggerMessage(EventId = 4103, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} added ({Kind} {Description}, {SizeBytes} bytes); connected hosts notified")]
+        [LoggerMessage(EventId = 5103, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} added ({Kind} {Description}, {SizeBytes} bytes); connected hosts notified")]
         public static partial void NamespaceAdded(ILogger logger, string subsystemNqn, uint nsid, string kind, string description, long sizeBytes);
 
-        [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} removed after draining its in-flight I/O")]
+        [LoggerMessage(EventId = 5104, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} removed after draining its in-flight I/O")]
         public static partial void NamespaceRemoved(ILogger logger, string subsystemNqn, uint nsid);
 
-        [LoggerMessage(EventId = 4105, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} access changed: any host {AllowAnyHost}, {Hosts} listed host(s)")]
+        [LoggerMessage(EventId = 5105, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} access changed: any host {AllowAnyHost}, {Hosts} listed host(s)")]
         public static partial void AccessChanged(ILogger logger, string subsystemNqn, bool allowAnyHost, int hosts);
 
-        [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) started")]
+        [LoggerMessage(EventId = 5106, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) started")]
         public static partial void PortStarted(ILogger logger, int portId, string address, int port);
 
-        [LoggerMessage(EventId = 4107, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) stopped; its open connections go on")]
+        [LoggerMessage(EventId = 5107, Level = LogLevel.Information, Message = "Reload: port {PortId} ({Address}:{Port}) stopped; its open connections go on")]
         public static partial void PortStopped(ILogger logger, int portId, string address, int port);
 
-        [LoggerMessage(EventId = 4108, Level = LogLevel.Warning, Message = "Reload: a change of {Key} takes effect only after a restart")]
+        [LoggerMessage(EventId = 5108, Level = LogLevel.Warning, Message = "Reload: a change of {Key} takes effect only after a restart")]
         public static partial void RestartRequired(ILogger logger, string key);
 
-        [LoggerMessage(EventId = 4109, Level = LogLevel.Error, Message = "Reload: could not {Step}: {Detail}")]
+        [LoggerMessage(EventId = 5109, Level = LogLevel.Error, Message = "Reload: could not {Step}: {Detail}")]
         public static partial void StepFailed(ILogger logger, string step, string detail);
 
-        [LoggerMessage(EventId = 4110, Level = LogLevel.Information, Message = "Reload applied: {Subsystems} subsystem(s), {Ports} port(s)")]
+        [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Reload applied: {Subsystems} subsystem(s), {Ports} port(s)")]
         public static partial void Applied(ILogger logger, int subsystems, int ports);
     }
 }

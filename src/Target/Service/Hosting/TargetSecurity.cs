@@ -71,10 +71,10 @@ public static partial class TargetSecurity
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "TLS handshake from {Remote} on port {Port} refused ({Reason}): {Detail}")]
+        [LoggerMessage(EventId = 5301, Level = LogLevel.Warning, Message = "TLS handshake from {Remote} on port {Port} refused ({Reason}): {Detail}")]
         public static partial void HandshakeRefused(ILogger logger, string remote, int port, string reason, string detail);
 
-        [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "TLS key log is ON: traffic secrets are written to {Path}; anyone with that file can decrypt the captured traffic")]
+        [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "TLS key log is ON: traffic secrets are written to {Path}; anyone with that file can decrypt the captured traffic")]
         public static partial void KeyLogOn(ILogger logger, string path);
     }
 }

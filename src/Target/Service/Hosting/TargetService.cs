@@ -203,25 +203,25 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Port {PortId}: {ExpectedPaths} path(s) expected but {Warning}")]
+        [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Port {PortId}: {ExpectedPaths} path(s) expected but {Warning}")]
         public static partial void PathWarning(ILogger logger, int portId, int expectedPaths, string warning);
 
-        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Subsystem {SubsystemNqn} namespace {Nsid}: {Kind} {Description}, {SizeBytes} bytes, {LbaSize}-byte blocks")]
+        [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Subsystem {SubsystemNqn} namespace {Nsid}: {Kind} {Description}, {SizeBytes} bytes, {LbaSize}-byte blocks")]
         public static partial void NamespaceReady(ILogger logger, string subsystemNqn, uint nsid, string kind, string description, long sizeBytes, int lbaSize);
 
-        [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Stopping: no new connections; in-flight I/O has {GraceSeconds} s to finish")]
+        [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Stopping: no new connections; in-flight I/O has {GraceSeconds} s to finish")]
         public static partial void Stopping(ILogger logger, double graceSeconds);
 
-        [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Stopped: namespaces flushed, controllers closed")]
+        [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Stopped: namespaces flushed, controllers closed")]
         public static partial void Stopped(ILogger logger);
 
-        [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Serving Prometheus metrics on {Url}")]
+        [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Serving Prometheus metrics on {Url}")]
         public static partial void MetricsServing(ILogger logger, string url);
 
-        [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "TLS keys changed: {Count} key(s) configured; new handshakes use them")]
+        [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "TLS keys changed: {Count} key(s) configured; new handshakes use them")]
         public static partial void TlsKeysChanged(ILogger logger, int count);
 
-        [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Applying the configuration change failed part-way: {Detail}")]
+        [LoggerMessage(EventId = 5006, Level = LogLevel.Error, Message = "Applying the configuration change failed part-way: {Detail}")]
         public static partial void ReloadFailed(ILogger logger, string detail);
     }
 }

@@ -23,32 +23,13 @@ internal static class Commands
 
     public static NvmeCommand AsyncEventRequest() => new() { Opcode = AdminOpcodes.AsyncEventRequest };
 
-    public static NvmeCommand ReadWrite(byte opcode, uint nsid, ulong lba, uint blocks, bool forceUnitAccess) => new()
-    {
-        Opcode = opcode,
-        Nsid = nsid,
-        Cdw10 = (uint)lba,
-        Cdw11 = (uint)(lba >> 32),
-        Cdw12 = (blocks - 1) | (forceUnitAccess ? 1u << 30 : 0),
-    };
+    public static NvmeCommand ReadWrite(byte opcode, uint nsid, ulong lba, uint blocks, bool forceUnitAccess) =>
+        IoCommand.ReadWrite(opcode, nsid, lba, blocks, forceUnitAccess);
 
     public static NvmeCommand Flush(uint nsid) => new() { Opcode = IoOpcodes.Flush, Nsid = nsid };
 
-    public static NvmeCommand WriteZeroes(uint nsid, ulong lba, uint blocks, bool deallocate) => new()
-    {
-        Opcode = IoOpcodes.WriteZeroes,
-        Nsid = nsid,
-        Cdw10 = (uint)lba,
-        Cdw11 = (uint)(lba >> 32),
-        Cdw12 = (blocks - 1) | (deallocate ? 1u << 25 : 0),
-    };
+    public static NvmeCommand WriteZeroes(uint nsid, ulong lba, uint blocks, bool deallocate) => IoCommand.WriteZeroes(nsid, lba, blocks, deallocate);
 
     /// <summary>Dataset Management with one range and AD (deallocate) set.</summary>
-    public static NvmeCommand Deallocate(uint nsid) => new()
-    {
-        Opcode = IoOpcodes.DatasetManagement,
-        Nsid = nsid,
-        Cdw10 = 0,
-        Cdw11 = 1u << 2,
-    };
+    public static NvmeCommand Deallocate(uint nsid) => IoCommand.Deallocate(nsid);
 }

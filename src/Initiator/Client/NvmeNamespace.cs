@@ -95,13 +95,11 @@ public sealed class NvmeNamespace : INamespaceDevice
         }
 
         // Reference §3.9: one 16-byte range; NLB is 1's based here.
-        var range = ArrayPool<byte>.Shared.Rent(16);
+        var range = ArrayPool<byte>.Shared.Rent(DsmRange.Size);
         try
         {
-            range.AsSpan(0, 16).Clear();
-            BinaryPrimitives.WriteUInt32LittleEndian(range.AsSpan(4), blocks);
-            BinaryPrimitives.WriteUInt64LittleEndian(range.AsSpan(8), lba);
-            var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.Deallocate(Nsid), default, range.AsMemory(0, 16), cancellationToken).ConfigureAwait(false);
+            new DsmRange(0, blocks, lba).Write(range);
+            var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.Deallocate(Nsid), default, range.AsMemory(0, DsmRange.Size), cancellationToken).ConfigureAwait(false);
             ThrowOnError(completion.Status, IoOpcodes.DatasetManagement);
         }
         finally

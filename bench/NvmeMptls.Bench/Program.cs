@@ -61,7 +61,7 @@ public static class Program
                 Tls = setup.Psk is not null,
                 TlsKey = setup.Psk,
             }, setup.Factory);
-            var tlsInfo = controller.GetQueuePaths().Last().Tls;
+            var tlsInfo = controller.GetQueuePaths()[^1].Tls;
             var suite = tlsInfo is null ? "—" : $"{tlsInfo.CipherSuiteName}, {tlsInfo.SealProvider}";
             var ns = await controller.OpenNamespaceAsync(1);
             // Fill every block first: the memory namespace allocates its 1 MiB chunks on first write, and a write
@@ -158,6 +158,7 @@ public static class Program
         private TargetRegistry? _registry;
         private readonly List<(TargetQueue Queue, Task Run)> _memoryQueues = [];
         private readonly CancellationTokenSource _cts = new();
+        private NvmePskKeyring? _keyring;
 
         public int Port { get; private set; } = 4420;
 
@@ -181,7 +182,7 @@ public static class Program
             setup.Psk = key;
             if (baseCarrier == "memory")
             {
-                var keyring = new NvmePskKeyring();
+                var keyring = setup._keyring = new NvmePskKeyring();
                 if (key is not null)
                 {
                     keyring.Add(key);
@@ -191,6 +192,7 @@ public static class Program
                 setup.Factory = async (endpoint, ct) =>
                 {
                     var (client, server) = MemoryConnection.CreatePair();
+                    // The served queue outlives the connect attempt that ct bounds.
                     var serve = Task.Run(async () =>
                     {
                         StreamConnection s = server;
@@ -201,7 +203,7 @@ public static class Program
 
                         var queue = new TargetQueue(s, registry, port, NullLogger.Instance);
                         await queue.RunAsync(setup._cts.Token);
-                    });
+                    }, CancellationToken.None);
                     setup._memoryQueues.Add((null!, serve));
                     if (!tls)
                     {
@@ -250,6 +252,8 @@ public static class Program
             }
 
             _ = _registry;
+            _keyring?.Dispose();
+            _cts.Dispose();
         }
     }
 }

@@ -47,5 +47,7 @@ public sealed class InMemoryTarget : IAsyncDisposable
             await q.AbortAsync("test over");
             await run.WaitAsync(TimeSpan.FromSeconds(5));
         }
+
+        _cts.Dispose();
     }
 }

@@ -29,7 +29,7 @@ public static class NvmeTls
         try
         {
             await RunAsync(protocol, inner, () => protocol.Connect(client), () => client.Secrets.SampleHandshake(client.Context),
-                options, ct, server: null).ConfigureAwait(false);
+                options, server: null, ct).ConfigureAwait(false);
             var secrets = client.Secrets;
             var session = Session(psk.Identity.ToString(), psk.Identity, secrets, psk.Compat);
             NvmeTlsLog.HandshakeDone(logger, "client", session.CipherSuiteName, session.KeyExchangeGroup ?? "?", session.PskIdentity);
@@ -58,7 +58,7 @@ public static class NvmeTls
         try
         {
             await RunAsync(protocol, inner, () => protocol.Accept(server), () => server.Secrets.SampleHandshake(server.Context),
-                options, ct, server).ConfigureAwait(false);
+                options, server, ct).ConfigureAwait(false);
             DerivedTlsPsk selected = server.Selected!;
             var session = Session(selected.Identity.ToString(), selected.Identity, server.Secrets, selected.Compat);
             NvmeTlsLog.HandshakeDone(logger, "server", session.CipherSuiteName, session.KeyExchangeGroup ?? "?", session.PskIdentity);
@@ -77,7 +77,7 @@ public static class NvmeTls
     }
 
     private static async Task RunAsync(TlsProtocol protocol, StreamConnection inner, Action start, Action afterRecord,
-        NvmeTlsOptions options, CancellationToken ct, BcPskTlsServer? server)
+        NvmeTlsOptions options, BcPskTlsServer? server, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.HandshakeTimeout);

@@ -23,7 +23,9 @@ public static class Program
             ctx.Cancel = true;
             cancel.Cancel();
         });
-        return await RunAsync(args, Console.Out, Console.Error, Console.OpenStandardInput(), Console.OpenStandardOutput(), cancel.Token).ConfigureAwait(false);
+        using var standardInput = Console.OpenStandardInput();
+        using var standardOutput = Console.OpenStandardOutput();
+        return await RunAsync(args, Console.Out, Console.Error, standardInput, standardOutput, cancel.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -67,7 +69,7 @@ public static class Program
 
         if (!verbs.TryGet(args[0], out var verb))
         {
-            error.WriteLine($"nvme-mptls: unknown verb '{args[0]}' (see nvme-mptls --help)");
+            await error.WriteLineAsync($"nvme-mptls: unknown verb '{args[0]}' (see nvme-mptls --help)").ConfigureAwait(false);
             return 2;
         }
 
@@ -90,22 +92,22 @@ public static class Program
         }
         catch (UsageException ex)
         {
-            error.WriteLine($"nvme-mptls {verb.Name}: {ex.Message} (see nvme-mptls {verb.Name} --help)");
+            await error.WriteLineAsync($"nvme-mptls {verb.Name}: {ex.Message} (see nvme-mptls {verb.Name} --help)").ConfigureAwait(false);
             return 2;
         }
         catch (NvmeStatusException ex)
         {
-            error.WriteLine($"nvme-mptls {verb.Name}: {ex.Message}");
+            await error.WriteLineAsync($"nvme-mptls {verb.Name}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
         catch (Exception ex) when (ex is IOException or SocketException or TermReqReceivedException or PduException or InvalidOperationException or UnauthorizedAccessException or Mount.MountException or TimeoutException or ArgumentException)
         {
-            error.WriteLine($"nvme-mptls {verb.Name}: {ex.Message}");
+            await error.WriteLineAsync($"nvme-mptls {verb.Name}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
         catch (OperationCanceledException)
         {
-            error.WriteLine($"nvme-mptls {verb.Name}: interrupted");
+            await error.WriteLineAsync($"nvme-mptls {verb.Name}: interrupted").ConfigureAwait(false);
             return 130;
         }
     }

@@ -127,7 +127,7 @@ public sealed partial class NvmeController
             {
                 if (connect.IsCompletedSuccessfully)
                 {
-                    await connect.Result.DisposeAsync().ConfigureAwait(false);
+                    await (await connect.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
                 }
             }
 
@@ -137,7 +137,7 @@ public sealed partial class NvmeController
         var queues = new HostQueue[count];
         for (var i = 0; i < count; i++)
         {
-            queues[i] = connects[i].Result;
+            queues[i] = await connects[i].ConfigureAwait(false);
             queues[i].InCapsuleLimit = inCapsule;
         }
 

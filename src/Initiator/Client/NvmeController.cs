@@ -217,10 +217,7 @@ public sealed partial class NvmeController : IAsyncDisposable
 
     private void ThrowIfUnusable()
     {
-        if (_state == NvmeControllerState.Closed)
-        {
-            throw new ObjectDisposedException(nameof(NvmeController));
-        }
+        ObjectDisposedException.ThrowIf(_state == NvmeControllerState.Closed, this);
 
         if (_state == NvmeControllerState.Failed)
         {

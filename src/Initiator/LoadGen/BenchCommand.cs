@@ -24,18 +24,18 @@ public static class BenchCommand
         }
         catch (Exception ex) when (ex is BenchJobException or IOException)
         {
-            await error.WriteLineAsync("bench: " + ex.Message);
+            await error.WriteLineAsync("bench: " + ex.Message).ConfigureAwait(false);
             return 2;
         }
 
         try
         {
-            var report = await BenchRunner.RunAsync(jobs, openDevice, output, cancellationToken);
+            var report = await BenchRunner.RunAsync(jobs, openDevice, output, cancellationToken).ConfigureAwait(false);
             return report.TotalErrors == 0 ? 0 : 1;
         }
         catch (BenchJobException ex)
         {
-            await error.WriteLineAsync("bench: " + ex.Message);
+            await error.WriteLineAsync("bench: " + ex.Message).ConfigureAwait(false);
             return 2;
         }
     }

@@ -134,7 +134,7 @@ internal sealed class BenchJobRun
             workers[i] = WorkerAsync(buffers[i], Job.RandSeed + (ulong)((Clone * 7919) + (i * 104729) + 1)).AsTask();
         }
 
-        await Task.WhenAll(workers);
+        await Task.WhenAll(workers).ConfigureAwait(false);
         _recordEnd = Stopwatch.GetTimestamp();
         StartRecording(_recordEnd);
 
@@ -145,7 +145,7 @@ internal sealed class BenchJobRun
                 workers[i] = VerifyPassAsync(buffers[i]).AsTask();
             }
 
-            await Task.WhenAll(workers);
+            await Task.WhenAll(workers).ConfigureAwait(false);
         }
 
         Finished = true;
@@ -213,7 +213,7 @@ internal sealed class BenchJobRun
                 tracked = _trackerBase + block;
             }
 
-            await DoIoAsync(buffer, isRead, block, tracked, recording);
+            await DoIoAsync(buffer, isRead, block, tracked, recording).ConfigureAwait(false);
         }
     }
 
@@ -240,7 +240,7 @@ internal sealed class BenchJobRun
         try
         {
             var start = Stopwatch.GetTimestamp();
-            await TransferAsync(buffer, offset, isRead);
+            await TransferAsync(buffer, offset, isRead).ConfigureAwait(false);
             var elapsed = (long)((Stopwatch.GetTimestamp() - start) * s_nsPerTick);
             if (recording)
             {
@@ -304,7 +304,7 @@ internal sealed class BenchJobRun
                 var offset = RegionStart + (block * Job.BlockSize);
                 try
                 {
-                    await TransferAsync(buffer, offset, isRead: true);
+                    await TransferAsync(buffer, offset, isRead: true).ConfigureAwait(false);
                     Interlocked.Increment(ref _verifyReads);
                     CheckBlock(buffer, offset, expected);
                 }
@@ -333,11 +333,11 @@ internal sealed class BenchJobRun
             var lba = (ulong)((offset + done) / lbaSize);
             if (isRead)
             {
-                await Device.ReadAsync(lba, buffer.AsMemory(done, count));
+                await Device.ReadAsync(lba, buffer.AsMemory(done, count)).ConfigureAwait(false);
             }
             else
             {
-                await Device.WriteAsync(lba, buffer.AsMemory(done, count));
+                await Device.WriteAsync(lba, buffer.AsMemory(done, count)).ConfigureAwait(false);
             }
 
             done += count;

@@ -72,7 +72,7 @@ public static class BenchRunner
             BlockTracker? tracker = null;
             for (var clone = 0; clone < job.NumJobs; clone++)
             {
-                var device = await openDevice(job, clone);
+                var device = await openDevice(job, clone).ConfigureAwait(false);
                 if (job.Verify != BenchVerify.None && tracker is null)
                 {
                     var span = (job.Size > 0 ? job.Size : ((long)device.BlockCount * device.LbaSize) - job.Offset) + ((job.NumJobs - 1) * job.OffsetIncrement);
@@ -92,9 +92,9 @@ public static class BenchRunner
 
         var all = Task.WhenAll(tasks);
         var firstDone = Task.WhenAny(tasks);
-        var window = await MeasureAllocationsAsync(runs, jobs, firstDone, cancellationToken);
-        await ProgressAsync(runs, all, options);
-        await all;
+        var window = await MeasureAllocationsAsync(runs, jobs, firstDone, cancellationToken).ConfigureAwait(false);
+        await ProgressAsync(runs, all, options).ConfigureAwait(false);
+        await all.ConfigureAwait(false);
 
         var report = new BenchReport
         {
@@ -104,8 +104,8 @@ public static class BenchRunner
             AllocationWindowIos = window.Ios,
             Notes = ["no submission stage: slat is 0 and lat equals clat"],
         };
-        await output.WriteAsync(jobs[0].OutputFormat == BenchOutputFormat.Json ? report.ToJson() : report.ToText());
-        await output.FlushAsync(cancellationToken);
+        await output.WriteAsync(jobs[0].OutputFormat == BenchOutputFormat.Json ? report.ToJson() : report.ToText()).ConfigureAwait(false);
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
         return report;
     }
 
@@ -121,7 +121,7 @@ public static class BenchRunner
 
         // Let workers start and the JIT settle before counting.
         var settle = ramp > TimeSpan.Zero ? ramp : TimeSpan.FromMilliseconds(200);
-        await Task.WhenAny(firstDone, Task.Delay(settle, cancellationToken));
+        await Task.WhenAny(firstDone, Task.Delay(settle, cancellationToken)).ConfigureAwait(false);
         if (firstDone.IsCompleted)
         {
             return (0, 0);
@@ -129,7 +129,7 @@ public static class BenchRunner
 
         var iosBefore = CompletedIos(runs);
         var bytesBefore = GC.GetTotalAllocatedBytes(precise: true);
-        await firstDone;
+        await firstDone.ConfigureAwait(false);
         var bytesAfter = GC.GetTotalAllocatedBytes(precise: true);
         return (bytesAfter - bytesBefore, CompletedIos(runs) - iosBefore);
     }
@@ -159,7 +159,7 @@ public static class BenchRunner
         var printed = false;
         while (!all.IsCompleted)
         {
-            await Task.WhenAny(all, Task.Delay(options.ProgressInterval));
+            await Task.WhenAny(all, Task.Delay(options.ProgressInterval)).ConfigureAwait(false);
             if (all.IsCompleted)
             {
                 break;
@@ -188,14 +188,14 @@ public static class BenchRunner
                 $"Jobs: {running} [{fraction * 100:F1}%][{(bytes - lastBytes) / seconds / (1 << 20):F1}MiB/s][{(ios - lastIos) / seconds:F0} IOPS][elapsed {elapsed:mm\\:ss}, eta {eta:mm\\:ss}][errors {errors}]");
             if (options.Interactive)
             {
-                await progress.WriteAsync("\r" + line.PadRight(100));
+                await progress.WriteAsync("\r" + line.PadRight(100)).ConfigureAwait(false);
             }
             else
             {
-                await progress.WriteLineAsync(line);
+                await progress.WriteLineAsync(line).ConfigureAwait(false);
             }
 
-            await progress.FlushAsync();
+            await progress.FlushAsync().ConfigureAwait(false);
             printed = true;
             lastIos = ios;
             lastBytes = bytes;
@@ -204,7 +204,7 @@ public static class BenchRunner
 
         if (printed && options.Interactive)
         {
-            await progress.WriteLineAsync();
+            await progress.WriteLineAsync().ConfigureAwait(false);
         }
     }
 

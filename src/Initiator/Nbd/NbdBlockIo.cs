@@ -40,7 +40,7 @@ internal sealed class NbdBlockIo
         {
             var count = (int)Math.Min(lbaSize - (ulong)head, end - position);
             request.ErrorOffset = position;
-            await device.ReadAsync(position / lbaSize, request.Scratch, cancellationToken);
+            await device.ReadAsync(position / lbaSize, request.Scratch, cancellationToken).ConfigureAwait(false);
             request.Scratch.AsSpan(head, count).CopyTo(data.Span.Slice(done, count));
             position += (ulong)count;
             done += count;
@@ -50,7 +50,7 @@ internal sealed class NbdBlockIo
         {
             var count = (int)Math.Min(maxChunk, (end - position) / lbaSize * lbaSize);
             request.ErrorOffset = position;
-            await device.ReadAsync(position / lbaSize, data.Slice(done, count), cancellationToken);
+            await device.ReadAsync(position / lbaSize, data.Slice(done, count), cancellationToken).ConfigureAwait(false);
             position += (ulong)count;
             done += count;
         }
@@ -59,7 +59,7 @@ internal sealed class NbdBlockIo
         {
             var count = (int)(end - position);
             request.ErrorOffset = position;
-            await device.ReadAsync(position / lbaSize, request.Scratch, cancellationToken);
+            await device.ReadAsync(position / lbaSize, request.Scratch, cancellationToken).ConfigureAwait(false);
             request.Scratch.AsSpan(0, count).CopyTo(data.Span.Slice(done, count));
         }
     }
@@ -78,7 +78,7 @@ internal sealed class NbdBlockIo
         if (head != 0)
         {
             var count = (int)Math.Min(lbaSize - (ulong)head, end - position);
-            await ModifyBlockAsync(device, request, position / lbaSize, head, count, zeroes ? -1 : done, fua, cancellationToken);
+            await ModifyBlockAsync(device, request, position / lbaSize, head, count, zeroes ? -1 : done, fua, cancellationToken).ConfigureAwait(false);
             position += (ulong)count;
             done += count;
         }
@@ -90,7 +90,7 @@ internal sealed class NbdBlockIo
             {
                 var blocks = (uint)Math.Min(MaxBlocksPerCommand, (end - position) / lbaSize);
                 request.ErrorOffset = position;
-                await device.WriteZeroesAsync(position / lbaSize, blocks, deallocate, cancellationToken);
+                await device.WriteZeroesAsync(position / lbaSize, blocks, deallocate, cancellationToken).ConfigureAwait(false);
                 position += blocks * lbaSize;
             }
         }
@@ -100,7 +100,7 @@ internal sealed class NbdBlockIo
             {
                 var count = (int)Math.Min(maxChunk, (end - position) / lbaSize * lbaSize);
                 request.ErrorOffset = position;
-                await device.WriteAsync(position / lbaSize, request.Data.Slice(done, count), fua, cancellationToken);
+                await device.WriteAsync(position / lbaSize, request.Data.Slice(done, count), fua, cancellationToken).ConfigureAwait(false);
                 position += (ulong)count;
                 done += count;
             }
@@ -109,13 +109,13 @@ internal sealed class NbdBlockIo
         if (position < end)
         {
             var count = (int)(end - position);
-            await ModifyBlockAsync(device, request, position / lbaSize, 0, count, zeroes ? -1 : done, fua, cancellationToken);
+            await ModifyBlockAsync(device, request, position / lbaSize, 0, count, zeroes ? -1 : done, fua, cancellationToken).ConfigureAwait(false);
         }
 
         // Write Zeroes carries no FUA bit through INamespaceDevice; a flush gives the same durability.
         if (zeroes && fua)
         {
-            await device.FlushAsync(cancellationToken);
+            await device.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -130,13 +130,13 @@ internal sealed class NbdBlockIo
         {
             var blocks = (uint)Math.Min(MaxBlocksPerCommand, (end - position) / lbaSize);
             request.ErrorOffset = position;
-            await device.DeallocateAsync(position / lbaSize, blocks, cancellationToken);
+            await device.DeallocateAsync(position / lbaSize, blocks, cancellationToken).ConfigureAwait(false);
             position += blocks * lbaSize;
         }
 
         if ((request.Flags & NbdCommandFlags.Fua) != 0)
         {
-            await device.FlushAsync(cancellationToken);
+            await device.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -147,10 +147,10 @@ internal sealed class NbdBlockIo
     {
         var stripe = _stripes[(int)(lba % (ulong)_stripes.Length)];
         request.ErrorOffset = lba * (ulong)device.LbaSize;
-        await stripe.WaitAsync(cancellationToken);
+        await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await device.ReadAsync(lba, request.Scratch, cancellationToken);
+            await device.ReadAsync(lba, request.Scratch, cancellationToken).ConfigureAwait(false);
             if (sourceAt < 0)
             {
                 request.Scratch.AsSpan(inBlock, count).Clear();
@@ -160,7 +160,7 @@ internal sealed class NbdBlockIo
                 request.Data.Span.Slice(sourceAt, count).CopyTo(request.Scratch.AsSpan(inBlock));
             }
 
-            await device.WriteAsync(lba, request.Scratch, fua, cancellationToken);
+            await device.WriteAsync(lba, request.Scratch, fua, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

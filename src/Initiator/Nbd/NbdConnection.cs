@@ -12,7 +12,7 @@ namespace NvmeMptls.Initiator.Nbd;
 /// and hands each request to the thread pool; many run against the device at once. Replies are written by whichever
 /// request finds the sender idle: it drains the reply queue, so writes never interleave and nobody waits on a lock.
 /// </summary>
-internal sealed class NbdConnection
+internal sealed class NbdConnection : IDisposable
 {
     /// <summary>Replies gathered into one write: 64 KiB holds sixteen 4 KiB read replies with their headers.</summary>
     private const int ReplyBatchBytes = 64 * 1024 + 16 * NbdProtocol.StructuredReplyHeaderSize;
@@ -63,7 +63,7 @@ internal sealed class NbdConnection
         var reason = "client disconnected";
         try
         {
-            var negotiated = await new NbdNegotiation(_stream, _export, _logger).RunAsync(_receiveStop.Token);
+            var negotiated = await new NbdNegotiation(_stream, _export, _logger).RunAsync(_receiveStop.Token).ConfigureAwait(false);
             if (!negotiated.Transmission)
             {
                 reason = negotiated.Reason;
@@ -71,7 +71,7 @@ internal sealed class NbdConnection
             }
 
             _structured = negotiated.StructuredReplies;
-            reason = await ReceiveLoopAsync(_receiveStop.Token);
+            reason = await ReceiveLoopAsync(_receiveStop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -99,20 +99,30 @@ internal sealed class NbdConnection
             // Every request read gets its reply (or fails to send on a dead socket) before the socket goes.
             for (var i = 0; i < _maxInFlight; i++)
             {
-                await _slots.WaitAsync();
+                await _slots.WaitAsync().ConfigureAwait(false);
             }
 
             NbdLog.Ended(_logger, _id, reason);
-            await _stream.DisposeAsync();
-            _receiveStop.Dispose();
+            await _stream.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Called by the server once <see cref="RunAsync"/> has ended and the connection has left its table, so that
+    /// <see cref="StopReceiving"/> cannot reach a disposed token source.
+    /// </summary>
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _receiveStop.Dispose();
+        _slots.Dispose();
     }
 
     private async Task<string> ReceiveLoopAsync(CancellationToken cancellationToken)
     {
         while (!_broken)
         {
-            await _input.ReadExactlyAsync(_header, cancellationToken);
+            await _input.ReadExactlyAsync(_header, cancellationToken).ConfigureAwait(false);
             var header = _header.AsSpan();
             if (BinaryPrimitives.ReadUInt32BigEndian(header) != NbdProtocol.RequestMagic)
             {
@@ -130,7 +140,7 @@ internal sealed class NbdConnection
                 return "client sent NBD_CMD_DISC";
             }
 
-            await _slots.WaitAsync(cancellationToken);
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             var request = Rent();
             // The maximum block size bounds payloads only; trim and write-zeroes may cover more (proto.md "Block size constraints").
             var carriesData = command is NbdCommand.Read or NbdCommand.Write;
@@ -140,12 +150,12 @@ internal sealed class NbdConnection
             {
                 if (fits)
                 {
-                    await _input.ReadExactlyAsync(request.Data, cancellationToken);
+                    await _input.ReadExactlyAsync(request.Data, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
                     // proto.md lets a server close on an oversized payload; discarding it keeps the connection usable.
-                    await DiscardAsync(length, cancellationToken);
+                    await DiscardAsync(length, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -175,19 +185,19 @@ internal sealed class NbdConnection
                 switch (request.Command)
                 {
                     case NbdCommand.Read:
-                        await NbdBlockIo.ReadAsync(_device, request, CancellationToken.None);
+                        await NbdBlockIo.ReadAsync(_device, request, CancellationToken.None).ConfigureAwait(false);
                         break;
                     case NbdCommand.Write:
-                        await _blockIo.WriteAsync(_device, request, zeroes: false, CancellationToken.None);
+                        await _blockIo.WriteAsync(_device, request, zeroes: false, CancellationToken.None).ConfigureAwait(false);
                         break;
                     case NbdCommand.WriteZeroes:
-                        await _blockIo.WriteAsync(_device, request, zeroes: true, CancellationToken.None);
+                        await _blockIo.WriteAsync(_device, request, zeroes: true, CancellationToken.None).ConfigureAwait(false);
                         break;
                     case NbdCommand.Trim:
-                        await NbdBlockIo.TrimAsync(_device, request, CancellationToken.None);
+                        await NbdBlockIo.TrimAsync(_device, request, CancellationToken.None).ConfigureAwait(false);
                         break;
                     case NbdCommand.Flush:
-                        await _device.FlushAsync(CancellationToken.None);
+                        await _device.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                         break;
                     default:
                         error = NbdError.EINVAL;
@@ -204,7 +214,7 @@ internal sealed class NbdConnection
         BuildReply(request, error);
         if (EnqueueReply(request))
         {
-            await SendRepliesAsync();
+            await SendRepliesAsync().ConfigureAwait(false);
         }
     }
 
@@ -313,7 +323,7 @@ internal sealed class NbdConnection
                 }
             }
 
-            await WriteReplyAsync(large is null ? _replyBuffer.AsMemory(0, batched) : large.Reply);
+            await WriteReplyAsync(large is null ? _replyBuffer.AsMemory(0, batched) : large.Reply).ConfigureAwait(false);
             large?.Release();
         }
     }
@@ -328,7 +338,7 @@ internal sealed class NbdConnection
 
         try
         {
-            await _stream.WriteAsync(bytes, CancellationToken.None);
+            await _stream.WriteAsync(bytes, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
         {
@@ -379,7 +389,7 @@ internal sealed class NbdConnection
         while (left > 0)
         {
             var chunk = (int)Math.Min(left, scratch.Length);
-            await _input.ReadExactlyAsync(scratch.AsMemory(0, chunk), cancellationToken);
+            await _input.ReadExactlyAsync(scratch.AsMemory(0, chunk), cancellationToken).ConfigureAwait(false);
             left -= chunk;
         }
     }

@@ -18,7 +18,7 @@ internal sealed record NbdExportInfo(
     /// Unaligned requests are served by read-modify-write, so any byte granularity is accepted (minimum 1);
     /// the preferred size avoids that path. The maximum is the largest request the server buffers.
     /// </summary>
-    public uint MinimumBlockSize => 1;
+    public const uint MinimumBlockSize = 1;
 
     public uint PreferredBlockSize => (uint)Math.Max(LbaSize, 4096);
 
@@ -77,9 +77,9 @@ internal sealed class NbdNegotiation
         BinaryPrimitives.WriteUInt64BigEndian(hello, NbdProtocol.InitMagic);
         BinaryPrimitives.WriteUInt64BigEndian(hello.AsSpan(8), NbdProtocol.OptionMagic);
         BinaryPrimitives.WriteUInt16BigEndian(hello.AsSpan(16), (ushort)(NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes));
-        await _stream.WriteAsync(hello, cancellationToken);
+        await _stream.WriteAsync(hello, cancellationToken).ConfigureAwait(false);
 
-        await _stream.ReadExactlyAsync(_header.AsMemory(0, 4), cancellationToken);
+        await _stream.ReadExactlyAsync(_header.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
         var clientFlags = (NbdClientFlags)BinaryPrimitives.ReadUInt32BigEndian(_header);
 
         // proto.md: a server MUST close the connection when the client sets flags it does not know.
@@ -91,7 +91,7 @@ internal sealed class NbdNegotiation
         _noZeroes = (clientFlags & NbdClientFlags.NoZeroes) != 0;
         while (true)
         {
-            await _stream.ReadExactlyAsync(_header.AsMemory(0, 16), cancellationToken);
+            await _stream.ReadExactlyAsync(_header.AsMemory(0, 16), cancellationToken).ConfigureAwait(false);
             if (BinaryPrimitives.ReadUInt64BigEndian(_header) != NbdProtocol.OptionMagic)
             {
                 return new NbdNegotiated(false, false, "option without IHAVEOPT magic");
@@ -105,8 +105,8 @@ internal sealed class NbdNegotiation
             }
 
             var data = new byte[length];
-            await _stream.ReadExactlyAsync(data, cancellationToken);
-            var result = await HandleOptionAsync(option, data, cancellationToken);
+            await _stream.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+            var result = await HandleOptionAsync(option, data, cancellationToken).ConfigureAwait(false);
             if (result is { } done)
             {
                 return done;
@@ -128,17 +128,17 @@ internal sealed class NbdNegotiation
                 var reply = new byte[_noZeroes ? 10 : 134];
                 BinaryPrimitives.WriteUInt64BigEndian(reply, _export.Size);
                 BinaryPrimitives.WriteUInt16BigEndian(reply.AsSpan(8), (ushort)_export.Flags(_structured));
-                await _stream.WriteAsync(reply, cancellationToken);
+                await _stream.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
                 return new NbdNegotiated(true, _structured, "export name");
 
             case NbdOption.Abort:
-                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken);
+                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 return new NbdNegotiated(false, false, "client aborted");
 
             case NbdOption.List:
                 if (data.Length != 0)
                 {
-                    await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken);
+                    await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken).ConfigureAwait(false);
                     return null;
                 }
 
@@ -146,28 +146,28 @@ internal sealed class NbdNegotiation
                 var server = new byte[4 + name.Length];
                 BinaryPrimitives.WriteUInt32BigEndian(server, (uint)name.Length);
                 name.CopyTo(server, 4);
-                await ReplyAsync(option, NbdOptionReply.Server, server, cancellationToken);
-                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken);
+                await ReplyAsync(option, NbdOptionReply.Server, server, cancellationToken).ConfigureAwait(false);
+                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 return null;
 
             case NbdOption.Info:
             case NbdOption.Go:
-                return await InfoAsync(option, data, cancellationToken);
+                return await InfoAsync(option, data, cancellationToken).ConfigureAwait(false);
 
             case NbdOption.StructuredReply:
                 if (data.Length != 0)
                 {
-                    await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken);
+                    await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken).ConfigureAwait(false);
                     return null;
                 }
 
                 _structured = true;
-                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken);
+                await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 return null;
 
             default:
                 // STARTTLS, metadata contexts, extended headers and anything newer are not offered.
-                await RefuseAsync(option, NbdOptionReply.ErrUnsup, cancellationToken);
+                await RefuseAsync(option, NbdOptionReply.ErrUnsup, cancellationToken).ConfigureAwait(false);
                 return null;
         }
     }
@@ -177,14 +177,14 @@ internal sealed class NbdNegotiation
         // Layout: u32 name length, name, u16 count of info requests, count × u16.
         if (data.Length < 6)
         {
-            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken);
+            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
         var nameLength = BinaryPrimitives.ReadUInt32BigEndian(data);
         if (nameLength > (uint)data.Length - 6)
         {
-            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken);
+            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
@@ -193,13 +193,13 @@ internal sealed class NbdNegotiation
         var count = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(countAt));
         if (data.Length != countAt + 2 + (count * 2))
         {
-            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken);
+            await RefuseAsync(option, NbdOptionReply.ErrInvalid, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
         if (!_export.Matches(name))
         {
-            await RefuseAsync(option, NbdOptionReply.ErrUnknown, cancellationToken);
+            await RefuseAsync(option, NbdOptionReply.ErrUnknown, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
@@ -225,26 +225,26 @@ internal sealed class NbdNegotiation
         BinaryPrimitives.WriteUInt16BigEndian(export, (ushort)NbdInfoType.Export);
         BinaryPrimitives.WriteUInt64BigEndian(export.AsSpan(2), _export.Size);
         BinaryPrimitives.WriteUInt16BigEndian(export.AsSpan(10), (ushort)_export.Flags(_structured));
-        await ReplyAsync(option, NbdOptionReply.Info, export, cancellationToken);
+        await ReplyAsync(option, NbdOptionReply.Info, export, cancellationToken).ConfigureAwait(false);
 
         if (wantName)
         {
-            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfoType.Name, _export.Name), cancellationToken);
+            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfoType.Name, _export.Name), cancellationToken).ConfigureAwait(false);
         }
 
         if (wantDescription)
         {
-            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfoType.Description, _export.Description), cancellationToken);
+            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfoType.Description, _export.Description), cancellationToken).ConfigureAwait(false);
         }
 
         var sizes = new byte[14];
         BinaryPrimitives.WriteUInt16BigEndian(sizes, (ushort)NbdInfoType.BlockSize);
-        BinaryPrimitives.WriteUInt32BigEndian(sizes.AsSpan(2), _export.MinimumBlockSize);
+        BinaryPrimitives.WriteUInt32BigEndian(sizes.AsSpan(2), NbdExportInfo.MinimumBlockSize);
         BinaryPrimitives.WriteUInt32BigEndian(sizes.AsSpan(6), _export.PreferredBlockSize);
         BinaryPrimitives.WriteUInt32BigEndian(sizes.AsSpan(10), (uint)_export.MaxRequestBytes);
-        await ReplyAsync(option, NbdOptionReply.Info, sizes, cancellationToken);
+        await ReplyAsync(option, NbdOptionReply.Info, sizes, cancellationToken).ConfigureAwait(false);
 
-        await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken);
+        await ReplyAsync(option, NbdOptionReply.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
         return (NbdOption)option == NbdOption.Go ? new NbdNegotiated(true, _structured, "go") : null;
     }
 
@@ -271,6 +271,6 @@ internal sealed class NbdNegotiation
         BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(12), (uint)type);
         BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(16), (uint)payload.Length);
         payload.Span.CopyTo(reply.AsSpan(20));
-        await _stream.WriteAsync(reply, cancellationToken);
+        await _stream.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
     }
 }

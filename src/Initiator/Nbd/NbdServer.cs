@@ -104,11 +104,11 @@ public sealed class NbdServer : IAsyncDisposable
             return;
         }
 
-        _stopping.Cancel();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         if (_acceptLoop is not null)
         {
-            await _acceptLoop;
+            await _acceptLoop.ConfigureAwait(false);
         }
 
         Task[] running;
@@ -124,7 +124,7 @@ public sealed class NbdServer : IAsyncDisposable
 
         try
         {
-            await Task.WhenAll(running).WaitAsync(cancellationToken);
+            await Task.WhenAll(running).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -141,7 +141,7 @@ public sealed class NbdServer : IAsyncDisposable
         {
             try
             {
-                await device.FlushAsync(cancellationToken);
+                await device.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -160,10 +160,10 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Starts, serves until <paramref name="cancellationToken"/> fires, then stops gracefully.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await StartAsync(CancellationToken.None);
+        await StartAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -171,12 +171,12 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await StopAsync(grace.Token);
+        await StopAsync(grace.Token).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(CancellationToken.None);
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
     }
 
@@ -187,7 +187,7 @@ public sealed class NbdServer : IAsyncDisposable
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(_stopping.Token);
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -201,7 +201,9 @@ public sealed class NbdServer : IAsyncDisposable
 
             var id = Interlocked.Increment(ref _accepted);
             var deviceIndex = (int)((id - 1) % _devices.Count);
+#pragma warning disable CA2000 // false positive: RunConnectionAsync owns it and disposes it when the connection ends
             var connection = new NbdConnection(socket, _devices[deviceIndex], _blockIo, _export, _options.MaxInFlightPerConnection, id, _logger);
+#pragma warning restore CA2000
             NbdLog.Accepted(_logger, id, deviceIndex);
             lock (_connections)
             {
@@ -213,11 +215,13 @@ public sealed class NbdServer : IAsyncDisposable
     private async Task RunConnectionAsync(NbdConnection connection)
     {
         await Task.Yield();
-        await connection.RunAsync();
+        await connection.RunAsync().ConfigureAwait(false);
         lock (_connections)
         {
             _connections.Remove(connection);
         }
+
+        connection.Dispose();
     }
 
     private static void RemoveStaleSocket(string path)

@@ -15,7 +15,7 @@ public static class Program
         var parsed = TargetCommandLine.Parse(args, environment: null, reloadOnChange: true);
         if (parsed.HelpRequested)
         {
-            Console.Out.WriteLine(TargetCommandLine.HelpText);
+            await Console.Out.WriteLineAsync(TargetCommandLine.HelpText).ConfigureAwait(false);
             return 0;
         }
 

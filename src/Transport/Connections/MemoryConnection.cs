@@ -40,10 +40,9 @@ public sealed class MemoryConnection : StreamConnection
         _in.Reader.Complete(ex);
     }
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        _out.Writer.Complete();
-        _in.Reader.Complete();
-        return ValueTask.CompletedTask;
+        await _out.Writer.CompleteAsync().ConfigureAwait(false);
+        await _in.Reader.CompleteAsync().ConfigureAwait(false);
     }
 }

@@ -21,7 +21,7 @@ public static partial class MptcpSocketOptions
         return rc == 0;
     }
 
-    private static IReadOnlyList<SubflowInfo> GetSubflowsLinux(Socket socket)
+    private static List<SubflowInfo> GetSubflowsLinux(Socket socket)
     {
         var tcpInfos = ReadSubflowArray<TcpInfo>(socket, MptcpConstants.MPTCP_TCPINFO, out int tcpCount);
         var addrs = ReadSubflowArray<MptcpSubflowAddrs>(socket, MptcpConstants.MPTCP_SUBFLOW_ADDRS, out int addrCount);

@@ -119,7 +119,7 @@ public sealed class SocketConnection : StreamConnection
                 int received;
                 try
                 {
-                    received = await _socket.ReceiveAsync(memory, SocketFlags.None, pause);
+                    received = await _socket.ReceiveAsync(memory, SocketFlags.None, pause).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (pause.IsCancellationRequested)
                 {
@@ -132,7 +132,7 @@ public sealed class SocketConnection : StreamConnection
                     break;
                 }
                 writer.Advance(received);
-                var flush = await writer.FlushAsync();
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                     break;
                 if (pause.IsCancellationRequested)
@@ -150,7 +150,7 @@ public sealed class SocketConnection : StreamConnection
         {
             error = LoopError(ex, "receive");
         }
-        await writer.CompleteAsync(error);
+        await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -162,8 +162,8 @@ public sealed class SocketConnection : StreamConnection
     /// <inheritdoc />
     public override async ValueTask<bool> PauseReceivingAsync()
     {
-        await _receivePause.CancelAsync();
-        await _receiveTask;
+        await _receivePause.CancelAsync().ConfigureAwait(false);
+        await _receiveTask.ConfigureAwait(false);
         return true;
     }
 
@@ -186,7 +186,7 @@ public sealed class SocketConnection : StreamConnection
         {
             while (true)
             {
-                var result = await reader.ReadAsync();
+                var result = await reader.ReadAsync().ConfigureAwait(false);
                 if (result.IsCanceled)
                 {
                     error = _abortReason;
@@ -196,7 +196,7 @@ public sealed class SocketConnection : StreamConnection
                 try
                 {
                     foreach (var segment in buffer)
-                        await SendAllAsync(segment);
+                        await SendAllAsync(segment).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -216,7 +216,7 @@ public sealed class SocketConnection : StreamConnection
         }
         finally
         {
-            await reader.CompleteAsync(error);
+            await reader.CompleteAsync(error).ConfigureAwait(false);
         }
     }
 
@@ -224,7 +224,7 @@ public sealed class SocketConnection : StreamConnection
     {
         while (!segment.IsEmpty)
         {
-            int sent = await _socket.SendAsync(segment, SocketFlags.None);
+            int sent = await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
             segment = segment[sent..];
         }
     }
@@ -268,20 +268,20 @@ public sealed class SocketConnection : StreamConnection
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        await _output.Writer.CompleteAsync();
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
         try
         {
-            await _sendTask.WaitAsync(_options.DisposeFlushTimeout);
+            await _sendTask.WaitAsync(_options.DisposeFlushTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             Abort(new ConnectionAbortedException("unsent data did not drain before dispose"));
         }
         _closing = true;
-        await _input.Reader.CompleteAsync();
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
         _socket.Dispose();
-        await _receiveTask;
-        await _sendTask;
+        await _receiveTask.ConfigureAwait(false);
+        await _sendTask.ConfigureAwait(false);
         _receivePause.Dispose();
     }
 }

@@ -23,7 +23,16 @@ public static partial class SocketFactory
         if (fd >= 0)
         {
             refusal = null;
-            return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+            var handle = new SafeSocketHandle(fd, ownsHandle: true);
+            try
+            {
+                return new Socket(handle);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
         }
         int errno = Marshal.GetLastPInvokeError();
         refusal = errno switch

@@ -19,11 +19,11 @@ public static class StreamConnector
     {
         if (!IPAddress.TryParse(host, out var address))
         {
-            var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
+            var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
             address = addresses.Length > 0 ? addresses[0] : throw new SocketException((int)SocketError.HostNotFound);
         }
         return await ConnectAsync(new IPEndPoint(address, port), policy, localAddress, timeout, networkNamespace, options,
-            logger, cancellationToken);
+            logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -49,7 +49,7 @@ public static class StreamConnector
             timeoutCts.CancelAfter(limit);
             try
             {
-                await socket.ConnectAsync(remote, timeoutCts.Token);
+                await socket.ConnectAsync(remote, timeoutCts.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -74,7 +74,7 @@ public sealed class StreamListener : IAsyncDisposable
     {
         while (true)
         {
-            var socket = await _socket.AcceptAsync(cancellationToken);
+            var socket = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
             // The kernel hands over a plain TCP socket (or a fallen-back MPTCP one) for a non-MPTCP peer;
             // the .NET object still says IPPROTO_MPTCP, so ask the kernel.
             string? fallbackReason = _osFallbackReason;

@@ -35,7 +35,7 @@ public static class KernelTlsCryptoInfo
         }
         Span<byte> image = destination[..size];
         image.Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(image[VersionOffset..], info.Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(image[VersionOffset..], TlsCryptoInfo.Version);
         BinaryPrimitives.WriteUInt16LittleEndian(image[CipherTypeOffset..], keyLength == 16 ? CipherAesGcm128 : CipherAesGcm256);
         info.Iv.Slice(SaltLength, IvLength).CopyTo(image[IvOffset..]);
         info.Key.CopyTo(image[KeyOffset..]);

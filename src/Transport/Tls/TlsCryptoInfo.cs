@@ -23,7 +23,7 @@ public sealed class TlsCryptoInfo : IDisposable
         Sequence = sequence;
     }
 
-    public ushort Version => TlsRecordLimits.Tls13Version;
+    public static ushort Version => TlsRecordLimits.Tls13Version;
     public ushort CipherSuite { get; }
     public ReadOnlySpan<byte> Key => _key;
     public ReadOnlySpan<byte> Iv => _iv;

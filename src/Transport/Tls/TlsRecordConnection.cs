@@ -105,9 +105,9 @@ public sealed partial class TlsRecordConnection : StreamConnection
         {
             return;
         }
-        _plainOut.Writer.Complete();
+        await _plainOut.Writer.CompleteAsync().ConfigureAwait(false);
         await _sendTask.ConfigureAwait(false);
-        _plainIn.Reader.Complete();
+        await _plainIn.Reader.CompleteAsync().ConfigureAwait(false);
         _inner.Input.CancelPendingRead();
         await _receiveTask.ConfigureAwait(false);
         await _inner.DisposeAsync().ConfigureAwait(false);

@@ -96,7 +96,7 @@ internal static class TransferKit
             hash.AppendData(span);
             output.Advance(n);
             sent += n;
-            await output.FlushAsync();
+            await output.FlushAsync(CancellationToken.None);
         }
         await output.CompleteAsync();
         return (sent, hash.GetHashAndReset());

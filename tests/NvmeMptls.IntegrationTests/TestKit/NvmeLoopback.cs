@@ -28,8 +28,8 @@ public sealed class NvmeLoopback : IAsyncDisposable
     public IBlockDevice Backing => Target.Subsystem.FindNamespace(1)!.Device;
 
     public static async Task<NvmeLoopback> StartAsync(
-        long size, int ioQueues = 4, int queueSize = 32, bool headerDigest = false, bool dataDigest = false, CancellationToken cancellationToken = default,
-        Func<long, IBlockDevice>? backing = null)
+        long size, int ioQueues = 4, int queueSize = 32, bool headerDigest = false, bool dataDigest = false,
+        Func<long, IBlockDevice>? backing = null, CancellationToken cancellationToken = default)
     {
         var target = LoopbackTarget.Start(size, backing: backing);
         try

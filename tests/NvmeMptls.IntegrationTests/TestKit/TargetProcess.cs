@@ -171,6 +171,8 @@ public sealed class TargetProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code in the test project; kill(2) is blittable anyway
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
+#pragma warning restore SYSLIB1054
 }

@@ -53,7 +53,7 @@ public sealed class KernelTlsHeaderTests
             Same(headers, "TCP_ULP", KernelTls.TcpUlp);
             Same(headers, "TLS_TX", KernelTls.TlsTx);
             Same(headers, "TLS_RX", KernelTls.TlsRx);
-            Same(headers, "TLS_1_3_VERSION", info128.Version);
+            Same(headers, "TLS_1_3_VERSION", TlsCryptoInfo.Version);
             Same(headers, "TLS_CIPHER_AES_GCM_128", KernelTlsCryptoInfo.CipherAesGcm128);
             Same(headers, "TLS_CIPHER_AES_GCM_256", KernelTlsCryptoInfo.CipherAesGcm256);
             Same(headers, "iv_size", KernelTlsCryptoInfo.IvLength);
@@ -75,7 +75,7 @@ public sealed class KernelTlsHeaderTests
         var image = new byte[KernelTlsCryptoInfo.Size256];
         int size = KernelTlsCryptoInfo.Write(info, image);
         var span = image.AsSpan(0, size);
-        long version = FindUInt16(span, info.Version);
+        long version = FindUInt16(span, TlsCryptoInfo.Version);
         long cipher = FindUInt16(span, bits == "128" ? KernelTlsCryptoInfo.CipherAesGcm128 : KernelTlsCryptoInfo.CipherAesGcm256);
         long key = span.IndexOf(info.Key);
         long iv = span.IndexOf(info.Iv[4..]);

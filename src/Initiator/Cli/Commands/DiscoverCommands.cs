@@ -49,21 +49,21 @@ public static class DiscoverCommands
             return 0;
         }
 
-        context.Out.WriteLine();
-        context.Out.WriteLine($"Discovery Log Number of Records {entries.Count}");
+        await context.Out.WriteLineAsync().ConfigureAwait(false);
+        await context.Out.WriteLineAsync($"Discovery Log Number of Records {entries.Count}").ConfigureAwait(false);
         for (var i = 0; i < entries.Count; i++)
         {
             var e = entries[i];
-            context.Out.WriteLine($"=====Discovery Log Entry {i}======");
-            context.Out.WriteLine($"trtype:  {Names.TransportType(e.TransportType)}");
-            context.Out.WriteLine($"adrfam:  {Names.AddressFamily(e.AddressFamily)}");
-            context.Out.WriteLine($"subtype: {Names.SubsystemType(e.SubsystemType)}");
-            context.Out.WriteLine($"treq:    {Names.TransportRequirements(e.TransportRequirements)}");
-            context.Out.WriteLine($"portid:  {e.PortId}");
-            context.Out.WriteLine($"trsvcid: {e.TransportServiceId}");
-            context.Out.WriteLine($"subnqn:  {e.SubsystemNqn}");
-            context.Out.WriteLine($"traddr:  {e.TransportAddress}");
-            context.Out.WriteLine($"sectype: {Names.SecurityType(e.SecurityType)}");
+            await context.Out.WriteLineAsync($"=====Discovery Log Entry {i}======").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"trtype:  {Names.TransportType(e.TransportType)}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"adrfam:  {Names.AddressFamily(e.AddressFamily)}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"subtype: {Names.SubsystemType(e.SubsystemType)}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"treq:    {Names.TransportRequirements(e.TransportRequirements)}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"portid:  {e.PortId}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"trsvcid: {e.TransportServiceId}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"subnqn:  {e.SubsystemNqn}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"traddr:  {e.TransportAddress}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"sectype: {Names.SecurityType(e.SecurityType)}").ConfigureAwait(false);
         }
 
         return 0;
@@ -105,10 +105,10 @@ public static class DiscoverCommands
                 return 0;
             }
 
-            context.Out.WriteLine($"nvme-mptls - NQN={controller.Identify.SubsystemNqn}");
-            context.Out.WriteLine($"             hostnqn={o.HostNqn}");
-            context.Out.WriteLine("\\");
-            context.Out.WriteLine($" +- cntlid {controller.ControllerId} tcp {address} {controller.State.ToString().ToLowerInvariant()}");
+            await context.Out.WriteLineAsync($"nvme-mptls - NQN={controller.Identify.SubsystemNqn}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"             hostnqn={o.HostNqn}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync("\\").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($" +- cntlid {controller.ControllerId} tcp {address} {controller.State.ToString().ToLowerInvariant()}").ConfigureAwait(false);
             return 0;
         }
     }

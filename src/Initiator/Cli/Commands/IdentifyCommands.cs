@@ -107,17 +107,17 @@ public static class IdentifyCommands
                 return 0;
             }
 
-            context.Out.WriteLine($"NVME Identify Namespace {nsid}:");
+            await context.Out.WriteLineAsync($"NVME Identify Namespace {nsid}:").ConfigureAwait(false);
             foreach (var (name, value) in fields)
             {
-                context.Out.WriteLine($"{name,-10}: {Format(value)}");
+                await context.Out.WriteLineAsync($"{name,-10}: {Format(value)}").ConfigureAwait(false);
             }
 
             for (var i = 0; i <= Math.Min((int)nlbaf, 63); i++)
             {
                 var f = raw.AsSpan(IdentifyNamespace.Lbaf0Offset + (i * 4));
                 var inUse = i == (raw[IdentifyNamespace.FlbasOffset] & 0xF) ? " (in use)" : "";
-                context.Out.WriteLine($"lbaf {i,2} : ms:{BinaryPrimitives.ReadUInt16LittleEndian(f)} lbads:{f[2]} rp:{f[3] & 3}{inUse}");
+                await context.Out.WriteLineAsync($"lbaf {i,2} : ms:{BinaryPrimitives.ReadUInt16LittleEndian(f)} lbads:{f[2]} rp:{f[3] & 3}{inUse}").ConfigureAwait(false);
             }
 
             return 0;
@@ -152,7 +152,7 @@ public static class IdentifyCommands
 
             for (var i = 0; i < list.Count; i++)
             {
-                context.Out.WriteLine($"[{i,4}]:0x{list[i]:x}");
+                await context.Out.WriteLineAsync($"[{i,4}]:0x{list[i]:x}").ConfigureAwait(false);
             }
 
             return 0;
@@ -174,7 +174,7 @@ public static class IdentifyCommands
 
         foreach (var (name, value) in fields)
         {
-            context.Out.WriteLine($"{name,-10}: {Format(value)}");
+            await context.Out.WriteLineAsync($"{name,-10}: {Format(value)}").ConfigureAwait(false);
         }
     }
 

@@ -47,7 +47,7 @@ public static class IoCommands
             else
             {
                 await File.WriteAllBytesAsync(path, buffer.AsMemory(0, size).ToArray(), cancellationToken).ConfigureAwait(false);
-                context.Error.WriteLine("read: Success");
+                await context.Error.WriteLineAsync("read: Success").ConfigureAwait(false);
             }
 
             return 0;
@@ -90,7 +90,7 @@ public static class IoCommands
                 done += n;
             }
 
-            context.Error.WriteLine("write: Success");
+            await context.Error.WriteLineAsync("write: Success").ConfigureAwait(false);
             return 0;
         }
     }
@@ -102,7 +102,7 @@ public static class IoCommands
         {
             var ns = await controller.OpenNamespaceAsync(FabricsOptions.Nsid(context.Options), cancellationToken).ConfigureAwait(false);
             await ns.FlushAsync(cancellationToken).ConfigureAwait(false);
-            context.Error.WriteLine($"NVMe Flush: success (nsid {ns.Nsid})");
+            await context.Error.WriteLineAsync($"NVMe Flush: success (nsid {ns.Nsid})").ConfigureAwait(false);
             return 0;
         }
     }

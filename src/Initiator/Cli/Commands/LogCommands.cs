@@ -60,7 +60,7 @@ public static class LogCommands
                 return 0;
             }
 
-            context.Out.WriteLine($"Device:cntlid{controller.ControllerId} log-id:{lid} namespace-id:{nsid:x}");
+            await context.Out.WriteLineAsync($"Device:cntlid{controller.ControllerId} log-id:{lid} namespace-id:{nsid:x}").ConfigureAwait(false);
             HexDump(context.Out, data);
             return 0;
         }
@@ -95,7 +95,7 @@ public static class LogCommands
             };
             if (!json)
             {
-                context.Out.WriteLine($"Smart Log for NVME device:cntlid{controller.ControllerId} namespace-id:{nsid:x}");
+                await context.Out.WriteLineAsync($"Smart Log for NVME device:cntlid{controller.ControllerId} namespace-id:{nsid:x}").ConfigureAwait(false);
             }
 
             await IdentifyCommands.PrintAsync(context, json, fields).ConfigureAwait(false);
@@ -150,10 +150,10 @@ public static class LogCommands
                 return 0;
             }
 
-            context.Out.WriteLine($"Error Log Entries for device:cntlid{controller.ControllerId} entries:{count}");
+            await context.Out.WriteLineAsync($"Error Log Entries for device:cntlid{controller.ControllerId} entries:{count}").ConfigureAwait(false);
             for (var i = 0; i < entries.Count; i++)
             {
-                context.Out.WriteLine($"................. Entry[{i,2}]");
+                await context.Out.WriteLineAsync($"................. Entry[{i,2}]").ConfigureAwait(false);
                 await IdentifyCommands.PrintAsync(context, false, entries[i]).ConfigureAwait(false);
             }
 
@@ -177,7 +177,7 @@ public static class LogCommands
         await using (controller.ConfigureAwait(false))
         {
             var value = await controller.GetFeatureAsync(fid, cdw11, nsid, sel, cancellationToken).ConfigureAwait(false);
-            context.Out.WriteLine($"get-feature:0x{fid:x2} (SEL {sel}), Current value:0x{value:x8}");
+            await context.Out.WriteLineAsync($"get-feature:0x{fid:x2} (SEL {sel}), Current value:0x{value:x8}").ConfigureAwait(false);
             return 0;
         }
     }

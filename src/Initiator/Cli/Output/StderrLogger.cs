@@ -5,6 +5,9 @@ namespace NvmeMptls.Cli.Output;
 /// <summary>A minimal logger for <c>--verbose</c>: one line per message on stderr.</summary>
 public sealed class StderrLogger(TextWriter error, LogLevel minimum) : ILogger
 {
+    // One lock for every category's logger, as they share the writer (a TextWriter is a weak-identity lock).
+    private static readonly Lock WriteLock = new();
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -14,7 +17,7 @@ public sealed class StderrLogger(TextWriter error, LogLevel minimum) : ILogger
     {
         if (IsEnabled(logLevel))
         {
-            lock (error)
+            lock (WriteLock)
             {
                 error.WriteLine($"[{logLevel}] {formatter(state, exception)}");
             }

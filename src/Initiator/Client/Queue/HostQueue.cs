@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -25,8 +26,11 @@ internal sealed partial class HostQueue : IAsyncDisposable
     private readonly PduWriter _writer;
     private readonly CommandContext[] _contexts;
     private readonly int[] _free;
+    private readonly Lock _freeLock = new();
+    [SuppressMessage("Usage", "CA2213", Justification = "no wait handle is ever created; a command finishing after DisposeAsync still calls Release")]
     private readonly SemaphoreSlim _slots;
     private readonly Channel<SendItem> _sendQueue;
+    [SuppressMessage("Usage", "CA2213", Justification = "no timer or linked token; Abort may still cancel it after DisposeAsync")]
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private readonly byte[] _termHeader = new byte[128];
@@ -107,7 +111,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
             throw new IOException($"{where}: no connection within {endpoint.Options.ConnectTimeout.TotalSeconds:0.#} s");
         }
 
+#pragma warning disable CA2000 // false positive: every catch below disposes it, and success hands it to the caller
         var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger);
+#pragma warning restore CA2000
         try
         {
             await queue.ExchangeInitializeAsync(endpoint.Options.HeaderDigest, endpoint.Options.DataDigest, where, timeout.Token).ConfigureAwait(false);
@@ -153,7 +159,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
 
         CommandContext context;
-        lock (_free)
+        lock (_freeLock)
         {
             context = _contexts[_free[--_freeCount]];
         }
@@ -187,7 +193,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
     /// <summary>Returns a finished slot to the pool (called by the slot once its result was taken).</summary>
     internal void Release(CommandContext context)
     {
-        lock (_free)
+        lock (_freeLock)
         {
             _free[_freeCount++] = context.CommandId;
         }

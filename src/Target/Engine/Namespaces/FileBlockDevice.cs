@@ -115,7 +115,7 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
 
         if (deallocate)
         {
-            Deallocate(offset, length);
+            PunchHoleOrZero(offset, length);
         }
         else if (_zeroRangeUnsupported || !TryZeroRange(offset, length))
         {
@@ -133,11 +133,11 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
             throw new InvalidOperationException("the namespace is read-only");
         }
 
-        Deallocate(offset, length);
+        PunchHoleOrZero(offset, length);
         return ValueTask.CompletedTask;
     }
 
-    private void Deallocate(long offset, long length)
+    private void PunchHoleOrZero(long offset, long length)
     {
         if (_punchUnsupported || !TryPunchHole(offset, length))
         {

@@ -9,14 +9,19 @@ namespace NvmeMptls.Target.Server;
 /// The TLS step between accept and NVMe/TCP: runs the server handshake on a connection and returns the protected
 /// stream (or null to drop the connection).
 /// </summary>
-public sealed class ConnectionSecurity
+public sealed class ConnectionSecurity : IDisposable
 {
     private readonly Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> _accept;
+    private readonly IDisposable? _keys;
 
-    public ConnectionSecurity(Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> accept, TlsHandshakeCounters? counters = null)
+    /// <param name="keys">The key store <paramref name="accept"/> reads (a PSK keyring), owned from here on and
+    /// disposed, which zeroes the keys, with this object.</param>
+    public ConnectionSecurity(Func<StreamConnection, TargetPortInfo, CancellationToken, ValueTask<StreamConnection?>> accept, TlsHandshakeCounters? counters = null,
+        IDisposable? keys = null)
     {
         _accept = accept;
         Counters = counters ?? new TlsHandshakeCounters();
+        _keys = keys;
     }
 
     /// <summary>Handshakes by outcome, including plaintext connections refused on TLS-required ports.</summary>
@@ -24,6 +29,8 @@ public sealed class ConnectionSecurity
 
     public ValueTask<StreamConnection?> AcceptAsync(StreamConnection connection, TargetPortInfo port, CancellationToken ct) =>
         _accept(connection, port, ct);
+
+    public void Dispose() => _keys?.Dispose();
 
     /// <summary>
     /// On a port where TLS is optional, Linux peeks at the first 8 bytes: a plain ICReq header (type 0, HLEN 128,

@@ -44,7 +44,10 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
     public TargetRegistry Registry => _registry;
 
-    /// <summary>The TLS handshake for ports with TLS (null: TLS ports refuse every connection).</summary>
+    /// <summary>
+    /// The TLS handshake for ports with TLS (null: TLS ports refuse every connection). The server owns it:
+    /// <see cref="DisposeAsync"/> disposes it with the keys it holds.
+    /// </summary>
     public ConnectionSecurity? Security { get; }
 
     public IReadOnlyList<(IPEndPoint EndPoint, bool Discovery, string Carrier)> Endpoints
@@ -123,6 +126,8 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(StreamListener listener, TargetPortInfo port, CancellationToken ct)
     {
+        // Read before any await: DisposeAsync disposes the source, and a loop may still be ending then.
+        var queuesStopping = _queuesStopping.Token;
         while (!ct.IsCancellationRequested)
         {
             SocketConnection connection;
@@ -146,7 +151,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
                 continue;
             }
 
-            _ = ServeAsync(connection, port, _queuesStopping.Token);
+            _ = ServeAsync(connection, port, queuesStopping);
         }
     }
 
@@ -245,7 +250,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
             return;
         }
 
-        _stopping.Cancel();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> listeners;
         lock (_listeners)
         {
@@ -265,7 +270,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         }
 
         Log.Draining(_logger, InFlightCommands(), _queues.Count);
-        _queuesStopping.Cancel();
+        await _queuesStopping.CancelAsync().ConfigureAwait(false);
         foreach (var q in _queues.Keys)
         {
             await q.AbortAsync("target shutting down").ConfigureAwait(false);
@@ -348,6 +353,10 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
                 await ns.Device.DisposeAsync().ConfigureAwait(false);
             }
         }
+
+        Security?.Dispose();
+        _stopping.Dispose();
+        _queuesStopping.Dispose();
     }
 
     private static partial class Log

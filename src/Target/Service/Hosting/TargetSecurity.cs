@@ -57,7 +57,7 @@ public static partial class TargetSecurity
                 Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(), ex.Message);
                 return null;
             }
-        }, counters);
+        }, counters, keyring);
     }
 
     /// <summary>

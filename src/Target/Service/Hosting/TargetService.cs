@@ -50,7 +50,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
     /// </summary>
     public event Action<ImmutableArray<TlsKeyOptions>>? TlsKeysChanged;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = _options.CurrentValue;
         _current = options;
@@ -81,9 +81,8 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         }
 
         _onChange = _options.OnChange(OnOptionsChanged);
-        Console.Out.WriteLine(ConnectHint.Describe(options, _server));
-        Console.Out.Flush();
-        return Task.CompletedTask;
+        await Console.Out.WriteLineAsync(ConnectHint.Describe(options, _server)).ConfigureAwait(false);
+        await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Applies the difference between the options in force and <paramref name="next"/>; changes are applied one at a time.</summary>
@@ -186,16 +185,17 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Subflows?.Dispose();
         _onChange?.Dispose();
-        if (_metricsEndpoint is { } endpoint)
+        if (_metricsEndpoint is not null)
         {
+            await _metricsEndpoint.DisposeAsync().ConfigureAwait(false);
             _metricsEndpoint = null;
-            await endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_server is { } server)
+        if (_server is not null)
         {
-            await server.DisposeAsync().ConfigureAwait(false);
+            await _server.DisposeAsync().ConfigureAwait(false);
         }
 
         _applying.Dispose();

@@ -154,7 +154,7 @@ public sealed class TargetMetrics : ITargetObserver
         {
             if (key.Nsid == nsid && key.Subsystem == subsystemNqn && _errors.TryRemove(key, out var child))
             {
-                child.Remove();
+                child.Dispose(); // removes the labelled series (ChildBase.Dispose calls Remove)
             }
         }
     }

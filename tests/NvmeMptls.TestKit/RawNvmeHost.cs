@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using NvmeMptls.Transport.Connections;
@@ -33,8 +34,13 @@ public sealed partial class RawNvmeHost : IAsyncDisposable
     private readonly StreamConnection _connection;
     private readonly PduSettings _settings = new() { MaxC2HData = 4 * 1024 * 1024 };
     private readonly ConcurrentDictionary<ushort, Pending> _pending = new();
+    // Not disposed: callers still waiting when the host is disposed release the locks and read the token
+    // afterwards; none of the three holds a wait handle or a timer until one is asked for.
+    [SuppressMessage("Reliability", "CA2213", Justification = "released and read after DisposeAsync by late callers; no wait handle")]
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    [SuppressMessage("Reliability", "CA2213", Justification = "released and read after DisposeAsync by late callers; no wait handle")]
     private readonly SemaphoreSlim _receiveLock = new(1, 1);
+    [SuppressMessage("Reliability", "CA2213", Justification = "released and read after DisposeAsync by late callers; no timer")]
     private readonly CancellationTokenSource _disposed = new();
     private int _nextCid = -1;
 

@@ -10,7 +10,7 @@ namespace NvmeMptls.Transport.Connections;
 public static class SendLoopStop
 {
     /// <summary>Posts <paramref name="stopItem"/> into <paramref name="writer"/> when <paramref name="token"/> fires; dispose to unregister.</summary>
-    public static CancellationTokenRegistration PostOnCancel<T>(CancellationToken token, ChannelWriter<T> writer, T stopItem) =>
+    public static CancellationTokenRegistration PostOnCancel<T>(ChannelWriter<T> writer, T stopItem, CancellationToken token) =>
         token.UnsafeRegister(static state => ((Post<T>)state!).Run(), new Post<T>(writer, stopItem));
 
     private sealed class Post<T>(ChannelWriter<T> writer, T item)

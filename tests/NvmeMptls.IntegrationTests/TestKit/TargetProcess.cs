@@ -22,7 +22,8 @@ public sealed class TargetProcess : IAsyncDisposable
         _process = process;
     }
 
-    public static string TargetDll => Path.Combine(RepositoryRoot, "src", "Target", "bin", "Release", "net10.0", "nvme-mptls-target.dll");
+    /// <summary>The built service (a missing build fails the test: the solution is built before the tests run).</summary>
+    public static string TargetDll => TargetRunner.LocateTargetDll();
 
     public static string RepositoryRoot
     {
@@ -65,11 +66,6 @@ public sealed class TargetProcess : IAsyncDisposable
     /// <summary>Starts the target; call <see cref="WaitReadyAsync"/> before connecting.</summary>
     public static TargetProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
-        if (!File.Exists(TargetDll))
-        {
-            Assert.Ignore($"{TargetDll} is missing: build the solution in Release first");
-        }
-
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

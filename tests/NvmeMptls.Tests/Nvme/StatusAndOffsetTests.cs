@@ -58,7 +58,7 @@ public sealed class StatusAndOffsetTests
     {
         var channel = Channel.CreateUnbounded<int>();
         using var cts = new CancellationTokenSource();
-        using (SendLoopStop.PostOnCancel(cts.Token, channel.Writer, -1))
+        using (SendLoopStop.PostOnCancel(channel.Writer, -1, cts.Token))
         {
             Assert.That(channel.Reader.TryRead(out _), Is.False);
             await cts.CancelAsync();
@@ -77,7 +77,7 @@ public sealed class StatusAndOffsetTests
     {
         var channel = Channel.CreateUnbounded<int>();
         using var cts = new CancellationTokenSource();
-        SendLoopStop.PostOnCancel(cts.Token, channel.Writer, -1).Dispose();
+        SendLoopStop.PostOnCancel(channel.Writer, -1, cts.Token).Dispose();
         cts.Cancel();
         Assert.That(channel.Reader.TryRead(out _), Is.False);
     }

@@ -10,7 +10,7 @@ internal sealed partial class HostQueue
     private async Task SendLoopAsync()
     {
         var reader = _sendQueue.Reader;
-        using var wake = SendLoopStop.PostOnCancel(_stop.Token, _sendQueue.Writer, new SendItem(SendKind.Stop, null, 0, 0, 0));
+        using var wake = SendLoopStop.PostOnCancel(_sendQueue.Writer, new SendItem(SendKind.Stop, null, 0, 0, 0), _stop.Token);
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))

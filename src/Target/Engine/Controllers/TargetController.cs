@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Controllers;

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Logging;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Sockets;

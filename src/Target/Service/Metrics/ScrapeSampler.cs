@@ -1,8 +1,8 @@
 using System.Globalization;
 using NvmeMptls.Target.Hosting;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Multipath;
 using Prometheus;

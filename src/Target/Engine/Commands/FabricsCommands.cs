@@ -1,7 +1,7 @@
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 public sealed partial class TargetQueue
 {

@@ -4,7 +4,7 @@ using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 public sealed partial class TargetQueue
 {

@@ -1,7 +1,7 @@
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 public sealed partial class TargetQueue
 {

@@ -7,7 +7,7 @@ using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Pdu;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 /// <summary>
 /// One NVMe/TCP connection = one queue. The receive loop reads PDUs, validates capsules and data and starts

@@ -2,7 +2,7 @@ using System.Buffers;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 internal enum CommandState : byte
 {

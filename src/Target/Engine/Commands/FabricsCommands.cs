@@ -1,9 +1,16 @@
+using Microsoft.Extensions.Logging;
 using NvmeMptls.Target.Controllers;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Tcp;
+namespace NvmeMptls.Target.Commands;
 
-public sealed partial class TargetQueue
+/// <summary>
+/// The Fabrics commands of one queue: Connect (creates a controller on the admin queue, joins one on an I/O queue,
+/// and binds the queue to it), Property Get/Set on the admin queue, Disconnect. Reference §2.3–§2.5.
+/// </summary>
+internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
 {
     // Connect Invalid Parameters: DW0 bit 16 (IATTR) set → the offset is into the Connect data. Reference §2.3.
     private const uint IpoCntlId = 0x10000 | ConnectData.CntlIdOffset;
@@ -12,7 +19,10 @@ public sealed partial class TargetQueue
     private const uint IpoQid = 42;
     private const uint IpoSqSize = 44;
 
-    private void ExecuteFabrics(CommandContext ctx)
+    private readonly CommandExecutor _executor = executor;
+    private readonly ILogger _logger = logger;
+
+    public void Execute(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
         if (cmd.FabricsType == FabricsOpcodes.Connect)
@@ -22,25 +32,26 @@ public sealed partial class TargetQueue
         }
 
         // NVMe-oF §3.3: anything before Connect is a sequence error.
-        if (_controller is null)
+        if (_executor.Controller is not { } controller)
         {
-            QueueResponse(ctx, Dnr(NvmeStatusCodes.CommandSequenceError));
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.CommandSequenceError));
             return;
         }
 
+        var admin = _executor.QueueId == 0;
         switch (cmd.FabricsType)
         {
-            case FabricsOpcodes.PropertyGet when _qid == 0:
-                PropertyGet(ctx);
+            case FabricsOpcodes.PropertyGet when admin:
+                PropertyGet(ctx, controller);
                 return;
-            case FabricsOpcodes.PropertySet when _qid == 0:
-                PropertySet(ctx);
+            case FabricsOpcodes.PropertySet when admin:
+                PropertySet(ctx, controller);
                 return;
             case FabricsOpcodes.Disconnect:
-                QueueResponse(ctx, NvmeStatus.Success);
+                _executor.Complete(ctx, NvmeStatus.Success);
                 return;
             default:
-                QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidOpcode));
+                _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidOpcode));
                 return;
         }
     }
@@ -55,7 +66,7 @@ public sealed partial class TargetQueue
         var cattr = (byte)(cmd.Cdw11 >> 16);
         var kato = cmd.Cdw12;
 
-        if (_controller is not null)
+        if (_executor.Controller is not null)
         {
             Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, "second Connect on the same queue");
             return;
@@ -73,8 +84,10 @@ public sealed partial class TargetQueue
             return;
         }
 
+        var queue = _executor.Queue;
+        var registry = _executor.Registry;
         var data = ConnectData.Read(ctx.Data);
-        var subsystem = _registry.Find(data.SubsystemNqn);
+        var subsystem = registry.Find(data.SubsystemNqn);
         if (subsystem is null)
         {
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoSubNqn, $"unknown subsystem {data.SubsystemNqn}");
@@ -89,21 +102,21 @@ public sealed partial class TargetQueue
 
         // TLS binds the association to the host named in the PSK identity: a host holding a valid PSK
         // cannot connect as another host.
-        if (_connection.Tls is { HostNqn: { } tlsHost } && !string.Equals(tlsHost, data.HostNqn, StringComparison.Ordinal))
+        if (queue.Tls is { HostNqn: { } tlsHost } && !string.Equals(tlsHost, data.HostNqn, StringComparison.Ordinal))
         {
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host NQN {data.HostNqn} differs from the TLS PSK identity's host {tlsHost}");
             return;
         }
 
-        if (Port.Tls == Subsystems.PortTlsMode.Required && _connection.Tls is null)
+        if (queue.Port.Tls == PortTlsMode.Required && queue.Tls is null)
         {
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, "this port requires TLS");
             return;
         }
 
-        if (sqsize == 0 || sqsize + 1 > _registry.Limits.MaxQueueSize)
+        if (sqsize == 0 || sqsize + 1 > registry.Limits.MaxQueueSize)
         {
-            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoSqSize, $"SQSIZE {sqsize} outside 1..{_registry.Limits.MaxQueueSize - 1}");
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, IpoSqSize, $"SQSIZE {sqsize} outside 1..{registry.Limits.MaxQueueSize - 1}");
             return;
         }
 
@@ -119,12 +132,12 @@ public sealed partial class TargetQueue
 
             if (subsystem.IsDiscovery && kato == 0)
             {
-                kato = (uint)_registry.Limits.DiscoveryDefaultKeepAlive.TotalMilliseconds;
+                kato = (uint)registry.Limits.DiscoveryDefaultKeepAlive.TotalMilliseconds;
             }
 
-            controller = new TargetController(_registry, subsystem, _registry.AllocateControllerId(), data.HostNqn, data.HostId, kato, _logger);
+            controller = new TargetController(registry, subsystem, registry.AllocateControllerId(), data.HostNqn, data.HostId, kato, _logger);
             subsystem.Attach(controller);
-            Interlocked.Increment(ref _registry.Counters.ControllersCreated);
+            Interlocked.Increment(ref registry.Counters.ControllersCreated);
         }
         else
         {
@@ -150,44 +163,31 @@ public sealed partial class TargetQueue
             controller = existing;
         }
 
-        if (!controller.TryAttachQueue(qid, this))
+        if (!controller.TryAttachQueue(qid, queue))
         {
             Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, $"queue {qid} of controller {controller.ControllerId} already exists");
             return;
         }
 
-        _controller = controller;
-        _qid = qid;
-        _sqSize = sqsize + 1;
-        _sqHead = 1 % _sqSize;
-        _sqFlowControlDisabled = (cattr & 0x04) != 0;
-        lock (_slotLock)
-        {
-            _slotLimit = _sqSize;
-        }
-
-        // Fabrics commands travel in-capsule on every queue (≥ 8 KiB); I/O queues take the configured size.
-        _settings.MaxInCapsuleData = qid == 0
-            ? _registry.Limits.AdminInCapsuleDataSize
-            : Math.Max(_registry.Limits.InCapsuleDataSize, _registry.Limits.AdminInCapsuleDataSize);
-        Log.QueueConnected(_logger, RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
-        QueueResponse(ctx, NvmeStatus.Success, controller.ControllerId);
+        _executor.Bind(controller, qid);
+        queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: (cattr & 0x04) != 0);
+        TargetQueue.Log.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
+        _executor.Complete(ctx, NvmeStatus.Success, controller.ControllerId);
     }
 
     private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)
     {
-        var status = Dnr(code);
-        Interlocked.Increment(ref _registry.Counters.ConnectRejected);
-        Log.ConnectRefused(_logger, RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
-        QueueResponse(ctx, status, dw0);
+        var status = CommandExecutor.Dnr(code);
+        Interlocked.Increment(ref _executor.Registry.Counters.ConnectRejected);
+        TargetQueue.Log.ConnectRefused(_logger, _executor.Queue.RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
+        _executor.Complete(ctx, status, dw0);
     }
 
     /// <summary>Property Get: CAP (8 bytes), VS, CC, CSTS. Reference §2.4.</summary>
-    private void PropertyGet(CommandContext ctx)
+    private void PropertyGet(CommandContext ctx, TargetController c)
     {
         ref readonly var cmd = ref ctx.Command;
         var eightBytes = (cmd.Cdw10 & 7) == 1;
-        var c = _controller!;
         ulong? value = cmd.Cdw11 switch
         {
             PropertyOffsets.Cap => c.Capabilities,
@@ -198,24 +198,24 @@ public sealed partial class TargetQueue
         };
         if (value is not { } v || (eightBytes && cmd.Cdw11 != PropertyOffsets.Cap))
         {
-            QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidField));
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidField));
             return;
         }
 
-        QueueResponse(ctx, NvmeStatus.Success, (uint)v, eightBytes ? (uint)(v >> 32) : 0);
+        _executor.Complete(ctx, NvmeStatus.Success, (uint)v, eightBytes ? (uint)(v >> 32) : 0);
     }
 
     /// <summary>Property Set: only CC is writable. Reference §2.4–§2.5.</summary>
-    private void PropertySet(CommandContext ctx)
+    private void PropertySet(CommandContext ctx, TargetController controller)
     {
         ref readonly var cmd = ref ctx.Command;
         if (cmd.Cdw11 != PropertyOffsets.Cc || (cmd.Cdw10 & 7) != 0)
         {
-            QueueResponse(ctx, Dnr(NvmeStatusCodes.InvalidField));
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidField));
             return;
         }
 
-        _controller!.WriteControllerConfiguration(cmd.Cdw12);
-        QueueResponse(ctx, NvmeStatus.Success);
+        controller.WriteControllerConfiguration(cmd.Cdw12);
+        _executor.Complete(ctx, NvmeStatus.Success);
     }
 }

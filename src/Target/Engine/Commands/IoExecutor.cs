@@ -1,17 +1,27 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using NvmeMptls.Target.Server;
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Tcp;
+namespace NvmeMptls.Target.Commands;
 
-public sealed partial class TargetQueue
+/// <summary>
+/// The I/O commands of one queue: opcode, namespace, LBA range and transfer length checked before any data is
+/// requested; then the device operation (read, write with FUA, flush, write zeroes, dataset management, compare),
+/// which completes through the context's cached continuation without allocating.
+/// </summary>
+internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
 {
     private const uint BroadcastNsid = 0xFFFFFFFF;
 
+    private readonly CommandExecutor _executor = executor;
+    private readonly ILogger _logger = logger;
+
     /// <summary>Checks opcode, namespace, LBA range and transfer length before any data is requested. Reference §3.9.</summary>
-    private NvmeStatus ValidateIo(CommandContext ctx)
+    public NvmeStatus Validate(CommandContext ctx, TargetController controller)
     {
         ref readonly var cmd = ref ctx.Command;
         var op = cmd.Opcode;
@@ -25,13 +35,13 @@ public sealed partial class TargetQueue
             return NvmeStatus.Success;
         }
 
-        var ns = _controller!.Subsystem.FindNamespace(cmd.Nsid);
+        var ns = controller.Subsystem.FindNamespace(cmd.Nsid);
         if (ns is null || !ns.TryAcquire())
         {
             return Dnr(NvmeStatusCodes.InvalidNamespace);
         }
 
-        ctx.Namespace = ns;
+        ctx.AttachNamespace(ns);
         var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes || (op == IoOpcodes.DatasetManagement && (cmd.Cdw11 & 4) != 0);
         if (writes && ns.ReadOnly)
         {
@@ -63,8 +73,22 @@ public sealed partial class TargetQueue
         }
     }
 
+    /// <summary>Runs a validated I/O command whose data is in.</summary>
+    public void Execute(CommandContext ctx)
+    {
+        // File and block devices do blocking pread/pwrite: run them on the thread pool so the receive loop keeps
+        // reading the next capsules (many commands in flight per queue). Memory devices complete inline.
+        if (ctx.Namespace is { Device.CompletesInline: false })
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(ctx, preferLocal: false);
+            return;
+        }
+
+        Start(ctx);
+    }
+
     /// <summary>Starts the device operation; <see cref="OnDeviceCompleted"/> finishes it without allocating.</summary>
-    private void StartIo(CommandContext ctx)
+    public void Start(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
         var ns = ctx.Namespace;
@@ -77,7 +101,7 @@ public sealed partial class TargetQueue
                     return;
                 case IoOpcodes.Write:
                     // FUA (CDW12 bit 30) or a disabled volatile write cache make the write durable before completion.
-                    var fua = (cmd.Cdw12 & (1u << 30)) != 0 || !_controller!.VolatileWriteCacheEnabled;
+                    var fua = (cmd.Cdw12 & (1u << 30)) != 0 || !_executor.Controller!.VolatileWriteCacheEnabled;
                     ctx.AwaitDevice(ns!.Device.WriteAsync(Offset(cmd, ns), ctx.DataMemory, fua));
                     return;
                 case IoOpcodes.Flush:
@@ -104,12 +128,12 @@ public sealed partial class TargetQueue
 
     private static long Offset(in NvmeCommand cmd, TargetNamespace ns) => (long)((cmd.Cdw10 | ((ulong)cmd.Cdw11 << 32)) << ns.LbaShift);
 
-    internal void OnDeviceCompleted(CommandContext ctx, Exception? error)
+    public void OnDeviceCompleted(CommandContext ctx, Exception? error)
     {
         NvmeStatus status;
         if (error is null)
         {
-            status = ctx.Phase == 1 ? Dnr(NvmeStatusCodes.CompareFailure) : ctx.Phase == 2 ? Dnr(NvmeStatusCodes.LbaOutOfRange) : NvmeStatus.Success;
+            status = ctx.DeviceStatus;
         }
         else
         {
@@ -120,75 +144,18 @@ public sealed partial class TargetQueue
                 IOException => new NvmeStatus(NvmeStatusCodes.WriteFault),
                 _ => new NvmeStatus(NvmeStatusCodes.InternalError),
             };
-            Log.ConnectionLost(_logger, RemoteEndPoint, $"I/O error on command {ctx.Command.CommandId}: {error.Message}");
+            TargetQueue.Log.ConnectionLost(_logger, _executor.Queue.RemoteEndPoint, $"I/O error on command {ctx.Command.CommandId}: {error.Message}");
         }
 
         var dataLength = ctx.Command.Opcode == IoOpcodes.Read ? ctx.TransferLength : 0;
-        QueueResponse(ctx, status, dataLength: dataLength);
+        _executor.Complete(ctx, status, dataLength: dataLength);
     }
 
-    /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency.</summary>
-    private void OnResponseWritten(CommandContext ctx)
-    {
-        if (Metrics is { } metrics && _controller is { IsDiscovery: false } controller)
-        {
-            ObserveMetrics(metrics, controller.Subsystem.Nqn, ctx);
-        }
-
-        if (ctx.Namespace is not { } ns || !ctx.Completion.Status.IsSuccess)
-        {
-            return;
-        }
-
-        var c = ns.Counters;
-        switch (ctx.Command.Opcode)
-        {
-            case IoOpcodes.Read:
-                Interlocked.Increment(ref c.ReadCommands);
-                Interlocked.Add(ref c.BytesRead, ctx.TransferLength);
-                break;
-            case IoOpcodes.Write:
-                Interlocked.Increment(ref c.WriteCommands);
-                Interlocked.Add(ref c.BytesWritten, ctx.TransferLength);
-                break;
-            case IoOpcodes.Flush:
-                Interlocked.Increment(ref c.FlushCommands);
-                break;
-            default:
-                Interlocked.Increment(ref c.OtherCommands);
-                break;
-        }
-    }
-
-    // Runs on the send loop only, so the one-entry namespace cache needs no lock; the lookup allocates only the
-    // first time a namespace is seen by the metrics.
-    private void ObserveMetrics(ITargetObserver metrics, string subsystemNqn, CommandContext ctx)
-    {
-        var status = ctx.Completion.Status;
-        if (!status.IsSuccess)
-        {
-            metrics.CommandError(subsystemNqn, ctx.Namespace?.Nsid ?? 0, status);
-            return;
-        }
-
-        if (ctx.Namespace is not { } ns)
-        {
-            return;
-        }
-
-        if (!ReferenceEquals(ns, _metricsNamespace))
-        {
-            _metricsNamespaceChildren = metrics.ForNamespace(subsystemNqn, ns);
-            _metricsNamespace = ns;
-        }
-
-        var elapsed = _registry.Time.GetElapsedTime(ctx.StartTimestamp);
-        _metricsNamespaceChildren!.CommandCompleted(ctx.Command.Opcode, elapsed.TotalSeconds);
-    }
+    private static NvmeStatus Dnr(ushort code) => CommandExecutor.Dnr(code);
 
     private async ValueTask FlushAllAsync()
     {
-        foreach (var ns in _controller!.Subsystem.Namespaces)
+        foreach (var ns in _executor.Controller!.Subsystem.Namespaces)
         {
             if (!ns.Removed)
             {
@@ -213,7 +180,7 @@ public sealed partial class TargetQueue
 
             if (slba >= ns.BlockCount || nlb > ns.BlockCount - slba)
             {
-                ctx.Phase = 2;
+                ctx.DeviceStatus = Dnr(NvmeStatusCodes.LbaOutOfRange);
                 return;
             }
 
@@ -230,7 +197,7 @@ public sealed partial class TargetQueue
             await ns.Device.ReadAsync(Offset(ctx.Command, ns), stored.AsMemory(0, ctx.TransferLength)).ConfigureAwait(false);
             if (!stored.AsSpan(0, ctx.TransferLength).SequenceEqual(ctx.Data))
             {
-                ctx.Phase = 1;
+                ctx.DeviceStatus = Dnr(NvmeStatusCodes.CompareFailure);
             }
         }
         finally

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using NvmeMptls.Target.Tcp;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Controllers;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Target.Subsystems;
-using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Controllers;

@@ -178,7 +178,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         if (secured is NvmeMptls.Transport.Tls.TlsRecordConnection tls)
         {
             // Reconnect-before-limit: close the queue; the host reconnects with fresh keys and retries.
-            tls.KeyLimitApproaching += _ => queue.AbortAsync("TLS write key reached its record limit; host reconnects with new keys");
+            tls.KeyLimitApproaching += _ => queue.AbortAsync(ConnectionEndReason.TlsKeyLimit, "TLS write key reached its record limit; host reconnects with new keys");
         }
 
         var run = queue.RunAsync(ct);
@@ -191,7 +191,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         {
             _queues.TryRemove(queue, out _);
             _transports.TryRemove(queue, out _);
-            Metrics?.ConnectionClosed(port);
+            Metrics?.ConnectionClosed(port, queue.EndReason ?? ConnectionEndReason.Aborted);
             if (Metrics is not null && secured is NvmeMptls.Transport.Tls.TlsRecordConnection closedTls)
             {
                 Metrics.TlsConnectionClosed(closedTls.RecordsSealed, closedTls.RecordsOpened, closedTls.KeyUpdatesSent, closedTls.KeyUpdatesReceived);
@@ -268,7 +268,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         _queuesStopping.Cancel();
         foreach (var q in _queues.Keys)
         {
-            await q.AbortAsync("target shutting down").ConfigureAwait(false);
+            await q.AbortAsync(ConnectionEndReason.ServerStopping, "target shutting down").ConfigureAwait(false);
         }
 
         try

@@ -1,4 +1,5 @@
-using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Target.Commands;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Transport.Pdu;
 
 namespace NvmeMptls.Target.Tcp;
@@ -89,7 +90,7 @@ public sealed partial class TargetQueue
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
         {
-            EndReason ??= $"send failed: {ex.Message}";
+            SetEndReason(ConnectionEndReason.ConnectionLost, $"send failed: {ex.Message}");
             _abort.Cancel();
         }
 
@@ -105,7 +106,7 @@ public sealed partial class TargetQueue
         {
             if (item.Context is { } ctx)
             {
-                Release(ctx);
+                _slots.Release(ctx);
             }
         }
     }
@@ -135,7 +136,7 @@ public sealed partial class TargetQueue
 
     private void WriteResponse(CommandContext ctx)
     {
-        ref var cqe = ref ctx.Completion;
+        var cqe = ctx.Completion;
         cqe.CommandId = ctx.Command.CommandId;
         cqe.SqId = _qid;
         cqe.SqHead = CurrentSqHead;
@@ -144,7 +145,7 @@ public sealed partial class TargetQueue
         {
             // NVMe/TCP §3.3.5: with SQ flow control disabled a successful read may end with SUCCESS and no CapsuleResp.
             var success = _sqFlowControlDisabled && cqe.Status.IsSuccess && cqe.Dw0 == 0 && cqe.Dw1 == 0;
-            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.Buffer.AsSpan(0, dataLength), last: true, success);
+            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.ResponseData, last: true, success);
             if (!success)
             {
                 _writer.WriteCapsuleResp(cqe);
@@ -155,36 +156,15 @@ public sealed partial class TargetQueue
             _writer.WriteCapsuleResp(cqe);
         }
 
-        OnResponseWritten(ctx);
-        Release(ctx);
+        _commands.OnResponseSent(ctx);
+        _slots.Release(ctx);
     }
 
-    private void QueueResponse(CommandContext ctx, NvmeStatus status, uint dw0 = 0, uint dw1 = 0, int dataLength = 0)
+    void ICommandQueue.Send(CommandContext ctx)
     {
-        ctx.Completion = new NvmeCompletion { Dw0 = dw0, Dw1 = dw1, Status = status };
-        ctx.ResponseDataLength = status.IsSuccess ? dataLength : 0;
-        ctx.State = CommandState.Responding;
-        if (!status.IsSuccess)
-        {
-            _controller?.RecordError(_qid, ctx.Command.CommandId, status, ctx.Command.Nsid);
-            if (ctx.Namespace is { } ns)
-            {
-                Interlocked.Increment(ref ns.Counters.Errors);
-            }
-        }
-
         if (!_send.Writer.TryWrite(SendItem.Response(ctx)))
         {
-            Release(ctx); // the connection is closing
-        }
-    }
-
-    /// <summary>Completes a held command (an AER) from another thread.</summary>
-    internal void CompleteHeld(CommandContext ctx, NvmeStatus status, uint dw0)
-    {
-        if (ctx.State == CommandState.Held)
-        {
-            QueueResponse(ctx, status, dw0);
+            _slots.Release(ctx); // the connection is closing
         }
     }
 }

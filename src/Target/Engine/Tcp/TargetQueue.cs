@@ -1,21 +1,25 @@
 using System.Net;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Pdu;
+using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Target.Tcp;
 
 /// <summary>
-/// One NVMe/TCP connection = one queue. The receive loop reads PDUs, validates capsules and data and starts
-/// commands; commands run concurrently and complete into a channel; the send loop turns completions into
-/// R2T, C2HData and CapsuleResp PDUs and flushes in batches. One catch ladder maps each failure to a wire
-/// action: a TermReq for transport-fatal errors, a plain close when the peer ended it.
+/// One NVMe/TCP connection = one queue: the transport layer. The receive loop reads PDUs (ICReq, CapsuleCmd,
+/// H2CData, H2CTermReq), checks the data pointer, gathers in-capsule or R2T-requested data and hands each complete
+/// command to the queue's <see cref="CommandExecutor"/> (Fabrics, admin, I/O), which sends its completion back
+/// through <see cref="ICommandQueue.Send"/>; the send loop turns completions into R2T, C2HData and CapsuleResp PDUs
+/// and flushes in batches. One catch ladder maps each failure to a wire action — a TermReq for transport-fatal
+/// errors, a plain close when the peer ended it — and to a <see cref="ConnectionEndReason"/>.
 /// </summary>
-public sealed partial class TargetQueue
+public sealed partial class TargetQueue : ICommandQueue
 {
     private readonly StreamConnection _connection;
     private readonly TargetRegistry _registry;
@@ -25,19 +29,16 @@ public sealed partial class TargetQueue
     private readonly PduWriter _writer;
     private readonly Channel<SendItem> _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private readonly CancellationTokenSource _abort = new();
-    private readonly object _slotLock = new();
-    private readonly Stack<CommandContext> _free = new();
-    private CommandContext[] _slots = new CommandContext[1];
-    private int _created;
-    private int _slotLimit = 1;
+    private readonly CommandExecutor _commands;
+    private readonly CommandSlots _slots;
+    private readonly object _endLock = new();
     private int _sqHead;
-    private TargetController? _controller;
     private ushort _qid;
     private int _sqSize = 1;
     private bool _sqFlowControlDisabled;
     private volatile bool _terminated;
-    private TargetNamespace? _metricsNamespace;
-    private INamespaceObserver? _metricsNamespaceChildren;
+    private ConnectionEndReason? _endReason;
+    private string _endDetail = "";
 
     public TargetQueue(StreamConnection connection, TargetRegistry registry, TargetPortInfo port, ILogger logger)
     {
@@ -52,46 +53,40 @@ public sealed partial class TargetQueue
         };
         _reader = new PduReader(connection.Input, PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings);
+        _commands = new CommandExecutor(this, registry, logger);
+        _slots = new CommandSlots(_commands);
     }
 
     public TargetPortInfo Port { get; }
     public EndPoint? LocalEndPoint => _connection.LocalEndPoint;
     public EndPoint? RemoteEndPoint => _connection.RemoteEndPoint;
     public StreamConnection Connection => _connection;
-    public TargetController? Controller => _controller;
+    public TargetController? Controller => _commands.Controller;
     public ushort QueueId => _qid;
 
+    TlsSessionInfo? ICommandQueue.Tls => _connection.Tls;
+
     /// <summary>Where completed commands are observed (latency, errors); null when metrics are off.</summary>
-    public ITargetObserver? Metrics { get; init; }
+    public ITargetObserver? Metrics
+    {
+        get => _commands.Metrics;
+        init => _commands.Metrics = value;
+    }
 
     /// <summary>Commands received and not yet answered (AERs, which wait for events, excluded).</summary>
-    public int InFlight
+    public int InFlight => _slots.InFlight;
+
+    /// <summary>Why the connection ended (the first cause), for the log line and the "connection ended because" counter; null while it runs.</summary>
+    public ConnectionEndReason? EndReason
     {
         get
         {
-            lock (_slotLock)
+            lock (_endLock)
             {
-                return _created - _free.Count - HeldCount();
+                return _endReason;
             }
         }
     }
-
-    private int HeldCount()
-    {
-        var n = 0;
-        for (var i = 0; i < _created; i++)
-        {
-            if (_slots[i].State == CommandState.Held)
-            {
-                n++;
-            }
-        }
-
-        return n;
-    }
-
-    /// <summary>Why the connection ended, for logs and the "connection ended because" counter.</summary>
-    public string? EndReason { get; private set; }
 
     /// <summary>Serves the connection until it ends; never throws.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -102,27 +97,33 @@ public sealed partial class TargetQueue
         try
         {
             await ReceiveLoopAsync(linked.Token).ConfigureAwait(false);
-            EndReason ??= "peer closed the connection";
+            SetEndReason(ConnectionEndReason.HostDisconnected, "peer closed the connection");
         }
         catch (PduException ex)
         {
-            EndReason = $"protocol error: {ex.Message}";
+            SetEndReason(ConnectionEndReason.TermReqSent, $"protocol error: {ex.Message}");
             Log.ProtocolError(_logger, RemoteEndPoint, (ushort)ex.Fes, ex.Fei, ex.Message);
             Terminate(ex.Fes, ex.Fei, _reader.OffendingHeader);
         }
         catch (TermReqReceivedException ex)
         {
-            EndReason = ex.Message;
+            SetEndReason(ConnectionEndReason.TermReqReceived, ex.Message);
             Interlocked.Increment(ref _registry.Counters.TermReqsReceived);
             Log.TermReqReceived(_logger, RemoteEndPoint, (ushort)ex.Fes, ex.Fei);
         }
         catch (OperationCanceledException)
         {
-            EndReason ??= "queue aborted";
+            // Aborts record their own reason first; a bare cancellation means our owner stopped serving.
+            SetEndReason(cancellationToken.IsCancellationRequested ? ConnectionEndReason.ServerStopping : ConnectionEndReason.Aborted, "queue aborted");
+        }
+        catch (TlsRecordException ex)
+        {
+            SetEndReason(ConnectionEndReason.TlsError, $"TLS {ex.Alert}: {ex.Message}");
+            Log.ConnectionLost(_logger, RemoteEndPoint, ex.Message);
         }
         catch (Exception ex) when (ex is IOException or EndOfStreamException or ObjectDisposedException or InvalidOperationException)
         {
-            EndReason = $"connection lost: {ex.Message}";
+            SetEndReason(ConnectionEndReason.ConnectionLost, $"connection lost: {ex.Message}");
             Log.ConnectionLost(_logger, RemoteEndPoint, ex.Message);
         }
         finally
@@ -141,70 +142,29 @@ public sealed partial class TargetQueue
         }
     }
 
-    /// <summary>Ends the connection from our side (controller teardown, shutdown): no TermReq, just close.</summary>
-    public Task AbortAsync(string reason)
+    /// <summary>Ends the connection from our side: no TermReq, just close.</summary>
+    public Task AbortAsync(string reason) => AbortAsync(ConnectionEndReason.Aborted, reason);
+
+    /// <summary>Ends the connection from our side (controller teardown, shutdown, TLS key limit): no TermReq, just close.</summary>
+    public Task AbortAsync(ConnectionEndReason reason, string detail)
     {
-        EndReason ??= reason;
+        SetEndReason(reason, detail);
         _abort.Cancel();
-        _connection.Abort(new IOException(reason));
+        _connection.Abort(new IOException(detail));
         return Task.CompletedTask;
     }
 
-    private async Task ReceiveLoopAsync(CancellationToken ct)
+    /// <summary>Records why the connection ends; the first cause wins (an abort makes the receive loop fail next).</summary>
+    private void SetEndReason(ConnectionEndReason reason, string detail)
     {
-        if (!await _reader.ReadHeaderAsync(ct).ConfigureAwait(false))
+        lock (_endLock)
         {
-            return;
-        }
-
-        OnInitializeConnection();
-        while (!_terminated && await _reader.ReadHeaderAsync(ct).ConfigureAwait(false))
-        {
-            switch (_reader.Common.Type)
+            if (_endReason is null)
             {
-                case PduType.CapsuleCmd:
-                    await OnCapsuleAsync(ct).ConfigureAwait(false);
-                    break;
-                case PduType.H2CData:
-                    await OnH2CDataAsync(ct).ConfigureAwait(false);
-                    break;
-                case PduType.H2CTermReq:
-                    var term = H2CTermReqPdu.Read(_reader.Header);
-                    await _reader.SkipDataAsync(ct).ConfigureAwait(false);
-                    throw new TermReqReceivedException(term.Fes, term.Fei);
-                default:
-                    // NVMe/TCP §3.6.2.2: ICReq is valid only as the first PDU.
-                    throw PduException.Sequence($"{_reader.Common.Type} after connection initialization");
+                _endReason = reason;
+                _endDetail = detail;
             }
         }
-    }
-
-    /// <summary>ICReq → ICResp. Reference §1.4.</summary>
-    private void OnInitializeConnection()
-    {
-        if (_reader.Common.Type != PduType.ICReq)
-        {
-            // NVMe/TCP §3.6.2.2: the first PDU must be an ICReq.
-            throw PduException.Sequence($"{_reader.Common.Type} before ICReq");
-        }
-
-        var icreq = IcReqPdu.Read(_reader.Header);
-
-        // NVMe/TCP §3.6.2.2: PFV 0 is the only version; HPDA ranges 0..31.
-        if (icreq.Pfv != 0)
-        {
-            throw new PduException(TermReqFes.UnsupportedParameter, IcReqPdu.PfvOffset, $"unsupported PDU format version {icreq.Pfv}");
-        }
-
-        if (icreq.Hpda > 31)
-        {
-            throw PduException.HeaderField(IcReqPdu.HpdaOffset, $"HPDA {icreq.Hpda} out of range 0..31");
-        }
-
-        _settings.SendAlignment = icreq.Hpda;
-        _settings.HeaderDigest = icreq.HeaderDigest;
-        _settings.DataDigest = icreq.DataDigest;
-        _send.Writer.TryWrite(SendItem.IcResp(new IcRespPdu(0, 0, icreq.HeaderDigest, icreq.DataDigest, _registry.Limits.MaxH2CData)));
     }
 
     /// <summary>Queues a TermReq with the offending header and stops reading; the send loop writes it and closes.</summary>
@@ -218,80 +178,35 @@ public sealed partial class TargetQueue
 
     private async Task CloseAsync()
     {
+        SetEndReason(ConnectionEndReason.Aborted, "closed");
+        var reason = EndReason!.Value;
         Interlocked.Increment(ref _registry.Counters.ConnectionsClosed);
-        if (_controller is { } c)
-        {
-            c.DetachQueue(_qid, this);
-        }
-
-        lock (_slotLock)
-        {
-            for (var i = 0; i < _created; i++)
-            {
-                var ctx = _slots[i];
-                if (ctx.State is CommandState.AwaitingData or CommandState.Held)
-                {
-                    ReleaseLocked(ctx);
-                }
-            }
-        }
-
-        Log.QueueClosed(_logger, RemoteEndPoint, _qid, _controller?.ControllerId ?? 0, EndReason ?? "closed");
+        Interlocked.Increment(ref _registry.Counters.ConnectionsEndedByReason[(int)reason]);
+        _commands.Detach();
+        _slots.ReleaseUnanswered();
+        Log.QueueClosed(_logger, RemoteEndPoint, _qid, Controller?.ControllerId ?? 0, reason, _endDetail);
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private CommandContext? RentSlot()
+    void ICommandQueue.OnConnected(ushort qid, int sqSize, bool sqFlowControlDisabled)
     {
-        lock (_slotLock)
-        {
-            if (_free.TryPop(out var ctx))
-            {
-                return ctx;
-            }
+        _qid = qid;
+        _sqSize = sqSize;
+        _sqHead = 1 % _sqSize; // the Connect itself took the first entry
+        _sqFlowControlDisabled = sqFlowControlDisabled;
+        _slots.SetLimit(sqSize);
 
-            if (_created < _slotLimit)
-            {
-                if (_created == _slots.Length)
-                {
-                    Array.Resize(ref _slots, Math.Min(_slotLimit, Math.Max(4, _slots.Length * 2)));
-                }
-
-                ctx = new CommandContext(this, (ushort)_created);
-                _slots[_created++] = ctx;
-                return ctx;
-            }
-
-            return null;
-        }
-    }
-
-    private void Release(CommandContext ctx)
-    {
-        lock (_slotLock)
-        {
-            ReleaseLocked(ctx);
-        }
-    }
-
-    private void ReleaseLocked(CommandContext ctx)
-    {
-        if (ctx.State == CommandState.Free)
-        {
-            return;
-        }
-
-        ctx.Namespace?.Release();
-        ctx.Namespace = null;
-        ctx.ReturnBuffer();
-        ctx.State = CommandState.Free;
-        _free.Push(ctx);
+        // Fabrics commands travel in-capsule on every queue (≥ 8 KiB); I/O queues take the configured size.
+        _settings.MaxInCapsuleData = qid == 0
+            ? _registry.Limits.AdminInCapsuleDataSize
+            : Math.Max(_registry.Limits.InCapsuleDataSize, _registry.Limits.AdminInCapsuleDataSize);
     }
 
     private ushort CurrentSqHead => _sqFlowControlDisabled ? (ushort)0xFFFF : (ushort)Volatile.Read(ref _sqHead);
 
     private void AdvanceSqHead() => _sqHead = (_sqHead + 1) % _sqSize;
 
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Connection {Remote}: protocol error, sending TermReq FES {Fes:x2} FEI {Fei}: {Detail}")]
         public static partial void ProtocolError(ILogger logger, EndPoint? remote, ushort fes, uint fei, string detail);
@@ -302,8 +217,8 @@ public sealed partial class TargetQueue
         [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Connection {Remote}: lost ({Detail})")]
         public static partial void ConnectionLost(ILogger logger, EndPoint? remote, string detail);
 
-        [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Connection {Remote}: queue {Qid} of controller {ControllerId} closed: {Reason}")]
-        public static partial void QueueClosed(ILogger logger, EndPoint? remote, ushort qid, ushort controllerId, string reason);
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Connection {Remote}: queue {Qid} of controller {ControllerId} closed: {Reason} ({Detail})")]
+        public static partial void QueueClosed(ILogger logger, EndPoint? remote, ushort qid, ushort controllerId, ConnectionEndReason reason, string detail);
 
         [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Connection {Remote}: {Kind} queue {Qid} connected to controller {ControllerId} of {SubsystemNqn} for host {HostNqn}")]
         public static partial void QueueConnected(ILogger logger, EndPoint? remote, string kind, ushort qid, ushort controllerId, string subsystemNqn, string hostNqn);

@@ -9,9 +9,9 @@ using NvmeMptls.Initiator.Transport;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Namespaces;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Bench;

@@ -26,7 +26,10 @@ public sealed class FaultyBlockDevice : IBlockDevice, IFaultInjector
         _inner = new MemoryBlockDevice(sizeBytes, logicalBlockSize);
     }
 
-    public string Kind => "memory";
+    public string Kind => "faulty-memory";
+
+    /// <summary>A fault lookup and a memory copy: never blocks, so commands stay on the receiving thread as with memory.</summary>
+    public bool CompletesInline => true;
 
     public string Description => "memory with injected media errors";
 

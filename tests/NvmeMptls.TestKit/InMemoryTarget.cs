@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Namespaces;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.TestKit;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Controllers;

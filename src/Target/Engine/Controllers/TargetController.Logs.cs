@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
-using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 

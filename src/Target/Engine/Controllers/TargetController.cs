@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Commands;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 
@@ -17,7 +18,7 @@ public sealed partial class TargetController : IAsyncDisposable
 
     private readonly ILogger _logger;
     private readonly object _lock = new();
-    private readonly Dictionary<ushort, TargetQueue> _queues = [];
+    private readonly Dictionary<ushort, ICommandQueue> _queues = [];
     private readonly Queue<CommandContext> _pendingAers = new();
     private readonly Queue<uint> _pendingEvents = new();
     private readonly SortedSet<uint> _changedNamespaces = [];
@@ -77,7 +78,7 @@ public sealed partial class TargetController : IAsyncDisposable
     /// <summary>CAP: MQES, TO 15 (7.5 s), CSS bit 37 (NVM command set), MPSMIN = MPSMAX = 0 (4 KiB). Reference §2.4.</summary>
     public ulong Capabilities => ControllerRegisters.Capabilities(Registry.Limits.MaxQueueSize, timeout500Ms: 15);
 
-    internal bool TryAttachQueue(ushort qid, TargetQueue queue)
+    internal bool TryAttachQueue(ushort qid, ICommandQueue queue)
     {
         lock (_lock)
         {
@@ -90,7 +91,7 @@ public sealed partial class TargetController : IAsyncDisposable
         }
     }
 
-    internal void DetachQueue(ushort qid, TargetQueue queue)
+    internal void DetachQueue(ushort qid, ICommandQueue queue)
     {
         bool adminGone;
         lock (_lock)
@@ -144,7 +145,7 @@ public sealed partial class TargetController : IAsyncDisposable
             Interlocked.Increment(ref Registry.Counters.KeepAliveExpiries);
             Log.KeepAliveExpired(_logger, ControllerId, HostNqn, (long)elapsed.TotalMilliseconds);
             ControllerStatus |= 2; // CSTS.CFS
-            _ = CloseAsync("keep-alive timeout");
+            _ = CloseAsync(ConnectionEndReason.KeepAliveExpired, "keep-alive timeout");
         }
     }
 
@@ -226,7 +227,7 @@ public sealed partial class TargetController : IAsyncDisposable
 
         if (ready is { } dw0)
         {
-            ctx.Queue.CompleteHeld(ctx, NvmeStatus.Success, dw0);
+            ctx.CompleteHeld(NvmeStatus.Success, dw0);
         }
 
         return true;
@@ -283,7 +284,7 @@ public sealed partial class TargetController : IAsyncDisposable
             }
         }
 
-        aer?.Queue.CompleteHeld(aer, NvmeStatus.Success, dw0);
+        aer?.CompleteHeld(NvmeStatus.Success, dw0);
     }
 
     internal void RecordError(ushort sqid, ushort cid, NvmeStatus status, uint nsid)
@@ -297,7 +298,10 @@ public sealed partial class TargetController : IAsyncDisposable
     }
 
     /// <summary>Ends the association: every queue's connection closes, held AERs are dropped.</summary>
-    public async Task CloseAsync(string reason)
+    public Task CloseAsync(string reason) => CloseAsync(ConnectionEndReason.ControllerClosed, reason);
+
+    /// <summary>Ends the association; each queue's connection ends with <paramref name="endReason"/>.</summary>
+    internal async Task CloseAsync(ConnectionEndReason endReason, string reason)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
@@ -307,7 +311,7 @@ public sealed partial class TargetController : IAsyncDisposable
         Log.ControllerClosed(_logger, ControllerId, Subsystem.Nqn, HostNqn, reason);
         _keepAliveTimer?.Dispose();
         Subsystem.Detach(this);
-        TargetQueue[] queues;
+        ICommandQueue[] queues;
         lock (_lock)
         {
             queues = [.. _queues.Values];
@@ -317,7 +321,7 @@ public sealed partial class TargetController : IAsyncDisposable
 
         foreach (var q in queues)
         {
-            await q.AbortAsync(reason).ConfigureAwait(false);
+            await q.AbortAsync(endReason, reason).ConfigureAwait(false);
         }
     }
 

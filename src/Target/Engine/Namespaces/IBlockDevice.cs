@@ -7,8 +7,15 @@ namespace NvmeMptls.Target.Namespaces;
 /// </summary>
 public interface IBlockDevice : IAsyncDisposable
 {
-    /// <summary>"memory", "file", "block" — for logs and metrics.</summary>
+    /// <summary>A descriptive label ("memory", "file", "block") for logs; nothing branches on it.</summary>
     string Kind { get; }
+
+    /// <summary>
+    /// True when every call finishes without blocking the calling thread (memory): the target then runs the
+    /// command on the thread that received it. False for devices that block in pread/pwrite (file, block device):
+    /// their commands go to the thread pool so the connection keeps receiving the next capsules meanwhile.
+    /// </summary>
+    bool CompletesInline { get; }
 
     /// <summary>Human-readable location (path, or "memory").</summary>
     string Description { get; }

@@ -51,6 +51,9 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
     public string Kind => "memory";
 
+    /// <summary>Copies between arrays: never blocks.</summary>
+    public bool CompletesInline => true;
+
     public string Description => "memory";
 
     public long SizeBytes { get; }

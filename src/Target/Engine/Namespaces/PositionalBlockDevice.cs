@@ -19,6 +19,9 @@ public abstract class PositionalBlockDevice : IBlockDevice
 
     public abstract string Kind { get; }
 
+    /// <summary>pread/pwrite block the calling thread until the kernel is done.</summary>
+    public bool CompletesInline => false;
+
     public string Description => Path;
 
     public string Path { get; }

@@ -14,8 +14,8 @@ public interface ITargetObserver
     /// <summary>A connection was accepted on <paramref name="port"/> with this transport mode.</summary>
     void ConnectionAccepted(TargetPortInfo port, TransportMode mode);
 
-    /// <summary>A connection on <paramref name="port"/> ended.</summary>
-    void ConnectionClosed(TargetPortInfo port);
+    /// <summary>A connection on <paramref name="port"/> ended, first of all because of <paramref name="reason"/>.</summary>
+    void ConnectionClosed(TargetPortInfo port, ConnectionEndReason reason);
 
     /// <summary>A TLS handshake ended; <paramref name="reason"/> is empty on success, else a short fixed word.</summary>
     void TlsHandshake(bool success, string reason);

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Logging;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Sockets;
@@ -183,7 +183,9 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         if (secured is NvmeMptls.Transport.Tls.TlsRecordConnection tls)
         {
             // Reconnect-before-limit: close the queue; the host reconnects with fresh keys and retries.
-            tls.KeyLimitApproaching += _ => queue.AbortAsync("TLS write key reached its record limit; host reconnects with new keys");
+            // The abort completes on its own (it cancels and closes); the event handler does not wait for it.
+            tls.KeyLimitApproaching += _ => queue.AbortAsync(ConnectionEndReason.TlsKeyLimit, "TLS write key reached its record limit; host reconnects with new keys").ContinueWith(
+                static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
         var run = queue.RunAsync(ct);
@@ -196,7 +198,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         {
             _queues.TryRemove(queue, out _);
             _transports.TryRemove(queue, out _);
-            Metrics?.ConnectionClosed(port);
+            Metrics?.ConnectionClosed(port, queue.EndReason ?? ConnectionEndReason.Aborted);
             if (Metrics is not null && secured is NvmeMptls.Transport.Tls.TlsRecordConnection closedTls)
             {
                 Metrics.TlsConnectionClosed(closedTls.RecordsSealed, closedTls.RecordsOpened, closedTls.KeyUpdatesSent, closedTls.KeyUpdatesReceived);
@@ -273,7 +275,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         await _queuesStopping.CancelAsync().ConfigureAwait(false);
         foreach (var q in _queues.Keys)
         {
-            await q.AbortAsync("target shutting down").ConfigureAwait(false);
+            await q.AbortAsync(ConnectionEndReason.ServerStopping, "target shutting down").ConfigureAwait(false);
         }
 
         try

@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
-using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Multipath;
 
 namespace NvmeMptls.Target.Server;

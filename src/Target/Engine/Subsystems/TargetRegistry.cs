@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Subsystems;
@@ -164,4 +165,7 @@ public sealed class TargetCounters
     public long ControllersCreated;
     public long DataDigestErrors;
     public readonly long[] TermReqsSentByFes = new long[8];
+
+    /// <summary>Connections ended, indexed by <see cref="ConnectionEndReason"/>: one count per connection, its first cause.</summary>
+    public readonly long[] ConnectionsEndedByReason = new long[Enum.GetValues<ConnectionEndReason>().Length];
 }

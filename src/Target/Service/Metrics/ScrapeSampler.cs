@@ -1,8 +1,8 @@
 using System.Globalization;
 using NvmeMptls.Target.Hosting;
-using NvmeMptls.Target.Queues;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Multipath;
 using Prometheus;
@@ -30,6 +30,7 @@ internal sealed class ScrapeSampler
     private readonly Counter _connectRejected;
     private readonly Counter _controllersCreated;
     private readonly Counter _dataDigestErrors;
+    private readonly Counter _connectionsEnded;
     private readonly Gauge _portQueues;
     private readonly Gauge _portControllers;
     private readonly Gauge _connectionsByMode;
@@ -58,6 +59,7 @@ internal sealed class ScrapeSampler
         _connectRejected = f.CreateCounter("nvmemptls_connect_rejected_total", "Connections or Connect commands refused (unknown subsystem, host not allowed, TLS required).");
         _controllersCreated = f.CreateCounter("nvmemptls_controllers_created_total", "Controllers created by admin-queue Connect commands.");
         _dataDigestErrors = f.CreateCounter("nvmemptls_data_digest_errors_total", "Received PDUs whose data digest (CRC32C) did not match.");
+        _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted).", ["reason"]);
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
         _portControllers = f.CreateGauge("nvmemptls_port_controllers", "Controllers with at least one queue on each listener.", ["port", "kind"]);
         _connectionsByMode = f.CreateGauge("nvmemptls_connections", "Live connections by transport mode (mptcp, mptcp_fallback, tcp, none).", ["mode"]);
@@ -81,6 +83,20 @@ internal sealed class ScrapeSampler
         TransportMode.MptcpFallback => "mptcp_fallback",
         TransportMode.Tcp => "tcp",
         _ => "none",
+    };
+
+    internal static string EndReasonLabel(ConnectionEndReason reason) => reason switch
+    {
+        ConnectionEndReason.HostDisconnected => "host_disconnected",
+        ConnectionEndReason.TermReqReceived => "termreq_received",
+        ConnectionEndReason.TermReqSent => "termreq_sent",
+        ConnectionEndReason.TlsError => "tls_error",
+        ConnectionEndReason.ConnectionLost => "connection_lost",
+        ConnectionEndReason.KeepAliveExpired => "keep_alive_expired",
+        ConnectionEndReason.ControllerClosed => "controller_closed",
+        ConnectionEndReason.TlsKeyLimit => "tls_key_limit",
+        ConnectionEndReason.ServerStopping => "server_stopping",
+        _ => "aborted",
     };
 
     internal static string PortLabel(TargetPortInfo port) => port.Id.ToString(CultureInfo.InvariantCulture);
@@ -166,6 +182,11 @@ internal sealed class ScrapeSampler
         for (var fes = 0; fes < counters.TermReqsSentByFes.Length; fes++)
         {
             _termReqsSent.WithLabels(fes.ToString("x2", CultureInfo.InvariantCulture)).IncTo(Interlocked.Read(ref counters.TermReqsSentByFes[fes]));
+        }
+
+        for (var reason = 0; reason < counters.ConnectionsEndedByReason.Length; reason++)
+        {
+            _connectionsEnded.WithLabels(EndReasonLabel((ConnectionEndReason)reason)).IncTo(Interlocked.Read(ref counters.ConnectionsEndedByReason[reason]));
         }
     }
 

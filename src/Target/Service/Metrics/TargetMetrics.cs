@@ -115,7 +115,8 @@ public sealed class TargetMetrics : ITargetObserver
         _accepted.WithLabels(ScrapeSampler.PortLabel(port), ScrapeSampler.KindLabel(port), ScrapeSampler.ModeLabel(mode)).Inc();
     }
 
-    public void ConnectionClosed(TargetPortInfo port) =>
+    // The reason is counted from the engine's own counters (nvmemptls_connections_ended_total, sampled at scrape).
+    public void ConnectionClosed(TargetPortInfo port, ConnectionEndReason reason) =>
         _closed.WithLabels(ScrapeSampler.PortLabel(port), ScrapeSampler.KindLabel(port)).Inc();
 
     /// <summary>The latency children of a namespace; created on first use, then found without allocating.</summary>

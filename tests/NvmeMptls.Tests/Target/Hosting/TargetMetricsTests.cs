@@ -89,6 +89,22 @@ public sealed class TargetMetricsTests
         Assert.That(text, Does.Contain("nsid=\"1\""));
     }
 
+    [Test]
+    public async Task Scrape_ExportsConnectionsEndedByReason()
+    {
+        var metrics = new TargetMetrics(runtimeMetrics: false);
+        var registry = new TargetRegistry(new TargetLimits());
+        await using var server = new NvmeTargetServer(registry, NullLoggerFactory.Instance, metrics: metrics);
+        _ = new ScrapeSampler(metrics, server);
+
+        registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.TermReqReceived] = 2;
+        registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.HostDisconnected] = 5;
+        var text = await Export(metrics.Registry);
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"termreq_received\"} 2"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"host_disconnected\"} 5"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"keep_alive_expired\"} 0"), "every reason is exported from the start");
+    }
+
     private static async Task<string> Export(CollectorRegistry registry)
     {
         using var stream = new MemoryStream();

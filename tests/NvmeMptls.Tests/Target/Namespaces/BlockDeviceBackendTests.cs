@@ -44,6 +44,14 @@ public class BlockDeviceBackendTests
     }
 
     [Test]
+    public async Task BlockDeviceBackend_LoopDevice_DoesNotCompleteInline()
+    {
+        string loop = AttachLoop(8L << 20, sectorSize: 512);
+        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop);
+        Assert.That(device.CompletesInline, Is.False);
+    }
+
+    [Test]
     public async Task BlockDeviceBackend_4KiBSectorLoop_DefaultsTo4096AndRejects512()
     {
         string loop = AttachLoop(16L << 20, sectorSize: 4096);

@@ -1,19 +1,77 @@
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 public sealed partial class TargetQueue
 {
-    /// <summary>A CapsuleCmd: take a slot, check the data pointer, read in-capsule data, start the command.</summary>
+    private async Task ReceiveLoopAsync(CancellationToken ct)
+    {
+        if (!await _reader.ReadHeaderAsync(ct).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        OnInitializeConnection();
+        while (!_terminated && await _reader.ReadHeaderAsync(ct).ConfigureAwait(false))
+        {
+            switch (_reader.Common.Type)
+            {
+                case PduType.CapsuleCmd:
+                    await OnCapsuleAsync(ct).ConfigureAwait(false);
+                    break;
+                case PduType.H2CData:
+                    await OnH2CDataAsync(ct).ConfigureAwait(false);
+                    break;
+                case PduType.H2CTermReq:
+                    var term = H2CTermReqPdu.Read(_reader.Header);
+                    await _reader.SkipDataAsync(ct).ConfigureAwait(false);
+                    throw new TermReqReceivedException(term.Fes, term.Fei);
+                default:
+                    // NVMe/TCP §3.6.2.2: ICReq is valid only as the first PDU.
+                    throw PduException.Sequence($"{_reader.Common.Type} after connection initialization");
+            }
+        }
+    }
+
+    /// <summary>ICReq → ICResp. Reference §1.4.</summary>
+    private void OnInitializeConnection()
+    {
+        if (_reader.Common.Type != PduType.ICReq)
+        {
+            // NVMe/TCP §3.6.2.2: the first PDU must be an ICReq.
+            throw PduException.Sequence($"{_reader.Common.Type} before ICReq");
+        }
+
+        var icreq = IcReqPdu.Read(_reader.Header);
+
+        // NVMe/TCP §3.6.2.2: PFV 0 is the only version; HPDA ranges 0..31.
+        if (icreq.Pfv != 0)
+        {
+            throw new PduException(TermReqFes.UnsupportedParameter, IcReqPdu.PfvOffset, $"unsupported PDU format version {icreq.Pfv}");
+        }
+
+        if (icreq.Hpda > 31)
+        {
+            throw PduException.HeaderField(IcReqPdu.HpdaOffset, $"HPDA {icreq.Hpda} out of range 0..31");
+        }
+
+        _settings.SendAlignment = icreq.Hpda;
+        _settings.HeaderDigest = icreq.HeaderDigest;
+        _settings.DataDigest = icreq.DataDigest;
+        _send.Writer.TryWrite(SendItem.IcResp(new IcRespPdu(0, 0, icreq.HeaderDigest, icreq.DataDigest, _registry.Limits.MaxH2CData)));
+    }
+
+    /// <summary>A CapsuleCmd: take a slot, check the data pointer, read in-capsule data, hand the command on.</summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnCapsuleAsync(CancellationToken ct)
     {
         var command = CapsuleCmdPdu.ReadCommand(_reader.Header);
 
         // The host may not have more commands outstanding than SQSIZE allows (NVMe/TCP flow control).
-        var ctx = RentSlot() ?? throw PduException.Sequence($"command {command.CommandId} exceeds the {_slotLimit} submission slots of queue {_qid}");
-        ctx.Reset(command, _registry.Time.GetTimestamp());
+        var ctx = _slots.Rent() ?? throw PduException.Sequence($"command {command.CommandId} exceeds the {_slots.Limit} submission slots of queue {_qid}");
+        ctx.Start(command, _registry.Time.GetTimestamp());
         if (!_sqFlowControlDisabled)
         {
             AdvanceSqHead();
@@ -25,7 +83,9 @@ public sealed partial class TargetQueue
         {
             if (status.IsSuccess)
             {
-                if (!await _reader.ReadDataAsync(ctx.Buffer.AsMemory(0, inCapsule), ct).ConfigureAwait(false))
+                var digestOk = await _reader.ReadDataAsync(ctx.NextData(inCapsule), ct).ConfigureAwait(false);
+                ctx.DataArrived(inCapsule, digestOk);
+                if (!digestOk)
                 {
                     // NVMe/TCP §3.6.2.5: a data digest error fails the command with Transient Transport Error (retryable).
                     Interlocked.Increment(ref _registry.Counters.DataDigestErrors);
@@ -39,13 +99,25 @@ public sealed partial class TargetQueue
             }
         }
 
+        if (status.IsSuccess)
+        {
+            status = _commands.Admit(ctx);
+        }
+
         if (!status.IsSuccess)
         {
-            QueueResponse(ctx, status);
+            _commands.Complete(ctx, status);
             return;
         }
 
-        Dispatch(ctx);
+        if (ctx.DataFollowsCapsule)
+        {
+            ctx.SetState(CommandState.AwaitingData);
+            _send.Writer.TryWrite(SendItem.R2T(ctx));
+            return;
+        }
+
+        _commands.Execute(ctx);
     }
 
     /// <summary>Checks PSDT and the single SGL descriptor against the capsule. Reference §1.10.</summary>
@@ -84,7 +156,7 @@ public sealed partial class TargetQueue
                 return Dnr(NvmeStatusCodes.SglInvalidDataLength);
             }
 
-            ctx.RentBuffer(inCapsule);
+            ctx.RentBuffer(inCapsule, dataFollowsCapsule: false);
             return NvmeStatus.Success;
         }
 
@@ -113,90 +185,18 @@ public sealed partial class TargetQueue
             return Dnr(NvmeStatusCodes.InvalidField);
         }
 
-        ctx.NeedsR2T = direction == DataDirection.HostToController;
-        ctx.RentBuffer((int)length);
+        ctx.RentBuffer((int)length, dataFollowsCapsule: direction == DataDirection.HostToController);
         return NvmeStatus.Success;
     }
 
-    private static NvmeStatus Dnr(ushort code) => new((ushort)(code | NvmeStatus.DnrBit));
-
-    private void Dispatch(CommandContext ctx)
-    {
-        ref readonly var cmd = ref ctx.Command;
-        if (cmd.Opcode == FabricsOpcodes.Fabrics)
-        {
-            if (ctx.NeedsR2T)
-            {
-                QueueResponse(ctx, Dnr(NvmeStatusCodes.SglInvalidDataLength));
-                return;
-            }
-
-            ExecuteFabrics(ctx);
-            return;
-        }
-
-        // NVMe-oF §3.3: until Connect succeeds only a Connect command is valid on a queue.
-        if (_controller is null)
-        {
-            QueueResponse(ctx, Dnr(NvmeStatusCodes.CommandSequenceError));
-            return;
-        }
-
-        if (_qid != 0)
-        {
-            var status = ValidateIo(ctx);
-            if (!status.IsSuccess)
-            {
-                QueueResponse(ctx, status);
-                return;
-            }
-        }
-
-        if (ctx.NeedsR2T)
-        {
-            ctx.State = CommandState.AwaitingData;
-            _send.Writer.TryWrite(SendItem.R2T(ctx));
-            return;
-        }
-
-        Execute(ctx);
-    }
-
-    /// <summary>Runs a command whose data (if any) is in its buffer.</summary>
-    internal void Execute(CommandContext ctx)
-    {
-        ctx.State = CommandState.Executing;
-        if (_qid != 0)
-        {
-            // File and block devices do blocking pread/pwrite: run them on the thread pool so the receive loop keeps
-            // reading the next capsules (many commands in flight per queue). Memory devices complete inline.
-            if (!ctx.OnWorker && ctx.Namespace is { Device.Kind: not "memory" })
-            {
-                ctx.OnWorker = true;
-                ThreadPool.UnsafeQueueUserWorkItem(ctx, preferLocal: false);
-                return;
-            }
-
-            StartIo(ctx);
-            return;
-        }
-
-        var result = _controller!.ExecuteAdmin(ctx);
-        if (result.Held)
-        {
-            ctx.State = CommandState.Held;
-            return;
-        }
-
-        QueueResponse(ctx, result.Status, result.Dw0, result.Dw1, result.DataLength);
-    }
+    private static NvmeStatus Dnr(ushort code) => CommandExecutor.Dnr(code);
 
     /// <summary>H2CData for an outstanding R2T. Reference §1.7 (windows checked as the Linux target does).</summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnH2CDataAsync(CancellationToken ct)
     {
         var pdu = H2CDataPdu.Read(_reader.Header);
-        var ctx = pdu.TransferTag < _created ? _slots[pdu.TransferTag] : null;
+        var ctx = _slots.Find(pdu.TransferTag);
 
         // NVMe/TCP §3.6.2.8: H2CData must answer an outstanding R2T of the same command.
         if (ctx is null || ctx.State != CommandState.AwaitingData || ctx.Command.CommandId != pdu.CommandId)
@@ -215,23 +215,24 @@ public sealed partial class TargetQueue
             throw PduException.HeaderField(H2CDataPdu.DataLengthFieldOffset, $"DATAL {pdu.DataLength} disagrees with PLEN ({_reader.DataLength} data bytes)");
         }
 
-        if (!await _reader.ReadDataAsync(ctx.Buffer.AsMemory(ctx.Received, _reader.DataLength), ct).ConfigureAwait(false))
+        var length = _reader.DataLength;
+        var digestOk = await _reader.ReadDataAsync(ctx.NextData(length), ct).ConfigureAwait(false);
+        ctx.DataArrived(length, digestOk);
+        if (!digestOk)
         {
             Interlocked.Increment(ref _registry.Counters.DataDigestErrors);
             Log.DataDigestError(_logger, RemoteEndPoint, pdu.CommandId);
-            ctx.DataDigestError = true;
         }
 
-        ctx.Received += _reader.DataLength;
-        if (ctx.Received == ctx.TransferLength)
+        if (ctx.AllDataReceived)
         {
             if (ctx.DataDigestError)
             {
-                QueueResponse(ctx, new NvmeStatus(NvmeStatusCodes.TransientTransportError));
+                _commands.Complete(ctx, new NvmeStatus(NvmeStatusCodes.TransientTransportError));
                 return;
             }
 
-            Execute(ctx);
+            _commands.Execute(ctx);
         }
     }
 }

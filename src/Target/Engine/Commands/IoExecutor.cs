@@ -1,17 +1,27 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using NvmeMptls.Target.Server;
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Commands;
 
-public sealed partial class TargetQueue
+/// <summary>
+/// The I/O commands of one queue: opcode, namespace, LBA range and transfer length checked before any data is
+/// requested; then the device operation (read, write with FUA, flush, write zeroes, dataset management, compare),
+/// which completes through the context's cached continuation without allocating.
+/// </summary>
+internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
 {
     private const uint BroadcastNsid = 0xFFFFFFFF;
 
+    private readonly CommandExecutor _executor = executor;
+    private readonly ILogger _logger = logger;
+
     /// <summary>Checks opcode, namespace, LBA range and transfer length before any data is requested. Reference §3.9.</summary>
-    private NvmeStatus ValidateIo(CommandContext ctx)
+    public static NvmeStatus Validate(CommandContext ctx, TargetController controller)
     {
         ref readonly var cmd = ref ctx.Command;
         var op = cmd.Opcode;
@@ -25,14 +35,14 @@ public sealed partial class TargetQueue
             return NvmeStatus.Success;
         }
 
-        var ns = _controller!.Subsystem.FindNamespace(cmd.Nsid);
+        var ns = controller.Subsystem.FindNamespace(cmd.Nsid);
         if (ns is null || !ns.TryAcquire())
         {
             return Dnr(NvmeStatusCodes.InvalidNamespace);
         }
 
-        ctx.Namespace = ns;
-        var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes || (op == IoOpcodes.DatasetManagement && (cmd.Cdw11 & 4) != 0);
+        ctx.AttachNamespace(ns);
+        var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes || (op == IoOpcodes.DatasetManagement && IoCommand.DsmDeallocateOf(cmd));
         if (writes && ns.ReadOnly)
         {
             return Dnr(NvmeStatusCodes.NamespaceWriteProtected);
@@ -41,8 +51,8 @@ public sealed partial class TargetQueue
         switch (op)
         {
             case IoOpcodes.Read or IoOpcodes.Write or IoOpcodes.Compare or IoOpcodes.WriteZeroes:
-                var slba = cmd.Cdw10 | ((ulong)cmd.Cdw11 << 32);
-                var nlb = (ulong)(cmd.Cdw12 & 0xFFFF) + 1;
+                var slba = IoCommand.StartLbaOf(cmd);
+                ulong nlb = IoCommand.BlockCountOf(cmd);
                 if (slba >= ns.BlockCount || nlb > ns.BlockCount - slba)
                 {
                     return Dnr(NvmeStatusCodes.LbaOutOfRange);
@@ -56,15 +66,29 @@ public sealed partial class TargetQueue
 
                 return NvmeStatus.Success;
             case IoOpcodes.DatasetManagement:
-                var ranges = (int)(cmd.Cdw10 & 0xFF) + 1;
-                return ctx.TransferLength < ranges * 16 ? Dnr(NvmeStatusCodes.SglInvalidDataLength) : NvmeStatus.Success;
+                var ranges = IoCommand.DsmRangeCountOf(cmd);
+                return ctx.TransferLength < ranges * DsmRange.Size ? Dnr(NvmeStatusCodes.SglInvalidDataLength) : NvmeStatus.Success;
             default:
                 return NvmeStatus.Success;
         }
     }
 
+    /// <summary>Runs a validated I/O command whose data is in.</summary>
+    public void Execute(CommandContext ctx)
+    {
+        // File and block devices do blocking pread/pwrite: run them on the thread pool so the receive loop keeps
+        // reading the next capsules (many commands in flight per queue). Memory devices complete inline.
+        if (ctx.Namespace is { Device.CompletesInline: false })
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(ctx, preferLocal: false);
+            return;
+        }
+
+        Start(ctx);
+    }
+
     /// <summary>Starts the device operation; <see cref="OnDeviceCompleted"/> finishes it without allocating.</summary>
-    private void StartIo(CommandContext ctx)
+    public void Start(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
         var ns = ctx.Namespace;
@@ -77,19 +101,18 @@ public sealed partial class TargetQueue
                     return;
                 case IoOpcodes.Write:
                     // FUA (CDW12 bit 30) or a disabled volatile write cache make the write durable before completion.
-                    var fua = (cmd.Cdw12 & (1u << 30)) != 0 || !_controller!.VolatileWriteCacheEnabled;
+                    var fua = IoCommand.ForceUnitAccessOf(cmd) || !_executor.Controller!.VolatileWriteCacheEnabled;
                     ctx.AwaitDevice(ns!.Device.WriteAsync(Offset(cmd, ns), ctx.DataMemory, fua));
                     return;
                 case IoOpcodes.Flush:
                     ctx.AwaitDevice(ns is null ? FlushAllAsync() : ns.Device.FlushAsync());
                     return;
                 case IoOpcodes.WriteZeroes:
-                    var length = (long)((cmd.Cdw12 & 0xFFFF) + 1) << ns!.LbaShift;
-                    var deallocate = (cmd.Cdw12 & (1u << 25)) != 0;
-                    ctx.AwaitDevice(ns.Device.WriteZeroesAsync(Offset(cmd, ns), length, deallocate));
+                    var length = (long)IoCommand.BlockCountOf(cmd) << ns!.LbaShift;
+                    ctx.AwaitDevice(ns.Device.WriteZeroesAsync(Offset(cmd, ns), length, IoCommand.DeallocateOf(cmd)));
                     return;
                 case IoOpcodes.DatasetManagement:
-                    ctx.AwaitDevice((cmd.Cdw11 & 4) != 0 ? DeallocateRangesAsync(ctx) : ValueTask.CompletedTask);
+                    ctx.AwaitDevice(IoCommand.DsmDeallocateOf(cmd) ? DeallocateRangesAsync(ctx) : ValueTask.CompletedTask);
                     return;
                 case IoOpcodes.Compare:
                     ctx.AwaitDevice(CompareAsync(ctx));
@@ -102,14 +125,14 @@ public sealed partial class TargetQueue
         }
     }
 
-    private static long Offset(in NvmeCommand cmd, TargetNamespace ns) => (long)((cmd.Cdw10 | ((ulong)cmd.Cdw11 << 32)) << ns.LbaShift);
+    private static long Offset(in NvmeCommand cmd, TargetNamespace ns) => (long)(IoCommand.StartLbaOf(cmd) << ns.LbaShift);
 
-    internal void OnDeviceCompleted(CommandContext ctx, Exception? error)
+    public void OnDeviceCompleted(CommandContext ctx, Exception? error)
     {
         NvmeStatus status;
         if (error is null)
         {
-            status = ctx.Phase == 1 ? Dnr(NvmeStatusCodes.CompareFailure) : ctx.Phase == 2 ? Dnr(NvmeStatusCodes.LbaOutOfRange) : NvmeStatus.Success;
+            status = ctx.DeviceStatus;
         }
         else
         {
@@ -120,75 +143,18 @@ public sealed partial class TargetQueue
                 IOException => new NvmeStatus(NvmeStatusCodes.WriteFault),
                 _ => new NvmeStatus(NvmeStatusCodes.InternalError),
             };
-            Log.ConnectionLost(_logger, RemoteEndPoint, $"I/O error on command {ctx.Command.CommandId}: {error.Message}");
+            TargetQueue.Log.ConnectionLost(_logger, _executor.Queue.RemoteEndPoint, $"I/O error on command {ctx.Command.CommandId}: {error.Message}");
         }
 
         var dataLength = ctx.Command.Opcode == IoOpcodes.Read ? ctx.TransferLength : 0;
-        QueueResponse(ctx, status, dataLength: dataLength);
+        _executor.Complete(ctx, status, dataLength: dataLength);
     }
 
-    /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency.</summary>
-    private void OnResponseWritten(CommandContext ctx)
-    {
-        if (Metrics is { } metrics && _controller is { IsDiscovery: false } controller)
-        {
-            ObserveMetrics(metrics, controller.Subsystem.Nqn, ctx);
-        }
-
-        if (ctx.Namespace is not { } ns || !ctx.Completion.Status.IsSuccess)
-        {
-            return;
-        }
-
-        var c = ns.Counters;
-        switch (ctx.Command.Opcode)
-        {
-            case IoOpcodes.Read:
-                Interlocked.Increment(ref c.ReadCommands);
-                Interlocked.Add(ref c.BytesRead, ctx.TransferLength);
-                break;
-            case IoOpcodes.Write:
-                Interlocked.Increment(ref c.WriteCommands);
-                Interlocked.Add(ref c.BytesWritten, ctx.TransferLength);
-                break;
-            case IoOpcodes.Flush:
-                Interlocked.Increment(ref c.FlushCommands);
-                break;
-            default:
-                Interlocked.Increment(ref c.OtherCommands);
-                break;
-        }
-    }
-
-    // Runs on the send loop only, so the one-entry namespace cache needs no lock; the lookup allocates only the
-    // first time a namespace is seen by the metrics.
-    private void ObserveMetrics(ITargetObserver metrics, string subsystemNqn, CommandContext ctx)
-    {
-        var status = ctx.Completion.Status;
-        if (!status.IsSuccess)
-        {
-            metrics.CommandError(subsystemNqn, ctx.Namespace?.Nsid ?? 0, status);
-            return;
-        }
-
-        if (ctx.Namespace is not { } ns)
-        {
-            return;
-        }
-
-        if (!ReferenceEquals(ns, _metricsNamespace))
-        {
-            _metricsNamespaceChildren = metrics.ForNamespace(subsystemNqn, ns);
-            _metricsNamespace = ns;
-        }
-
-        var elapsed = _registry.Time.GetElapsedTime(ctx.StartTimestamp);
-        _metricsNamespaceChildren!.CommandCompleted(ctx.Command.Opcode, elapsed.TotalSeconds);
-    }
+    private static NvmeStatus Dnr(ushort code) => CommandExecutor.Dnr(code);
 
     private async ValueTask FlushAllAsync()
     {
-        foreach (var ns in _controller!.Subsystem.Namespaces)
+        foreach (var ns in _executor.Controller!.Subsystem.Namespaces)
         {
             if (!ns.Removed)
             {
@@ -198,14 +164,15 @@ public sealed partial class TargetQueue
     }
 
     /// <summary>Dataset Management with AD: each 16-byte range (NLB is 1's based) is deallocated. Reference §3.9.</summary>
-    private async ValueTask DeallocateRangesAsync(CommandContext ctx)
+    private static async ValueTask DeallocateRangesAsync(CommandContext ctx)
     {
         var ns = ctx.Namespace!;
-        var ranges = (int)(ctx.Command.Cdw10 & 0xFF) + 1;
+        var ranges = IoCommand.DsmRangeCountOf(ctx.Command);
         for (var i = 0; i < ranges; i++)
         {
-            var nlb = BinaryPrimitives.ReadUInt32LittleEndian(ctx.Data[((i * 16) + 4)..]);
-            var slba = BinaryPrimitives.ReadUInt64LittleEndian(ctx.Data[((i * 16) + 8)..]);
+            var range = DsmRange.Read(ctx.Data[(i * DsmRange.Size)..]);
+            ulong nlb = range.Blocks;
+            var slba = range.StartLba;
             if (nlb == 0)
             {
                 continue;
@@ -213,7 +180,7 @@ public sealed partial class TargetQueue
 
             if (slba >= ns.BlockCount || nlb > ns.BlockCount - slba)
             {
-                ctx.Phase = 2;
+                ctx.DeviceStatus = Dnr(NvmeStatusCodes.LbaOutOfRange);
                 return;
             }
 
@@ -221,7 +188,7 @@ public sealed partial class TargetQueue
         }
     }
 
-    private async ValueTask CompareAsync(CommandContext ctx)
+    private static async ValueTask CompareAsync(CommandContext ctx)
     {
         var ns = ctx.Namespace!;
         var stored = ArrayPool<byte>.Shared.Rent(ctx.TransferLength);
@@ -230,7 +197,7 @@ public sealed partial class TargetQueue
             await ns.Device.ReadAsync(Offset(ctx.Command, ns), stored.AsMemory(0, ctx.TransferLength)).ConfigureAwait(false);
             if (!stored.AsSpan(0, ctx.TransferLength).SequenceEqual(ctx.Data))
             {
-                ctx.Phase = 1;
+                ctx.DeviceStatus = Dnr(NvmeStatusCodes.CompareFailure);
             }
         }
         finally

@@ -1,7 +1,9 @@
-using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Target.Commands;
+using NvmeMptls.Target.Server;
+using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Pdu;
 
-namespace NvmeMptls.Target.Queues;
+namespace NvmeMptls.Target.Tcp;
 
 public sealed partial class TargetQueue
 {
@@ -53,12 +55,10 @@ public sealed partial class TargetQueue
         var reader = _send.Reader;
         var closeAfterFlush = false;
         var stopped = false;
-        // WaitToReadAsync with a cancelable token allocates a new waiter each time it has to wait; without one the
-        // channel reuses a single waiter. Cancellation instead posts a Stop item that ends the loop.
-        using var wake = ct.UnsafeRegister(static state => ((TargetQueue)state!)._send.Writer.TryWrite(SendItem.Stop), this);
+        using var wake = SendLoopStop.PostOnCancel(_send.Writer, SendItem.Stop, ct);
         try
         {
-            while (!closeAfterFlush && !stopped && await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (!closeAfterFlush && !stopped && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 while (!closeAfterFlush && reader.TryRead(out var item))
                 {
@@ -89,8 +89,8 @@ public sealed partial class TargetQueue
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
         {
-            EndReason ??= $"send failed: {ex.Message}";
-            _abort.Cancel();
+            SetEndReason(ConnectionEndReason.ConnectionLost, $"send failed: {ex.Message}");
+            await _abort.CancelAsync().ConfigureAwait(false);
         }
 
         if (closeAfterFlush)
@@ -105,7 +105,7 @@ public sealed partial class TargetQueue
         {
             if (item.Context is { } ctx)
             {
-                Release(ctx);
+                _slots.Release(ctx);
             }
         }
     }
@@ -135,7 +135,7 @@ public sealed partial class TargetQueue
 
     private void WriteResponse(CommandContext ctx)
     {
-        ref var cqe = ref ctx.Completion;
+        var cqe = ctx.Completion;
         cqe.CommandId = ctx.Command.CommandId;
         cqe.SqId = _qid;
         cqe.SqHead = CurrentSqHead;
@@ -144,7 +144,7 @@ public sealed partial class TargetQueue
         {
             // NVMe/TCP §3.3.5: with SQ flow control disabled a successful read may end with SUCCESS and no CapsuleResp.
             var success = _sqFlowControlDisabled && cqe.Status.IsSuccess && cqe.Dw0 == 0 && cqe.Dw1 == 0;
-            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.Buffer.AsSpan(0, dataLength), last: true, success);
+            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.ResponseData, last: true, success);
             if (!success)
             {
                 _writer.WriteCapsuleResp(cqe);
@@ -155,36 +155,15 @@ public sealed partial class TargetQueue
             _writer.WriteCapsuleResp(cqe);
         }
 
-        OnResponseWritten(ctx);
-        Release(ctx);
+        _commands.OnResponseSent(ctx);
+        _slots.Release(ctx);
     }
 
-    private void QueueResponse(CommandContext ctx, NvmeStatus status, uint dw0 = 0, uint dw1 = 0, int dataLength = 0)
+    void ICommandQueue.Send(CommandContext ctx)
     {
-        ctx.Completion = new NvmeCompletion { Dw0 = dw0, Dw1 = dw1, Status = status };
-        ctx.ResponseDataLength = status.IsSuccess ? dataLength : 0;
-        ctx.State = CommandState.Responding;
-        if (!status.IsSuccess)
-        {
-            _controller?.RecordError(_qid, ctx.Command.CommandId, status, ctx.Command.Nsid);
-            if (ctx.Namespace is { } ns)
-            {
-                Interlocked.Increment(ref ns.Counters.Errors);
-            }
-        }
-
         if (!_send.Writer.TryWrite(SendItem.Response(ctx)))
         {
-            Release(ctx); // the connection is closing
-        }
-    }
-
-    /// <summary>Completes a held command (an AER) from another thread.</summary>
-    internal void CompleteHeld(CommandContext ctx, NvmeStatus status, uint dw0)
-    {
-        if (ctx.State == CommandState.Held)
-        {
-            QueueResponse(ctx, status, dw0);
+            _slots.Release(ctx); // the connection is closing
         }
     }
 }

@@ -1,0 +1,215 @@
+using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Controllers;
+using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Target.Commands;
+
+/// <summary>
+/// The Fabrics commands of one queue: Connect (creates a controller on the admin queue, joins one on an I/O queue,
+/// and binds the queue to it), Property Get/Set on the admin queue, Disconnect. Reference §2.3–§2.5.
+/// </summary>
+internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
+{
+    private readonly CommandExecutor _executor = executor;
+    private readonly ILogger _logger = logger;
+
+    public void Execute(CommandContext ctx)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        if (cmd.FabricsType == FabricsOpcodes.Connect)
+        {
+            Connect(ctx);
+            return;
+        }
+
+        // NVMe-oF §3.3: anything before Connect is a sequence error.
+        if (_executor.Controller is not { } controller)
+        {
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.CommandSequenceError));
+            return;
+        }
+
+        var admin = _executor.QueueId == 0;
+        switch (cmd.FabricsType)
+        {
+            case FabricsOpcodes.PropertyGet when admin:
+                PropertyGet(ctx, controller);
+                return;
+            case FabricsOpcodes.PropertySet when admin:
+                PropertySet(ctx, controller);
+                return;
+            case FabricsOpcodes.Disconnect:
+                _executor.Complete(ctx, NvmeStatus.Success);
+                return;
+            default:
+                _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidOpcode));
+                return;
+        }
+    }
+
+    /// <summary>Fabrics Connect for the admin queue (creates a controller) or an I/O queue (joins one). Reference §2.3.</summary>
+    private void Connect(CommandContext ctx)
+    {
+        var connect = ConnectCommand.Read(ctx.Command);
+        var qid = connect.QueueId;
+        var sqsize = connect.SqSize;
+        var kato = connect.KeepAliveMilliseconds;
+
+        if (_executor.Controller is not null)
+        {
+            Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, "second Connect on the same queue");
+            return;
+        }
+
+        if (ctx.TransferLength != ConnectData.Size)
+        {
+            Refuse(ctx, NvmeStatusCodes.SglInvalidDataLength, 0, $"Connect data of {ctx.TransferLength} bytes, expected {ConnectData.Size} in-capsule");
+            return;
+        }
+
+        if (connect.RecordFormat != 0)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectIncompatibleFormat, 0, $"RECFMT {connect.RecordFormat}");
+            return;
+        }
+
+        var queue = _executor.Queue;
+        var registry = _executor.Registry;
+        var data = ConnectData.Read(ctx.Data);
+        var subsystem = registry.Find(data.SubsystemNqn);
+        if (subsystem is null)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidSubsystemNqn, $"unknown subsystem {data.SubsystemNqn}");
+            return;
+        }
+
+        if (!subsystem.AllowsHost(data.HostNqn))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host {data.HostNqn} is not allowed on {subsystem.Nqn}");
+            return;
+        }
+
+        // TLS binds the association to the host named in the PSK identity: a host holding a valid PSK
+        // cannot connect as another host.
+        if (queue.Tls is { HostNqn: { } tlsHost } && !string.Equals(tlsHost, data.HostNqn, StringComparison.Ordinal))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host NQN {data.HostNqn} differs from the TLS PSK identity's host {tlsHost}");
+            return;
+        }
+
+        if (queue.Port.Tls == PortTlsMode.Required && queue.Tls is null)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, "this port requires TLS");
+            return;
+        }
+
+        if (sqsize == 0 || sqsize + 1 > registry.Limits.MaxQueueSize)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidSqSize, $"SQSIZE {sqsize} outside 1..{registry.Limits.MaxQueueSize - 1}");
+            return;
+        }
+
+        TargetController controller;
+        if (qid == 0)
+        {
+            // Dynamic controller model only: the admin Connect asks for CNTLID FFFFh.
+            if (data.ControllerId != ConnectData.DynamicControllerId)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidControllerId, $"admin Connect with CNTLID {data.ControllerId:x4} (dynamic model needs FFFFh)");
+                return;
+            }
+
+            if (subsystem.IsDiscovery && kato == 0)
+            {
+                kato = (uint)registry.Limits.DiscoveryDefaultKeepAlive.TotalMilliseconds;
+            }
+
+            // The subsystem owns the controller from here on and closes it with its association.
+#pragma warning disable CA2000 // ownership moves to the subsystem on the next line
+            controller = new TargetController(registry, subsystem, registry.AllocateControllerId(), data.HostNqn, data.HostId, kato, _logger);
+#pragma warning restore CA2000
+            subsystem.Attach(controller);
+            Interlocked.Increment(ref registry.Counters.ControllersCreated);
+        }
+        else
+        {
+            var existing = subsystem.FindController(data.ControllerId);
+            if (existing is null || existing.Closed)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidControllerId, $"no controller {data.ControllerId} on {subsystem.Nqn}");
+                return;
+            }
+
+            if (!string.Equals(existing.HostNqn, data.HostNqn, StringComparison.Ordinal))
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidHostNqn, $"controller {data.ControllerId} belongs to another host");
+                return;
+            }
+
+            if (existing.IsDiscovery || qid > existing.IoQueueLimit)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidQueueId, $"QID {qid} beyond the {existing.IoQueueLimit} I/O queues granted");
+                return;
+            }
+
+            controller = existing;
+        }
+
+        if (!controller.TryAttachQueue(qid, queue))
+        {
+            Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, $"queue {qid} of controller {controller.ControllerId} already exists");
+            return;
+        }
+
+        _executor.Bind(controller, qid);
+        queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
+        TargetQueue.Log.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
+        _executor.Complete(ctx, NvmeStatus.Success, controller.ControllerId);
+    }
+
+    private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)
+    {
+        var status = CommandExecutor.Dnr(code);
+        Interlocked.Increment(ref _executor.Registry.Counters.ConnectRejected);
+        TargetQueue.Log.ConnectRefused(_logger, _executor.Queue.RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
+        _executor.Complete(ctx, status, dw0);
+    }
+
+    /// <summary>Property Get: CAP (8 bytes), VS, CC, CSTS. Reference §2.4.</summary>
+    private void PropertyGet(CommandContext ctx, TargetController c)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        var eightBytes = ControllerRegisters.IsEightByteProperty(cmd);
+        ulong? value = cmd.Cdw11 switch
+        {
+            PropertyOffsets.Cap => c.Capabilities,
+            PropertyOffsets.Vs => TargetController.VersionValue,
+            PropertyOffsets.Cc => c.ControllerConfiguration,
+            PropertyOffsets.Csts => c.ControllerStatus,
+            _ => null,
+        };
+        if (value is not { } v || (eightBytes && cmd.Cdw11 != PropertyOffsets.Cap))
+        {
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidField));
+            return;
+        }
+
+        _executor.Complete(ctx, NvmeStatus.Success, (uint)v, eightBytes ? (uint)(v >> 32) : 0);
+    }
+
+    /// <summary>Property Set: only CC is writable. Reference §2.4–§2.5.</summary>
+    private void PropertySet(CommandContext ctx, TargetController controller)
+    {
+        ref readonly var cmd = ref ctx.Command;
+        if (cmd.Cdw11 != PropertyOffsets.Cc || (cmd.Cdw10 & 7) != 0) // only the 4-byte CC is writable
+        {
+            _executor.Complete(ctx, CommandExecutor.Dnr(NvmeStatusCodes.InvalidField));
+            return;
+        }
+
+        controller.WriteControllerConfiguration(cmd.Cdw12);
+        _executor.Complete(ctx, NvmeStatus.Success);
+    }
+}

@@ -1,0 +1,38 @@
+namespace NvmeMptls.Target.Server;
+
+/// <summary>
+/// Why a connection (one NVMe/TCP queue) ended: the first cause recorded wins. Counted per reason in
+/// <see cref="Subsystems.TargetCounters.ConnectionsEndedByReason"/> and reported to <see cref="ITargetObserver"/>.
+/// </summary>
+public enum ConnectionEndReason
+{
+    /// <summary>The host closed the connection (end of stream between PDUs).</summary>
+    HostDisconnected,
+
+    /// <summary>The host sent an H2CTermReq.</summary>
+    TermReqReceived,
+
+    /// <summary>The host broke the NVMe/TCP protocol: we sent a C2HTermReq with the fatal error status and closed.</summary>
+    TermReqSent,
+
+    /// <summary>The TLS record layer failed: a fatal alert was sent or received.</summary>
+    TlsError,
+
+    /// <summary>Reading or writing the connection failed (reset, end of stream inside a PDU, send error).</summary>
+    ConnectionLost,
+
+    /// <summary>The controller's keep-alive timer expired; every queue of the association was closed.</summary>
+    KeepAliveExpired,
+
+    /// <summary>The controller ended (its admin queue closed, its subsystem was removed, it was disposed).</summary>
+    ControllerClosed,
+
+    /// <summary>The TLS write key neared its record limit: closed so the host reconnects with fresh keys.</summary>
+    TlsKeyLimit,
+
+    /// <summary>The target is shutting down.</summary>
+    ServerStopping,
+
+    /// <summary>Closed from our side for another reason (an owner aborting the queue, a test ending).</summary>
+    Aborted,
+}

@@ -7,12 +7,12 @@ namespace NvmeMptls.Initiator;
 public sealed partial class NvmeController
 {
     /// <summary>Identify Controller (CNS 01h), read fresh from the controller.</summary>
-    public async Task<IdentifyController> IdentifyControllerAsync(CancellationToken cancellationToken = default) =>
-        IdentifyController.Read(await IdentifyRawAsync(0x01, 0, cancellationToken).ConfigureAwait(false));
+    public async Task<NvmeControllerInfo> IdentifyControllerAsync(CancellationToken cancellationToken = default) =>
+        NvmeControllerInfo.From(IdentifyController.Read(await IdentifyRawAsync(0x01, 0, cancellationToken).ConfigureAwait(false)));
 
     /// <summary>Identify Namespace (CNS 00h). An inactive NSID reads as all zeroes (BlockCount 0).</summary>
-    public async Task<IdentifyNamespace> IdentifyNamespaceAsync(uint nsid, CancellationToken cancellationToken = default) =>
-        IdentifyNamespace.Read(await IdentifyRawAsync(0x00, nsid, cancellationToken).ConfigureAwait(false));
+    public async Task<NvmeNamespaceInfo> IdentifyNamespaceAsync(uint nsid, CancellationToken cancellationToken = default) =>
+        NvmeNamespaceInfo.From(IdentifyNamespace.Read(await IdentifyRawAsync(0x00, nsid, cancellationToken).ConfigureAwait(false)));
 
     /// <summary>Any Identify data structure (4096 bytes), raw.</summary>
     public async Task<byte[]> IdentifyRawAsync(byte cns, uint nsid, CancellationToken cancellationToken = default)

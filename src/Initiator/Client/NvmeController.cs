@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Initiator.Queue;
 using NvmeMptls.Initiator.Transport;
 using NvmeMptls.Transport.Nvme;
-using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Initiator;
 
@@ -16,7 +15,7 @@ namespace NvmeMptls.Initiator;
 /// </summary>
 public sealed partial class NvmeController : IAsyncDisposable
 {
-    private readonly Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> _factory;
+    private readonly NvmeQueueConnector _factory;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _closing = new();
@@ -29,7 +28,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     private Task _recovery = Task.CompletedTask;
     private int _nextQueue;
 
-    private NvmeController(NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, ILogger logger)
+    private NvmeController(NvmeControllerOptions options, NvmeQueueConnector factory, ILogger logger)
     {
         Options = options;
         _factory = factory;
@@ -50,7 +49,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     public ushort ControllerId => Current.ControllerId;
 
     /// <summary>Identify Controller data of the current association.</summary>
-    public IdentifyController Identify => Current.Identify;
+    public NvmeControllerInfo Identify => Current.Info;
 
     /// <summary>The CAP property.</summary>
     public ulong Capabilities => Current.Capabilities;
@@ -89,7 +88,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <exception cref="IOException">A connection could not be made or the controller broke the protocol.</exception>
     /// <exception cref="NvmeStatusException">The controller refused a bring-up command (e.g. Connect with an unknown NQN).</exception>
     public static async Task<NvmeController> ConnectAsync(
-        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+        NvmeControllerOptions options, NvmeQueueConnector? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -104,11 +103,11 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// Sends a raw admin command (tools, passthrough). <paramref name="data"/> is read into or written from,
     /// per <paramref name="direction"/>. The completion is returned whatever its status.
     /// </summary>
-    public ValueTask<NvmeCompletion> SubmitAdminAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+    internal ValueTask<NvmeCompletion> SubmitAdminAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
         SubmitAsync(-1, command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
 
     /// <summary>Sends a raw I/O command on one of the I/O queues (round robin); see <see cref="SubmitAdminAsync"/>.</summary>
-    public ValueTask<NvmeCompletion> SubmitIoAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+    internal ValueTask<NvmeCompletion> SubmitIoAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
         SubmitAsync(NextQueue(), command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
 
     internal int NextQueue() => Interlocked.Increment(ref _nextQueue) & int.MaxValue;
@@ -163,7 +162,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <summary>Says plainly, once per controller, when this host's path manager cannot give the expected paths.</summary>
     private void WarnAboutPaths()
     {
-        if (Options.Multipath == NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled || !_logger.IsEnabled(LogLevel.Warning))
+        if (Options.Multipath == NvmeMultipathPolicy.Disabled || !_logger.IsEnabled(LogLevel.Warning))
         {
             return;
         }

@@ -1,4 +1,3 @@
-using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Initiator;
@@ -57,8 +56,8 @@ public sealed record NvmeControllerOptions
     /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="MultipathPolicy.Preferred"/>.</summary>
-    public MultipathPolicy Multipath { get; init; } = MultipathPolicy.Preferred;
+    /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="NvmeMultipathPolicy.Preferred"/>.</summary>
+    public NvmeMultipathPolicy Multipath { get; init; } = NvmeMultipathPolicy.Preferred;
 
     /// <summary>Wrap each queue's stream in TLS 1.3 (consumed by the TLS connection factory).</summary>
     public bool Tls { get; init; }

@@ -111,7 +111,7 @@ public sealed class ControllerTests
 
         var read = await NvmeDiscovery.GetLogAsync(fake.Options() with { SubsystemNqn = FakeController.Nqn }, fake.Factory);
 
-        Assert.That(read, Is.EqualTo(entries));
+        Assert.That(read, Is.EqualTo(entries.Select(NvmeDiscoveryEntry.From)));
         Assert.That(offsets, Is.EqualTo(new ulong[] { 0, 1024, 0 }));
     }
 }

@@ -71,7 +71,7 @@ public sealed class FakeController
     /// <summary>The controller id the next admin Connect gets.</summary>
     public ushort AllocateControllerId() => (ushort)Interlocked.Increment(ref _nextControllerId);
 
-    public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory => ConnectAsync;
+    public NvmeQueueConnector Factory => ConnectAsync;
 
     public NvmeControllerOptions Options(int ioQueues = 2) => NvmeControllerOptions.Default with
     {
@@ -101,7 +101,7 @@ public sealed class FakeController
         }
     }
 
-    private ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
+    private ValueTask<System.IO.Pipelines.IDuplexPipe> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
     {
         if (Refuse)
         {
@@ -112,6 +112,6 @@ public sealed class FakeController
         var session = new FakeSession(this, controller);
         _sessions.Add(session);
         session.Start();
-        return ValueTask.FromResult<StreamConnection>(host);
+        return ValueTask.FromResult<System.IO.Pipelines.IDuplexPipe>(host);
     }
 }

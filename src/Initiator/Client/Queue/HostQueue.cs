@@ -92,7 +92,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
     /// Throws <see cref="IOException"/> (with the address and the reason) or <see cref="NvmeStatusException"/> (Connect refused).
     /// </summary>
     public static async Task<HostQueue> ConnectAsync(
-        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, NvmeQueueEndpoint endpoint, QueueParameters parameters, Action<HostQueue, Exception>? onLost, ILogger logger, CancellationToken cancellationToken)
+        NvmeQueueConnector factory, NvmeQueueEndpoint endpoint, QueueParameters parameters, Action<HostQueue, Exception>? onLost, ILogger logger, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(endpoint.Options.ConnectTimeout);
@@ -100,7 +100,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         StreamConnection connection;
         try
         {
-            connection = await factory(endpoint, timeout.Token).ConfigureAwait(false);
+            connection = QueueConnections.Adopt(await factory(endpoint, timeout.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

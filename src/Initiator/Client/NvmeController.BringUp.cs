@@ -148,7 +148,8 @@ public sealed partial class NvmeController
 
     private async Task WaitStatusAsync(HostQueue admin, uint mask, uint expected, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var time = Options.TimeProvider;
+        var started = time.GetTimestamp();
         var delay = 1;
         while (true)
         {
@@ -163,12 +164,12 @@ public sealed partial class NvmeController
                 return;
             }
 
-            if (DateTime.UtcNow >= deadline)
+            if (time.GetElapsedTime(started) >= timeout)
             {
                 throw new IOException($"{Describe()}: {what} not reached within {timeout.TotalSeconds:0.#} s (CSTS 0x{csts:x8})");
             }
 
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(delay), time, cancellationToken).ConfigureAwait(false);
             delay = Math.Min(delay * 2, 100);
         }
     }
@@ -191,13 +192,13 @@ public sealed partial class NvmeController
     private async Task KeepAliveLoopAsync(Association association, CancellationToken cancellationToken)
     {
         var period = Options.KeepAliveTimeout / 2;
-        using var timer = new PeriodicTimer(period);
+        using var timer = new PeriodicTimer(period, Options.TimeProvider);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             try
             {
                 var completion = await association.Admin.SubmitAsync(Commands.KeepAlive(), default, default, cancellationToken)
-                    .AsTask().WaitAsync(Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false);
+                    .AsTask().WaitAsync(Options.KeepAliveTimeout, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 if (!completion.Status.IsSuccess)
                 {
                     Log.KeepAliveFailed(_logger, completion.Status.ToString());
@@ -269,7 +270,7 @@ public sealed partial class NvmeController
 
         try
         {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5), Options.TimeProvider);
             await AdminChecked(association.Admin, Commands.PropertySet(PropertyOffsets.Cc, association.ControllerConfiguration | CcShutdownNormal), "Property Set CC.SHN", limit.Token).ConfigureAwait(false);
             await WaitStatusAsync(association.Admin, CstsShutdownMask, CstsShutdownComplete, TimeSpan.FromSeconds(5), "CSTS.SHST complete", limit.Token).ConfigureAwait(false);
         }

@@ -89,6 +89,12 @@ public sealed record NvmeControllerOptions
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
+    /// <summary>
+    /// The clock behind keep-alive, reconnect back-off, command and connect timeouts. Default <see cref="TimeProvider.System"/>;
+    /// tests pass a fake clock to advance time instead of sleeping.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and the values it accepts.</summary>
     public void Validate()
     {
@@ -137,6 +143,11 @@ public sealed record NvmeControllerOptions
         if (TlsKeyLimitRecords is { } limit && (limit <= 0 || limit > TlsRecordLayerOptions.AesGcmRecordLimit))
         {
             throw new ArgumentException($"TlsKeyLimitRecords {limit} is outside 1..{TlsRecordLayerOptions.AesGcmRecordLimit}", nameof(TlsKeyLimitRecords));
+        }
+
+        if (TimeProvider is null)
+        {
+            throw new ArgumentException("TimeProvider must be set (TimeProvider.System for the real clock)", nameof(TimeProvider));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

@@ -36,13 +36,14 @@ internal sealed partial class HostQueue : IAsyncDisposable
     private volatile bool _closing;
     private Task _receiveLoop = Task.CompletedTask;
     private Task _sendLoop = Task.CompletedTask;
-    private Timer? _watchdog;
+    private ITimer? _watchdog;
     private long _commandTimeoutTicks;
     private readonly Action<HostQueue, Exception>? _onLost;
 
-    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger)
+    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger, TimeProvider time)
     {
         _onLost = onLost;
+        Time = time;
         QueueId = queueId;
         _connection = connection;
         _logger = logger;
@@ -67,6 +68,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
     public const uint MaxDataPerPdu = 16 * 1024 * 1024;
 
     public ushort QueueId { get; }
+
+    /// <summary>The controller's clock: command start stamps, the timeout watchdog, the TermReq grace period.</summary>
+    public TimeProvider Time { get; }
 
     /// <summary>What ICReq/ICResp negotiated.</summary>
     public PduSettings Settings { get; }
@@ -94,8 +98,8 @@ internal sealed partial class HostQueue : IAsyncDisposable
     public static async Task<HostQueue> ConnectAsync(
         NvmeQueueConnector factory, NvmeQueueEndpoint endpoint, QueueParameters parameters, Action<HostQueue, Exception>? onLost, ILogger logger, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(endpoint.Options.ConnectTimeout);
+        using var deadline = new CancellationTokenSource(endpoint.Options.ConnectTimeout, endpoint.Options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var where = $"{endpoint.Address}:{endpoint.Port} queue {endpoint.QueueId}";
         StreamConnection connection;
         try
@@ -107,7 +111,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
             throw new IOException($"{where}: no connection within {endpoint.Options.ConnectTimeout.TotalSeconds:0.#} s");
         }
 
-        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger);
+        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger, endpoint.Options.TimeProvider);
         try
         {
             await queue.ExchangeInitializeAsync(endpoint.Options.HeaderDigest, endpoint.Options.DataDigest, where, timeout.Token).ConfigureAwait(false);
@@ -233,15 +237,15 @@ internal sealed partial class HostQueue : IAsyncDisposable
         if (commandTimeout > TimeSpan.Zero)
         {
             var period = commandTimeout < TimeSpan.FromSeconds(4) ? commandTimeout / 4 : TimeSpan.FromSeconds(1);
-            _watchdog = new Timer(static state => ((HostQueue)state!).CheckTimeouts(), this, period, period);
-            _commandTimeoutTicks = (long)(commandTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            _commandTimeoutTicks = (long)(commandTimeout.TotalSeconds * Time.TimestampFrequency);
+            _watchdog = Time.CreateTimer(static state => ((HostQueue)state!).CheckTimeouts(), this, period, period);
         }
     }
 
     /// <summary>Like the Linux host's request timeout: an overdue command resets the queue (and the controller).</summary>
     private void CheckTimeouts()
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = Time.GetTimestamp();
         foreach (var context in _contexts)
         {
             if (context.IsActive && !context.Unbounded && now - context.StartedAt > _commandTimeoutTicks)

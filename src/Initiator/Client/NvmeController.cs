@@ -241,8 +241,7 @@ public sealed partial class NvmeController : IAsyncDisposable
 
             _current = association;
             _last = association;
-            previous = _state;
-            _state = NvmeControllerState.Live;
+            previous = SetStateLocked(NvmeControllerState.Live);
             _live.TrySetResult();
         }
 
@@ -251,14 +250,36 @@ public sealed partial class NvmeController : IAsyncDisposable
         RaiseStateChanged(previous, NvmeControllerState.Live, null);
     }
 
-    private void RaiseStateChanged(NvmeControllerState previous, NvmeControllerState current, Exception? reason)
+    /// <summary>
+    /// The only writer of the state: checks the transition against the life cycle, logs it and returns the state
+    /// before. Called with <see cref="_lock"/> held; the caller raises <see cref="StateChanged"/> after releasing it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The transition is not part of the life cycle (a bug in the caller).</exception>
+    private NvmeControllerState SetStateLocked(NvmeControllerState next)
     {
-        if (previous != current)
+        var previous = _state;
+        if (!IsLegal(previous, next))
         {
-            Log.StateChanged(_logger, previous, current);
-            StateChanged?.Invoke(this, new NvmeControllerStateChange(previous, current, reason));
+            throw new InvalidOperationException($"controller state {previous} -> {next} is not a legal transition");
         }
+
+        _state = next;
+        Log.StateChanged(_logger, previous, next);
+        return previous;
     }
+
+    /// <summary>Connecting → Live; Live ⇄ Resetting; Resetting → Failed; any state but Closed → Closed.</summary>
+    internal static bool IsLegal(NvmeControllerState from, NvmeControllerState to) => (from, to) switch
+    {
+        (NvmeControllerState.Connecting, NvmeControllerState.Live) => true,
+        (NvmeControllerState.Live, NvmeControllerState.Resetting) => true,
+        (NvmeControllerState.Resetting, NvmeControllerState.Live or NvmeControllerState.Failed) => true,
+        (not NvmeControllerState.Closed, NvmeControllerState.Closed) => true,
+        _ => false,
+    };
+
+    private void RaiseStateChanged(NvmeControllerState previous, NvmeControllerState current, Exception? reason) =>
+        StateChanged?.Invoke(this, new NvmeControllerStateChange(previous, current, reason));
 
     /// <summary>Shuts the controller down (CC.SHN = normal, wait for SHST complete up to 5 s) and closes every queue.</summary>
     public async ValueTask DisposeAsync()
@@ -272,8 +293,7 @@ public sealed partial class NvmeController : IAsyncDisposable
                 return;
             }
 
-            previous = _state;
-            _state = NvmeControllerState.Closed;
+            previous = SetStateLocked(NvmeControllerState.Closed);
             association = _current;
             _current = null;
             _live.TrySetException(new ObjectDisposedException(nameof(NvmeController)));

@@ -179,7 +179,9 @@ public sealed partial class NvmeController
         var token = association.Background.Token;
         if (Options.KeepAliveTimeout > TimeSpan.Zero)
         {
-            association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, token), CancellationToken.None);
+            // The period starts when the association goes live, not when the loop gets a thread.
+            var timer = new PeriodicTimer(Options.KeepAliveTimeout / 2, Options.TimeProvider);
+            association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, timer, token), CancellationToken.None);
         }
 
         if ((association.Identify.Oaes & AenNamespaceAttribute) != 0 && association.Identify.ControllerType != IdentifyController.TypeDiscovery)
@@ -189,10 +191,9 @@ public sealed partial class NvmeController
     }
 
     /// <summary>Keep Alive every KATO/2 (reference §2.6); no answer within KATO counts as a lost connection.</summary>
-    private async Task KeepAliveLoopAsync(Association association, CancellationToken cancellationToken)
+    private async Task KeepAliveLoopAsync(Association association, PeriodicTimer timer, CancellationToken cancellationToken)
     {
-        var period = Options.KeepAliveTimeout / 2;
-        using var timer = new PeriodicTimer(period, Options.TimeProvider);
+        using var owned = timer;
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             try

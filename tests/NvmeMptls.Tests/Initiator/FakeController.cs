@@ -73,12 +73,19 @@ public sealed class FakeController
 
     public NvmeQueueConnector Factory => ConnectAsync;
 
+    /// <summary>The clock of <see cref="Options"/>: keep-alive, back-off and timeouts move only when a test advances it.</summary>
+    public FakeClock Time { get; } = new();
+
+    /// <summary>The fake-clock time of every admin queue connect attempt, refused ones included.</summary>
+    public ConcurrentQueue<DateTimeOffset> AdminConnects { get; } = new();
+
     public NvmeControllerOptions Options(int ioQueues = 2) => NvmeControllerOptions.Default with
     {
         SubsystemNqn = Nqn,
         IoQueueCount = ioQueues,
         QueueSize = 32,
-        ReconnectDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectDelay = TimeSpan.Zero,
+        TimeProvider = Time,
         ControllerLossTimeout = TimeSpan.FromSeconds(30),
         KeepAliveTimeout = TimeSpan.Zero,
     };
@@ -103,6 +110,11 @@ public sealed class FakeController
 
     private ValueTask<System.IO.Pipelines.IDuplexPipe> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
     {
+        if (endpoint.QueueId == 0)
+        {
+            AdminConnects.Enqueue(Time.GetUtcNow());
+        }
+
         if (Refuse)
         {
             throw new IOException($"connection refused by the fake at {endpoint.Address}:{endpoint.Port}");

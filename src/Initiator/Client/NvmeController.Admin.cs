@@ -56,7 +56,7 @@ public sealed partial class NvmeController
         NamespaceIdentifiers.Parse(await IdentifyRawAsync(0x03, nsid, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Reads <paramref name="length"/> bytes (a multiple of 4) of log page <paramref name="logId"/> from byte <paramref name="offset"/>.</summary>
-    public async Task<byte[]> GetLogPageAsync(byte logId, uint nsid, ulong offset, int length, CancellationToken cancellationToken = default)
+    public async Task<byte[]> GetLogPageAsync(byte logId, uint nsid, ulong offset, int length, CancellationToken cancellationToken)
     {
         var data = new byte[length];
         await GetLogPageAsync(logId, nsid, offset, data, retainAsyncEvent: false, cancellationToken).ConfigureAwait(false);
@@ -64,7 +64,7 @@ public sealed partial class NvmeController
     }
 
     /// <summary>Reads a log page into <paramref name="destination"/> (length a multiple of 4, at least 4).</summary>
-    public async Task GetLogPageAsync(byte logId, uint nsid, ulong offset, Memory<byte> destination, bool retainAsyncEvent, CancellationToken cancellationToken = default)
+    public async Task GetLogPageAsync(byte logId, uint nsid, ulong offset, Memory<byte> destination, bool retainAsyncEvent, CancellationToken cancellationToken)
     {
         if (destination.Length < 4 || destination.Length % 4 != 0)
         {

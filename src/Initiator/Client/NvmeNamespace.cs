@@ -12,7 +12,7 @@ namespace NvmeMptls.Initiator;
 public sealed class NvmeNamespace : INamespaceDevice
 {
     /// <summary>Upper bound of one command's transfer when the controller sets no MDTS.</summary>
-    public const int DefaultMaxTransferBytes = 1024 * 1024;
+    internal const int DefaultMaxTransferBytes = 1024 * 1024;
 
     private readonly NvmeController _controller;
 

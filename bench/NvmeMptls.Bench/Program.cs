@@ -165,7 +165,7 @@ public static class Program
         /// <summary>The PSK of a TLS carrier, null for a plain one.</summary>
         public string? Psk { get; private set; }
 
-        public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory { get; private set; } = NvmeConnectionFactory.Instance;
+        public NvmeQueueConnector Factory { get; private set; } = NvmeConnectionFactory.Instance;
 
         public static async Task<Setup> CreateAsync(string carrier)
         {
@@ -233,7 +233,7 @@ public static class Program
                 Tls = tls ? TlsMode.Required : TlsMode.None,
             }));
             setup.Port = setup._server.Endpoints[0].EndPoint.Port;
-            var policy = baseCarrier == "mptcp" ? NvmeMptls.Transport.Multipath.MultipathPolicy.Required : NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled;
+            var policy = baseCarrier == "mptcp" ? NvmeMultipathPolicy.Required : NvmeMultipathPolicy.Disabled;
             setup.Factory = (endpoint, ct) => NvmeConnectionFactory.Instance(endpoint with { Options = endpoint.Options with { Multipath = policy } }, ct);
             return setup;
         }

@@ -15,6 +15,7 @@ internal sealed class Association
         Capabilities = capabilities;
         Version = version;
         Identify = identify;
+        Info = NvmeControllerInfo.From(identify);
         IdentifyRaw = identifyRaw;
         ControllerConfiguration = controllerConfiguration;
     }
@@ -28,6 +29,9 @@ internal sealed class Association
     public uint Version { get; }
 
     public IdentifyController Identify { get; }
+
+    /// <summary>The public view of <see cref="Identify"/>.</summary>
+    public NvmeControllerInfo Info { get; }
 
     public byte[] IdentifyRaw { get; }
 

@@ -10,7 +10,7 @@ namespace NvmeMptls.Initiator;
 public sealed record NamespaceIdentifiers(ulong? Eui64, Guid? Nguid, Guid? Uuid, byte? CommandSet)
 {
     /// <summary>Decodes a 4096-byte descriptor list (reference §3.5).</summary>
-    public static NamespaceIdentifiers Parse(ReadOnlySpan<byte> list)
+    internal static NamespaceIdentifiers Parse(ReadOnlySpan<byte> list)
     {
         var d = NamespaceDescriptors.Read(list);
         return new NamespaceIdentifiers(d.Eui64, d.Nguid, d.Uuid, d.CommandSet);

@@ -6,12 +6,12 @@ namespace NvmeMptls.Initiator;
 public sealed partial class NvmeController
 {
     /// <summary>Identify Controller (CNS 01h), read fresh from the controller.</summary>
-    public async Task<IdentifyController> IdentifyControllerAsync(CancellationToken cancellationToken = default) =>
-        IdentifyController.Read(await IdentifyRawAsync(IdentifyCns.Controller, 0, cancellationToken).ConfigureAwait(false));
+    public async Task<NvmeControllerInfo> IdentifyControllerAsync(CancellationToken cancellationToken = default) =>
+        NvmeControllerInfo.From(IdentifyController.Read(await IdentifyRawAsync(IdentifyCns.Controller, 0, cancellationToken).ConfigureAwait(false)));
 
     /// <summary>Identify Namespace (CNS 00h). An inactive NSID reads as all zeroes (BlockCount 0).</summary>
-    public async Task<IdentifyNamespace> IdentifyNamespaceAsync(uint nsid, CancellationToken cancellationToken = default) =>
-        IdentifyNamespace.Read(await IdentifyRawAsync(IdentifyCns.Namespace, nsid, cancellationToken).ConfigureAwait(false));
+    public async Task<NvmeNamespaceInfo> IdentifyNamespaceAsync(uint nsid, CancellationToken cancellationToken = default) =>
+        NvmeNamespaceInfo.From(IdentifyNamespace.Read(await IdentifyRawAsync(IdentifyCns.Namespace, nsid, cancellationToken).ConfigureAwait(false)));
 
     /// <summary>Any Identify data structure (4096 bytes), raw.</summary>
     public async Task<byte[]> IdentifyRawAsync(byte cns, uint nsid, CancellationToken cancellationToken = default)
@@ -47,7 +47,7 @@ public sealed partial class NvmeController
         NamespaceIdentifiers.Parse(await IdentifyRawAsync(IdentifyCns.NamespaceDescriptorList, nsid, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Reads <paramref name="length"/> bytes (a multiple of 4) of log page <paramref name="logId"/> from byte <paramref name="offset"/>.</summary>
-    public async Task<byte[]> GetLogPageAsync(byte logId, uint nsid, ulong offset, int length, CancellationToken cancellationToken = default)
+    public async Task<byte[]> GetLogPageAsync(byte logId, uint nsid, ulong offset, int length, CancellationToken cancellationToken)
     {
         var data = new byte[length];
         await GetLogPageAsync(logId, nsid, offset, data, retainAsyncEvent: false, cancellationToken).ConfigureAwait(false);
@@ -55,7 +55,7 @@ public sealed partial class NvmeController
     }
 
     /// <summary>Reads a log page into <paramref name="destination"/> (length a multiple of 4, at least 4).</summary>
-    public async Task GetLogPageAsync(byte logId, uint nsid, ulong offset, Memory<byte> destination, bool retainAsyncEvent, CancellationToken cancellationToken = default)
+    public async Task GetLogPageAsync(byte logId, uint nsid, ulong offset, Memory<byte> destination, bool retainAsyncEvent, CancellationToken cancellationToken)
     {
         if (destination.Length < 4 || destination.Length % 4 != 0)
         {

@@ -146,7 +146,8 @@ public sealed partial class NvmeController
 
     private async Task WaitStatusAsync(HostQueue admin, uint mask, uint expected, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var time = Options.TimeProvider;
+        var started = time.GetTimestamp();
         var delay = 1;
         while (true)
         {
@@ -161,12 +162,12 @@ public sealed partial class NvmeController
                 return;
             }
 
-            if (DateTime.UtcNow >= deadline)
+            if (time.GetElapsedTime(started) >= timeout)
             {
                 throw new IOException($"{Describe()}: {what} not reached within {timeout.TotalSeconds:0.#} s (CSTS 0x{csts:x8})");
             }
 
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(delay), time, cancellationToken).ConfigureAwait(false);
             delay = Math.Min(delay * 2, 100);
         }
     }
@@ -176,7 +177,11 @@ public sealed partial class NvmeController
         var token = association.Background.Token;
         if (Options.KeepAliveTimeout > TimeSpan.Zero)
         {
-            association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, token), CancellationToken.None);
+            // The period starts when the association goes live, not when the loop gets a thread.
+#pragma warning disable CA2000 // the keep-alive loop owns and disposes the timer (using var owned = timer)
+            var timer = new PeriodicTimer(Options.KeepAliveTimeout / 2, Options.TimeProvider);
+#pragma warning restore CA2000
+            association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, timer, token), CancellationToken.None);
         }
 
         if ((association.Identify.Oaes & AenNamespaceAttribute) != 0 && association.Identify.ControllerType != IdentifyController.TypeDiscovery)
@@ -186,16 +191,15 @@ public sealed partial class NvmeController
     }
 
     /// <summary>Keep Alive every KATO/2 (reference §2.6); no answer within KATO counts as a lost connection.</summary>
-    private async Task KeepAliveLoopAsync(Association association, CancellationToken cancellationToken)
+    private async Task KeepAliveLoopAsync(Association association, PeriodicTimer timer, CancellationToken cancellationToken)
     {
-        var period = Options.KeepAliveTimeout / 2;
-        using var timer = new PeriodicTimer(period);
+        using var owned = timer;
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             try
             {
                 var completion = await association.Admin.SubmitAsync(Commands.KeepAlive(), default, default, cancellationToken)
-                    .AsTask().WaitAsync(Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false);
+                    .AsTask().WaitAsync(Options.KeepAliveTimeout, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 if (!completion.Status.IsSuccess)
                 {
                     Log.KeepAliveFailed(_logger, completion.Status.ToString());
@@ -255,7 +259,7 @@ public sealed partial class NvmeController
 
         try
         {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5), Options.TimeProvider);
             await AdminChecked(association.Admin, Commands.PropertySet(PropertyOffsets.Cc, association.ControllerConfiguration | CcShutdownNormal), "Property Set CC.SHN", limit.Token).ConfigureAwait(false);
             await WaitStatusAsync(association.Admin, CstsShutdownMask, CstsShutdownComplete, TimeSpan.FromSeconds(5), "CSTS.SHST complete", limit.Token).ConfigureAwait(false);
         }

@@ -29,7 +29,7 @@ public sealed partial class NvmeController
         }
 
         _current = null;
-        _state = NvmeControllerState.Resetting;
+        SetStateLocked(NvmeControllerState.Resetting);
         _live = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _recovery = Task.Run(() => RecoverAsync(association, cause));
     }
@@ -38,11 +38,12 @@ public sealed partial class NvmeController
     {
         RaiseStateChanged(NvmeControllerState.Live, NvmeControllerState.Resetting, cause);
         await lost.TearDownAsync().ConfigureAwait(false);
-        var deadline = DateTime.UtcNow + Options.ControllerLossTimeout;
+        var time = Options.TimeProvider;
+        var started = time.GetTimestamp();
         var attempt = 0;
         while (Options.ControllerLossTimeout > TimeSpan.Zero)
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = Options.ControllerLossTimeout - time.GetElapsedTime(started);
             if (left <= TimeSpan.Zero)
             {
                 break;
@@ -50,7 +51,7 @@ public sealed partial class NvmeController
 
             try
             {
-                await Task.Delay(Options.ReconnectDelay < left ? Options.ReconnectDelay : left, _closing.Token).ConfigureAwait(false);
+                await Task.Delay(Options.ReconnectDelay < left ? Options.ReconnectDelay : left, time, _closing.Token).ConfigureAwait(false);
                 attempt++;
                 var association = await BringUpAsync(_closing.Token).ConfigureAwait(false);
                 BecomeLive(association);
@@ -74,7 +75,7 @@ public sealed partial class NvmeController
                 return;
             }
 
-            _state = NvmeControllerState.Failed;
+            SetStateLocked(NvmeControllerState.Failed);
             _failure = cause;
             _live.TrySetException(new IOException($"controller loss timeout ({Options.ControllerLossTimeout.TotalSeconds:0.#} s) expired", cause));
         }

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Initiator.Queue;
 using NvmeMptls.Initiator.Transport;
 using NvmeMptls.Transport.Nvme;
-using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Initiator;
 
@@ -16,7 +15,7 @@ namespace NvmeMptls.Initiator;
 /// </summary>
 public sealed partial class NvmeController : IAsyncDisposable
 {
-    private readonly Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> _factory;
+    private readonly NvmeQueueConnector _factory;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _closing = new();
@@ -29,7 +28,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     private Task _recovery = Task.CompletedTask;
     private int _nextQueue;
 
-    private NvmeController(NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, ILogger logger)
+    private NvmeController(NvmeControllerOptions options, NvmeQueueConnector factory, ILogger logger)
     {
         Options = options;
         _factory = factory;
@@ -50,7 +49,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     public ushort ControllerId => Current.ControllerId;
 
     /// <summary>Identify Controller data of the current association.</summary>
-    public IdentifyController Identify => Current.Identify;
+    public NvmeControllerInfo Identify => Current.Info;
 
     /// <summary>The CAP property.</summary>
     public ulong Capabilities => Current.Capabilities;
@@ -89,7 +88,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <exception cref="IOException">A connection could not be made or the controller broke the protocol.</exception>
     /// <exception cref="NvmeStatusException">The controller refused a bring-up command (e.g. Connect with an unknown NQN).</exception>
     public static async Task<NvmeController> ConnectAsync(
-        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+        NvmeControllerOptions options, NvmeQueueConnector? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -104,11 +103,11 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// Sends a raw admin command (tools, passthrough). <paramref name="data"/> is read into or written from,
     /// per <paramref name="direction"/>. The completion is returned whatever its status.
     /// </summary>
-    public ValueTask<NvmeCompletion> SubmitAdminAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+    internal ValueTask<NvmeCompletion> SubmitAdminAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
         SubmitAsync(-1, command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
 
     /// <summary>Sends a raw I/O command on one of the I/O queues (round robin); see <see cref="SubmitAdminAsync"/>.</summary>
-    public ValueTask<NvmeCompletion> SubmitIoAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
+    internal ValueTask<NvmeCompletion> SubmitIoAsync(NvmeCommand command, Memory<byte> data, DataDirection direction, CancellationToken cancellationToken = default) =>
         SubmitAsync(NextQueue(), command, direction == DataDirection.ControllerToHost ? data : default, direction == DataDirection.HostToController ? data : default, cancellationToken);
 
     internal int NextQueue() => Interlocked.Increment(ref _nextQueue) & int.MaxValue;
@@ -162,7 +161,7 @@ public sealed partial class NvmeController : IAsyncDisposable
     /// <summary>Says plainly, once per controller, when this host's path manager cannot give the expected paths.</summary>
     private void WarnAboutPaths()
     {
-        if (Options.Multipath == NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled || !_logger.IsEnabled(LogLevel.Warning))
+        if (Options.Multipath == NvmeMultipathPolicy.Disabled || !_logger.IsEnabled(LogLevel.Warning))
         {
             return;
         }
@@ -238,8 +237,7 @@ public sealed partial class NvmeController : IAsyncDisposable
 
             _current = association;
             _last = association;
-            previous = _state;
-            _state = NvmeControllerState.Live;
+            previous = SetStateLocked(NvmeControllerState.Live);
             _live.TrySetResult();
         }
 
@@ -248,14 +246,36 @@ public sealed partial class NvmeController : IAsyncDisposable
         RaiseStateChanged(previous, NvmeControllerState.Live, null);
     }
 
-    private void RaiseStateChanged(NvmeControllerState previous, NvmeControllerState current, Exception? reason)
+    /// <summary>
+    /// The only writer of the state: checks the transition against the life cycle, logs it and returns the state
+    /// before. Called with <see cref="_lock"/> held; the caller raises <see cref="StateChanged"/> after releasing it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The transition is not part of the life cycle (a bug in the caller).</exception>
+    private NvmeControllerState SetStateLocked(NvmeControllerState next)
     {
-        if (previous != current)
+        var previous = _state;
+        if (!IsLegal(previous, next))
         {
-            Log.StateChanged(_logger, previous, current);
-            StateChanged?.Invoke(this, new NvmeControllerStateChange(previous, current, reason));
+            throw new InvalidOperationException($"controller state {previous} -> {next} is not a legal transition");
         }
+
+        _state = next;
+        Log.StateChanged(_logger, previous, next);
+        return previous;
     }
+
+    /// <summary>Connecting → Live; Live ⇄ Resetting; Resetting → Failed; any state but Closed → Closed.</summary>
+    internal static bool IsLegal(NvmeControllerState from, NvmeControllerState to) => (from, to) switch
+    {
+        (NvmeControllerState.Connecting, NvmeControllerState.Live) => true,
+        (NvmeControllerState.Live, NvmeControllerState.Resetting) => true,
+        (NvmeControllerState.Resetting, NvmeControllerState.Live or NvmeControllerState.Failed) => true,
+        (not NvmeControllerState.Closed, NvmeControllerState.Closed) => true,
+        _ => false,
+    };
+
+    private void RaiseStateChanged(NvmeControllerState previous, NvmeControllerState current, Exception? reason) =>
+        StateChanged?.Invoke(this, new NvmeControllerStateChange(previous, current, reason));
 
     /// <summary>Shuts the controller down (CC.SHN = normal, wait for SHST complete up to 5 s) and closes every queue.</summary>
     public async ValueTask DisposeAsync()
@@ -269,8 +289,7 @@ public sealed partial class NvmeController : IAsyncDisposable
                 return;
             }
 
-            previous = _state;
-            _state = NvmeControllerState.Closed;
+            previous = SetStateLocked(NvmeControllerState.Closed);
             association = _current;
             _current = null;
             _live.TrySetException(new ObjectDisposedException(nameof(NvmeController)));

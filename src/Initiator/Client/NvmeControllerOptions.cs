@@ -1,4 +1,3 @@
-using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Tls;
 
@@ -58,8 +57,8 @@ public sealed record NvmeControllerOptions
     /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="MultipathPolicy.Preferred"/>.</summary>
-    public MultipathPolicy Multipath { get; init; } = MultipathPolicy.Preferred;
+    /// <summary>Multipath TCP policy for the production socket layer. Default <see cref="NvmeMultipathPolicy.Preferred"/>.</summary>
+    public NvmeMultipathPolicy Multipath { get; init; } = NvmeMultipathPolicy.Preferred;
 
     /// <summary>Wrap each queue's stream in TLS 1.3 (consumed by the TLS connection factory).</summary>
     public bool Tls { get; init; }
@@ -90,6 +89,12 @@ public sealed record NvmeControllerOptions
 
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
+
+    /// <summary>
+    /// The clock behind keep-alive, reconnect back-off, command and connect timeouts. Default <see cref="TimeProvider.System"/>;
+    /// tests pass a fake clock to advance time instead of sleeping.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and the values it accepts.</summary>
     public void Validate()
@@ -139,6 +144,11 @@ public sealed record NvmeControllerOptions
         if (TlsKeyLimitRecords is { } limit && (limit <= 0 || limit > TlsRecordLayerOptions.AesGcmRecordLimit))
         {
             throw new ArgumentException($"TlsKeyLimitRecords {limit} is outside 1..{TlsRecordLayerOptions.AesGcmRecordLimit}", nameof(TlsKeyLimitRecords));
+        }
+
+        if (TimeProvider is null)
+        {
+            throw new ArgumentException("TimeProvider must be set (TimeProvider.System for the real clock)", nameof(TimeProvider));
         }
 
         if (TlsIdentityVersion is < 0 or > 1)

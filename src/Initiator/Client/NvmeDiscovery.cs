@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Transport.Nvme;
-using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Initiator;
 
@@ -16,8 +15,8 @@ public static class NvmeDiscovery
     /// discovery NQN when empty), reads the whole log and disconnects.
     /// </summary>
     /// <exception cref="IOException">The log kept changing over 10 attempts, or the connection failed.</exception>
-    public static async Task<IReadOnlyList<DiscoveryLogEntry>> GetLogAsync(
-        NvmeControllerOptions options, Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<NvmeDiscoveryEntry>> GetLogAsync(
+        NvmeControllerOptions options, NvmeQueueConnector? connectionFactory = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var discovery = options with
@@ -38,7 +37,7 @@ public static class NvmeDiscovery
     /// Reads the discovery log from a connected discovery controller: the 20-byte header, the entries from
     /// LPO 1024 in chunks of at most 4 KiB, then the header again, retrying while GENCTR changes (reference §3.7).
     /// </summary>
-    public static async Task<IReadOnlyList<DiscoveryLogEntry>> ReadLogAsync(NvmeController controller, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<NvmeDiscoveryEntry>> ReadLogAsync(NvmeController controller, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(controller);
         var header = new byte[HeaderPrefix];
@@ -66,10 +65,10 @@ public static class NvmeDiscovery
                 continue;
             }
 
-            var result = new DiscoveryLogEntry[(int)records];
+            var result = new NvmeDiscoveryEntry[(int)records];
             for (var i = 0; i < result.Length; i++)
             {
-                result[i] = DiscoveryLogEntry.Read(entries.AsSpan(i * DiscoveryLogEntry.Size, DiscoveryLogEntry.Size));
+                result[i] = NvmeDiscoveryEntry.From(DiscoveryLogEntry.Read(entries.AsSpan(i * DiscoveryLogEntry.Size, DiscoveryLogEntry.Size)));
             }
 
             return result;

@@ -12,11 +12,11 @@ namespace NvmeMptls.Initiator;
 public sealed class NvmeNamespace : INamespaceDevice
 {
     /// <summary>Upper bound of one command's transfer when the controller sets no MDTS.</summary>
-    public const int DefaultMaxTransferBytes = 1024 * 1024;
+    internal const int DefaultMaxTransferBytes = 1024 * 1024;
 
     private readonly NvmeController _controller;
 
-    internal NvmeNamespace(NvmeController controller, uint nsid, IdentifyNamespace identify)
+    internal NvmeNamespace(NvmeController controller, uint nsid, NvmeNamespaceInfo identify)
     {
         _controller = controller;
         Nsid = nsid;
@@ -25,7 +25,7 @@ public sealed class NvmeNamespace : INamespaceDevice
         BlockCount = identify.BlockCount;
 
         // MDTS is a power of two in units of the minimum page (CAP.MPSMIN, 4 KiB with MPSMIN 0); 0 = no limit.
-        var mdts = controller.Identify.Mdts;
+        var mdts = controller.Identify.MaxDataTransferShift;
         var pageShift = ControllerRegisters.MinPageShift(controller.Capabilities);
         var limit = mdts == 0 || mdts + pageShift >= 31 ? DefaultMaxTransferBytes : Math.Min(DefaultMaxTransferBytes, 1 << (mdts + pageShift));
         MaxTransferBytes = Math.Min(limit, 65536 * LbaSize) / LbaSize * LbaSize;
@@ -35,7 +35,7 @@ public sealed class NvmeNamespace : INamespaceDevice
     public uint Nsid { get; }
 
     /// <summary>Identify Namespace data at open time.</summary>
-    public IdentifyNamespace Identify { get; }
+    public NvmeNamespaceInfo Identify { get; }
 
     /// <inheritdoc />
     public int LbaSize { get; }

@@ -1,6 +1,3 @@
-using NvmeMptls.Transport.Multipath;
-using NvmeMptls.Transport.Tls;
-
 namespace NvmeMptls.Initiator;
 
 /// <summary>How one queue of a controller is carried: transport, MPTCP state with subflows, TLS session.</summary>
@@ -8,7 +5,7 @@ namespace NvmeMptls.Initiator;
 /// <param name="Transport">"tcp", "mptcp", "tcp (mptcp fallback)", "tls/mptcp"…</param>
 /// <param name="Multipath">The live MPTCP state (mode, fallback reason, subflows), or null for non-socket carriers.</param>
 /// <param name="Tls">The TLS session, or null without TLS.</param>
-public sealed record QueuePath(ushort QueueId, string Transport, MultipathStatus? Multipath, TlsSessionInfo? Tls);
+public sealed record QueuePath(ushort QueueId, string Transport, QueueMultipathInfo? Multipath, QueueTlsInfo? Tls);
 
 public sealed partial class NvmeController
 {
@@ -33,6 +30,6 @@ public sealed partial class NvmeController
     private static QueuePath Describe(ushort qid, Queue.HostQueue queue)
     {
         var c = queue.Connection;
-        return new QueuePath(qid, c.TransportName, c.GetMultipathStatus(), c.Tls);
+        return new QueuePath(qid, c.TransportName, QueueMultipathInfo.From(c.GetMultipathStatus()), QueueTlsInfo.From(c.Tls));
     }
 }

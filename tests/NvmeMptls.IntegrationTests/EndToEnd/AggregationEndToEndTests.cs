@@ -21,16 +21,16 @@ public sealed class AggregationEndToEndTests : TestbedFixture
     [Test]
     public async Task SequentialReads128k_TwoPathsVsOnePath_PrintsThroughputAndRatio()
     {
-        var tcp = await MeasureAsync("1 path, TCP", MultipathPolicy.Disabled, pathTwoDown: false);
-        var onePath = await MeasureAsync("1 path, MPTCP (path 2 down)", MultipathPolicy.Required, pathTwoDown: true);
-        var twoPaths = await MeasureAsync("2 paths, MPTCP", MultipathPolicy.Required, pathTwoDown: false);
+        var tcp = await MeasureAsync("1 path, TCP", NvmeMultipathPolicy.Disabled, pathTwoDown: false);
+        var onePath = await MeasureAsync("1 path, MPTCP (path 2 down)", NvmeMultipathPolicy.Required, pathTwoDown: true);
+        var twoPaths = await MeasureAsync("2 paths, MPTCP", NvmeMultipathPolicy.Required, pathTwoDown: false);
         EndToEndKit.Print(string.Create(CultureInfo.InvariantCulture,
             $"NVMe 128 KiB sequential reads, QD16, 2 I/O queues, tc tbf {PathRate} per path: 1 path TCP {tcp:0.0} MB/s, "
             + $"1 path MPTCP {onePath:0.0} MB/s, 2 paths MPTCP {twoPaths:0.0} MB/s, ratio 2 paths / 1 path TCP {twoPaths / tcp:0.00}x, "
             + $"/ 1 path MPTCP {twoPaths / onePath:0.00}x"));
     }
 
-    private async Task<double> MeasureAsync(string label, MultipathPolicy policy, bool pathTwoDown)
+    private async Task<double> MeasureAsync(string label, NvmeMultipathPolicy policy, bool pathTwoDown)
     {
         if (pathTwoDown)
         {
@@ -41,7 +41,7 @@ public sealed class AggregationEndToEndTests : TestbedFixture
         {
             await using var target = EndToEndKit.StartTarget(Bed, namespaceBytes: 128L << 20);
             await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, policy));
-            if (policy != MultipathPolicy.Disabled && !pathTwoDown)
+            if (policy != NvmeMultipathPolicy.Disabled && !pathTwoDown)
             {
                 await EndToEndKit.WaitForSubflowsAsync(controller, 2);
             }

@@ -19,7 +19,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
     public async Task TwoPaths_EachIoQueueHasTwoSubflowsAndBothCarryNvmeData()
     {
         await using var target = EndToEndKit.StartTarget(Bed);
-        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, MultipathPolicy.Preferred));
+        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Preferred));
         await EndToEndKit.WaitForSubflowsAsync(controller, 2);
         var ns = await controller.OpenNamespaceAsync(1);
 
@@ -38,12 +38,12 @@ public sealed class MultipathEndToEndTests : TestbedFixture
         {
             Assert.That(path.Transport, Is.EqualTo("mptcp"));
             var status = path.Multipath!;
-            Assert.That(status.Mode, Is.EqualTo(TransportMode.Mptcp));
-            Assert.That(status.Subflows, Has.Count.EqualTo(2), status.Describe());
+            Assert.That(status.Mode, Is.EqualTo(QueueTransportMode.Mptcp));
+            Assert.That(status.Subflows, Has.Count.EqualTo(2), string.Join("; ", status.Subflows));
             for (var k = 1; k <= 2; k++)
             {
                 var subflow = EndToEndKit.OnPath(status, k);
-                Assert.That(subflow, Is.Not.Null, $"queue {path.QueueId} has a subflow on path {k}: {status.Describe()}");
+                Assert.That(subflow, Is.Not.Null, $"queue {path.QueueId} has a subflow on path {k}: {string.Join("; ", status.Subflows)}");
                 Assert.That(subflow!.BytesSent, Is.GreaterThan(1UL << 20), $"queue {path.QueueId} path {k} sent NVMe write data");
                 Assert.That(subflow.BytesReceived, Is.GreaterThan(1UL << 20), $"queue {path.QueueId} path {k} received NVMe read data");
             }
@@ -88,7 +88,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
     public async Task Failover_PathDownFiveSecondsUnderVerifiedRandRw_ZeroErrorsAndSubflowReturns(int path)
     {
         await using var target = EndToEndKit.StartTarget(Bed);
-        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, MultipathPolicy.Required));
+        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Required));
         await EndToEndKit.WaitForSubflowsAsync(controller, 2);
         var ns = await controller.OpenNamespaceAsync(1);
 
@@ -128,7 +128,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
     {
         Bed.MptcpOff(side);
         await using var target = EndToEndKit.StartTarget(Bed);
-        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, MultipathPolicy.Preferred));
+        await using var controller = await NvmeController.ConnectAsync(EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Preferred));
         var ns = await controller.OpenNamespaceAsync(1);
         var report = await EndToEndKit.BenchAsync(ns, "--name=fallback", "--rw=randrw", "--bs=16k", "--iodepth=8", "--size=8m", "--verify=crc32c");
         var listing = EndToEndKit.Listing(controller);
@@ -137,7 +137,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
         EndToEndKit.AssertClean(report);
         foreach (var p in controller.GetQueuePaths())
         {
-            Assert.That(p.Multipath!.Mode, Is.AnyOf(TransportMode.MptcpFallback, TransportMode.Tcp), listing);
+            Assert.That(p.Multipath!.Mode, Is.AnyOf(QueueTransportMode.MptcpFallback, QueueTransportMode.Tcp), listing);
             Assert.That(p.Multipath.Subflows.Count, Is.LessThanOrEqualTo(1));
             Assert.That(p.Multipath.FallbackReason, Is.Not.Null.And.Not.Empty, "the fallback says why");
             Assert.That(p.Transport, Does.StartWith("tcp"));
@@ -150,7 +150,7 @@ public sealed class MultipathEndToEndTests : TestbedFixture
     {
         Bed.MptcpOff(side);
         await using var target = EndToEndKit.StartTarget(Bed);
-        var options = EndToEndKit.Options(Bed, target, MultipathPolicy.Required) with { ControllerLossTimeout = TimeSpan.Zero };
+        var options = EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Required) with { ControllerLossTimeout = TimeSpan.Zero };
         var ex = Assert.ThrowsAsync(Is.InstanceOf<IOException>(),
             async () => await (await NvmeController.ConnectAsync(options).WaitAsync(EndToEndKit.HangLimit)).DisposeAsync());
         EndToEndKit.Print($"net.mptcp.enabled=0 on the {side}, multipath required: {ex!.GetType().Name}: {ex.Message}");

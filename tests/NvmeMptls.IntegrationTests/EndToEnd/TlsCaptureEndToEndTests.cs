@@ -44,7 +44,7 @@ public sealed class TlsCaptureEndToEndTests : TestbedFixture
             {
                 try
                 {
-                    var options = EndToEndKit.Options(Bed, target, MultipathPolicy.Disabled, ioQueues: 1) with
+                    var options = EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Disabled, ioQueues: 1) with
                     {
                         Tls = true, TlsKey = key, TlsKeyLogFile = keyLog,
                     };

@@ -29,7 +29,7 @@ public sealed class TlsEndToEndTests : TestbedFixture
     {
         var counters = new TlsHandshakeCounters();
         await using var target = EndToEndKit.StartTarget(Bed, tls: TlsMode.Required, security: EndToEndKit.TargetTls(counters, GoodKey));
-        var options = EndToEndKit.Options(Bed, target, MultipathPolicy.Required) with { Tls = true, TlsKey = GoodKey };
+        var options = EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Required) with { Tls = true, TlsKey = GoodKey };
         await using var controller = await NvmeController.ConnectAsync(options);
         await EndToEndKit.WaitForSubflowsAsync(controller, 2);
         var ns = await controller.OpenNamespaceAsync(1);
@@ -49,7 +49,7 @@ public sealed class TlsEndToEndTests : TestbedFixture
 
         foreach (var p in EndToEndKit.IoPaths(controller))
         {
-            Assert.That(p.Multipath!.Subflows, Has.Count.EqualTo(2), p.Multipath.Describe());
+            Assert.That(p.Multipath!.Subflows, Has.Count.EqualTo(2), string.Join("; ", p.Multipath.Subflows));
         }
     }
 
@@ -58,7 +58,7 @@ public sealed class TlsEndToEndTests : TestbedFixture
     {
         var counters = new TlsHandshakeCounters();
         await using var target = EndToEndKit.StartTarget(Bed, tls: TlsMode.Required, security: EndToEndKit.TargetTls(counters, GoodKey));
-        var good = EndToEndKit.Options(Bed, target, MultipathPolicy.Preferred) with { Tls = true, TlsKey = GoodKey };
+        var good = EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Preferred) with { Tls = true, TlsKey = GoodKey };
         await using var controller = await NvmeController.ConnectAsync(good);
         var ns = await controller.OpenNamespaceAsync(1);
         var load = EndToEndKit.BenchAsync(ns, "--name=good", "--rw=randrw", "--bs=16k", "--iodepth=8", "--size=32m",
@@ -75,8 +75,8 @@ public sealed class TlsEndToEndTests : TestbedFixture
         var plaintext = await FailAsync("plaintext connect", bad with { Tls = false, TlsKey = null });
 
         // TLS as host A (whose key the target holds), but the Fabrics Connect names host B.
-        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<Transport.Connections.StreamConnection>> asHostA = (endpoint, ct) =>
-            NvmeConnectionFactory.ConnectAsync(endpoint with { Options = endpoint.Options with { HostNqn = EndToEndKit.HostNqnA } }, NullLoggerFactory.Instance, ct);
+        NvmeQueueConnector asHostA = async (endpoint, ct) =>
+            await NvmeConnectionFactory.ConnectAsync(endpoint with { Options = endpoint.Options with { HostNqn = EndToEndKit.HostNqnA } }, NullLoggerFactory.Instance, ct);
         var hostB = bad with { HostNqn = EndToEndKit.HostNqnB, HostId = Guid.Parse("0b0b0b0b-0000-4000-8000-00000000000b") };
         var otherHost = await FailAsync("Connect with another host's NQN", hostB, asHostA);
 
@@ -110,12 +110,12 @@ public sealed class TlsEndToEndTests : TestbedFixture
         var counters = new TlsHandshakeCounters();
         var security = EndToEndKit.TargetTls(counters, GoodKey, keyUpdate ? KeyUpdateMode.KeyUpdate : KeyUpdateMode.Reconnect, Limit);
         await using var target = EndToEndKit.StartTarget(Bed, tls: TlsMode.Required, security: security);
-        var options = EndToEndKit.Options(Bed, target, MultipathPolicy.Preferred) with
+        var options = EndToEndKit.Options(Bed, target, NvmeMultipathPolicy.Preferred) with
         {
             Tls = true, TlsKey = GoodKey, TlsKeyLimitRecords = Limit, TlsKeyUpdate = keyUpdate,
         };
         var opened = new System.Collections.Concurrent.ConcurrentQueue<Transport.Tls.TlsRecordConnection>();
-        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<Transport.Connections.StreamConnection>> factory = async (endpoint, ct) =>
+        NvmeQueueConnector factory = async (endpoint, ct) =>
         {
             var connection = await NvmeConnectionFactory.ConnectAsync(endpoint, NullLoggerFactory.Instance, ct);
             opened.Enqueue((Transport.Tls.TlsRecordConnection)connection);
@@ -160,7 +160,7 @@ public sealed class TlsEndToEndTests : TestbedFixture
     }
 
     private static async Task<string> FailAsync(string what, NvmeControllerOptions options,
-        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<Transport.Connections.StreamConnection>>? factory = null)
+        NvmeQueueConnector? factory = null)
     {
         try
         {

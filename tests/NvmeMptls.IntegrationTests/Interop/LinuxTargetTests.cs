@@ -77,7 +77,7 @@ public sealed class LinuxTargetTests
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
         Assert.That(controller.IoQueueCount, Is.EqualTo(ioQueues));
         Assert.That(controller.Identify.SubsystemNqn, Is.EqualTo(LinuxTargetVm.SubsystemNqn));
-        Assert.That(controller.Identify.ControllerType, Is.EqualTo(IdentifyController.TypeIo));
+        Assert.That(controller.Identify.ControllerType, Is.EqualTo(NvmeControllerType.Io));
         Assert.That(controller.Identify.ControllerId, Is.EqualTo(controller.ControllerId));
         Assert.That(await controller.GetActiveNamespacesAsync(), Does.Contain(1u));
         var ns = await controller.OpenNamespaceAsync(1);

@@ -19,7 +19,7 @@ public sealed class SubflowMonitorTests
             SubsystemNqn = LoopbackTarget.SubsystemNqn,
             IoQueueCount = 2,
         });
-        if (controller.GetQueuePaths()[0].Multipath?.Mode != TransportMode.Mptcp)
+        if (controller.GetQueuePaths()[0].Multipath?.Mode != QueueTransportMode.Mptcp)
         {
             Assert.Ignore("MPTCP is not available on this host");
         }

@@ -61,7 +61,7 @@ public static class EndToEndKit
     }
 
     /// <summary>Initiator options for the target: sockets in the initiator namespace, quick reconnects.</summary>
-    public static NvmeControllerOptions Options(Testbed bed, LoopbackTarget target, MultipathPolicy policy = MultipathPolicy.Preferred, int ioQueues = 2) =>
+    public static NvmeControllerOptions Options(Testbed bed, LoopbackTarget target, NvmeMultipathPolicy policy = NvmeMultipathPolicy.Preferred, int ioQueues = 2) =>
         NvmeControllerOptions.Default with
         {
             TargetAddress = Testbed.TargetAddress(1).ToString(),
@@ -145,7 +145,7 @@ public static class EndToEndKit
         controller.GetQueuePaths().Where(p => p.QueueId > 0).ToImmutableArray();
 
     /// <summary>The subflow of <paramref name="status"/> on test bed path <paramref name="path"/>, or null.</summary>
-    public static SubflowInfo? OnPath(MultipathStatus status, int path) =>
+    public static QueueSubflow? OnPath(QueueMultipathInfo status, int path) =>
         status.Subflows.FirstOrDefault(s => s.Local.Address.Equals(Testbed.InitiatorAddress(path)) || s.Remote.Address.Equals(Testbed.InitiatorAddress(path)));
 
     /// <summary>Bytes the initiator sent on path <paramref name="path"/>, summed over the I/O queues.</summary>

@@ -11,7 +11,7 @@ public sealed class InitiatorTestFactory
     private readonly ConcurrentDictionary<ushort, StreamConnection> _latest = new();
     private int _opened;
 
-    public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory => ConnectAsync;
+    public NvmeQueueConnector Factory => ConnectAsync;
 
     /// <summary>Connections opened so far (a reconnect opens a new set).</summary>
     public int Opened => Volatile.Read(ref _opened);
@@ -19,7 +19,7 @@ public sealed class InitiatorTestFactory
     /// <summary>Resets the latest connection of <paramref name="queueId"/> as if the network dropped it.</summary>
     public void Cut(ushort queueId) => _latest[queueId].Abort(new IOException($"test cut queue {queueId}"));
 
-    private async ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
+    private async ValueTask<System.IO.Pipelines.IDuplexPipe> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
     {
         var connection = await NvmeConnectionFactory.ConnectAsync(endpoint, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, cancellationToken);
         Interlocked.Increment(ref _opened);

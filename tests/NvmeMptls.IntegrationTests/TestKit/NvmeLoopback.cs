@@ -64,7 +64,7 @@ public sealed class NvmeLoopback : IAsyncDisposable
             QueueSize = queueSize,
             HeaderDigest = headerDigest,
             DataDigest = dataDigest,
-            Multipath = MultipathPolicy.Disabled,
+            Multipath = NvmeMultipathPolicy.Disabled,
             ReconnectDelay = TimeSpan.FromSeconds(1),
             ControllerLossTimeout = TimeSpan.FromSeconds(10),
         };

@@ -73,7 +73,7 @@ public sealed class BenchDevices
             SubsystemNqn = LoopbackTarget.SubsystemNqn,
             IoQueueCount = 2,
             QueueSize = 64,
-            Multipath = MultipathPolicy.Disabled,
+            Multipath = NvmeMultipathPolicy.Disabled,
         });
         s_live.Add(controller);
         return await controller.OpenNamespaceAsync(1);

@@ -76,12 +76,21 @@ public sealed class ControllerTests
     }
 
     [Test]
-    public async Task KeepAlive_IsSentPeriodically()
+    public async Task KeepAlive_SentEveryHalfKato_NotBefore()
     {
         var fake = new FakeController();
-        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { KeepAliveTimeout = TimeSpan.FromMilliseconds(100) }, fake.Factory);
+        var kato = TimeSpan.FromSeconds(10);
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { KeepAliveTimeout = kato }, fake.Factory);
 
-        await Until(() => Volatile.Read(ref fake.KeepAlives) >= 2, "two keep alives");
+        for (var n = 1; n <= 3; n++)
+        {
+            fake.Time.Advance(kato / 2 - FakeClock.Tick);
+            await Settle();
+            Assert.That(Volatile.Read(ref fake.KeepAlives), Is.EqualTo(n - 1), $"keep alive {n} sent before KATO/2");
+
+            fake.Time.Advance(FakeClock.Tick);
+            await Until(() => Volatile.Read(ref fake.KeepAlives) == n, $"keep alive {n} at KATO/2");
+        }
     }
 
     [Test]
@@ -111,7 +120,7 @@ public sealed class ControllerTests
 
         var read = await NvmeDiscovery.GetLogAsync(fake.Options() with { SubsystemNqn = FakeController.Nqn }, fake.Factory);
 
-        Assert.That(read, Is.EqualTo(entries));
+        Assert.That(read, Is.EqualTo(entries.Select(NvmeDiscoveryEntry.From)));
         Assert.That(offsets, Is.EqualTo(new ulong[] { 0, 1024, 0 }));
     }
 }

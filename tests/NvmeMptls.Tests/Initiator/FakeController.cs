@@ -71,14 +71,21 @@ public sealed class FakeController
     /// <summary>The controller id the next admin Connect gets.</summary>
     public ushort AllocateControllerId() => (ushort)Interlocked.Increment(ref _nextControllerId);
 
-    public Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Factory => ConnectAsync;
+    public NvmeQueueConnector Factory => ConnectAsync;
+
+    /// <summary>The clock of <see cref="Options"/>: keep-alive, back-off and timeouts move only when a test advances it.</summary>
+    public FakeClock Time { get; } = new();
+
+    /// <summary>The fake-clock time of every admin queue connect attempt, refused ones included.</summary>
+    public ConcurrentQueue<DateTimeOffset> AdminConnects { get; } = new();
 
     public NvmeControllerOptions Options(int ioQueues = 2) => NvmeControllerOptions.Default with
     {
         SubsystemNqn = Nqn,
         IoQueueCount = ioQueues,
         QueueSize = 32,
-        ReconnectDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectDelay = TimeSpan.Zero,
+        TimeProvider = Time,
         ControllerLossTimeout = TimeSpan.FromSeconds(30),
         KeepAliveTimeout = TimeSpan.Zero,
     };
@@ -101,8 +108,13 @@ public sealed class FakeController
         }
     }
 
-    private ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
+    private ValueTask<System.IO.Pipelines.IDuplexPipe> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
     {
+        if (endpoint.QueueId == 0)
+        {
+            AdminConnects.Enqueue(Time.GetUtcNow());
+        }
+
         if (Refuse)
         {
             throw new IOException($"connection refused by the fake at {endpoint.Address}:{endpoint.Port}");
@@ -112,6 +124,6 @@ public sealed class FakeController
         var session = new FakeSession(this, controller);
         _sessions.Add(session);
         session.Start();
-        return ValueTask.FromResult<StreamConnection>(host);
+        return ValueTask.FromResult<System.IO.Pipelines.IDuplexPipe>(host);
     }
 }

@@ -21,6 +21,12 @@ internal static class InitiatorTestHelpers
         }
     }
 
+    /// <summary>
+    /// Gives background loops a moment of real time: only for "nothing happened yet" checks after advancing a fake
+    /// clock to just before a due time, so that an early timer would have had the chance to act.
+    /// </summary>
+    public static Task Settle() => Task.Delay(50);
+
     public static byte[] CapsuleResp(ushort commandId, NvmeStatus status = default)
     {
         var pdu = new byte[CapsuleRespPdu.HeaderLength];

@@ -49,32 +49,62 @@ public sealed class ReconnectTests
     public async Task ControllerLossTimeout_Expired_FailsWaitingCommandsWithIOException()
     {
         var fake = new FakeController();
-        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { ControllerLossTimeout = TimeSpan.FromMilliseconds(300) }, fake.Factory);
+        var delay = TimeSpan.FromSeconds(3);
+        var loss = TimeSpan.FromSeconds(10);
+        await using var controller = await NvmeController.ConnectAsync(
+            fake.Options(1) with { ReconnectDelay = delay, ControllerLossTimeout = loss, CommandTimeout = TimeSpan.Zero }, fake.Factory);
         var states = TrackStates(controller);
         var ns = await controller.OpenNamespaceAsync(1);
         fake.Refuse = true;
         fake.DropAll();
+        var read = ns.ReadAsync(0, new byte[512]).AsTask();
 
-        Assert.ThrowsAsync<IOException>(async () => await ns.ReadAsync(0, new byte[512]));
-        await Until(() => controller.State == NvmeControllerState.Failed, "the Failed state");
+        // Attempts at 3, 6 and 9 s; the last wait is cut to the 1 s left, and the controller fails at 10 s, not before.
+        foreach (var wait in new[] { delay, delay, delay, loss - (3 * delay) })
+        {
+            await fake.Time.WaitForTimerAsync(wait);
+            fake.Time.Advance(wait - FakeClock.Tick);
+            await Settle();
+            Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Resetting));
+            var attempts = fake.AdminConnects.Count;
+            fake.Time.Advance(FakeClock.Tick);
+            await Until(() => fake.AdminConnects.Count == attempts + 1, "the next reconnect attempt");
+        }
+
+        Assert.ThrowsAsync<IOException>(async () => await read);
+        Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Failed));
         Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Failed }));
     }
 
     [Test]
-    public async Task Reconnect_FailsAFewTimes_ThenSucceeds()
+    public async Task Reconnect_FailsTwice_RetriesEveryReconnectDelay_ThenSucceeds()
     {
         var fake = new FakeController();
-        await using var controller = await NvmeController.ConnectAsync(fake.Options(1), fake.Factory);
+        var delay = TimeSpan.FromSeconds(3);
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { ReconnectDelay = delay }, fake.Factory);
+        var states = TrackStates(controller);
         var ns = await controller.OpenNamespaceAsync(1);
         fake.Refuse = true;
+        var dropped = fake.Time.GetUtcNow();
         fake.DropAll();
         var read = ns.ReadAsync(0, new byte[512]).AsTask();
-        await Until(() => controller.State == NvmeControllerState.Resetting, "the reset");
-        await Task.Delay(200);
-        fake.Refuse = false;
+
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            fake.Refuse = attempt < 3;
+            await fake.Time.WaitForTimerAsync(delay);
+            fake.Time.Advance(delay - FakeClock.Tick);
+            await Settle();
+            Assert.That(fake.AdminConnects, Has.Count.EqualTo(attempt), $"attempt {attempt} came before the reconnect delay");
+            fake.Time.Advance(FakeClock.Tick);
+            await Until(() => fake.AdminConnects.Count == attempt + 1, $"reconnect attempt {attempt}");
+        }
 
         await read;
+        var schedule = fake.AdminConnects.Skip(1).Select(t => t - dropped);
+        Assert.That(schedule, Is.EqualTo(new[] { delay, 2 * delay, 3 * delay }));
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
+        Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));
     }
 
     [Test]
@@ -82,15 +112,24 @@ public sealed class ReconnectTests
     {
         var fake = new FakeController();
         Pattern(512, 12).CopyTo(fake.Storage, 0);
-        var swallowed = 0;
+        var swallowed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         fake.OnCommand = (session, command) =>
-            ValueTask.FromResult(command.Opcode == NvmeMptls.Transport.Nvme.IoOpcodes.Read && Interlocked.Exchange(ref swallowed, 1) == 0);
-        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { CommandTimeout = TimeSpan.FromMilliseconds(200) }, fake.Factory);
+            ValueTask.FromResult(command.Opcode == NvmeMptls.Transport.Nvme.IoOpcodes.Read && swallowed.TrySetResult());
+        var timeout = TimeSpan.FromSeconds(2);
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { CommandTimeout = timeout }, fake.Factory);
         var states = TrackStates(controller);
         var ns = await controller.OpenNamespaceAsync(1);
         var back = new byte[512];
 
-        await ns.ReadAsync(0, back);
+        var read = ns.ReadAsync(0, back).AsTask();
+        await swallowed.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The watchdog looks every timeout/4: at 2 s the command is not yet overdue, at 2.5 s it is.
+        fake.Time.Advance(timeout);
+        await Settle();
+        Assert.That(states, Is.Empty, "reset before the command timeout");
+        fake.Time.Advance(timeout / 4);
+        await read.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.That(back, Is.EqualTo(fake.Storage.AsSpan(0, 512).ToArray()));
         Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));

@@ -66,9 +66,9 @@ public static class FabricsOptions
             NetworkNamespace = line.Get("netns"),
             Multipath = line.GetOr("multipath", "preferred") switch
             {
-                "preferred" => NvmeMptls.Transport.Multipath.MultipathPolicy.Preferred,
-                "required" => NvmeMptls.Transport.Multipath.MultipathPolicy.Required,
-                "disabled" => NvmeMptls.Transport.Multipath.MultipathPolicy.Disabled,
+                "preferred" => NvmeMultipathPolicy.Preferred,
+                "required" => NvmeMultipathPolicy.Required,
+                "disabled" => NvmeMultipathPolicy.Disabled,
                 var other => throw new UsageException($"--multipath '{other}' must be preferred, required or disabled"),
             },
         };

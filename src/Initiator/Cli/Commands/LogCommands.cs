@@ -109,7 +109,7 @@ public static class LogCommands
         var controller = await Session.ConnectAdminAsync(context, cancellationToken).ConfigureAwait(false);
         await using (controller.ConfigureAwait(false))
         {
-            var count = (int)context.Options.GetNumber("log-entries", controller.Identify.Elpe + 1, 1, 256);
+            var count = (int)context.Options.GetNumber("log-entries", controller.Identify.ErrorLogEntries, 1, 256);
             var d = await controller.GetLogPageAsync(LogPageIds.ErrorInformation, 0xFFFFFFFF, 0, count * 64, cancellationToken).ConfigureAwait(false);
             var entries = new List<(string, object)[]>();
             for (var i = 0; i < count; i++)

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Cli.Output;
 using NvmeMptls.Initiator;
-using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Cli.Commands;
 
@@ -10,7 +9,7 @@ namespace NvmeMptls.Cli.Commands;
 public static class Session
 {
     /// <summary>The connection factory verbs use; the production socket layer replaces it here.</summary>
-    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>>? ConnectionFactory { get; set; }
+    public static NvmeQueueConnector? ConnectionFactory { get; set; }
 
     public static ILogger Logger(VerbContext context) =>
         context.Options.Has("verbose") ? new StderrLogger(context.Error, LogLevel.Debug) : NullLogger.Instance;

@@ -52,7 +52,7 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
     /// <summary>Set by the receive loop when it queues an R2T's data, cleared by the send loop once written.</summary>
     public volatile bool SendingR2TData;
 
-    /// <summary>When the command was handed to the send loop (Stopwatch ticks), for the command timeout.</summary>
+    /// <summary>When the command was handed to the send loop (the queue's clock's timestamp), for the command timeout.</summary>
     public long StartedAt;
 
     /// <summary>The command may wait forever (the AER).</summary>
@@ -71,7 +71,7 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
         DataDigestFailed = false;
         SendingR2TData = false;
         Unbounded = command.Opcode == AdminOpcodes.AsyncEventRequest && _owner.QueueId == 0;
-        StartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        StartedAt = _owner.Time.GetTimestamp();
         _core.Reset();
         Volatile.Write(ref _state, Active);
     }

@@ -258,7 +258,7 @@ internal sealed partial class HostQueue
         if (protocolError is not null && !_closing)
         {
             // Let the TermReq go out (bounded: a stuck peer must not hold the recovery).
-            await Task.WhenAny(_sendLoop, Task.Delay(1000)).ConfigureAwait(false);
+            await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -40,13 +40,14 @@ internal sealed partial class HostQueue : IAsyncDisposable
     private volatile bool _closing;
     private Task _receiveLoop = Task.CompletedTask;
     private Task _sendLoop = Task.CompletedTask;
-    private Timer? _watchdog;
+    private ITimer? _watchdog;
     private long _commandTimeoutTicks;
     private readonly Action<HostQueue, Exception>? _onLost;
 
-    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger)
+    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger, TimeProvider time)
     {
         _onLost = onLost;
+        Time = time;
         QueueId = queueId;
         _connection = connection;
         _logger = logger;
@@ -72,6 +73,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
     public ushort QueueId { get; }
 
+    /// <summary>The controller's clock: command start stamps, the timeout watchdog, the TermReq grace period.</summary>
+    public TimeProvider Time { get; }
+
     /// <summary>What ICReq/ICResp negotiated.</summary>
     public PduSettings Settings { get; }
 
@@ -96,15 +100,15 @@ internal sealed partial class HostQueue : IAsyncDisposable
     /// Throws <see cref="IOException"/> (with the address and the reason) or <see cref="NvmeStatusException"/> (Connect refused).
     /// </summary>
     public static async Task<HostQueue> ConnectAsync(
-        Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> factory, NvmeQueueEndpoint endpoint, QueueParameters parameters, Action<HostQueue, Exception>? onLost, ILogger logger, CancellationToken cancellationToken)
+        NvmeQueueConnector factory, NvmeQueueEndpoint endpoint, QueueParameters parameters, Action<HostQueue, Exception>? onLost, ILogger logger, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(endpoint.Options.ConnectTimeout);
+        using var deadline = new CancellationTokenSource(endpoint.Options.ConnectTimeout, endpoint.Options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var where = $"{endpoint.Address}:{endpoint.Port} queue {endpoint.QueueId}";
         StreamConnection connection;
         try
         {
-            connection = await factory(endpoint, timeout.Token).ConfigureAwait(false);
+            connection = QueueConnections.Adopt(await factory(endpoint, timeout.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -112,7 +116,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
 
 #pragma warning disable CA2000 // false positive: every catch below disposes it, and success hands it to the caller
-        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger);
+        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger, endpoint.Options.TimeProvider);
 #pragma warning restore CA2000
         try
         {
@@ -239,15 +243,15 @@ internal sealed partial class HostQueue : IAsyncDisposable
         if (commandTimeout > TimeSpan.Zero)
         {
             var period = commandTimeout < TimeSpan.FromSeconds(4) ? commandTimeout / 4 : TimeSpan.FromSeconds(1);
-            _watchdog = new Timer(static state => ((HostQueue)state!).CheckTimeouts(), this, period, period);
-            _commandTimeoutTicks = (long)(commandTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            _commandTimeoutTicks = (long)(commandTimeout.TotalSeconds * Time.TimestampFrequency);
+            _watchdog = Time.CreateTimer(static state => ((HostQueue)state!).CheckTimeouts(), this, period, period);
         }
     }
 
     /// <summary>Like the Linux host's request timeout: an overdue command resets the queue (and the controller).</summary>
     private void CheckTimeouts()
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = Time.GetTimestamp();
         foreach (var context in _contexts)
         {
             if (context.IsActive && !context.Unbounded && now - context.StartedAt > _commandTimeoutTicks)

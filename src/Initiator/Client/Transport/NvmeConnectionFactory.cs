@@ -11,23 +11,27 @@ using NvmeMptls.Transport.Tls;
 namespace NvmeMptls.Initiator.Transport;
 
 /// <summary>
-/// The production queue connection: a TCP or MPTCP socket under the options' <see cref="MultipathPolicy"/>
+/// The production queue connection: a TCP or MPTCP socket under the options' <see cref="NvmeControllerOptions.Multipath"/> policy
 /// (preferred falls back to TCP and says so; required refuses), optionally inside a network namespace, wrapped in
 /// TLS 1.3 when <see cref="NvmeControllerOptions.Tls"/> is set. TLS sits on the MPTCP connection, not on a subflow.
 /// </summary>
 public static class NvmeConnectionFactory
 {
-    /// <summary>The factory as a delegate, logging nowhere.</summary>
-    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Instance { get; } =
-        (endpoint, ct) => ConnectAsync(endpoint, NullLoggerFactory.Instance, ct);
+    /// <summary>The production connector, logging nowhere.</summary>
+    public static NvmeQueueConnector Instance { get; } = Create(NullLoggerFactory.Instance);
 
-    /// <summary>A factory that logs through <paramref name="loggerFactory"/> (fallbacks, TLS handshakes).</summary>
-    public static Func<NvmeQueueEndpoint, CancellationToken, ValueTask<StreamConnection>> Create(ILoggerFactory loggerFactory) =>
-        (endpoint, ct) => ConnectAsync(endpoint, loggerFactory, ct);
+    /// <summary>The production connector, logging through <paramref name="loggerFactory"/> (fallbacks, TLS handshakes).</summary>
+    /// <param name="loggerFactory">Where connection and handshake messages go.</param>
+    /// <returns>A connector that throws <see cref="IOException"/> (saying why) when the connection or the TLS handshake fails.</returns>
+    public static NvmeQueueConnector Create(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return async (endpoint, ct) => await ConnectAsync(endpoint, loggerFactory, ct).ConfigureAwait(false);
+    }
 
     /// <summary>Connects one queue's stream.</summary>
     /// <exception cref="IOException">The connection or the TLS handshake failed; the message says why.</exception>
-    public static async ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    internal static async ValueTask<StreamConnection> ConnectAsync(NvmeQueueEndpoint endpoint, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var options = endpoint.Options;
         var logger = loggerFactory.CreateLogger("NvmeMptls.Initiator.Connect");
@@ -35,9 +39,9 @@ public static class NvmeConnectionFactory
         try
         {
             socket = IPAddress.TryParse(endpoint.Address, out var ip)
-                ? await StreamConnector.ConnectAsync(new IPEndPoint(ip, endpoint.Port), options.Multipath, timeout: options.ConnectTimeout,
+                ? await StreamConnector.ConnectAsync(new IPEndPoint(ip, endpoint.Port), options.Multipath.ToTransport(), timeout: options.ConnectTimeout,
                     networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await StreamConnector.ConnectAsync(endpoint.Address, endpoint.Port, options.Multipath, timeout: options.ConnectTimeout,
+                : await StreamConnector.ConnectAsync(endpoint.Address, endpoint.Port, options.Multipath.ToTransport(), timeout: options.ConnectTimeout,
                     networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
@@ -83,6 +87,6 @@ public static class NvmeConnectionFactory
     }
 
     /// <summary>The key itself, or the contents of the file it names.</summary>
-    public static string ReadKey(string keyOrPath) =>
+    internal static string ReadKey(string keyOrPath) =>
         keyOrPath.StartsWith("NVMeTLSkey-", StringComparison.Ordinal) ? keyOrPath : File.ReadAllText(keyOrPath).Trim();
 }

@@ -16,6 +16,7 @@ public sealed partial class TargetController : IAsyncDisposable
     private const byte AsyncEventLimit = 3; // AERL, 0's based: four outstanding AERs
 
     private readonly ILogger _logger;
+    private readonly uint _connectKeepAliveMs;
     private readonly object _lock = new();
     private readonly Dictionary<ushort, TargetQueue> _queues = [];
     private readonly Queue<CommandContext> _pendingAers = new();
@@ -37,6 +38,7 @@ public sealed partial class TargetController : IAsyncDisposable
         HostNqn = hostNqn;
         HostId = hostId;
         KeepAliveTimeoutMs = kato;
+        _connectKeepAliveMs = kato;
         _logger = logger;
         IoQueueLimit = registry.Limits.MaxIoQueues;
         _lastKeepAliveTicks = registry.Time.GetTimestamp();

@@ -125,7 +125,7 @@ public sealed record IdentifyController
         BinaryPrimitives.WriteUInt32LittleEndian(d[IorcszOffset..], Iorcsz);
         d[MsdbdOffset] = Msdbd;
 
-        // PSD0: max power 9.00 W (0x9C4 centiwatts), entry/exit latency 16/4 µs, as QEMU and Linux report.
+        // PSD0: max power 25.00 W (0x9C4 centiwatts), entry/exit latency 16/4 µs, as QEMU and Linux report.
         BinaryPrimitives.WriteUInt16LittleEndian(d[Psd0Offset..], 0x9C4);
         BinaryPrimitives.WriteUInt32LittleEndian(d[(Psd0Offset + 4)..], 0x10);
         BinaryPrimitives.WriteUInt32LittleEndian(d[(Psd0Offset + 8)..], 0x4);

@@ -9,7 +9,7 @@ public sealed class FeaturesTests
 {
     private static readonly NvmeStatus InvalidFieldDnr = NvmeStatus.Make(0, 0x02, dnr: true);
 
-    private static async Task<RawNvmeHost> AdminAsync(InMemoryTarget target)
+    internal static async Task<RawNvmeHost> AdminAsync(InMemoryTarget target)
     {
         var admin = target.Connect();
         await admin.BringUpAdminAsync(InMemoryTarget.SubsystemNqn);

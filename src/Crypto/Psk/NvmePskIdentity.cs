@@ -48,9 +48,21 @@ public sealed record NvmePskIdentity(int Version, bool Generated, NvmePskHash Ha
             return false;
         }
         int expectedParts = version == 0 ? 3 : 4;
-        if (parts.Length != expectedParts || parts[1].Length == 0 || parts[2].Length == 0)
+        if (parts.Length != expectedParts)
         {
             reason = $"a version {version} identity has {expectedParts} space-separated fields, got {parts.Length}";
+            return false;
+        }
+        // The same rule as the Connect data's HOSTNQN and SUBNQN: an NQN is never empty (NVMe Base 2.0 §4.5). The
+        // full NQN syntax is not applied: the derivation test vectors (reference §4.8) use "nqn.psk-test-host".
+        if (parts[1].Length == 0)
+        {
+            reason = "empty host NQN field (two spaces after the NVMe<v><R|G><cc> tag)";
+            return false;
+        }
+        if (parts[2].Length == 0)
+        {
+            reason = "empty subsystem NQN field (two spaces after the host NQN)";
             return false;
         }
         string? digest = version == 1 ? parts[3] : null;

@@ -10,6 +10,7 @@ public sealed record IdentifyController
 {
     public const int Size = 4096;
     public const int VidOffset = 0;
+    public const int SsvidOffset = 2;
     public const int SerialOffset = 4;
     public const int ModelOffset = 24;
     public const int FirmwareOffset = 64;
@@ -53,7 +54,16 @@ public sealed record IdentifyController
     public const byte TypeIo = 1;
     public const byte TypeDiscovery = 2;
 
+    /// <summary>LPA bits: SMART / Health per namespace, Commands Supported and Effects log (05h), extended Get Log Page data (NUMDU, LPO).</summary>
+    public const byte LpaSmartPerNamespace = 0x01;
+    public const byte LpaCommandEffects = 0x02;
+    public const byte LpaExtendedData = 0x04;
+
     public ushort VendorId { get; init; }
+    public ushort SubsystemVendorId { get; init; }
+
+    /// <summary>IEEE OUI, 24 bits; stored least significant byte first at bytes 75:73.</summary>
+    public uint IeeeOui { get; init; }
     public string Serial { get; init; } = "";
     public string Model { get; init; } = "";
     public string Firmware { get; init; } = "";
@@ -82,10 +92,14 @@ public sealed record IdentifyController
     {
         d[..Size].Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(d[VidOffset..], VendorId);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[SsvidOffset..], SubsystemVendorId);
         AsciiField.WriteSpacePadded(d.Slice(SerialOffset, 20), Serial);
         AsciiField.WriteSpacePadded(d.Slice(ModelOffset, 40), Model);
         AsciiField.WriteSpacePadded(d.Slice(FirmwareOffset, 8), Firmware);
         d[RabOffset] = 6;
+        d[IeeeOffset] = (byte)IeeeOui;
+        d[IeeeOffset + 1] = (byte)(IeeeOui >> 8);
+        d[IeeeOffset + 2] = (byte)(IeeeOui >> 16);
         d[CmicOffset] = Cmic;
         d[MdtsOffset] = Mdts;
         BinaryPrimitives.WriteUInt16LittleEndian(d[CntlIdOffset..], ControllerId);
@@ -111,7 +125,7 @@ public sealed record IdentifyController
         BinaryPrimitives.WriteUInt32LittleEndian(d[IorcszOffset..], Iorcsz);
         d[MsdbdOffset] = Msdbd;
 
-        // PSD0: max power 9.00 W (0x9C4 centiwatts), entry/exit latency 16/4 µs, as QEMU and Linux report.
+        // PSD0: max power 25.00 W (0x9C4 centiwatts), entry/exit latency 16/4 µs, as QEMU and Linux report.
         BinaryPrimitives.WriteUInt16LittleEndian(d[Psd0Offset..], 0x9C4);
         BinaryPrimitives.WriteUInt32LittleEndian(d[(Psd0Offset + 4)..], 0x10);
         BinaryPrimitives.WriteUInt32LittleEndian(d[(Psd0Offset + 8)..], 0x4);
@@ -120,6 +134,8 @@ public sealed record IdentifyController
     public static IdentifyController Read(ReadOnlySpan<byte> d) => new()
     {
         VendorId = BinaryPrimitives.ReadUInt16LittleEndian(d[VidOffset..]),
+        SubsystemVendorId = BinaryPrimitives.ReadUInt16LittleEndian(d[SsvidOffset..]),
+        IeeeOui = d[IeeeOffset] | ((uint)d[IeeeOffset + 1] << 8) | ((uint)d[IeeeOffset + 2] << 16),
         Serial = AsciiField.Read(d.Slice(SerialOffset, 20)),
         Model = AsciiField.Read(d.Slice(ModelOffset, 40)),
         Firmware = AsciiField.Read(d.Slice(FirmwareOffset, 8)),

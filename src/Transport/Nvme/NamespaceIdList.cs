@@ -15,6 +15,9 @@ public static class NamespaceIdList
     /// <summary>Log 04h: more namespaces changed than the list can hold.</summary>
     public const uint Overflow = 0xFFFFFFFF;
 
+    /// <summary>The broadcast NSID: all namespaces (NVMe Base 2.0 §3.2.1.2).</summary>
+    public const uint Broadcast = 0xFFFFFFFF;
+
     /// <summary>Writes entry <paramref name="index"/> (0..1023).</summary>
     public static void Write(Span<byte> list, int index, uint nsid) =>
         BinaryPrimitives.WriteUInt32LittleEndian(list[(index * 4)..], nsid);

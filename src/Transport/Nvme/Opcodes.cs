@@ -48,11 +48,20 @@ public static class PropertyOffsets
     public const uint Csts = 0x1C;
 }
 
-/// <summary>Feature identifiers. Reference §3.8.</summary>
+/// <summary>Feature identifiers (NVMe Base 2.0, Set Features: Feature Identifiers table). Reference §3.8.</summary>
 public static class FeatureIds
 {
+    public const byte Arbitration = 0x01;
+    public const byte PowerManagement = 0x02;
+    public const byte TemperatureThreshold = 0x04;
+    public const byte ErrorRecovery = 0x05;
     public const byte VolatileWriteCache = 0x06;
     public const byte NumberOfQueues = 0x07;
+
+    /// <summary>08h and 09h are PCIe-only in the feature table: a fabrics controller has no interrupts to configure.</summary>
+    public const byte InterruptCoalescing = 0x08;
+    public const byte InterruptVectorConfig = 0x09;
+    public const byte WriteAtomicityNormal = 0x0A;
     public const byte AsyncEventConfig = 0x0B;
     public const byte KeepAliveTimer = 0x0F;
     public const byte HostIdentifier = 0x81;

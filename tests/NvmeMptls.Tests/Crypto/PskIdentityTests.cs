@@ -47,4 +47,14 @@ public sealed class PskIdentityTests
         Assert.That(NvmePskIdentity.TryParse(text, out _, out string reason), Is.False);
         Assert.That(reason, Is.Not.Empty);
     }
+
+    [TestCase("NVMe0R01  nqn.2014-08.org.nvmexpress.discovery", "empty host NQN field")]
+    [TestCase("NVMe1R01  s iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU=", "empty host NQN field")]
+    [TestCase("NVMe0R01 nqn.2024-01.io.example:h ", "empty subsystem NQN field")]
+    [TestCase("NVMe0R01 h s extra", "a version 0 identity has 3 space-separated fields, got 4")]
+    public void Parse_EmptyOrMissingField_SaysWhatIsWrong(string text, string expected)
+    {
+        Assert.That(NvmePskIdentity.TryParse(text, out _, out string reason), Is.False);
+        Assert.That(reason, Does.StartWith(expected));
+    }
 }

@@ -48,6 +48,18 @@ public sealed class CliAgainstFakeTests
     }
 
     [Test]
+    public async Task IdCtrl_Ieee_PrintsSixHexDigitsLikeNvmeCliAndANumberInJson()
+    {
+        var normal = await Run(null, "id-ctrl", "-a", "127.0.0.1", "-n", FakeController.Nqn);
+        var (_, _, _, json) = await Run(null, "id-ctrl", "-a", "127.0.0.1", "-n", FakeController.Nqn, "-o", "json");
+
+        Assert.That(normal.Rc, Is.Zero, normal.Error);
+        Assert.That(normal.Out, Does.Contain("ieee      : 0a1b2c" + Environment.NewLine));
+        using var doc = JsonDocument.Parse(json);
+        Assert.That(doc.RootElement.GetProperty("ieee").GetInt32(), Is.EqualTo(0x0A1B2C));
+    }
+
+    [Test]
     public async Task WriteThenRead_ThroughStdinAndStdout_RoundTrips()
     {
         var data = InitiatorTestHelpers.Pattern(4096, 21);

@@ -320,7 +320,7 @@ public sealed class FakeSession
                             Serial = "FAKE0001", Model = "fake", Firmware = "1.0", ControllerId = ControllerId, Version = 0x00010400,
                             Oaes = 0x100, ControllerType = IdentifyController.TypeIo, Aerl = 3, Lpa = 7, Elpe = 3, KeepAliveSupport = 10,
                             MaxCmd = 128, NamespaceCount = 1, Vwc = 1, Sgls = 0x100001, SubsystemNqn = FakeController.Nqn,
-                            Ioccsz = _fake.Ioccsz, Iorcsz = 1, Msdbd = 1,
+                            Ioccsz = _fake.Ioccsz, Iorcsz = 1, Msdbd = 1, IeeeOui = 0x0A1B2C,
                         }.Write(page);
                         break;
                     case 0x00 when c.Nsid == 1:

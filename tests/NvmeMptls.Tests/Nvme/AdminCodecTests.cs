@@ -208,4 +208,23 @@ public sealed class AdminCodecTests
             Assert.That(ControllerRegisters.IsEightByteProperty(NvmeCommand.Read(set)), Is.False);
         });
     }
+
+    [Test]
+    public void IdentifyController_VendorIdsAndOui_KnownBytes()
+    {
+        var page = new byte[IdentifyController.Size];
+        new IdentifyController { VendorId = 0x8086, SubsystemVendorId = 0x1AF4, IeeeOui = 0x5CD2E4 }.Write(page);
+        Assert.That(page[0..4], Is.EqualTo(new byte[] { 0x86, 0x80, 0xF4, 0x1A }));
+        Assert.That(page[73..76], Is.EqualTo(new byte[] { 0xE4, 0xD2, 0x5C }), "IEEE OUI, least significant byte first");
+        var back = IdentifyController.Read(page);
+        Assert.That((back.VendorId, back.SubsystemVendorId, back.IeeeOui), Is.EqualTo(((ushort)0x8086, (ushort)0x1AF4, 0x5CD2E4u)));
+    }
+
+    [Test]
+    public void TemperatureThreshold_Encoding_KnownValues()
+    {
+        Assert.That(Features.EncodeTemperatureThreshold(343, 0, Features.ThresholdOver), Is.EqualTo(0x0000_0157u));
+        Assert.That(Features.EncodeTemperatureThreshold(273, 0xF, Features.ThresholdUnder), Is.EqualTo(0x001F_0111u));
+        Assert.That(Features.DecodeTemperatureThreshold(0x0023_0150u), Is.EqualTo(((ushort)0x150, (byte)3, (byte)2)));
+    }
 }

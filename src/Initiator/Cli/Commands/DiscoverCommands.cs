@@ -18,7 +18,8 @@ public static class DiscoverCommands
     {
         var options = FabricsOptions.Build(context.Options, FabricsOptions.DiscoveryPort, WellKnownNqns.Discovery);
         var json = FabricsOptions.Json(context.Options);
-        var entries = await NvmeDiscovery.GetLogAsync(options, Session.ConnectionFactory, Session.Logger(context), cancellationToken).ConfigureAwait(false);
+        var entries = await TlsFallback.RunAsync(context, context.Options, options,
+            o => NvmeDiscovery.GetLogAsync(o, Session.ConnectionFactory, Session.Logger(context), cancellationToken)).ConfigureAwait(false);
         if (json)
         {
             await JsonOutput.WriteAsync(context.StandardOutput, w =>

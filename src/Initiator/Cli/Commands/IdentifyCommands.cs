@@ -25,12 +25,12 @@ public static class IdentifyCommands
             var fields = new (string Name, object Value)[]
             {
                 ("vid", id.VendorId),
-                ("ssvid", BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(2))),
+                ("ssvid", id.SubsystemVendorId),
                 ("sn", id.Serial),
                 ("mn", id.Model),
                 ("fr", id.Firmware),
                 ("rab", raw[IdentifyController.RabOffset]),
-                ("ieee", raw[73] | (raw[74] << 8) | (raw[75] << 16)),
+                ("ieee", new Oui(id.IeeeOui)),
                 ("cmic", id.Cmic),
                 ("mdts", id.Mdts),
                 ("cntlid", id.ControllerId),
@@ -193,6 +193,9 @@ public static class IdentifyCommands
                 case ulong u:
                     w.WriteNumber(name, u);
                     break;
+                case Oui oui:
+                    w.WriteNumber(name, oui.Value);
+                    break;
                 default:
                     w.WriteNumber(name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
                     break;
@@ -203,7 +206,17 @@ public static class IdentifyCommands
     private static string Format(object value) => value switch
     {
         string s => s,
+        Oui oui => oui.ToString(),
         byte or ushort or uint => $"0x{Convert.ToUInt64(value, System.Globalization.CultureInfo.InvariantCulture):x}",
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
     };
+
+    /// <summary>
+    /// An IEEE OUI: nvme-cli prints it as six hex digits, most significant byte first, without 0x
+    /// (<c>ieee      : 000000</c>), and as a plain number in JSON.
+    /// </summary>
+    internal readonly record struct Oui(uint Value)
+    {
+        public override string ToString() => Value.ToString("x6", System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

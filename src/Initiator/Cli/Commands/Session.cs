@@ -23,9 +23,16 @@ public static class Session
             options = options with { IoQueueCount = 0 };
         }
 
-        return NvmeController.ConnectAsync(options, ConnectionFactory, Logger(context), cancellationToken);
+        return ConnectAsync(context, context.Options, options, cancellationToken);
     }
 
     public static Task<NvmeController> ConnectIoAsync(VerbContext context, CancellationToken cancellationToken) =>
-        NvmeController.ConnectAsync(FabricsOptions.Build(context.Options, FabricsOptions.DefaultPort), ConnectionFactory, Logger(context), cancellationToken);
+        ConnectAsync(context, context.Options, FabricsOptions.Build(context.Options, FabricsOptions.DefaultPort), cancellationToken);
+
+    /// <summary>Connects with <paramref name="options"/> (parsed from <paramref name="line"/>); a refused TLS handshake goes through <see cref="TlsFallback"/>.</summary>
+    public static Task<NvmeController> ConnectAsync(VerbContext context, CommandLine line, NvmeControllerOptions options, CancellationToken cancellationToken)
+    {
+        var logger = Logger(context with { Options = line });
+        return TlsFallback.RunAsync(context, line, options, o => NvmeController.ConnectAsync(o, ConnectionFactory, logger, cancellationToken));
+    }
 }

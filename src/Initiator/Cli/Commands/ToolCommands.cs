@@ -37,7 +37,7 @@ public static class ToolCommands
         var nbdOptions = NbdServerOptions.Parse(args, unparsed);
         var line = CommandLine.Parse(unparsed, Fabrics);
         var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort);
-        var controller = await NvmeController.ConnectAsync(options, Session.ConnectionFactory, Session.Logger(context with { Options = line }), cancellationToken).ConfigureAwait(false);
+        var controller = await Session.ConnectAsync(context, line, options, cancellationToken).ConfigureAwait(false);
         await using (controller.ConfigureAwait(false))
         {
             var ns = await controller.OpenNamespaceAsync(FabricsOptions.Nsid(line), cancellationToken).ConfigureAwait(false);
@@ -109,7 +109,7 @@ public static class ToolCommands
                     if (ns is null)
                     {
                         var o = line.Has("nr-io-queues") ? options : options with { IoQueueCount = job.NrIoQueues };
-                        controller = await NvmeController.ConnectAsync(o, Session.ConnectionFactory, Session.Logger(context with { Options = line }), cancellationToken).ConfigureAwait(false);
+                        controller = await Session.ConnectAsync(context, line, o, cancellationToken).ConfigureAwait(false);
                         ns = await controller.OpenNamespaceAsync(nsid, cancellationToken).ConfigureAwait(false);
                     }
 

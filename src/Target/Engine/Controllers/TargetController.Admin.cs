@@ -12,8 +12,6 @@ internal readonly record struct AdminResult(NvmeStatus Status, uint Dw0 = 0, uin
 
 public sealed partial class TargetController
 {
-    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigDiscoveryLogChange;
-
     /// <summary>Executes an admin command other than the Fabrics ones. Reference §3.</summary>
     internal AdminResult ExecuteAdmin(CommandContext ctx)
     {
@@ -114,6 +112,12 @@ public sealed partial class TargetController
 
         return new IdentifyController
         {
+            // We own neither a PCI-SIG vendor id nor an IEEE OUI, and borrowing one (SPDK reports Intel's 8086h and
+            // 5CD2E4h) would impersonate that vendor. Linux nvmet reports zero for VID, SSVID and IEEE unless an
+            // operator configures them (admin-cmd.c: "the safest is to leave it as zeroes"); so do we.
+            VendorId = 0,
+            SubsystemVendorId = 0,
+            IeeeOui = 0,
             Serial = Subsystem.Serial,
             Model = Subsystem.Model,
             Firmware = limits.FirmwareRevision,
@@ -125,7 +129,11 @@ public sealed partial class TargetController
             Ctratt = 0x01,
             ControllerType = IsDiscovery ? IdentifyController.TypeDiscovery : IdentifyController.TypeIo,
             Aerl = AsyncEventLimit,
-            Lpa = 0x07,
+            // Claim only what GetLogPage serves: a discovery controller serves Error Information and Discovery (both
+            // need no LPA bit) with LPO honoured; an I/O controller also serves per-namespace SMART and log 05h.
+            Lpa = IsDiscovery
+                ? IdentifyController.LpaExtendedData
+                : (byte)(IdentifyController.LpaSmartPerNamespace | IdentifyController.LpaCommandEffects | IdentifyController.LpaExtendedData),
             Elpe = ErrorLogEntries - 1,
             KeepAliveSupport = 10,
             MaxCmd = (ushort)limits.MaxQueueSize,
@@ -151,80 +159,4 @@ public sealed partial class TargetController
         Nguid = ns.Nguid,
         LbaDataSizeShift = ns.LbaShift,
     };
-
-    private AdminResult SetFeatures(in NvmeCommand cmd)
-    {
-        var fid = Features.FeatureIdOf(cmd);
-        if (Features.SaveOf(cmd))
-        {
-            return AdminResult.Error(NvmeStatusCodes.FeatureNotSaveable);
-        }
-
-        switch (fid)
-        {
-            case FeatureIds.NumberOfQueues:
-                // Reference §3.8: FFFFh (65536 queues) in either half is Invalid Field.
-                var (nsqr, ncqr) = Features.DecodeQueueCount(cmd.Cdw11);
-                if (IsDiscovery || nsqr > ushort.MaxValue || ncqr > ushort.MaxValue)
-                {
-                    return AdminResult.Error(NvmeStatusCodes.InvalidField);
-                }
-
-                IoQueueLimit = Math.Min(Math.Min(nsqr, ncqr), Registry.Limits.MaxIoQueues);
-                return new AdminResult(NvmeStatus.Success, Dw0: Features.EncodeQueueCount(IoQueueLimit, IoQueueLimit));
-            case FeatureIds.AsyncEventConfig:
-                if ((cmd.Cdw11 & ~SupportedAsyncEvents) != 0)
-                {
-                    return AdminResult.Error(NvmeStatusCodes.InvalidField);
-                }
-
-                AsyncEventConfig = cmd.Cdw11;
-                return new AdminResult(NvmeStatus.Success);
-            case FeatureIds.KeepAliveTimer:
-                SetKeepAliveTimeout(cmd.Cdw11);
-                return new AdminResult(NvmeStatus.Success);
-            case FeatureIds.VolatileWriteCache when !IsDiscovery:
-                VolatileWriteCacheEnabled = (cmd.Cdw11 & 1) != 0;
-                return new AdminResult(NvmeStatus.Success);
-            default:
-                return AdminResult.Error(NvmeStatusCodes.InvalidField);
-        }
-    }
-
-    private AdminResult GetFeatures(CommandContext ctx)
-    {
-        ref readonly var cmd = ref ctx.Command;
-        var fid = Features.FeatureIdOf(cmd);
-        if (Features.SelectOf(cmd) == Features.SelectSupportedCapabilities)
-        {
-            // Supported capabilities: changeable, not saveable, not namespace specific.
-            return fid is FeatureIds.NumberOfQueues or FeatureIds.AsyncEventConfig or FeatureIds.KeepAliveTimer or FeatureIds.VolatileWriteCache
-                ? new AdminResult(NvmeStatus.Success, Dw0: Features.CapabilityChangeable)
-                : AdminResult.Error(NvmeStatusCodes.InvalidField);
-        }
-
-        switch (fid)
-        {
-            case FeatureIds.NumberOfQueues when !IsDiscovery:
-                return new AdminResult(NvmeStatus.Success, Dw0: Features.EncodeQueueCount(IoQueueLimit, IoQueueLimit));
-            case FeatureIds.AsyncEventConfig:
-                return new AdminResult(NvmeStatus.Success, Dw0: AsyncEventConfig);
-            case FeatureIds.KeepAliveTimer:
-                return new AdminResult(NvmeStatus.Success, Dw0: KeepAliveTimeoutMs);
-            case FeatureIds.VolatileWriteCache when !IsDiscovery:
-                return new AdminResult(NvmeStatus.Success, Dw0: VolatileWriteCacheEnabled ? 1u : 0u);
-            case FeatureIds.HostIdentifier:
-                // Only the 128-bit (extended) host identifier is supported: CDW11 bit 0 must be set.
-                if ((cmd.Cdw11 & 1) == 0)
-                {
-                    return AdminResult.Error(NvmeStatusCodes.HostIdInconsistent);
-                }
-
-                var id = new byte[16];
-                HostId.TryWriteBytes(id, bigEndian: true, out _);
-                return new AdminResult(NvmeStatus.Success, DataLength: ctx.CopyOut(id));
-            default:
-                return AdminResult.Error(NvmeStatusCodes.InvalidField);
-        }
-    }
 }

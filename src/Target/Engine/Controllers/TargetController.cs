@@ -17,6 +17,7 @@ public sealed partial class TargetController : IAsyncDisposable
     private const byte AsyncEventLimit = 3; // AERL, 0's based: four outstanding AERs
 
     private readonly ILogger _logger;
+    private readonly uint _connectKeepAliveMs;
     private readonly object _lock = new();
     private readonly Dictionary<ushort, ICommandQueue> _queues = [];
     private readonly Queue<CommandContext> _pendingAers = new();
@@ -38,6 +39,7 @@ public sealed partial class TargetController : IAsyncDisposable
         HostNqn = hostNqn;
         HostId = hostId;
         KeepAliveTimeoutMs = kato;
+        _connectKeepAliveMs = kato;
         _logger = logger;
         IoQueueLimit = registry.Limits.MaxIoQueues;
         _lastKeepAliveTicks = registry.Time.GetTimestamp();

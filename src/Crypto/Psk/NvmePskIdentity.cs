@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Crypto.Psk;
 
@@ -53,8 +54,8 @@ public sealed record NvmePskIdentity(int Version, bool Generated, NvmePskHash Ha
             reason = $"a version {version} identity has {expectedParts} space-separated fields, got {parts.Length}";
             return false;
         }
-        // The same rule as the Connect data's HOSTNQN and SUBNQN: an NQN is never empty (NVMe Base 2.0 §4.5). The
-        // full NQN syntax is not applied: the derivation test vectors (reference §4.8) use "nqn.psk-test-host".
+        // The same rule as the Connect data's HOSTNQN: Nqn.CheckPeer (NVMe Base 2.0 §4.5), not the stricter form our
+        // configuration follows: the derivation test vectors (reference §4.8) use "nqn.psk-test-host".
         if (parts[1].Length == 0)
         {
             reason = "empty host NQN field (two spaces after the NVMe<v><R|G><cc> tag)";
@@ -63,6 +64,16 @@ public sealed record NvmePskIdentity(int Version, bool Generated, NvmePskHash Ha
         if (parts[2].Length == 0)
         {
             reason = "empty subsystem NQN field (two spaces after the host NQN)";
+            return false;
+        }
+        if (Nqn.CheckPeer(parts[1]) is { } hostProblem)
+        {
+            reason = $"host NQN field {hostProblem}";
+            return false;
+        }
+        if (Nqn.CheckPeer(parts[2]) is { } subsysProblem)
+        {
+            reason = $"subsystem NQN field {subsysProblem}";
             return false;
         }
         string? digest = version == 1 ? parts[3] : null;

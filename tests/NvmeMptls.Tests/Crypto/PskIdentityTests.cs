@@ -24,13 +24,25 @@ public sealed class PskIdentityTests
     [Test]
     public void Parse_V0GeneratedSha384_GivesFieldsWithoutDigest()
     {
-        Assert.That(NvmePskIdentity.TryParse("NVMe0G02 h s", out var id, out _), Is.True);
+        Assert.That(NvmePskIdentity.TryParse("NVMe0G02 nqn.h nqn.s", out var id, out _), Is.True);
         Assert.Multiple(() =>
         {
             Assert.That(id!.Version, Is.EqualTo(0));
             Assert.That(id.Generated, Is.True);
             Assert.That(id.Hash, Is.EqualTo(NvmePskHash.Sha384));
             Assert.That(id.Digest, Is.Null);
+        });
+    }
+
+    [TestCase("NVMe0G02 h nqn.s", "host NQN field must start with \"nqn.\" (was 'h')")]
+    [TestCase("NVMe0R01 nqn.h s", "subsystem NQN field must start with \"nqn.\" (was 's')")]
+    public void Parse_FieldThatIsNoNqn_IsRefusedWithTheRuleItBreaks(string text, string reason)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(NvmePskIdentity.TryParse(text, out var id, out var why), Is.False);
+            Assert.That(id, Is.Null);
+            Assert.That(why, Is.EqualTo(reason));
         });
     }
 

@@ -51,4 +51,12 @@ public sealed class NqnTests
             Assert.That(() => (options with { SubsystemNqn = WellKnownNqns.Discovery }).Validate(), Throws.Nothing);
         });
     }
+
+    [TestCase("nqn.psk-test-host", null)]
+    [TestCase("nqn.2014-08.org.nvmexpress:uuid:commands-test", null)]
+    [TestCase("", "is required")]
+    [TestCase("host-1", "must start with \"nqn.\" (was 'host-1')")]
+    [TestCase("nqn.a\u0001b", "must not contain control characters (was 'nqn.a\u0001b')")]
+    public void CheckPeer_AcceptsWhatLinuxAccepts_RefusesWhatCannotBeAnNqn(string nqn, string? problem) =>
+        Assert.That(Nqn.CheckPeer(nqn), Is.EqualTo(problem));
 }

@@ -4,8 +4,8 @@ using NvmeMptls.Transport.Nvme;
 namespace NvmeMptls.Tests.Target;
 
 /// <summary>
-/// Connect's HOSTNQN follows the NQN rule the TLS identities follow: never empty. Fails until the Connect handler in
-/// Queues/TargetQueue.Fabrics.cs validates it (issue 15: an empty host NQN was accepted and logged as "for host ").
+/// Connect's HOSTNQN follows the NQN rule the TLS identities follow: never empty. The Connect handler in
+/// Commands/FabricsCommands.cs validates it (issue 15: an empty host NQN was accepted and logged as "for host ").
 /// </summary>
 public sealed class ConnectHostNqnTests
 {

@@ -78,6 +78,14 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
         var queue = _executor.Queue;
         var registry = _executor.Registry;
         var data = ConnectData.Read(ctx.Data);
+        // NVMe Base §4.5: HOSTNQN is an NQN (the peer rule TLS identities follow too); an empty or malformed one
+        // names no host and is refused at its offset in the Connect data.
+        if (Nqn.CheckPeer(data.HostNqn) is { } hostProblem)
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidHostNqn, $"HOSTNQN '{data.HostNqn}' {hostProblem}");
+            return;
+        }
+
         var subsystem = registry.Find(data.SubsystemNqn);
         if (subsystem is null)
         {

@@ -1,4 +1,4 @@
-using NvmeMptls.Target.Queues;
+using NvmeMptls.Target.Commands;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Controllers;

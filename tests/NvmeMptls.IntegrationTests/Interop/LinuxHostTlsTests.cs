@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Interop;
 
@@ -16,7 +17,7 @@ namespace NvmeMptls.IntegrationTests.Interop;
 public sealed class LinuxHostTlsTests
 {
     private const string Nqn = "nqn.2026-01.io.nvmemptls:tls";
-    private const string DiscoveryNqn = "nqn.2014-08.org.nvmexpress.discovery";
+    private const string DiscoveryNqn = WellKnownNqns.Discovery;
     private const string HostNqn = "nqn.2014-08.org.nvmexpress:uuid:7d1a8c2e-4b3f-4e5a-9c6d-1e2f3a4b5c6d";
     private TargetRunner? _target;
     private LinuxVmOutput? _vm;

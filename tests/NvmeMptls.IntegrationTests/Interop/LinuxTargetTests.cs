@@ -51,7 +51,7 @@ public sealed class LinuxTargetTests
         // The kernel's discovery controller shares port 4420 with the subsystem inside the guest.
         var entries = await NvmeDiscovery.GetLogAsync(NvmeControllerOptions.Default with { TargetPort = Vm.Port, SubsystemNqn = WellKnownNqns.Discovery });
 
-        Assert.That(entries, Has.Some.Matches<DiscoveryLogEntry>(e => e.SubsystemNqn == LinuxTargetVm.SubsystemNqn
+        Assert.That(entries, Has.Some.Matches<NvmeDiscoveryEntry>(e => e.SubsystemNqn == LinuxTargetVm.SubsystemNqn
             && e.SubsystemType == DiscoveryLogEntry.SubTypeNvm && e.TransportType == DiscoveryLogEntry.TrTypeTcp && e.TransportServiceId == "4420"));
     }
 

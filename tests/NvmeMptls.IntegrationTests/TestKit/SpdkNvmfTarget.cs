@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.TestKit;
 
@@ -14,7 +15,7 @@ namespace NvmeMptls.IntegrationTests.TestKit;
 public sealed class SpdkNvmfTarget : IDisposable
 {
     public const string SubsystemNqn = "nqn.2016-06.io.spdk:cnode1";
-    private const string DiscoveryNqn = "nqn.2014-08.org.nvmexpress.discovery";
+    private const string DiscoveryNqn = WellKnownNqns.Discovery;
 
     private readonly SpdkBuild _build;
     private readonly string _socket;

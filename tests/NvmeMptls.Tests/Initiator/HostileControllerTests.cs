@@ -59,6 +59,8 @@ public sealed class HostileControllerTests
 
         await ns.ReadAsync(0, back);
 
+        // The fake records the H2CTermReq on its own receive loop, which may run after the retry completed.
+        await Until(() => !fake.TermReqs.IsEmpty, "the H2CTermReq");
         Assert.That(fake.TermReqs.TryPeek(out var term) ? term.Fes : 0, Is.EqualTo(TermReqFes.DataTransferOutOfRange));
         Assert.That(back, Is.EqualTo(fake.Storage.AsSpan(0, 4096).ToArray()));
         Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));
@@ -85,6 +87,8 @@ public sealed class HostileControllerTests
 
         await ns.FlushAsync();
 
+        // The fake records the H2CTermReq on its own receive loop, which may run after the retry completed.
+        await Until(() => !fake.TermReqs.IsEmpty, "the H2CTermReq");
         Assert.That(fake.TermReqs.TryPeek(out var term) ? (term.Fes, term.Fei) : default, Is.EqualTo((TermReqFes.InvalidHeaderField, 20u)));
         Assert.That(states, Does.Contain(NvmeControllerState.Resetting));
     }
@@ -109,6 +113,8 @@ public sealed class HostileControllerTests
 
         await ns.ReadAsync(0, new byte[512]);
 
+        // The fake records the H2CTermReq on its own receive loop, which may run after the retry completed.
+        await Until(() => !fake.TermReqs.IsEmpty, "the H2CTermReq");
         Assert.That(fake.TermReqs.TryPeek(out var term) ? (term.Fes, term.Fei) : default, Is.EqualTo((TermReqFes.InvalidHeaderField, 1u)));
     }
 

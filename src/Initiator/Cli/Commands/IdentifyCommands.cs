@@ -20,7 +20,7 @@ public static class IdentifyCommands
         var controller = await Session.ConnectAdminAsync(context, cancellationToken).ConfigureAwait(false);
         await using (controller.ConfigureAwait(false))
         {
-            var raw = await controller.IdentifyRawAsync(0x01, 0, cancellationToken).ConfigureAwait(false);
+            var raw = await controller.IdentifyRawAsync(IdentifyCns.Controller, 0, cancellationToken).ConfigureAwait(false);
             var id = IdentifyController.Read(raw);
             var fields = new (string Name, object Value)[]
             {
@@ -68,7 +68,7 @@ public static class IdentifyCommands
         var controller = await Session.ConnectAdminAsync(context, cancellationToken).ConfigureAwait(false);
         await using (controller.ConfigureAwait(false))
         {
-            var raw = await controller.IdentifyRawAsync(0x00, nsid, cancellationToken).ConfigureAwait(false);
+            var raw = await controller.IdentifyRawAsync(IdentifyCns.Namespace, nsid, cancellationToken).ConfigureAwait(false);
             var ns = IdentifyNamespace.Read(raw);
             var nlbaf = raw[IdentifyNamespace.NlbafOffset];
             var fields = new List<(string, object)>

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Subsystems;
-using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Commands;
@@ -173,7 +172,7 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
 
         _executor.Bind(controller, qid);
         queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
-        TargetQueue.Log.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
+        CommandLog.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
         _executor.Complete(ctx, NvmeStatus.Success, controller.ControllerId);
     }
 
@@ -181,7 +180,7 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
     {
         var status = CommandExecutor.Dnr(code);
         Interlocked.Increment(ref _executor.Registry.Counters.ConnectRejected);
-        TargetQueue.Log.ConnectRefused(_logger, _executor.Queue.RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
+        CommandLog.ConnectRefused(_logger, _executor.Queue.RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
         _executor.Complete(ctx, status, dw0);
     }
 

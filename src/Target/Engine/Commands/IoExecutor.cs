@@ -3,7 +3,6 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Subsystems;
-using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Commands;
@@ -143,7 +142,7 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
                 IOException => new NvmeStatus(NvmeStatusCodes.WriteFault),
                 _ => new NvmeStatus(NvmeStatusCodes.InternalError),
             };
-            TargetQueue.Log.ConnectionLost(_logger, _executor.Queue.RemoteEndPoint, $"I/O error on command {ctx.Command.CommandId}: {error.Message}");
+            CommandLog.DeviceError(_logger, _executor.Queue.RemoteEndPoint, ctx.Command.CommandId, ctx.Command.Opcode, error.Message);
         }
 
         var dataLength = ctx.Command.Opcode == IoOpcodes.Read ? ctx.TransferLength : 0;

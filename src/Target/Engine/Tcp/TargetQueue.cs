@@ -221,12 +221,6 @@ public sealed partial class TargetQueue : ICommandQueue
         [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "Connection {Remote}: queue {Qid} of controller {ControllerId} closed: {Reason} ({Detail})")]
         public static partial void QueueClosed(ILogger logger, EndPoint? remote, ushort qid, ushort controllerId, ConnectionEndReason reason, string detail);
 
-        [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Connection {Remote}: {Kind} queue {Qid} connected to controller {ControllerId} of {SubsystemNqn} for host {HostNqn}")]
-        public static partial void QueueConnected(ILogger logger, EndPoint? remote, string kind, ushort qid, ushort controllerId, string subsystemNqn, string hostNqn);
-
-        [LoggerMessage(EventId = 3106, Level = LogLevel.Warning, Message = "Connection {Remote}: Connect refused ({Status}): {Detail}")]
-        public static partial void ConnectRefused(ILogger logger, EndPoint? remote, string status, string detail);
-
         [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "Connection {Remote}: data digest error on command {Cid}; completing with Transient Transport Error")]
         public static partial void DataDigestError(ILogger logger, EndPoint? remote, ushort cid);
     }

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+
+namespace NvmeMptls.Bench.Matrix;
+
+/// <summary>The matrix as Markdown: median (min–max) of the runs per carrier and cell, with ratios to the ceilings.</summary>
+public static class MatrixReport
+{
+    public static string Markdown(string machine, int seconds, int runs, Ceilings ceilings, IReadOnlyList<MatrixResult> results)
+    {
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine(inv, $"Taken {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {machine}; {seconds} s per cell, {runs} runs, median (min–max).");
+        md.AppendLine();
+        md.AppendLine("| ceiling | MiB/s |");
+        md.AppendLine("|---|---|");
+        md.AppendLine(inv, $"| iperf3 loopback TCP | {Show(ceilings.TcpMiBps)} |");
+        md.AppendLine(inv, $"| iperf3 loopback MPTCP (mptcpize) | {Show(ceilings.MptcpMiBps)} |");
+        md.AppendLine(inv, $"| openssl speed aes-128-gcm, one core, 16 KiB | {Show(ceilings.Aes128GcmMiBps)} |");
+        md.AppendLine(inv, $"| openssl speed aes-256-gcm, one core, 16 KiB | {Show(ceilings.Aes256GcmMiBps)} |");
+        md.AppendLine(inv, $"| our CRC32C, one core | {ceilings.Crc32cMiBps:0} |");
+        md.AppendLine();
+        md.AppendLine("| carrier | cell | IOPS | MiB/s | of ceiling | p50 µs | p99 µs | target CPU µs/IO | initiator CPU µs/IO | target B/IO | initiator B/IO | errors |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var carrier in results.Select(r => r.Carrier).Distinct())
+        {
+            foreach (var cell in MatrixCell.All)
+            {
+                var rows = results.Where(r => r.Carrier == carrier && r.Cell == cell).ToList();
+                if (rows.Count == 0)
+                {
+                    continue;
+                }
+
+                var ceiling = carrier.Mptcp ? ceilings.MptcpMiBps : ceilings.TcpMiBps;
+                var mibps = Median(rows, r => r.MiBps);
+                var ofCeiling = ceiling is { } c && c > 0 ? (mibps / c).ToString("P0", inv) : "—";
+                md.AppendLine(inv, $"| {carrier.Name} | {cell.Name} | {Span(rows, r => r.Iops, "0")} | {Span(rows, r => r.MiBps, "0")} | {ofCeiling} | " +
+                    $"{Span(rows, r => r.P50Micros, "0.0")} | {Span(rows, r => r.P99Micros, "0.0")} | {Span(rows, r => r.TargetCpuMicrosPerIo, "0.00")} | " +
+                    $"{Span(rows, r => r.InitiatorCpuMicrosPerIo, "0.00")} | {Span(rows, r => r.TargetBytesPerIo, "0.0")} | " +
+                    $"{Span(rows, r => r.InitiatorBytesPerIo, "0.0")} | {rows.Sum(r => r.Errors)} |");
+            }
+        }
+
+        md.AppendLine();
+        md.AppendLine("Target CPU and allocation come from the target's own metrics (`process_cpu_seconds_total`, " +
+            "`nvmemptls_process_allocated_bytes_total`) around each cell, so they include the connect and the 1 s ramp; the " +
+            "initiator's are measured by the load generator over its measured window only. \"of ceiling\" is MiB/s over " +
+            "iperf3's loopback figure for the same carrier.");
+        return md.ToString();
+    }
+
+    private static string Show(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "n/a (tool missing)";
+
+    private static double Median(List<MatrixResult> rows, Func<MatrixResult, double> pick)
+    {
+        var values = rows.Select(pick).Order().ToArray();
+        return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+    }
+
+    private static string Span(List<MatrixResult> rows, Func<MatrixResult, double> pick, string format)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var median = Median(rows, pick).ToString(format, inv);
+        return rows.Count == 1 ? median : $"{median} ({rows.Min(pick).ToString(format, inv)}–{rows.Max(pick).ToString(format, inv)})";
+    }
+}

@@ -105,6 +105,22 @@ public sealed class TargetMetricsTests
         Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"keep_alive_expired\"} 0"), "every reason is exported from the start");
     }
 
+    [Test]
+    public async Task Scrape_ExportsSetupTimeoutsByPhase()
+    {
+        var metrics = new TargetMetrics(runtimeMetrics: false);
+        var registry = new TargetRegistry(new TargetLimits());
+        await using var server = new NvmeTargetServer(registry, NullLoggerFactory.Instance, metrics: metrics);
+        _ = new ScrapeSampler(metrics, server);
+
+        registry.Counters.SetupTimeouts[(int)SetupPhase.IcReq] = 3;
+        registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.SetupTimeout] = 2;
+        var text = await Export(metrics.Registry);
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"icreq\"} 3"));
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"connect\"} 0"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"setup_timeout\"} 2"));
+    }
+
     private static async Task<string> Export(CollectorRegistry registry)
     {
         using var stream = new MemoryStream();

@@ -1,10 +1,6 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Configuration;
-using NvmeMptls.Target.Hosting;
-using NvmeMptls.Target.Server;
 using NvmeMptls.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Limits;
@@ -20,16 +16,12 @@ public sealed class DripFedMemoryTests
     private const int Connections = 64;
     private const int BytesEach = 127;
     private const long BoundPerConnection = 64 << 10;
-    private const string Key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
 
     [TestCase(TlsMode.None)]
     [TestCase(TlsMode.Required)]
     public async Task DripFedPeers_127BytesOneBytePerSegment_HoldUnder64KiBEach(TlsMode tls)
     {
-        ConnectionSecurity? security = tls == TlsMode.None ? null : TargetSecurity.Create(
-            TargetOptions.Default with { Tls = new TlsOptions { Keys = ImmutableArray.Create(new TlsKeyOptions { Key = Key }) } },
-            NullLoggerFactory.Instance, new TlsHandshakeCounters());
-        await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, tls: tls, security: security);
+        await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, tls: tls, security: LimitsTestKit.Security(tls));
 
         // An ICReq on a plain port; a TLS record header announcing a 512-byte ClientHello on a TLS port. Neither completes.
         var first = new byte[BytesEach];
@@ -79,9 +71,7 @@ public sealed class DripFedMemoryTests
         var sockets = new List<Socket>(count);
         for (var i = 0; i < count; i++)
         {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await s.ConnectAsync(target.EndPoint);
-            sockets.Add(s);
+            sockets.Add(await LimitsTestKit.ConnectAsync(target));
         }
 
         for (var b = 0; b < bytes.Length; b++)

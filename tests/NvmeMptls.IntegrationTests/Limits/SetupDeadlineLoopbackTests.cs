@@ -1,9 +1,6 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Configuration;
-using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.TestKit;
@@ -18,18 +15,14 @@ namespace NvmeMptls.IntegrationTests.Limits;
 [NonParallelizable]
 public sealed class SetupDeadlineLoopbackTests
 {
-    private const string Key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
     private static readonly TargetLimits Short = new() { IcReqTimeout = TimeSpan.FromMilliseconds(500), ConnectTimeout = TimeSpan.FromMilliseconds(500) };
 
     [TestCase(TlsMode.Required)]
     [TestCase(TlsMode.Optional)]
     public async Task TlsPort_FewerThanEightBytes_ClosedAtTheIcReqDeadline(TlsMode tls)
     {
-        var security = TargetSecurity.Create(
-            TargetOptions.Default with { Tls = new TlsOptions { Keys = ImmutableArray.Create(new TlsKeyOptions { Key = Key }) } },
-            NullLoggerFactory.Instance, new TlsHandshakeCounters());
-        await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, limits: Short, tls: tls, security: security);
-        using var socket = await ConnectAsync(target);
+        await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, limits: Short, tls: tls, security: LimitsTestKit.Security(tls));
+        using var socket = await LimitsTestKit.ConnectAsync(target);
         await socket.SendAsync(new byte[] { 22, 3, 1 }, SocketFlags.None);
 
         await AssertClosedByTargetAsync(socket);
@@ -40,7 +33,7 @@ public sealed class SetupDeadlineLoopbackTests
     public async Task PlainPort_IcReqOneByteEvery100Ms_ClosedAtTheDeadlineNotKeptAlive()
     {
         await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, limits: Short);
-        using var socket = await ConnectAsync(target);
+        using var socket = await LimitsTestKit.ConnectAsync(target);
         var icreq = new byte[128];
         icreq[2] = 128;
         icreq[4] = 128;
@@ -63,13 +56,6 @@ public sealed class SetupDeadlineLoopbackTests
         await AssertClosedByTargetAsync(socket);
         await WaitUntilAsync(() => target.Server.Registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.SetupTimeout] == 1);
         Assert.That(target.Server.Registry.Counters.SetupTimeouts[(int)SetupPhase.IcReq], Is.EqualTo(1));
-    }
-
-    private static async Task<Socket> ConnectAsync(LoopbackTarget target)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(target.EndPoint);
-        return socket;
     }
 
     /// <summary>The target ends the connection (FIN or reset) within a generous bound of the 500 ms deadline.</summary>

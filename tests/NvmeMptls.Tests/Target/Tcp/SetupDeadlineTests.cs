@@ -81,12 +81,7 @@ public sealed class SetupDeadlineTests
         Assert.That(connect.Status.IsSuccess, Is.True, connect.Status.ToString());
 
         // Silence: no Property Set CC.EN, no Keep Alive. KATO 5 s, checked every 2.5 s.
-        for (var i = 0; i < 8 && !target.RunOf(0).IsCompleted; i++)
-        {
-            clock.Advance(Second);
-            await Task.Delay(10);
-        }
-
+        await AdvanceWhileRunningAsync(clock, target, seconds: 8);
         await AssertEndedAsync(target, ConnectionEndReason.KeepAliveExpired);
         Assert.That(target.Registry.Counters.KeepAliveExpiries, Is.EqualTo(1));
     }
@@ -102,13 +97,18 @@ public sealed class SetupDeadlineTests
         Assert.That(connect.Status.IsSuccess, Is.True, connect.Status.ToString());
 
         // Connected and then idle: no CC.EN, no Get Log Page, no Keep Alive.
-        for (var i = 0; i < 20 && !target.RunOf(0).IsCompleted; i++)
+        await AdvanceWhileRunningAsync(clock, target, seconds: 20);
+        await AssertEndedAsync(target, ConnectionEndReason.KeepAliveExpired);
+    }
+
+    /// <summary>Moves the clock a second at a time, letting the timer callbacks run, until the queue ends.</summary>
+    private static async Task AdvanceWhileRunningAsync(FakeTimeProvider clock, InMemoryTarget target, int seconds)
+    {
+        for (var i = 0; i < seconds && !target.RunOf(0).IsCompleted; i++)
         {
             clock.Advance(Second);
             await Task.Delay(10);
         }
-
-        await AssertEndedAsync(target, ConnectionEndReason.KeepAliveExpired);
     }
 
     private static async Task AssertEndedAsync(InMemoryTarget target, ConnectionEndReason reason)

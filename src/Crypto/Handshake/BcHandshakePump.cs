@@ -111,15 +111,18 @@ internal static class BcHandshakePump
         {
             throw new TlsFatalAlert(AlertDescription.record_overflow, $"handshake record of {length} bytes");
         }
-        int held = 0;
-        foreach (byte[] r in firstFlight ?? [])
+        if (firstFlight is not null)
         {
-            held += r.Length;
-        }
-        if (held + length > ClientHelloCheck.MaxClientHello)
-        {
-            // See ClientHelloCheck.MaxClientHello: a first flight this long is not buffered.
-            throw new TlsFatalAlert(AlertDescription.handshake_failure, $"first flight exceeds {ClientHelloCheck.MaxClientHello} bytes");
+            int held = length;
+            foreach (byte[] r in firstFlight)
+            {
+                held += r.Length;
+            }
+            if (held > ClientHelloCheck.MaxClientHello)
+            {
+                // See ClientHelloCheck.MaxClientHello: a first flight this long is not buffered.
+                throw new TlsFatalAlert(AlertDescription.handshake_failure, $"first flight exceeds {ClientHelloCheck.MaxClientHello} bytes");
+            }
         }
         if (buffer.Length < TlsRecordLimits.HeaderLength + length)
         {

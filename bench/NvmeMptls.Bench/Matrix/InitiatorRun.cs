@@ -13,13 +13,28 @@ public static class InitiatorRun
     public static async Task<MatrixResult> RunAsync(
         string cliDll, TargetProcess target, Carrier carrier, MatrixCell cell, string? tlsKey, int? cpu, int seconds, string size, bool timeBased = true)
     {
+        var before = await target.SampleAsync().ConfigureAwait(false);
+        var result = await RunAsync(cliDll, target.Port, TargetProcess.Nqn, carrier, cell, tlsKey, cpu, seconds, size, timeBased).ConfigureAwait(false);
+        var after = await target.SampleAsync().ConfigureAwait(false);
+        var ios = result.Iops * seconds;
+        return result with
+        {
+            TargetCpuMicrosPerIo = ios == 0 ? 0 : (after.CpuSeconds - before.CpuSeconds) * 1e6 / ios,
+            TargetBytesPerIo = ios == 0 ? 0 : (after.AllocatedBytes - before.AllocatedBytes) / ios,
+        };
+    }
+
+    /// <summary>The load generator against any target (ours or SPDK's); the target-side columns stay 0.</summary>
+    public static async Task<MatrixResult> RunAsync(
+        string cliDll, int port, string nqn, Carrier carrier, MatrixCell cell, string? tlsKey, int? cpu, int seconds, string size, bool timeBased = true)
+    {
         var args = new List<string>();
         if (cpu is { } c)
         {
             args.AddRange(["-c", c.ToString(CultureInfo.InvariantCulture), "dotnet"]);
         }
 
-        args.AddRange([cliDll, "bench", "-a", "127.0.0.1", "-s", target.Port.ToString(CultureInfo.InvariantCulture), "-n", TargetProcess.Nqn,
+        args.AddRange([cliDll, "bench", "-a", "127.0.0.1", "-s", port.ToString(CultureInfo.InvariantCulture), "-n", nqn,
             "--multipath", carrier.Mptcp ? "required" : "disabled", "--name", "cell", "--rw", cell.Rw, "--bs", cell.BlockSize,
             "--iodepth", cell.IoDepth.ToString(CultureInfo.InvariantCulture), "--size", size, "--ramp_time", "1",
             "--runtime", seconds.ToString(CultureInfo.InvariantCulture), "--output-format", "json"]);
@@ -32,9 +47,7 @@ public static class InitiatorRun
             args.AddRange(["--tls", "--tls-key", tlsKey!]);
         }
 
-        var before = await target.SampleAsync().ConfigureAwait(false);
         var (exit, stdout, stderr) = await RunAsync(cpu is null ? "dotnet" : "taskset", args).ConfigureAwait(false);
-        var after = await target.SampleAsync().ConfigureAwait(false);
         if (exit != 0 && exit != 1)
         {
             throw new InvalidOperationException($"nvme-mptls bench {cell.Name} over {carrier.Name} exited {exit}: {stderr.Trim()}");
@@ -43,10 +56,8 @@ public static class InitiatorRun
         using var json = JsonDocument.Parse(stdout);
         var job = json.RootElement.GetProperty("jobs")[0];
         var direction = job.GetProperty(cell.Rw.Contains("write", StringComparison.Ordinal) ? "write" : "read");
-        var ios = direction.GetProperty("total_ios").GetDouble();
         var percentiles = direction.GetProperty("clat_ns").GetProperty("percentile");
         var ours = json.RootElement.GetProperty("nvme-mptls");
-        var perIo = ios == 0 ? 0 : 1.0 / ios;
         return new MatrixResult(
             carrier,
             cell,
@@ -54,9 +65,9 @@ public static class InitiatorRun
             direction.GetProperty("bw_bytes").GetDouble() / (1 << 20),
             percentiles.GetProperty("50.000000").GetDouble() / 1000,
             percentiles.GetProperty("99.000000").GetDouble() / 1000,
-            (after.CpuSeconds - before.CpuSeconds) * 1e6 * perIo,
+            0,
             ours.GetProperty("cpu_us_per_io").GetDouble(),
-            (after.AllocatedBytes - before.AllocatedBytes) * perIo,
+            0,
             ours.GetProperty("allocated_bytes_per_io").GetDouble(),
             job.GetProperty("total_err").GetInt64());
     }

@@ -42,3 +42,11 @@ public sealed record MatrixResult(
     double TargetBytesPerIo,
     double InitiatorBytesPerIo,
     long Errors);
+
+/// <summary>One SPDK-side measurement: which pair ran, the cell, and its figures (latency: perf's mean, our bench's p50).</summary>
+public sealed record SpdkResult(string Pair, MatrixCell Cell, double Iops, double MiBps, double LatencyMicros)
+{
+    public const string PerfOnSpdk = "spdk_nvme_perf → SPDK nvmf_tgt";
+    public const string PerfOnOurs = "spdk_nvme_perf → NvmeMptls";
+    public const string BenchOnSpdk = "nvme-mptls bench → SPDK nvmf_tgt";
+}

@@ -88,7 +88,13 @@ public static class MatrixCommand
             }
         }
 
-        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results);
+        var spdkRows = new List<SpdkResult>();
+        if (SpdkRows.Root is { } spdkRoot && carriers.Contains(Carrier.All[0]))
+        {
+            await RunSpdkAsync(spdkRoot, targetDll, cliDll, targetCpu, initiatorCpu, seconds, runs, spdkRows).ConfigureAwait(false);
+        }
+
+        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results) + MatrixReport.SpdkMarkdown(spdkRows, results);
         Directory.CreateDirectory(outDir);
         var stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmm", CultureInfo.InvariantCulture);
         var mdPath = Path.Combine(outDir, $"matrix-{stamp}.md");
@@ -98,6 +104,36 @@ public static class MatrixCommand
         Console.WriteLine(markdown);
         Console.WriteLine($"written: {mdPath}, {svgPath}");
         return results.Any(r => r.Errors > 0) ? 1 : 0;
+    }
+
+    /// <summary>SPDK beside us on plain TCP: perf → SPDK, perf → NvmeMptls, our bench → SPDK, each cell, each run.</summary>
+    private static async Task RunSpdkAsync(string root, string targetDll, string cliDll, int? targetCpu, int? initiatorCpu, int seconds, int runs, List<SpdkResult> rows)
+    {
+        var tcp = Carrier.All[0];
+        for (var run = 1; run <= runs; run++)
+        {
+            using (var spdk = await SpdkRows.StartAsync(root).ConfigureAwait(false))
+            {
+                foreach (var cell in MatrixCell.All)
+                {
+                    var perf = await SpdkRows.PerfAsync(root, spdk.Port, SpdkRows.SpdkNqn, cell, seconds).ConfigureAwait(false);
+                    rows.Add(new SpdkResult(SpdkResult.PerfOnSpdk, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
+                    var ours = await InitiatorRun.RunAsync(cliDll, spdk.Port, SpdkRows.SpdkNqn, tcp, cell, null, initiatorCpu, seconds, NamespaceSize).ConfigureAwait(false);
+                    rows.Add(new SpdkResult(SpdkResult.BenchOnSpdk, cell, ours.Iops, ours.MiBps, ours.P50Micros));
+                }
+            }
+
+            var target = await TargetProcess.StartAsync(targetDll, tcp, null, targetCpu, NamespaceSize).ConfigureAwait(false);
+            await using (target.ConfigureAwait(false))
+            {
+                await InitiatorRun.RunAsync(cliDll, target, tcp, new MatrixCell("fill", "write", "128k", 16), null, initiatorCpu, 120, NamespaceSize, timeBased: false).ConfigureAwait(false);
+                foreach (var cell in MatrixCell.All)
+                {
+                    var perf = await SpdkRows.PerfAsync(root, target.Port, TargetProcess.Nqn, cell, seconds).ConfigureAwait(false);
+                    rows.Add(new SpdkResult(SpdkResult.PerfOnOurs, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
+                }
+            }
+        }
     }
 
     private static string RepositoryRoot()

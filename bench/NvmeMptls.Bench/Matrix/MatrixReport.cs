@@ -50,6 +50,45 @@ public static class MatrixReport
         return md.ToString();
     }
 
+    /// <summary>The SPDK rows and the ratios the issue asks for: ours/SPDK as a target, our bench/perf as an initiator.</summary>
+    public static string SpdkMarkdown(IReadOnlyList<SpdkResult> spdk, IReadOnlyList<MatrixResult> ours)
+    {
+        if (spdk.Count == 0)
+        {
+            return "\nNo SPDK rows: set NVMEMPTLS_SPDK to a tree built by ../shared/bench/spdk-build.sh to add them.\n";
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.AppendLine();
+        md.AppendLine("SPDK v24.09 beside us, plain TCP, same pinning (targets on CPU 0, initiators on CPU 1), median of runs. " +
+            "Latency: spdk_nvme_perf's mean, our bench's p50 (µs). 4 KiB cells in IOPS, 128 KiB cells in MiB/s.");
+        md.AppendLine();
+        md.AppendLine("| cell | perf → SPDK | perf → NvmeMptls | target ratio (ours/SPDK) | bench → SPDK | initiator ratio (bench/perf on SPDK) | bench → NvmeMptls |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var cell in MatrixCell.All)
+        {
+            double Pick(string pair) => Figure(cell, spdk.Where(r => r.Pair == pair && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.LatencyMicros)));
+            var perfSpdk = Pick(SpdkResult.PerfOnSpdk);
+            var perfOurs = Pick(SpdkResult.PerfOnOurs);
+            var benchSpdk = Pick(SpdkResult.BenchOnSpdk);
+            var benchOurs = Figure(cell, ours.Where(r => r.Carrier.Name == "tcp" && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.P50Micros)));
+            var lowerIsBetter = cell.IsLatencyCell;
+            string Ratio(double a, double b) => b == 0 ? "—" : (lowerIsBetter ? b / a : a / b).ToString("0.00", inv);
+            md.AppendLine(inv, $"| {cell.Name}{(lowerIsBetter ? " (µs)" : "")} | {perfSpdk:0.#} | {perfOurs:0.#} | {Ratio(perfOurs, perfSpdk)} | {benchSpdk:0.#} | {Ratio(benchSpdk, perfSpdk)} | {benchOurs:0.#} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("Ratios are written so that above 1.0 means we do better (for QD1 latency: SPDK's over ours).");
+        return md.ToString();
+    }
+
+    private static double Figure(MatrixCell cell, IEnumerable<(double Iops, double MiBps, double Micros)> rows)
+    {
+        var values = rows.Select(r => cell.IsLatencyCell ? r.Micros : cell.IsBandwidthCell ? r.MiBps : r.Iops).Order().ToArray();
+        return values.Length == 0 ? 0 : values[values.Length / 2];
+    }
+
     private static string Show(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "n/a (tool missing)";
 
     private static double Median(List<MatrixResult> rows, Func<MatrixResult, double> pick)

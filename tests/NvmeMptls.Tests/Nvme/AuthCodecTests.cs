@@ -173,14 +173,14 @@ public sealed class AuthCodecTests
     public void Failure1_IsByteExact_AndBothAuthTypesRead()
     {
         var data = new byte[FailureMessage.Size];
-        new FailureMessage(AuthMessageId.Failure1, 0x0201, AuthFailureReason.IncorrectProtocol).Write(data);
+        new FailureMessage(AuthMessageId.Failure1, 0x0201, AuthFailureReason.IncorrectMessage).Write(data);
         Assert.That(data, Is.EqualTo(Hex("00 F1 00 00 01 02 01 07")));
 
         var older = Hex("01 F0 00 00 01 02 01 01");
         Assert.Multiple(() =>
         {
             Assert.That(FailureMessage.TryRead(data, out var f1), Is.True);
-            Assert.That(f1.Reason, Is.EqualTo(AuthFailureReason.IncorrectProtocol));
+            Assert.That(f1.Reason, Is.EqualTo(AuthFailureReason.IncorrectMessage));
             Assert.That(FailureMessage.TryRead(older, out var f2), Is.True);
             Assert.That(f2.Id, Is.EqualTo(AuthMessageId.Failure2));
             Assert.That(FailureMessage.TryRead(Hex("01 03 00 00 01 02 01 01"), out _), Is.False, "Success1 is no failure");

@@ -53,6 +53,7 @@ public sealed class TargetRegistry
     private readonly ConcurrentDictionary<ushort, TargetPortInfo> _ports = new();
     private int _nextControllerId;
     private long _discoveryGeneration = 1;
+    private Auth.HostAuthentication _authentication = Auth.HostAuthentication.None;
 
     public TargetRegistry(TargetLimits limits, TimeProvider? time = null)
     {
@@ -65,6 +66,13 @@ public sealed class TargetRegistry
     public TimeProvider Time { get; }
     public Subsystem Discovery { get; }
     public TargetCounters Counters { get; } = new();
+
+    /// <summary>Which hosts authenticate in band, with which secrets; swapped whole by live reload.</summary>
+    public Auth.HostAuthentication Authentication
+    {
+        get => Volatile.Read(ref _authentication);
+        set => Volatile.Write(ref _authentication, value);
+    }
 
     public ulong DiscoveryGeneration => (ulong)Interlocked.Read(ref _discoveryGeneration);
 
@@ -168,4 +176,7 @@ public sealed class TargetCounters
 
     /// <summary>Connections ended, indexed by <see cref="ConnectionEndReason"/>: one count per connection, its first cause.</summary>
     public readonly long[] ConnectionsEndedByReason = new long[Enum.GetValues<ConnectionEndReason>().Length];
+
+    /// <summary>DH-HMAC-CHAP transactions ended, indexed by <see cref="Auth.AuthenticationOutcome"/> (success, a Failure1 reason, host rejected, timeout).</summary>
+    public readonly long[] AuthenticationsByOutcome = new long[Enum.GetValues<Auth.AuthenticationOutcome>().Length];
 }

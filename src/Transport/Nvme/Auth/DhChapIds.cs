@@ -31,7 +31,7 @@ public enum AuthFailureReason : byte
     HashUnusable = 0x04,
     DhGroupUnusable = 0x05,
     IncorrectPayload = 0x06,
-    IncorrectProtocol = 0x07,
+    IncorrectMessage = 0x07,
 }
 
 /// <summary>Names of the identifiers as nvme-cli and the kernel print them ("hmac(sha256)", "ffdhe2048").</summary>
@@ -64,7 +64,7 @@ public static class DhChapNames
         AuthFailureReason.HashUnusable => "hash function not usable",
         AuthFailureReason.DhGroupUnusable => "DH group not usable",
         AuthFailureReason.IncorrectPayload => "incorrect payload",
-        AuthFailureReason.IncorrectProtocol => "incorrect protocol message",
+        AuthFailureReason.IncorrectMessage => "incorrect protocol message",
         _ => $"reason {(byte)reason:x2}",
     };
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
@@ -31,6 +32,7 @@ internal sealed class ScrapeSampler
     private readonly Counter _controllersCreated;
     private readonly Counter _dataDigestErrors;
     private readonly Counter _connectionsEnded;
+    private readonly Counter _authentications;
     private readonly Gauge _portQueues;
     private readonly Gauge _portControllers;
     private readonly Gauge _connectionsByMode;
@@ -60,6 +62,7 @@ internal sealed class ScrapeSampler
         _controllersCreated = f.CreateCounter("nvmemptls_controllers_created_total", "Controllers created by admin-queue Connect commands.");
         _dataDigestErrors = f.CreateCounter("nvmemptls_data_digest_errors_total", "Received PDUs whose data digest (CRC32C) did not match.");
         _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted).", ["reason"]);
+        _authentications = f.CreateCounter("nvmemptls_authentications_total", "DH-HMAC-CHAP transactions ended, by outcome (success, failure) and reason (the Failure1 explanation: failed, not_usable, concat_mismatch, hash_unusable, dhgroup_unusable, incorrect_payload, incorrect_message; or host_rejected, timeout).", ["outcome", "reason"]);
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
         _portControllers = f.CreateGauge("nvmemptls_port_controllers", "Controllers with at least one queue on each listener.", ["port", "kind"]);
         _connectionsByMode = f.CreateGauge("nvmemptls_connections", "Live connections by transport mode (mptcp, mptcp_fallback, tcp, none).", ["mode"]);
@@ -188,7 +191,31 @@ internal sealed class ScrapeSampler
         {
             _connectionsEnded.WithLabels(EndReasonLabel((ConnectionEndReason)reason)).IncTo(Interlocked.Read(ref counters.ConnectionsEndedByReason[reason]));
         }
+
+        for (var outcome = 0; outcome < counters.AuthenticationsByOutcome.Length; outcome++)
+        {
+            var value = Interlocked.Read(ref counters.AuthenticationsByOutcome[outcome]);
+            if (value > 0)
+            {
+                var (label, reason) = AuthenticationLabels((AuthenticationOutcome)outcome);
+                _authentications.WithLabels(label, reason).IncTo(value);
+            }
+        }
     }
+
+    internal static (string Outcome, string Reason) AuthenticationLabels(AuthenticationOutcome outcome) => outcome switch
+    {
+        AuthenticationOutcome.Success => ("success", ""),
+        AuthenticationOutcome.Failed => ("failure", "failed"),
+        AuthenticationOutcome.NotUsable => ("failure", "not_usable"),
+        AuthenticationOutcome.ConcatMismatch => ("failure", "concat_mismatch"),
+        AuthenticationOutcome.HashUnusable => ("failure", "hash_unusable"),
+        AuthenticationOutcome.DhGroupUnusable => ("failure", "dhgroup_unusable"),
+        AuthenticationOutcome.IncorrectPayload => ("failure", "incorrect_payload"),
+        AuthenticationOutcome.IncorrectMessage => ("failure", "incorrect_message"),
+        AuthenticationOutcome.HostRejected => ("failure", "host_rejected"),
+        _ => ("failure", "timeout"),
+    };
 
     private void SampleConnections()
     {

@@ -118,7 +118,7 @@ public sealed class DhChapSecret : IDisposable
         }
     }
 
-    /// <summary>The interchange string (59, 83 or 104 characters for 32, 48 or 64 bytes).</summary>
+    /// <summary>The interchange string (59, 83 or 103 characters for 32, 48 or 64 bytes).</summary>
     public string ToInterchange()
     {
         var raw = new byte[_secret.Length + 4];

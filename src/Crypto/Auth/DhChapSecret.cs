@@ -119,15 +119,7 @@ public sealed class DhChapSecret : IDisposable
     }
 
     /// <summary>The interchange string (59, 83 or 103 characters for 32, 48 or 64 bytes).</summary>
-    public string ToInterchange()
-    {
-        var raw = new byte[_secret.Length + 4];
-        _secret.CopyTo(raw, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(raw.AsSpan(_secret.Length), Crc);
-        string text = $"{Prefix}{TransformHash:x2}:{Convert.ToBase64String(raw)}:";
-        CryptographicOperations.ZeroMemory(raw);
-        return text;
-    }
+    public string ToInterchange() => KeyInterchange.Format(Prefix, TransformHash, _secret);
 
     public static DhChapSecret Parse(string text) =>
         TryParse(text, out var secret, out string? error) ? secret : throw new FormatException(error);

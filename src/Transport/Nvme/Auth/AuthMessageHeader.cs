@@ -22,9 +22,12 @@ public readonly record struct AuthMessageHeader(byte Type, AuthMessageId Id, ush
     public const byte DhChapMessages = 0x01;
 
     /// <summary>False when fewer than <see cref="Size"/> bytes came.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> data, out AuthMessageHeader header)
+    public static bool TryRead(ReadOnlySpan<byte> data, out AuthMessageHeader header) => TryRead(data, Size, out header);
+
+    /// <summary>False when fewer than <paramref name="minimumSize"/> bytes (the fixed part of a message) came.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> data, int minimumSize, out AuthMessageHeader header)
     {
-        if (data.Length < Size)
+        if (data.Length < Math.Max(minimumSize, Size))
         {
             header = default;
             return false;

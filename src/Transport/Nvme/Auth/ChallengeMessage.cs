@@ -46,7 +46,7 @@ public sealed record ChallengeMessage(ushort TransactionId, DhChapHashId Hash, D
     public static bool TryRead(ReadOnlySpan<byte> data, out ChallengeMessage? message)
     {
         message = null;
-        if (data.Length < HeaderSize || !AuthMessageHeader.TryRead(data, out var header))
+        if (!AuthMessageHeader.TryRead(data, HeaderSize, out var header))
         {
             return false;
         }

@@ -29,7 +29,7 @@ public readonly record struct FailureMessage(AuthMessageId Id, ushort Transactio
     public static bool TryRead(ReadOnlySpan<byte> data, out FailureMessage message)
     {
         message = default;
-        if (data.Length < Size || !AuthMessageHeader.TryRead(data, out var header) || !header.IsFailure)
+        if (!AuthMessageHeader.TryRead(data, Size, out var header) || !header.IsFailure)
         {
             return false;
         }

@@ -70,7 +70,7 @@ public sealed record NegotiateMessage(ushort TransactionId, byte SecureChannel, 
     {
         message = null;
         reason = AuthFailureReason.IncorrectPayload;
-        if (data.Length < Size || !AuthMessageHeader.TryRead(data, out var header))
+        if (!AuthMessageHeader.TryRead(data, Size, out var header))
         {
             return false;
         }

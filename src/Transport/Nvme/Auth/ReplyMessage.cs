@@ -54,7 +54,7 @@ public sealed record ReplyMessage(ushort TransactionId, uint Sequence, ReadOnlyM
     public static bool TryRead(ReadOnlySpan<byte> data, out ReplyMessage? message)
     {
         message = null;
-        if (data.Length < HeaderSize || !AuthMessageHeader.TryRead(data, out var header))
+        if (!AuthMessageHeader.TryRead(data, HeaderSize, out var header))
         {
             return false;
         }

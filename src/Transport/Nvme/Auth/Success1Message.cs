@@ -40,7 +40,7 @@ public sealed record Success1Message(ushort TransactionId, int HashLength, ReadO
     public static bool TryRead(ReadOnlySpan<byte> data, out Success1Message? message)
     {
         message = null;
-        if (data.Length < HeaderSize || !AuthMessageHeader.TryRead(data, out var header))
+        if (!AuthMessageHeader.TryRead(data, HeaderSize, out var header))
         {
             return false;
         }

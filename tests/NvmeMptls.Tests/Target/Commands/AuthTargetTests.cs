@@ -219,6 +219,50 @@ public sealed class AuthTargetTests
     }
 
     [Test]
+    public async Task ReplyReplayedOnAnotherQueue_GetsFailure1Failed()
+    {
+        var (target, first, _) = await ConnectAsync();
+        await using var _t = target;
+        await using var _f = first;
+        await using var second = target.Connect();
+        await second.InitializeAsync();
+        await second.ConnectAsync(InMemoryTarget.SubsystemNqn, 0, 31);
+
+        // A valid Reply to the first queue's challenge, never sent there...
+        using var session = Session(controllerSecret: null, tid: 5);
+        var negotiate = new byte[NegotiateMessage.Size];
+        session.WriteNegotiate(negotiate);
+        await SendAsync(first, negotiate);
+        var reply = new byte[DhChapHostSession.ReceiveBufferSize];
+        int length = session.TryReply(await ReceiveAsync(first), reply, out _, out _);
+
+        // ...replayed on the second queue, in a transaction with the same T_ID: its challenge differs, so R1 does not match.
+        await SendAsync(second, negotiate);
+        await ReceiveAsync(second);
+        await SendAsync(second, reply.AsMemory(0, length));
+        Assert.That(FailureMessage.TryRead(await ReceiveAsync(second), out var failure), Is.True);
+        Assert.That(failure.Reason, Is.EqualTo(AuthFailureReason.Failed));
+    }
+
+    [Test]
+    public async Task ReplyWithOversizedDhValue_GetsFailure1IncorrectPayload()
+    {
+        var (target, host, _) = await ConnectAsync(group: DhChapGroupId.Ffdhe2048);
+        await using var _t = target;
+        await using var _h = host;
+        var negotiate = new byte[NegotiateMessage.Size];
+        NegotiateMessage.OfferAll(9).Write(negotiate);
+        await SendAsync(host, negotiate);
+        Assert.That(ChallengeMessage.TryRead(await ReceiveAsync(host), out var challenge), Is.True);
+        var reply = new ReplyMessage(9, 0, new byte[32], false, ReadOnlyMemory<byte>.Empty, new byte[challenge!.DhValue.Length + 1]);
+        var data = new byte[reply.Size];
+        reply.Write(data);
+        await SendAsync(host, data);
+        Assert.That(FailureMessage.TryRead(await ReceiveAsync(host), out var failure), Is.True);
+        Assert.That(failure.Reason, Is.EqualTo(AuthFailureReason.IncorrectPayload));
+    }
+
+    [Test]
     public async Task BadSecp_IsInvalidField()
     {
         var (target, host, _) = await ConnectAsync();

@@ -118,13 +118,13 @@ internal sealed partial class AuthTransaction : IDisposable
                 AuthStep.ExpectSuccess2 => AuthMessageId.Success2,
                 _ => null,
             };
-            // NVMe Base 2.0 §8.13.5: a message out of sequence fails the transaction ("incorrect message").
+            // NVMe Base 2.0 §8.13 / reference §5 flow: a message out of sequence fails the transaction ("incorrect message").
             if (header.Type != AuthMessageHeader.DhChapMessages || header.Id != expected)
             {
                 Fail(AuthFailureReason.IncorrectMessage, $"AUTH_Type {header.Type:x2} AUTH_Id {(byte)header.Id:x2} while at {_step}");
                 return;
             }
-            // NVMe Base 2.0 §8.13.5.3: every message of a transaction carries the T_ID of its Negotiate.
+            // Reference §5 flow table: every message of a transaction carries the T_ID of its Negotiate.
             if (header.TransactionId != _transactionId)
             {
                 Fail(AuthFailureReason.IncorrectPayload, $"T_ID {header.TransactionId} in a transaction with T_ID {_transactionId}");
@@ -268,7 +268,7 @@ internal sealed partial class AuthTransaction : IDisposable
                 Fail(AuthFailureReason.Failed, "the host's response does not match its secret");
                 return;
             }
-            // NVMe Base 2.0 §8.13.5.4: SEQNUM 0 in the Reply means "no bidirectional authentication".
+            // NVMe Base 2.2 §8.3.4.5.4 (Reply SEQNUM, as the kernel target cites it): 0 means "no bidirectional authentication".
             _bidirectional = reply.ChallengeValid && reply.Sequence != 0;
             if (_bidirectional)
             {

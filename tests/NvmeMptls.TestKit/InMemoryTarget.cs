@@ -27,12 +27,19 @@ public sealed class InMemoryTarget : IAsyncDisposable
     public TargetPortInfo Port { get; } = new(1, "127.0.0.1", 4420, PortTlsMode.None);
 
     /// <summary>Opens a connection to the target; the target side is served until disposal.</summary>
-    public RawNvmeHost Connect()
+    public RawNvmeHost Connect() => new(Open());
+
+    /// <summary>Opens a connection and returns the host's end (for a client library's connector); thread-safe.</summary>
+    public StreamConnection Open()
     {
         var (host, target) = MemoryConnection.CreatePair();
         var queue = new TargetQueue(target, Registry, Port, NullLogger.Instance);
-        _queues.Add((queue, queue.RunAsync(_cts.Token)));
-        return new RawNvmeHost(host);
+        lock (_queues)
+        {
+            _queues.Add((queue, queue.RunAsync(_cts.Token)));
+        }
+
+        return host;
     }
 
     public Task RunOf(int index) => _queues[index].Run;

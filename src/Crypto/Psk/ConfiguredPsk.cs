@@ -51,15 +51,7 @@ public sealed class ConfiguredPsk : IDisposable
     }
 
     /// <summary>Writes the interchange string (65 characters for a 32-byte key, 89 for 48 bytes).</summary>
-    public string ToInterchange()
-    {
-        var raw = new byte[_key.Length + 4];
-        _key.CopyTo(raw, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(raw.AsSpan(_key.Length), Crc);
-        string text = $"{Prefix}{(int)Hmac:X2}:{Convert.ToBase64String(raw)}:";
-        CryptographicOperations.ZeroMemory(raw);
-        return text;
-    }
+    public string ToInterchange() => KeyInterchange.Format(Prefix, (byte)Hmac, _key);
 
     public static ConfiguredPsk Parse(string text) =>
         TryParse(text, out var psk, out var error) ? psk : throw new FormatException(error.Message);

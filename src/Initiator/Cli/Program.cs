@@ -50,6 +50,8 @@ public static class Program
         table.Add(StatusCommand.Status);
         table.Add(ToolCommands.GenTlsKey);
         table.Add(ToolCommands.CheckTlsKey);
+        table.Add(ToolCommands.GenDhChapKey);
+        table.Add(ToolCommands.CheckDhChapKey);
         table.Add(ToolCommands.Nbd);
         table.Add(ToolCommands.Mount);
         table.Add(ToolCommands.Umount);

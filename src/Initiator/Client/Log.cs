@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(6004, LogLevel.Warning, "queue {QueueId}: command {CommandId} (opcode 0x{Opcode:x2}) timed out; resetting")]
     public static partial void CommandTimedOut(ILogger logger, ushort queueId, ushort commandId, byte opcode);
 
+    [LoggerMessage(6005, LogLevel.Debug, "queue {QueueId} authenticated (DH-HMAC-CHAP {Hash}, {Group}, {Direction})")]
+    public static partial void QueueAuthenticated(ILogger logger, ushort queueId, string hash, string group, string direction);
+
     [LoggerMessage(6010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
     public static partial void ControllerLive(ILogger logger, ushort controllerId, string subsystemNqn, string address, int port, int ioQueues, int queueSize);
 

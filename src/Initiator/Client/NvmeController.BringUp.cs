@@ -23,7 +23,8 @@ public sealed partial class NvmeController
     {
         var kato = (uint)Options.KeepAliveTimeout.TotalMilliseconds;
         var admin = await HostQueue.ConnectAsync(_factory, Endpoint(0),
-            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, ConnectData.DynamicControllerId, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout),
+            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, ConnectData.DynamicControllerId, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout,
+                Options.DhChapSecret, Options.DhChapControllerSecret),
             _onQueueLost, _logger, cancellationToken).ConfigureAwait(false);
         Association? association = null;
         try
@@ -110,7 +111,8 @@ public sealed partial class NvmeController
 
         QueueSize = size;
         var inCapsule = Math.Max(0, (int)Math.Min(association.Identify.Ioccsz * 16L - 64, int.MaxValue));
-        var parameters = new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, association.ControllerId, (ushort)(size - 1), 0, size, size, Options.CommandTimeout);
+        var parameters = new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, association.ControllerId, (ushort)(size - 1), 0, size, size, Options.CommandTimeout,
+            Options.DhChapSecret, Options.DhChapControllerSecret);
         var connects = new Task<HostQueue>[count];
         for (var i = 0; i < count; i++)
         {

@@ -87,6 +87,19 @@ public sealed record NvmeControllerOptions
     /// </summary>
     public bool TlsKeyUpdate { get; init; }
 
+    /// <summary>
+    /// DH-HMAC-CHAP host secret (<c>DHHC-1:XX:…:</c>, as <c>nvme connect --dhchap-secret</c>) with which every queue
+    /// authenticates when the controller asks for it (ATR in the Connect response); null (default): none, and a
+    /// controller that requires authentication is refused.
+    /// </summary>
+    public string? DhChapSecret { get; init; }
+
+    /// <summary>
+    /// DH-HMAC-CHAP controller secret (<c>nvme connect --dhchap-ctrl-secret</c>): with it the host also checks the
+    /// controller's response (bidirectional authentication). Needs <see cref="DhChapSecret"/>.
+    /// </summary>
+    public string? DhChapControllerSecret { get; init; }
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -136,6 +149,7 @@ public sealed record NvmeControllerOptions
             throw new ArgumentException("Tls needs TlsKey: a PSK in interchange format (NVMeTLSkey-1:HH:...:) or the path of a file holding one", nameof(TlsKey));
         }
 
+        CheckDhChap();
         if (ExpectedPaths is < 1 or > 8)
         {
             throw new ArgumentException($"ExpectedPaths {ExpectedPaths} is outside 1..8", nameof(ExpectedPaths));
@@ -155,6 +169,37 @@ public sealed record NvmeControllerOptions
         {
             throw new ArgumentException($"TlsIdentityVersion {TlsIdentityVersion} is not 0 or 1", nameof(TlsIdentityVersion));
         }
+    }
+
+    private void CheckDhChap()
+    {
+        if (DhChapControllerSecret is not null && DhChapSecret is null)
+        {
+            throw new ArgumentException("DhChapControllerSecret needs DhChapSecret (the host secret)", nameof(DhChapControllerSecret));
+        }
+
+        CheckSecret(DhChapSecret, nameof(DhChapSecret));
+        CheckSecret(DhChapControllerSecret, nameof(DhChapControllerSecret));
+        if (DhChapSecret is not null && string.Equals(DhChapSecret.Trim(), DhChapControllerSecret?.Trim(), StringComparison.Ordinal))
+        {
+            throw new ArgumentException("DhChapControllerSecret must differ from DhChapSecret", nameof(DhChapControllerSecret));
+        }
+    }
+
+    private static void CheckSecret(string? secret, string name)
+    {
+        if (secret is null)
+        {
+            return;
+        }
+
+        // The message says what is wrong without echoing the secret.
+        if (!Crypto.Auth.DhChapSecret.TryParse(secret, out var parsed, out var problem))
+        {
+            throw new ArgumentException($"{name}: {problem}", name);
+        }
+
+        parsed.Dispose();
     }
 
     private static void CheckNqn(string nqn, string name)

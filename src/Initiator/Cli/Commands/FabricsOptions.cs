@@ -29,6 +29,8 @@ public static class FabricsOptions
         new("tls-identity-version", null, true, "PSK identity version: 1 (NVMe1R.., default) or 0", "0|1"),
         new("tls-compat", null, false, "derive identity and TLS PSK in the older libnvme compat form"),
         new("tls-keylog", null, true, "write TLS traffic secrets in NSS key log format (debugging only)", "FILE"),
+        new("dhchap-secret", null, true, "DH-HMAC-CHAP host secret DHHC-1:XX:...: (or a file holding it), used when the controller asks", "KEY"),
+        new("dhchap-ctrl-secret", 'C', true, "DH-HMAC-CHAP controller secret: also authenticate the controller (bidirectional)", "KEY"),
         new("netns", null, true, "open the queues' sockets in network namespace NAME (/var/run/netns/NAME)", "NAME"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
         new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
@@ -36,6 +38,10 @@ public static class FabricsOptions
         new("verbose", 'v', false, "log to stderr"),
         new("help", 'h', false, "show this help"),
     ];
+
+    /// <summary>A DHHC-1 string as given, or the trimmed contents of the file it names.</summary>
+    private static string? SecretOrFile(string? value) =>
+        value is null || value.StartsWith("DHHC-1:", StringComparison.Ordinal) || !File.Exists(value) ? value : File.ReadAllText(value).Trim();
 
     public static OptionSpec NamespaceId => new("namespace-id", 'N', true, "namespace id (default 1)", "NSID");
 
@@ -62,6 +68,8 @@ public static class FabricsOptions
             TlsIdentityVersion = (int)line.GetNumber("tls-identity-version", 1, 0, 1),
             TlsCompat = line.Has("tls-compat"),
             TlsKeyLogFile = line.Get("tls-keylog"),
+            DhChapSecret = SecretOrFile(line.Get("dhchap-secret")),
+            DhChapControllerSecret = SecretOrFile(line.Get("dhchap-ctrl-secret")),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             NetworkNamespace = line.Get("netns"),
             Multipath = line.GetOr("multipath", "preferred") switch

@@ -33,36 +33,22 @@ public static class TlsKeyCommands
 
     private sealed record Options(int Hmac, string? Secret, string? Key, string? HostNqn, string? SubsysNqn, int Identity, bool Compat);
 
+    private static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "--compat", "-C" };
+
     private static bool TryParse(string[] args, out Options options, TextWriter stderr)
     {
         options = new Options(1, null, null, null, null, 1, false);
-        for (int i = 0; i < args.Length; i++)
+        if (!KeyToolArguments.TrySplit(args, Switches, stderr, out var pairs))
         {
-            string arg = args[i];
-            string name = arg;
-            string? value = null;
-            int eq = arg.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                name = arg[..eq];
-                value = arg[(eq + 1)..];
-            }
-            if (name is "--compat" or "-C")
-            {
-                options = options with { Compat = true };
-                continue;
-            }
-            if (value is null)
-            {
-                if (i + 1 >= args.Length)
-                {
-                    stderr.WriteLine($"option {name} needs a value");
-                    return false;
-                }
-                value = args[++i];
-            }
+            return false;
+        }
+        foreach (var (name, value) in pairs)
+        {
             switch (name)
             {
+                case "--compat" or "-C":
+                    options = options with { Compat = true };
+                    break;
                 case "--hmac" or "-m" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int hmac):
                     options = options with { Hmac = hmac };
                     break;
@@ -82,7 +68,7 @@ public static class TlsKeyCommands
                     options = options with { SubsysNqn = value };
                     break;
                 default:
-                    stderr.WriteLine($"unknown or invalid option {arg}");
+                    stderr.WriteLine($"unknown or invalid option {name}{(value is null ? "" : "=" + value)}");
                     return false;
             }
         }

@@ -20,6 +20,12 @@ public static class ToolCommands
     public static Verb CheckTlsKey { get; } = RawVerb("check-tls-key", "validate a PSK; with --hostnqn/--subsysnqn print its identity and TLS PSK",
         (args, c, _) => Task.FromResult(TlsKeyCommands.CheckTlsKey([.. args], c.Out, c.Error)));
 
+    public static Verb GenDhChapKey { get; } = RawVerb("gen-dhchap-key", "generate a DH-HMAC-CHAP secret DHHC-1:XX:...: (like nvme-cli; --hmac 1-3 transforms with --nqn)",
+        (args, c, _) => Task.FromResult(DhChapKeyCommands.GenDhChapKey([.. args], c.Out, c.Error)));
+
+    public static Verb CheckDhChapKey { get; } = RawVerb("check-dhchap-key", "validate a DH-HMAC-CHAP secret (like nvme-cli)",
+        (args, c, _) => Task.FromResult(DhChapKeyCommands.CheckDhChapKey([.. args], c.Out, c.Error)));
+
     public static Verb Nbd { get; } = RawVerb("nbd", "export a namespace over NBD (--socket PATH | --port N) until interrupted", NbdAsync);
 
     public static Verb Mount { get; } = RawVerb("mount", "mount a namespace: <mountpoint> [--mkfs ext4] [-o OPTS] plus connection options", MountAsync);

@@ -343,14 +343,19 @@ internal sealed partial class HostQueue : IAsyncDisposable
             throw new NvmeStatusException(completion.Status, $"{where}: Connect to {p.SubsystemNqn} as {p.HostNqn} refused{DescribeConnectFailure(completion)}");
         }
 
-        // Reference §2.3: ATR/ASCR would require in-band authentication, which this host does not do.
+        // Reference §2.3/§5: ATR asks for in-band authentication before anything else on this queue; ASCR (secure
+        // channel concatenation) is not supported yet.
         var response = new ConnectResponse(completion.Dw0);
-        if (response.AuthenticationRequired)
+        if ((response.Dw0 & ConnectResponse.SecureChannelRequiredBit) != 0)
         {
-            throw new IOException($"{where}: the controller requires in-band authentication (Connect DW0 0x{completion.Dw0:x8}), which is not supported");
+            throw new NvmeAuthenticationException($"{where}: the controller requires secure channel concatenation (Connect DW0 0x{completion.Dw0:x8}), which is not supported", 0, rejectedByController: false);
         }
 
         ControllerId = response.ControllerId;
+        if (response.AuthenticationRequired)
+        {
+            await AuthenticateAsync(p, where, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static string DescribeConnectFailure(in NvmeCompletion completion)
@@ -380,4 +385,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
 /// <summary>What a queue's Connect carries and how many command slots it gets.</summary>
 internal sealed record QueueParameters(
-    Guid HostId, string HostNqn, string SubsystemNqn, ushort ControllerId, ushort SqSize, uint KeepAliveMilliseconds, int Slots, int MaxOutstanding, TimeSpan CommandTimeout);
+    Guid HostId, string HostNqn, string SubsystemNqn, ushort ControllerId, ushort SqSize, uint KeepAliveMilliseconds, int Slots, int MaxOutstanding, TimeSpan CommandTimeout,
+    string? DhChapSecret = null, string? DhChapControllerSecret = null)
+{
+    // Keep the secrets out of any log line or exception message that prints the parameters.
+    public override string ToString() => $"QueueParameters {{ HostNqn = {HostNqn}, SubsystemNqn = {SubsystemNqn}, ControllerId = {ControllerId}, SqSize = {SqSize} }}";
+}

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
@@ -16,6 +17,7 @@ namespace NvmeMptls.Target.Commands;
 internal sealed class CommandExecutor
 {
     private readonly FabricsCommands _fabrics;
+    private readonly AuthCommands _auth;
     private TargetNamespace? _metricsNamespace;
     private INamespaceObserver? _metricsNamespaceChildren;
 
@@ -24,6 +26,7 @@ internal sealed class CommandExecutor
         Queue = queue;
         Registry = registry;
         _fabrics = new FabricsCommands(this, logger);
+        _auth = new AuthCommands(this);
         Io = new IoExecutor(this, logger);
     }
 
@@ -37,6 +40,9 @@ internal sealed class CommandExecutor
     public TargetController? Controller { get; private set; }
 
     public ushort QueueId { get; private set; }
+
+    /// <summary>The queue's in-band authentication when its Connect returned ATR; null when the host need not authenticate.</summary>
+    public AuthTransaction? Authentication { get; private set; }
 
     /// <summary>Where completed commands are observed (latency, errors); null when metrics are off.</summary>
     public ITargetObserver? Metrics { get; set; }
@@ -58,6 +64,13 @@ internal sealed class CommandExecutor
             return Dnr(NvmeStatusCodes.CommandSequenceError);
         }
 
+        // NVMe Base 2.0 §8.13: after a Connect that returned ATR, only Fabrics commands run until the queue has
+        // authenticated (kernel nvmet_check_auth_status); everything else is Authentication Required.
+        if (Authentication is { Authenticated: false })
+        {
+            return Dnr(NvmeStatusCodes.AuthenticationRequired);
+        }
+
         return QueueId != 0 ? IoExecutor.Validate(ctx, controller) : NvmeStatus.Success;
     }
 
@@ -67,7 +80,14 @@ internal sealed class CommandExecutor
         ctx.SetState(CommandState.Executing);
         if (ctx.Command.Opcode == FabricsOpcodes.Fabrics)
         {
-            _fabrics.Execute(ctx);
+            if (ctx.Command.FabricsType is FabricsOpcodes.AuthenticationSend or FabricsOpcodes.AuthenticationReceive && Controller is not null)
+            {
+                _auth.Execute(ctx, Authentication);
+            }
+            else
+            {
+                _fabrics.Execute(ctx);
+            }
         }
         else if (QueueId != 0)
         {
@@ -132,8 +152,15 @@ internal sealed class CommandExecutor
         QueueId = qid;
     }
 
-    /// <summary>The connection closed: leave the controller (closing it when this was its admin queue).</summary>
-    public void Detach() => Controller?.DetachQueue(QueueId, Queue);
+    /// <summary>A Connect returned ATR: the queue runs this transaction before anything but Fabrics commands.</summary>
+    internal void RequireAuthentication(AuthTransaction transaction) => Authentication = transaction;
+
+    /// <summary>The connection closed: leave the controller (closing it when this was its admin queue) and drop any authentication state.</summary>
+    public void Detach()
+    {
+        Authentication?.Dispose();
+        Controller?.DetachQueue(QueueId, Queue);
+    }
 
     /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency. Send loop only.</summary>
     public void OnResponseSent(CommandContext ctx)

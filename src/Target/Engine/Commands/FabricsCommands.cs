@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Controllers;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
@@ -179,9 +180,31 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             controller.StartKeepAlive();
         }
 
+        bool authenticate = RequireAuthentication(subsystem, data.HostNqn, qid, controller.KeepAliveTimeoutMs);
         queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
         CommandLog.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
-        _executor.Complete(ctx, NvmeStatus.Success, controller.ControllerId);
+        _executor.Complete(ctx, NvmeStatus.Success, ConnectResponse.Success(controller.ControllerId, authenticate).Dw0);
+    }
+
+    /// <summary>
+    /// NVMe Base 2.0 §8.13 / reference §5: a host with a configured secret must authenticate every queue, which Connect
+    /// says with ATR. Like the kernel target (nvmet_has_auth), not on a queue TLS already authenticated, and never on
+    /// the discovery subsystem.
+    /// </summary>
+    private bool RequireAuthentication(Subsystem subsystem, string hostNqn, ushort qid, uint keepAliveMs)
+    {
+        var registry = _executor.Registry;
+        if (subsystem.IsDiscovery || _executor.Queue.Tls is not null || registry.Authentication.Find(subsystem.Nqn, hostNqn) is null)
+        {
+            return false;
+        }
+        // Kernel nvmet_execute_auth_send: a stalled transaction expires after KATO, or 120 s without keep-alive.
+        var timeout = keepAliveMs > 0 ? TimeSpan.FromMilliseconds(keepAliveMs) : TimeSpan.FromSeconds(120);
+        string remote = _executor.Queue.RemoteEndPoint?.ToString() ?? "?";
+#pragma warning disable CA2000 // the executor owns it and disposes it when the queue detaches
+        _executor.RequireAuthentication(new AuthTransaction(registry, subsystem.Nqn, hostNqn, qid, remote, timeout, _logger));
+#pragma warning restore CA2000
+        return true;
     }
 
     private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)

@@ -59,6 +59,7 @@ public sealed class TargetRegistry
     private readonly ConcurrentDictionary<ushort, TargetPortInfo> _ports = new();
     private int _nextControllerId;
     private long _discoveryGeneration = 1;
+    private Auth.HostAuthentication _authentication = Auth.HostAuthentication.None;
 
     public TargetRegistry(TargetLimits limits, TimeProvider? time = null)
     {
@@ -71,6 +72,13 @@ public sealed class TargetRegistry
     public TimeProvider Time { get; }
     public Subsystem Discovery { get; }
     public TargetCounters Counters { get; } = new();
+
+    /// <summary>Which hosts authenticate in band, with which secrets; swapped whole by live reload.</summary>
+    public Auth.HostAuthentication Authentication
+    {
+        get => Volatile.Read(ref _authentication);
+        set => Volatile.Write(ref _authentication, value);
+    }
 
     public ulong DiscoveryGeneration => (ulong)Interlocked.Read(ref _discoveryGeneration);
 
@@ -177,4 +185,7 @@ public sealed class TargetCounters
 
     /// <summary>Connections cut at a setup deadline, indexed by <see cref="SetupPhase"/> (including those cut before TLS).</summary>
     public readonly long[] SetupTimeouts = new long[Enum.GetValues<SetupPhase>().Length];
+
+    /// <summary>DH-HMAC-CHAP transactions ended, indexed by <see cref="Auth.AuthenticationOutcome"/> (success, a Failure1 reason, host rejected, timeout).</summary>
+    public readonly long[] AuthenticationsByOutcome = new long[Enum.GetValues<Auth.AuthenticationOutcome>().Length];
 }

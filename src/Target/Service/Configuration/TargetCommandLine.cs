@@ -51,6 +51,10 @@ public static class TargetCommandLine
           --tls none|optional|required  TLS on every port
           --tls-key KEY                 PSK in interchange format NVMeTLSkey-1:HH:...: ; repeatable, replaces configured keys
           --tls-v0-form rfc|compat      TLS PSK form for version-0 identities of the --tls-key keys (compat: nvme-cli <= 2.15)
+          --dhchap-secret SECRET        every host of the first subsystem must authenticate in band (DH-HMAC-CHAP) with
+                                        this secret (DHHC-1:XX:...:, e.g. from nvme gen-dhchap-key); replaces configured secrets
+          --dhchap-ctrl-secret SECRET   with --dhchap-secret: the controller secret the target proves itself with
+                                        (bidirectional authentication, nvme connect --dhchap-ctrl-secret)
           --multipath required|preferred|disabled   MPTCP on every port
           --metrics URL|off             Prometheus endpoint (e.g. http://127.0.0.1:9464/metrics) or off
           --lba-size 512|4096           LBA size of the namespaces given by flags (or of the first subsystem's)
@@ -60,7 +64,7 @@ public static class TargetCommandLine
     private static readonly HashSet<string> s_flagsWithValue = new(StringComparer.Ordinal)
     {
         "--config", "--listen", "--discovery", "--memory-ns", "--file-ns", "--block-ns", "--nqn", "--allow-host",
-        "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size",
+        "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size", "--dhchap-secret", "--dhchap-ctrl-secret",
     };
 
     /// <summary>Parses flags, reading configuration sources and environment of this process.</summary>
@@ -116,6 +120,7 @@ public static class TargetCommandLine
             flags.Accept(name, value, errors);
         }
 
+        flags.Check(errors);
         if (errors.Count > 0)
         {
             return new TargetCommandLineResult { Errors = [.. errors] };
@@ -165,6 +170,8 @@ public static class TargetCommandLine
         private readonly List<string> _allowedHosts = [];
         private readonly List<TlsKeyOptions> _tlsKeys = [];
         private bool _v0Compat;
+        private string? _dhchapSecret;
+        private string? _dhchapControllerSecret;
         private (string Address, int Port)? _listen;
         private (string Address, int Port)? _discovery;
         private bool _discoveryNone;
@@ -218,6 +225,12 @@ public static class TargetCommandLine
                 case "--tls-key":
                     _tlsKeys.Add(new TlsKeyOptions { Key = value });
                     break;
+                case "--dhchap-secret":
+                    _dhchapSecret = value;
+                    break;
+                case "--dhchap-ctrl-secret":
+                    _dhchapControllerSecret = value;
+                    break;
                 case "--tls-v0-form":
                     if (value is "rfc" or "compat")
                     {
@@ -252,10 +265,30 @@ public static class TargetCommandLine
             }
         }
 
+        /// <summary>Rules between flags, checked once all are read.</summary>
+        public void Check(List<string> errors)
+        {
+            if (_dhchapControllerSecret is not null && _dhchapSecret is null)
+            {
+                errors.Add("--dhchap-ctrl-secret: needs --dhchap-secret (the host secret)");
+            }
+        }
+
         public TargetOptions Apply(TargetOptions options)
         {
             options = ApplySubsystem(options);
             options = ApplyPorts(options);
+            if (_dhchapSecret is not null && !options.Subsystems.IsEmpty)
+            {
+                options = options with
+                {
+                    DhChap = new DhChapOptions
+                    {
+                        Hosts = [new DhChapHostOptions { SubsystemNqn = options.Subsystems[0].Nqn, Secret = _dhchapSecret, ControllerSecret = _dhchapControllerSecret }],
+                    },
+                };
+            }
+
             if (_tlsKeys.Count > 0)
             {
                 options = options with { Tls = options.Tls with { Keys = [.. _tlsKeys.Select(k => k with { V0Compat = _v0Compat })] } };

@@ -21,6 +21,8 @@ public sealed record TargetOptions
 
     public TlsOptions Tls { get; init; } = new();
 
+    public DhChapOptions DhChap { get; init; } = new();
+
     public LimitsOptions Limits { get; init; } = new();
 
     public KeepAliveOptions KeepAlive { get; init; } = new();

@@ -32,6 +32,7 @@ internal sealed class TargetOptionsReader
             Subsystems = subsystems.Exists() ? ReadList(subsystems, ReadSubsystem) : defaults.Subsystems,
             Ports = ports.Exists() ? ReadList(ports, ReadPort) : defaults.Ports,
             Tls = ReadTls(target.GetSection("Tls")),
+            DhChap = new DhChapOptions { Hosts = ReadList(target.GetSection("DhChap").GetSection("Hosts"), ReadDhChapHost) },
             Limits = ReadLimits(target.GetSection("Limits")),
             KeepAlive = new KeepAliveOptions
             {
@@ -154,6 +155,18 @@ internal sealed class TargetOptionsReader
             V0Compat = Bool(section, "V0Compat", false),
         };
     }
+
+    private static DhChapHostOptions ReadDhChapHost(IConfigurationSection section, int index) => new()
+    {
+        HostNqn = Text(section, "HostNqn"),
+        SubsystemNqn = Text(section, "SubsystemNqn"),
+        Secret = Text(section, "Secret"),
+        SecretFile = Text(section, "SecretFile"),
+        ControllerSecret = Text(section, "ControllerSecret"),
+        ControllerSecretFile = Text(section, "ControllerSecretFile"),
+        Hashes = ReadList(section.GetSection("Hashes"), (item, _) => item.Value ?? ""),
+        DhGroups = ReadList(section.GetSection("DhGroups"), (item, _) => item.Value ?? ""),
+    };
 
     private LimitsOptions ReadLimits(IConfigurationSection section)
     {

@@ -8,7 +8,7 @@ namespace NvmeMptls.Target.Configuration;
 /// Every rule that spans more than one value, run on resolved options. Each message starts with the
 /// configuration key it is about and says which values are accepted, and all of them are collected.
 /// </summary>
-internal static class TargetOptionsValidator
+internal static partial class TargetOptionsValidator
 {
     private const string Root = TargetOptions.SectionName;
 
@@ -17,6 +17,7 @@ internal static class TargetOptionsValidator
         ValidateSubsystems(options, errors);
         ValidatePorts(options, errors);
         ValidateTls(options, errors);
+        ValidateDhChap(options, errors);
         ValidateLimits(options.Limits, errors);
 
         if (options.KeepAlive.DiscoveryDefaultTimeout <= TimeSpan.Zero)

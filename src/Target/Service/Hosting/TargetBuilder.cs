@@ -1,9 +1,12 @@
 using Microsoft.Extensions.Logging;
+using NvmeMptls.Crypto.Auth;
+using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Nvme.Auth;
 
 namespace NvmeMptls.Target.Hosting;
 
@@ -36,7 +39,40 @@ public static class TargetBuilder
             registry.AddPort(ToPortInfo(p));
         }
 
+        registry.Authentication = BuildAuthentication(options.DhChap);
         return registry;
+    }
+
+    /// <summary>The engine's view of Target:DhChap (validated options: every secret and name parses).</summary>
+    public static HostAuthentication BuildAuthentication(DhChapOptions options)
+    {
+        if (options.Hosts.IsEmpty)
+        {
+            return HostAuthentication.None;
+        }
+
+        var entries = new List<HostAuthenticationEntry>(options.Hosts.Length);
+        foreach (var host in options.Hosts)
+        {
+            var hashes = new List<DhChapHashId>();
+            foreach (var name in host.Hashes)
+            {
+                hashes.Add(DhChapNames.TryParseHash(name, out var hash) ? hash : throw new FormatException($"hash '{name}'"));
+            }
+
+            var groups = new List<DhChapGroupId>();
+            foreach (var name in host.DhGroups)
+            {
+                groups.Add(DhChapNames.TryParseGroup(name, out var group) ? group : throw new FormatException($"DH group '{name}'"));
+            }
+
+            // The secrets live as long as this snapshot; a transaction transforms and zeroes its own copies.
+            string? controller = host.ReadControllerSecret();
+            var keys = new DhChapHostKeys(DhChapSecret.Parse(host.ReadSecret()), controller is null ? null : DhChapSecret.Parse(controller), hashes, groups);
+            entries.Add(new HostAuthenticationEntry(host.HostNqn, host.SubsystemNqn, keys));
+        }
+
+        return new HostAuthentication(entries);
     }
 
     public static TargetPortInfo ToPortInfo(PortOptions p) => new((ushort)p.Id, p.Address, p.Port, p.Tls switch

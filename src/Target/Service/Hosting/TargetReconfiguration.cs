@@ -19,6 +19,14 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
     {
         await ApplySubsystemsAsync(previous, next).ConfigureAwait(false);
         await ApplyPortsAsync(previous, next).ConfigureAwait(false);
+        // Secrets (inline or in key files whose contents may have changed) are re-read on every reload; a running
+        // transaction keeps the keys it started with, the next Negotiate uses the new ones.
+        await Step("reload DH-HMAC-CHAP secrets", () =>
+        {
+            Registry.Authentication = TargetBuilder.BuildAuthentication(next.DhChap);
+            Log.DhChapReloaded(logger, next.DhChap.Hosts.Length);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
         LogRestartOnly(previous, next);
         Log.Applied(logger, next.Subsystems.Length, next.Ports.Length);
     }
@@ -241,5 +249,8 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
 
         [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Reload applied: {Subsystems} subsystem(s), {Ports} port(s)")]
         public static partial void Applied(ILogger logger, int subsystems, int ports);
+
+        [LoggerMessage(EventId = 5111, Level = LogLevel.Information, Message = "Reload: DH-HMAC-CHAP secrets re-read ({Entries} host entr(ies)); new authentications use them")]
+        public static partial void DhChapReloaded(ILogger logger, int entries);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Hosting;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
@@ -32,6 +33,7 @@ internal sealed class ScrapeSampler
     private readonly Counter _controllersCreated;
     private readonly Counter _dataDigestErrors;
     private readonly Counter _connectionsEnded;
+    private readonly Counter _authentications;
     private readonly Gauge _portQueues;
     private readonly Gauge _portControllers;
     private readonly Gauge _connectionsByMode;
@@ -62,6 +64,7 @@ internal sealed class ScrapeSampler
         _dataDigestErrors = f.CreateCounter("nvmemptls_data_digest_errors_total", "Received PDUs whose data digest (CRC32C) did not match.");
         _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted, setup_timeout).", ["reason"]);
         _setupTimeouts = f.CreateCounter("nvmemptls_setup_timeouts_total", "Connections cut at a setup deadline, by phase (icreq: no ICReq, or on a TLS port no first bytes, in time; connect: no Connect in time).", ["phase"]);
+        _authentications = f.CreateCounter("nvmemptls_authentications_total", "DH-HMAC-CHAP transactions ended, by outcome (success, failure) and reason (the Failure1 explanation: failed, not_usable, concat_mismatch, hash_unusable, dhgroup_unusable, incorrect_payload, incorrect_message; or host_rejected, timeout).", ["outcome", "reason"]);
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
         _portControllers = f.CreateGauge("nvmemptls_port_controllers", "Controllers with at least one queue on each listener.", ["port", "kind"]);
         _connectionsByMode = f.CreateGauge("nvmemptls_connections", "Live connections by transport mode (mptcp, mptcp_fallback, tcp, none).", ["mode"]);
@@ -198,7 +201,31 @@ internal sealed class ScrapeSampler
         {
             _setupTimeouts.WithLabels(PhaseLabel((SetupPhase)phase)).IncTo(Interlocked.Read(ref counters.SetupTimeouts[phase]));
         }
+
+        for (var outcome = 0; outcome < counters.AuthenticationsByOutcome.Length; outcome++)
+        {
+            var value = Interlocked.Read(ref counters.AuthenticationsByOutcome[outcome]);
+            if (value > 0)
+            {
+                var (label, reason) = AuthenticationLabels((AuthenticationOutcome)outcome);
+                _authentications.WithLabels(label, reason).IncTo(value);
+            }
+        }
     }
+
+    internal static (string Outcome, string Reason) AuthenticationLabels(AuthenticationOutcome outcome) => outcome switch
+    {
+        AuthenticationOutcome.Success => ("success", ""),
+        AuthenticationOutcome.Failed => ("failure", "failed"),
+        AuthenticationOutcome.NotUsable => ("failure", "not_usable"),
+        AuthenticationOutcome.ConcatMismatch => ("failure", "concat_mismatch"),
+        AuthenticationOutcome.HashUnusable => ("failure", "hash_unusable"),
+        AuthenticationOutcome.DhGroupUnusable => ("failure", "dhgroup_unusable"),
+        AuthenticationOutcome.IncorrectPayload => ("failure", "incorrect_payload"),
+        AuthenticationOutcome.IncorrectMessage => ("failure", "incorrect_message"),
+        AuthenticationOutcome.HostRejected => ("failure", "host_rejected"),
+        _ => ("failure", "timeout"),
+    };
 
     private void SampleConnections()
     {

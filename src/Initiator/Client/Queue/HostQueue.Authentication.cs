@@ -1,0 +1,84 @@
+using System.Security.Cryptography;
+using NvmeMptls.Crypto.Auth;
+using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Nvme.Auth;
+
+namespace NvmeMptls.Initiator.Queue;
+
+/// <summary>In-band authentication of one queue after its Connect returned ATR (NVMe Base 2.0 §8.13; reference §5).</summary>
+internal sealed partial class HostQueue
+{
+    /// <summary>
+    /// Runs one DH-HMAC-CHAP transaction over AUTH_Send/AUTH_Receive: Negotiate (every hash and group), the Reply to the
+    /// controller's Challenge, Success1 (checking R2 when a controller secret asks for bidirectional authentication),
+    /// then Success2 — or Failure2 when the host refuses the controller.
+    /// </summary>
+    private async Task AuthenticateAsync(QueueParameters p, string where, CancellationToken cancellationToken)
+    {
+        if (p.DhChapSecret is null)
+        {
+            throw new NvmeAuthenticationException($"{where}: the controller requires in-band authentication and no DH-HMAC-CHAP secret is configured (--dhchap-secret)", 0, rejectedByController: false);
+        }
+
+        using var hostSecret = DhChapSecret.Parse(p.DhChapSecret);
+        using var controllerSecret = p.DhChapControllerSecret is null ? null : DhChapSecret.Parse(p.DhChapControllerSecret);
+        var transactionId = (ushort)RandomNumberGenerator.GetInt32(0, ushort.MaxValue + 1);
+        using var session = new DhChapHostSession(hostSecret, controllerSecret, p.HostNqn, p.SubsystemNqn, transactionId);
+        var message = new byte[DhChapHostSession.ReceiveBufferSize];
+        var received = new byte[DhChapHostSession.ReceiveBufferSize];
+
+        await AuthSendAsync(message.AsMemory(0, session.WriteNegotiate(message)), where, cancellationToken).ConfigureAwait(false);
+        await AuthReceiveAsync(received, where, cancellationToken).ConfigureAwait(false);
+        int length = session.TryReply(received, message, out var failure, out bool controllerFailed);
+        if (length < 0)
+        {
+            await RefuseAsync(session, message, failure, controllerFailed, "Challenge", where, cancellationToken).ConfigureAwait(false);
+        }
+
+        await AuthSendAsync(message.AsMemory(0, length), where, cancellationToken).ConfigureAwait(false);
+        CryptographicOperations.ZeroMemory(message);
+        await AuthReceiveAsync(received, where, cancellationToken).ConfigureAwait(false);
+        if (!session.CheckSuccess1(received, out failure, out controllerFailed))
+        {
+            await RefuseAsync(session, message, failure, controllerFailed, "Success1", where, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (session.Bidirectional)
+        {
+            await AuthSendAsync(message.AsMemory(0, session.WriteSuccess2(message)), where, cancellationToken).ConfigureAwait(false);
+        }
+
+        Log.QueueAuthenticated(_logger, QueueId, DhChapNames.Of(session.Hash), DhChapNames.Of(session.Group), session.Bidirectional ? "bidirectional" : "unidirectional");
+    }
+
+    /// <summary>Ends a failed transaction: a Failure1 from the controller needs no answer, otherwise the host sends Failure2.</summary>
+    private async Task RefuseAsync(DhChapHostSession session, byte[] buffer, AuthFailureReason reason, bool controllerFailed, string step, string where, CancellationToken cancellationToken)
+    {
+        if (controllerFailed)
+        {
+            throw new NvmeAuthenticationException($"{where}: DH-HMAC-CHAP refused by the controller (Failure1: {DhChapNames.Of(reason)})", (int)reason, rejectedByController: true);
+        }
+
+        await AuthSendAsync(buffer.AsMemory(0, session.WriteFailure2(buffer, reason)), where, cancellationToken).ConfigureAwait(false);
+        throw new NvmeAuthenticationException($"{where}: the controller's DH-HMAC-CHAP {step} was refused (Failure2: {DhChapNames.Of(reason)})", (int)reason, rejectedByController: false);
+    }
+
+    private async Task AuthSendAsync(ReadOnlyMemory<byte> message, string where, CancellationToken cancellationToken)
+    {
+        var completion = await SubmitAsync(new AuthCommand(IsSend: true, (uint)message.Length).ToCommand(), default, message, cancellationToken).ConfigureAwait(false);
+        if (!completion.Status.IsSuccess)
+        {
+            throw new NvmeStatusException(completion.Status, $"{where}: Authentication Send failed");
+        }
+    }
+
+    private async Task AuthReceiveAsync(byte[] buffer, string where, CancellationToken cancellationToken)
+    {
+        Array.Clear(buffer);
+        var completion = await SubmitAsync(new AuthCommand(IsSend: false, (uint)buffer.Length).ToCommand(), buffer, default, cancellationToken).ConfigureAwait(false);
+        if (!completion.Status.IsSuccess)
+        {
+            throw new NvmeStatusException(completion.Status, $"{where}: Authentication Receive failed");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using NvmeMptls.Crypto.Auth;
+using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Nvme.Auth;
+
+namespace NvmeMptls.Target.Configuration;
+
+internal static partial class TargetOptionsValidator
+{
+    private static void ValidateDhChap(TargetOptions options, List<string> errors)
+    {
+        for (int h = 0; h < options.DhChap.Hosts.Length; h++)
+        {
+            DhChapHostOptions entry = options.DhChap.Hosts[h];
+            string key = $"{Root}:DhChap:Hosts:{h}";
+            string? host = CheckSecret(entry.Secret, entry.SecretFile, key, "Secret", required: true, errors);
+            string? controller = CheckSecret(entry.ControllerSecret, entry.ControllerSecretFile, key, "ControllerSecret", required: false, errors);
+            // The kernel host refuses a controller secret equal to its own: it would let a host answer for the controller.
+            if (host is not null && string.Equals(host, controller, StringComparison.Ordinal))
+            {
+                errors.Add($"{key}:ControllerSecret: must differ from the host secret");
+            }
+
+            if (entry.HostNqn is not null && Nqn.Check(entry.HostNqn) is { } hostProblem)
+            {
+                errors.Add($"{key}:HostNqn: {hostProblem}");
+            }
+
+            if (entry.SubsystemNqn is not null && !options.Subsystems.Any(s => s.Nqn == entry.SubsystemNqn))
+            {
+                errors.Add($"{key}:SubsystemNqn: must name a configured subsystem (was '{entry.SubsystemNqn}')");
+            }
+
+            foreach (string hash in entry.Hashes)
+            {
+                if (!DhChapNames.TryParseHash(hash, out _))
+                {
+                    errors.Add($"{key}:Hashes: must be sha256, sha384 or sha512 (was '{hash}')");
+                }
+            }
+
+            foreach (string group in entry.DhGroups)
+            {
+                if (!DhChapNames.TryParseGroup(group, out _))
+                {
+                    errors.Add($"{key}:DhGroups: must be null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192 (was '{group}')");
+                }
+            }
+        }
+    }
+
+    /// <summary>Checks one secret given inline or as a file; returns its text when it is valid.</summary>
+    private static string? CheckSecret(string? inline, string? file, string key, string name, bool required, List<string> errors)
+    {
+        if (inline is not null && file is not null)
+        {
+            errors.Add($"{key}: set at most one of {name} (the DHHC-1:XX:...: string) or {name}File (a file holding it)");
+            return null;
+        }
+
+        if (inline is null && file is null)
+        {
+            if (required)
+            {
+                errors.Add($"{key}: set {name} (the DHHC-1:XX:...: string) or {name}File (a file holding it)");
+            }
+
+            return null;
+        }
+
+        string text;
+        string where;
+        if (inline is not null)
+        {
+            text = inline;
+            where = $"{key}:{name}";
+        }
+        else if (!File.Exists(file))
+        {
+            errors.Add($"{key}:{name}File: file '{file}' does not exist");
+            return null;
+        }
+        else if (FileModeProblem(file!) is { } modeProblem)
+        {
+            errors.Add($"{key}:{name}File: '{file}' {modeProblem}");
+            return null;
+        }
+        else
+        {
+            text = File.ReadAllText(file!).Trim();
+            where = $"{key}:{name}File: contents of '{file}'";
+        }
+
+        if (!DhChapSecret.TryParse(text, out var secret, out string? problem))
+        {
+            errors.Add($"{where}: {problem}");
+            return null;
+        }
+
+        secret.Dispose();
+        return text;
+    }
+
+    /// <summary>A key file must be readable only by the service user (no group or other permission bits).</summary>
+    private static string? FileModeProblem(string file)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        UnixFileMode mode = File.GetUnixFileMode(file);
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        return (mode & others) != 0
+            ? $"is accessible to group or others (mode {Convert.ToString((int)mode, 8)}); make it readable only by the service user (chmod 600)"
+            : null;
+    }
+}

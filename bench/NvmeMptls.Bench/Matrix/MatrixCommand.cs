@@ -99,8 +99,8 @@ public static class MatrixCommand
         var stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmm", CultureInfo.InvariantCulture);
         var mdPath = Path.Combine(outDir, $"matrix-{stamp}.md");
         var svgPath = Path.Combine(outDir, $"matrix-{stamp}.svg");
-        await File.WriteAllTextAsync(mdPath, markdown, Encoding.UTF8).ConfigureAwait(false);
-        await File.WriteAllTextAsync(svgPath, MatrixChart.Svg(results), Encoding.UTF8).ConfigureAwait(false);
+        await File.WriteAllTextAsync(mdPath, markdown, new UTF8Encoding(false)).ConfigureAwait(false);
+        await File.WriteAllTextAsync(svgPath, MatrixChart.Svg(results), new UTF8Encoding(false)).ConfigureAwait(false);
         Console.WriteLine(markdown);
         Console.WriteLine($"written: {mdPath}, {svgPath}");
         return results.Any(r => r.Errors > 0) ? 1 : 0;

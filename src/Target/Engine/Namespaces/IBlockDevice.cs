@@ -22,6 +22,16 @@ public interface IBlockDevice : IAsyncDisposable
 
     long SizeBytes { get; }
 
+    /// <summary>
+    /// Raised after <see cref="SizeBytes"/> changed (an RBD image resized by its owner); the namespace then announces
+    /// a Namespace Attribute Changed notice. Devices whose size is fixed never raise it.
+    /// </summary>
+    event Action<IBlockDevice>? SizeChanged
+    {
+        add { }
+        remove { }
+    }
+
     /// <summary>512 or 4096.</summary>
     int LogicalBlockSize { get; }
 

@@ -1,14 +1,14 @@
-using System.Collections.Immutable;
 using NvmeMptls.Target.Configuration;
 using static NvmeMptls.Tests.Target.Configuration.ConfigurationTestKit;
 
 namespace NvmeMptls.Tests.Target.Configuration;
 
-public class RbdOptionsTests
+/// <summary>The rbd backing's keys, their validation messages and the --rbd-ns quick start.</summary>
+public sealed class RbdOptionsTests
 {
     private const string Ns0 = "Target:Subsystems:0:Namespaces:0";
 
-    private static ImmutableArray<string> RbdErrors(params (string, string?)[] values) =>
+    private static IReadOnlyList<string> RbdErrors(params (string, string?)[] values) =>
         Errors([("Target:Subsystems:0:Nqn", "nqn.2026-01.io.example:a"), ($"{Ns0}:Backing", "rbd"), .. values]);
 
     [Test]
@@ -43,7 +43,7 @@ public class RbdOptionsTests
     [Test]
     public void Validation_RbdMissingPoolAndImage_NamesEachKey()
     {
-        ImmutableArray<string> errors = RbdErrors(($"{Ns0}:Rbd:CephId", "admin"));
+        IReadOnlyList<string> errors = RbdErrors(($"{Ns0}:Rbd:CephId", "admin"));
         Assert.That(errors, Does.Contain($"{Ns0}:Rbd:Pool: is required for rbd backing (a RADOS pool name)"));
         Assert.That(errors, Does.Contain($"{Ns0}:Rbd:Image: is required for rbd backing (an RBD image name)"));
     }
@@ -53,14 +53,14 @@ public class RbdOptionsTests
     [TestCase("RadosNamespace", "x y", "a RADOS namespace name")]
     public void Validation_RbdNameWithSeparator_IsRefused(string key, string value, string what)
     {
-        ImmutableArray<string> errors = RbdErrors(($"{Ns0}:Rbd:Pool", "rbd"), ($"{Ns0}:Rbd:Image", "img"), ($"{Ns0}:Rbd:{key}", value));
+        IReadOnlyList<string> errors = RbdErrors(($"{Ns0}:Rbd:Pool", "rbd"), ($"{Ns0}:Rbd:Image", "img"), ($"{Ns0}:Rbd:{key}", value));
         Assert.That(errors, Does.Contain($"{Ns0}:Rbd:{key}: must be {what} without '/', '@' or whitespace (was '{value}')"));
     }
 
     [Test]
     public void Validation_RbdClientIdWithPrefixAndMissingFiles_AreReported()
     {
-        ImmutableArray<string> errors = RbdErrors(($"{Ns0}:Rbd:Pool", "rbd"), ($"{Ns0}:Rbd:Image", "img"), ($"{Ns0}:Rbd:CephId", "client.admin"),
+        IReadOnlyList<string> errors = RbdErrors(($"{Ns0}:Rbd:Pool", "rbd"), ($"{Ns0}:Rbd:Image", "img"), ($"{Ns0}:Rbd:CephId", "client.admin"),
             ($"{Ns0}:Rbd:CephConf", "/nonexistent/ceph.conf"), ($"{Ns0}:Rbd:Keyring", "/nonexistent/keyring"));
         Assert.That(errors, Has.One.StartsWith($"{Ns0}:Rbd:CephId: must be a client id without 'client.'"));
         Assert.That(errors, Does.Contain($"{Ns0}:Rbd:CephConf: must be the path of a ceph.conf file that exists (was '/nonexistent/ceph.conf')"));
@@ -70,7 +70,7 @@ public class RbdOptionsTests
     [Test]
     public void Validation_RbdSectionOnFileNamespace_IsReported()
     {
-        ImmutableArray<string> errors = Errors(("Target:Subsystems:0:Nqn", "nqn.2026-01.io.example:a"), ($"{Ns0}:Backing", "file"),
+        IReadOnlyList<string> errors = Errors(("Target:Subsystems:0:Nqn", "nqn.2026-01.io.example:a"), ($"{Ns0}:Backing", "file"),
             ($"{Ns0}:Path", "/tmp/x.img"), ($"{Ns0}:Rbd:Pool", "rbd"));
         Assert.That(errors, Does.Contain($"{Ns0}:Rbd: is only used with rbd backing (Backing is file)"));
     }

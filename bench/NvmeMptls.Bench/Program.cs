@@ -37,9 +37,16 @@ public static class Program
             return await AllocationProfile.RunAsync(args);
         }
 
+        if (args.Length > 0 && args[0] == "matrix")
+        {
+            return await Matrix.MatrixCommand.RunAsync(args);
+        }
+
         if (args.Length == 0 || args[0] != "layers")
         {
-            await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)");
+            await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)\n" +
+                "       NvmeMptls.Bench matrix [--seconds N] [--runs N] [--out DIR] [--carriers tcp,mptcp,tls/tcp,tls/mptcp]\n" +
+                "       NvmeMptls.Bench alloc [carrier] [read|write] [seconds]");
             return 2;
         }
 

@@ -13,9 +13,9 @@ public sealed class InMemoryTarget : IAsyncDisposable
     private readonly List<(TargetQueue Queue, Task Run)> _queues = [];
     private readonly CancellationTokenSource _cts = new();
 
-    public InMemoryTarget(TargetLimits? limits = null, long namespaceBytes = 64L << 20, int lbaSize = 512)
+    public InMemoryTarget(TargetLimits? limits = null, long namespaceBytes = 64L << 20, int lbaSize = 512, TimeProvider? time = null)
     {
-        Registry = new TargetRegistry(limits ?? new TargetLimits());
+        Registry = new TargetRegistry(limits ?? new TargetLimits(), time);
         Subsystem = new Subsystem(SubsystemNqn, "TESTSERIAL", "NvmeMptls Test", isDiscovery: false, HostAccess.Any);
         Subsystem.AddNamespace(new TargetNamespace(1, new MemoryBlockDevice(namespaceBytes, lbaSize), Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
         Registry.AddSubsystem(Subsystem);

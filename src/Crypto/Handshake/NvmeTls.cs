@@ -84,7 +84,7 @@ public static class NvmeTls
         try
         {
             start();
-            await BcHandshakePump.RunAsync(protocol, inner, afterRecord, timeout.Token).ConfigureAwait(false);
+            await BcHandshakePump.RunAsync(protocol, inner, afterRecord, checkClientHello: server is not null, timeout.Token).ConfigureAwait(false);
         }
         catch (TlsFatalAlertReceived ex)
         {
@@ -193,7 +193,7 @@ public static class NvmeTls
             }
         }
         return new TlsRecordConnection(inner, tx, rx, session, factory, factory, options.RecordLayer,
-            options.LoggerFactory?.CreateLogger<TlsRecordConnection>());
+            options.LoggerFactory?.CreateLogger<TlsRecordConnection>(), isServer: !isClient);
     }
 
     private static ILogger Logger(NvmeTlsOptions options) =>

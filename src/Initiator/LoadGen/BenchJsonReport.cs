@@ -35,6 +35,8 @@ internal static class BenchJsonReport
             json.WriteNumber("allocated_bytes", report.AllocatedBytes);
             json.WriteNumber("allocation_window_ios", report.AllocationWindowIos);
             json.WriteNumber("allocated_bytes_per_io", Math.Round(report.AllocatedBytesPerIo, 3));
+            json.WriteNumber("cpu_seconds", Math.Round(report.WindowCpuTime.TotalSeconds, 6));
+            json.WriteNumber("cpu_us_per_io", Math.Round(report.CpuMicrosPerIo, 3));
             json.WriteStartArray("notes");
             foreach (var note in report.Notes)
             {

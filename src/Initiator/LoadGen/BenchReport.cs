@@ -94,6 +94,12 @@ public sealed class BenchReport
 
     public double AllocatedBytesPerIo => AllocationWindowIos == 0 ? 0 : (double)AllocatedBytes / AllocationWindowIos;
 
+    /// <summary>CPU time (user + system) of the whole process in the same window as <see cref="AllocatedBytes"/>.</summary>
+    public TimeSpan WindowCpuTime { get; init; }
+
+    /// <summary>CPU microseconds the load generator spent per I/O (the whole process, every thread).</summary>
+    public double CpuMicrosPerIo => AllocationWindowIos == 0 ? 0 : WindowCpuTime.TotalMicroseconds / AllocationWindowIos;
+
     public IReadOnlyList<string> Notes { get; init; } = [];
 
     public long TotalErrors

@@ -102,6 +102,7 @@ public static class BenchRunner
             Timestamp = timestamp,
             AllocatedBytes = window.Bytes,
             AllocationWindowIos = window.Ios,
+            WindowCpuTime = window.Cpu,
             Notes = ["no submission stage: slat is 0 and lat equals clat"],
         };
         await output.WriteAsync(jobs[0].OutputFormat == BenchOutputFormat.Json ? report.ToJson() : report.ToText()).ConfigureAwait(false);
@@ -109,8 +110,11 @@ public static class BenchRunner
         return report;
     }
 
-    /// <summary>Managed allocation of the whole process from the end of the longest ramp until the first clone finishes.</summary>
-    private static async Task<(long Bytes, long Ios)> MeasureAllocationsAsync(
+    /// <summary>
+    /// Managed allocation and CPU time (user + system) of the whole process from the end of the longest ramp until
+    /// the first clone finishes, and the I/Os completed in that window.
+    /// </summary>
+    private static async Task<(long Bytes, long Ios, TimeSpan Cpu)> MeasureAllocationsAsync(
         List<BenchJobRun> runs, IReadOnlyList<BenchJob> jobs, Task firstDone, CancellationToken cancellationToken)
     {
         var ramp = TimeSpan.Zero;
@@ -124,14 +128,16 @@ public static class BenchRunner
         await Task.WhenAny(firstDone, Task.Delay(settle, cancellationToken)).ConfigureAwait(false);
         if (firstDone.IsCompleted)
         {
-            return (0, 0);
+            return (0, 0, TimeSpan.Zero);
         }
 
         var iosBefore = CompletedIos(runs);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         var bytesBefore = GC.GetTotalAllocatedBytes(precise: true);
         await firstDone.ConfigureAwait(false);
         var bytesAfter = GC.GetTotalAllocatedBytes(precise: true);
-        return (bytesAfter - bytesBefore, CompletedIos(runs) - iosBefore);
+        var cpuAfter = Environment.CpuUsage.TotalTime;
+        return (bytesAfter - bytesBefore, CompletedIos(runs) - iosBefore, cpuAfter - cpuBefore);
     }
 
     private static long CompletedIos(List<BenchJobRun> runs)

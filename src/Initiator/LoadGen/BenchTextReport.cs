@@ -37,7 +37,7 @@ internal static class BenchTextReport
         text.Append("\nRun status group 0 (all jobs):\n");
         Summary(text, "READ", report, static j => j.Read);
         Summary(text, "WRITE", report, static j => j.Write);
-        text.Append(s_inv, $"\nAllocated: {report.AllocatedBytes} bytes over {report.AllocationWindowIos} I/Os = {report.AllocatedBytesPerIo:F2} bytes/IO\n");
+        text.Append(s_inv, $"\nAllocated: {report.AllocatedBytes} bytes over {report.AllocationWindowIos} I/Os = {report.AllocatedBytesPerIo:F2} bytes/IO; CPU {report.WindowCpuTime.TotalSeconds:F3} s = {report.CpuMicrosPerIo:F2} µs/IO\n");
         foreach (var note in report.Notes)
         {
             text.Append("note: ").Append(note).Append('\n');

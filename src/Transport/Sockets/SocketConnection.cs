@@ -53,7 +53,7 @@ public sealed class SocketConnection : StreamConnection
         TransportName = ComputeTransportName();
 
         _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
-            resumeWriterThreshold: _options.InputResumeThreshold, useSynchronizationContext: false));
+            resumeWriterThreshold: _options.InputResumeThreshold, minimumSegmentSize: _options.ReceiveSegmentSize, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
             resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, useSynchronizationContext: false));
         _receiveTask = ReceiveLoopAsync();
@@ -115,6 +115,9 @@ public sealed class SocketConnection : StreamConnection
         {
             while (true)
             {
+                // Asking for no more than MinReceiveSize lets a receive land in the free rest of the last segment. Asking
+                // for a whole segment each time made every small receive start a new one, which the pipe keeps until
+                // the reader consumes past it: a peer sending one byte per segment made us hold a segment per byte.
                 var memory = writer.GetMemory(_options.MinReceiveSize);
                 int received;
                 try

@@ -18,8 +18,16 @@ public sealed record SocketConnectionOptions
     /// 4 KiB QD32 reads over loopback TCP went from ~88k to ~170k IOPS.
     /// </summary>
     public int SendSegmentSize { get; init; } = 64 * 1024;
-    /// <summary>Smallest buffer handed to one receive call.</summary>
-    public int MinReceiveSize { get; init; } = 16 * 1024;
+    /// <summary>
+    /// Size of a new receive buffer segment. Receives fill a segment before the next is rented, so the memory a
+    /// connection holds is what it has buffered plus at most one segment, however small the peer's segments are.
+    /// </summary>
+    public int ReceiveSegmentSize { get; init; } = 16 * 1024;
+    /// <summary>
+    /// Smallest buffer handed to one receive call: when less than this is free at the end of the last segment, the
+    /// next receive goes into a new segment.
+    /// </summary>
+    public int MinReceiveSize { get; init; } = 512;
     /// <summary>How long DisposeAsync waits for unsent bytes to leave before it aborts the connection.</summary>
     public TimeSpan DisposeFlushTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -32,8 +40,10 @@ public sealed record SocketConnectionOptions
             throw new ArgumentException($"{nameof(OutputResumeThreshold)} ({OutputResumeThreshold}) must be > 0 and <= {nameof(OutputPauseThreshold)} ({OutputPauseThreshold})");
         if (SendSegmentSize is < 4096 or > 1 << 20)
             throw new ArgumentException($"{nameof(SendSegmentSize)} must be 4096..1048576, not {SendSegmentSize}");
-        if (MinReceiveSize is < 1 or > 1 << 20)
-            throw new ArgumentException($"{nameof(MinReceiveSize)} must be 1..1048576, not {MinReceiveSize}");
+        if (ReceiveSegmentSize is < 4096 or > 1 << 20)
+            throw new ArgumentException($"{nameof(ReceiveSegmentSize)} must be 4096..1048576, not {ReceiveSegmentSize}");
+        if (MinReceiveSize < 1 || MinReceiveSize > ReceiveSegmentSize)
+            throw new ArgumentException($"{nameof(MinReceiveSize)} must be 1..{nameof(ReceiveSegmentSize)} ({ReceiveSegmentSize}), not {MinReceiveSize}");
         if (DisposeFlushTimeout < TimeSpan.Zero)
             throw new ArgumentException($"{nameof(DisposeFlushTimeout)} must not be negative");
         return this;

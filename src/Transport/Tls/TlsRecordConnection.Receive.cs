@@ -267,7 +267,13 @@ public sealed partial class TlsRecordConnection
                     HandleKeyUpdate(body);
                     break;
                 case TlsHandshakeType.NewSessionTicket:
-                    // RFC 8446 §4.6.1: tickets are only for resumption, which we never offer; ignoring one is allowed.
+                    // RFC 8446 §4.6.1: only a server sends NewSessionTicket, and a peer receiving a message it does not
+                    // expect MUST abort with unexpected_message (§4, §6.2). A client may ignore a server's ticket: we
+                    // never resume.
+                    if (_isServer)
+                    {
+                        throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, "NewSessionTicket from the client");
+                    }
                     break;
                 default:
                     throw new TlsRecordException(TlsAlertDescription.UnexpectedMessage, false, $"handshake message {(byte)type} after the handshake");

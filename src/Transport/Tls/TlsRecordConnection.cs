@@ -27,6 +27,7 @@ public sealed partial class TlsRecordConnection : StreamConnection
     private readonly ILogger _logger;
     private readonly byte[] _recordBuffer;
     private readonly TlsSessionInfo _session;
+    private readonly bool _isServer;
     private readonly Task _receiveTask;
     private readonly Task _sendTask;
     private TlsCryptoInfo _tx;
@@ -39,10 +40,12 @@ public sealed partial class TlsRecordConnection : StreamConnection
     /// <param name="tx">Write state (our application traffic secret); the connection owns and zeroes it.</param>
     /// <param name="rx">Read state (the peer's application traffic secret); owned likewise.</param>
     /// <param name="session">Handshake facts; provider names are filled in from the factories.</param>
+    /// <param name="isServer">True on the server side, which must refuse the messages only a server sends (NewSessionTicket).</param>
     public TlsRecordConnection(StreamConnection inner, TlsCryptoInfo tx, TlsCryptoInfo rx, TlsSessionInfo session,
         IRecordProtectorFactory? sealFactory = null, IRecordProtectorFactory? openFactory = null,
-        TlsRecordLayerOptions? options = null, ILogger? logger = null)
+        TlsRecordLayerOptions? options = null, ILogger? logger = null, bool isServer = false)
     {
+        _isServer = isServer;
         _options = options ?? TlsRecordLayerOptions.Default;
         _options.Validate();
         _inner = inner;

@@ -22,6 +22,7 @@ public enum TlsAlertDescription : byte
     DecodeError = 50,
     DecryptError = 51,
     InternalError = 80,
+    MissingExtension = 109,
     UserCanceled = 90,
     UnknownPskIdentity = 115,
 }

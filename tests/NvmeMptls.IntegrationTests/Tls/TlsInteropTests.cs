@@ -61,6 +61,35 @@ public sealed class TlsInteropTests
             .. pskArgs.Args, "-quiet"]), suite);
     }
 
+    /// <summary>
+    /// OpenSSL's s_client without a PSK (a certificate ClientHello, no pre_shared_key): refused with handshake_failure
+    /// before any ServerHello (RFC 8446 §4.1.1), and OpenSSL reports that alert.
+    /// </summary>
+    [Test]
+    public async Task OpenSslClientWithoutPsk_OurServer_HandshakeFailureAlert()
+    {
+        string openssl = Require("openssl");
+        using var keyring = new NvmePskKeyring();
+        keyring.Add(Key256);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var client = new TlsToolProcess(openssl, ["s_client", "-tls1_3", "-connect", $"127.0.0.1:{port}"]);
+        using var acceptTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var socket = await listener.AcceptAsync(acceptTimeout.Token);
+        var connection = new TlsTestSocketConnection(socket);
+        var ex = Assert.ThrowsAsync<TlsHandshakeException>(() => NvmeTls.AcceptAsync(connection, keyring));
+        Assert.That(ex!.Alert, Is.EqualTo(NvmeMptls.Transport.Tls.TlsAlertDescription.HandshakeFailure));
+        await connection.DisposeAsync();
+        for (int i = 0; i < 100 && !client.Stderr.Contains("alert", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.That(client.Stderr, Does.Contain("handshake failure"), client.Stderr);
+    }
+
     // gnutls-serv's --pskpasswd file is "username:hexkey" split at the FIRST colon, so an identity containing an NQN
     // (always with a colon) is refused with illegal_parameter(47) — by any client, OpenSSL's too. The TLS layer does
     // not interpret the NQNs, so this test derives the identity from colon-free names. GnuTLS 3.7.9 binds every PSK

@@ -242,6 +242,16 @@ public sealed class TlsRecordLayerTests
     }
 
     [Test]
+    public async Task Record_NewSessionTicketFromTheClient_ServerSendsUnexpectedMessage()
+    {
+        // RFC 8446 §4.6.1: only servers send NewSessionTicket; the server answers one with unexpected_message.
+        var (conn, peer) = RecordPair.Create(isServer: true);
+        await using var _ = conn;
+        await peer.SendAsync([.. peer.Seal(TlsContentType.Handshake, [4, 0, 0, 3, 9, 9, 9]), .. peer.Seal(TlsContentType.ApplicationData, "ok"u8)]);
+        await AssertFatalAsync(conn, peer, TlsAlertDescription.UnexpectedMessage);
+    }
+
+    [Test]
     public async Task Record_KeyUpdateFragmentedOverTwoRecords_HonouredAtTheSecondRecordsEnd()
     {
         // RFC 8446 §5.1: handshake messages may be fragmented across records.

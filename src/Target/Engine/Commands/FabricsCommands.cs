@@ -171,6 +171,14 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
         }
 
         _executor.Bind(controller, qid);
+        if (qid == 0)
+        {
+            // NVMe Base 2.0 §3.9 (Keep Alive): the timer is activated when the admin Connect completes, as Linux nvmet
+            // starts it when it allocates the controller; a host that connects and never enables the controller (nor
+            // sends Keep Alive) is torn down at KATO instead of being held forever.
+            controller.StartKeepAlive();
+        }
+
         queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
         CommandLog.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
         _executor.Complete(ctx, NvmeStatus.Success, controller.ControllerId);

@@ -122,8 +122,8 @@ public sealed partial class TargetController : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the keep-alive timer (called when CC.EN goes 1 and CSTS.RDY is set).</summary>
-    private void StartKeepAlive()
+    /// <summary>Starts the keep-alive timer (at the admin Connect; CC.EN going 1 restarts the period).</summary>
+    internal void StartKeepAlive()
     {
         if (KeepAliveTimeoutMs == 0 || _keepAliveTimer is not null)
         {
@@ -157,10 +157,7 @@ public sealed partial class TargetController : IAsyncDisposable
         _keepAliveTimer?.Dispose();
         _keepAliveTimer = null;
         TouchKeepAlive();
-        if (Ready)
-        {
-            StartKeepAlive();
-        }
+        StartKeepAlive();
     }
 
     /// <summary>Property Set CC: enable, reset and shutdown. Reference §2.5.</summary>

@@ -35,4 +35,20 @@ public enum ConnectionEndReason
 
     /// <summary>Closed from our side for another reason (an owner aborting the queue, a test ending).</summary>
     Aborted,
+
+    /// <summary>
+    /// The host did not finish a setup phase by its deadline (see <see cref="SetupPhase"/>): no ICReq, or no Connect.
+    /// Counted per phase in <see cref="Subsystems.TargetCounters.SetupTimeouts"/>.
+    /// </summary>
+    SetupTimeout,
+}
+
+/// <summary>A phase a new connection must finish by a deadline from its start, however slowly its bytes trickle in.</summary>
+public enum SetupPhase
+{
+    /// <summary>From accept to a whole ICReq; on a TLS port, from accept to the first bytes that decide TLS or not.</summary>
+    IcReq,
+
+    /// <summary>From ICResp to a successful Fabrics Connect.</summary>
+    Connect,
 }

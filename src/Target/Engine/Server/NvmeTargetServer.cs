@@ -214,12 +214,17 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
             return connection;
         }
 
-        if (port.Tls == PortTlsMode.Optional && await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, ct).ConfigureAwait(false))
+        if (await FirstBytesLookPlainAsync(connection, ct).ConfigureAwait(false) is not { } plain)
+        {
+            return null;
+        }
+
+        if (port.Tls == PortTlsMode.Optional && plain)
         {
             return connection;
         }
 
-        if (port.Tls == PortTlsMode.Required && await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, ct).ConfigureAwait(false))
+        if (port.Tls == PortTlsMode.Required && plain)
         {
             // A plaintext ICReq on a TLS-required port: refused and counted, the connection is closed.
             Security?.Counters.Count("plaintext-refused");
@@ -237,6 +242,28 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         }
 
         return await Security.AcceptAsync(connection, port, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Peeks at the first bytes of a connection on a TLS port (plain ICReq or not) within the ICReq deadline from
+    /// accept, so a peer that sends nothing, or fewer bytes than decide, is not held until the handshake timer would
+    /// start. Null: the deadline passed (counted, logged) and the connection is to be dropped.
+    /// </summary>
+    private async ValueTask<bool?> FirstBytesLookPlainAsync(StreamConnection connection, CancellationToken ct)
+    {
+        var limit = _registry.Limits.IcReqTimeout;
+        using var deadline = new CancellationTokenSource(limit, _registry.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
+        try
+        {
+            return await ConnectionSecurity.LooksLikePlainIcReqAsync(connection, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _registry.Counters.SetupTimeouts[(int)SetupPhase.IcReq]);
+            Log.SecureFailed(_logger, connection.RemoteEndPoint, $"no ICReq or TLS ClientHello within {limit.TotalSeconds:0.###} s of accept");
+            return null;
+        }
     }
 
     /// <summary>

@@ -40,6 +40,12 @@ public sealed record TargetLimits
 
     public TimeSpan DiscoveryDefaultKeepAlive { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Deadline from accept for a whole ICReq (on a TLS port: for the first bytes, then again after the handshake).</summary>
+    public TimeSpan IcReqTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline from ICResp for a successful Fabrics Connect.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public string FirmwareRevision { get; init; } = "1.0";
 }
 
@@ -168,4 +174,7 @@ public sealed class TargetCounters
 
     /// <summary>Connections ended, indexed by <see cref="ConnectionEndReason"/>: one count per connection, its first cause.</summary>
     public readonly long[] ConnectionsEndedByReason = new long[Enum.GetValues<ConnectionEndReason>().Length];
+
+    /// <summary>Connections cut at a setup deadline, indexed by <see cref="SetupPhase"/> (including those cut before TLS).</summary>
+    public readonly long[] SetupTimeouts = new long[Enum.GetValues<SetupPhase>().Length];
 }

@@ -1,4 +1,5 @@
 using NvmeMptls.Target.Commands;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
 
@@ -60,6 +61,7 @@ public sealed partial class TargetQueue
         _settings.SendAlignment = icreq.Hpda;
         _settings.HeaderDigest = icreq.HeaderDigest;
         _settings.DataDigest = icreq.DataDigest;
+        EnterSetupPhase(SetupPhase.Connect);
         _send.Writer.TryWrite(SendItem.IcResp(new IcRespPdu(0, 0, icreq.HeaderDigest, icreq.DataDigest, _registry.Limits.MaxH2CData)));
     }
 

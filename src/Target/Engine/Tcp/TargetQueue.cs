@@ -20,7 +20,7 @@ namespace NvmeMptls.Target.Tcp;
 /// and flushes in batches. One catch ladder maps each failure to a wire action — a TermReq for transport-fatal
 /// errors, a plain close when the peer ended it — and to a <see cref="ConnectionEndReason"/>.
 /// </summary>
-[SuppressMessage("Design", "CA1001", Justification = "_abort is cancelled by controllers and the server after the run ends, so it is never disposed; its only timer (CancelAfter after a TermReq) ends by itself")]
+[SuppressMessage("Design", "CA1001", Justification = "_abort is cancelled by controllers and the server after the run ends, so it is never disposed; its only timer (CancelAfter after a TermReq) ends by itself; the setup timer is disposed when the run ends")]
 public sealed partial class TargetQueue : ICommandQueue
 {
     private readonly StreamConnection _connection;
@@ -96,6 +96,7 @@ public sealed partial class TargetQueue : ICommandQueue
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
         var sendLoop = Task.Run(() => SendLoopAsync(linked.Token), CancellationToken.None);
         Interlocked.Increment(ref _registry.Counters.ConnectionsAccepted);
+        EnterSetupPhase(SetupPhase.IcReq);
         try
         {
             await ReceiveLoopAsync(linked.Token).ConfigureAwait(false);
@@ -130,6 +131,7 @@ public sealed partial class TargetQueue : ICommandQueue
         }
         finally
         {
+            EnterSetupPhase(null);
             _send.Writer.TryComplete();
             try
             {
@@ -196,6 +198,7 @@ public sealed partial class TargetQueue : ICommandQueue
         _sqHead = 1 % _sqSize; // the Connect itself took the first entry
         _sqFlowControlDisabled = sqFlowControlDisabled;
         _slots.SetLimit(sqSize);
+        EnterSetupPhase(null);
 
         // Fabrics commands travel in-capsule on every queue (≥ 8 KiB); I/O queues take the configured size.
         _settings.MaxInCapsuleData = qid == 0

@@ -25,6 +25,8 @@ public sealed record TargetOptions
 
     public KeepAliveOptions KeepAlive { get; init; } = new();
 
+    public TimeoutOptions Timeouts { get; init; } = new();
+
     public MetricsOptions Metrics { get; init; } = new();
 
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
@@ -210,6 +212,19 @@ public sealed record LimitsOptions
 public sealed record KeepAliveOptions
 {
     public TimeSpan DiscoveryDefaultTimeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>
+/// Setup deadlines (section "Target:Timeouts"): each runs from the start of its phase whatever the peer sends, so a
+/// connection that trickles bytes is cut off as surely as a silent one.
+/// </summary>
+public sealed record TimeoutOptions
+{
+    /// <summary>From accept to a whole ICReq; on a TLS port, to the first bytes (then again from the end of the handshake).</summary>
+    public TimeSpan IcReq { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>From ICResp to a successful Fabrics Connect.</summary>
+    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed record MetricsOptions

@@ -37,6 +37,11 @@ internal sealed class TargetOptionsReader
             {
                 DiscoveryDefaultTimeout = Duration(target.GetSection("KeepAlive"), "DiscoveryDefaultTimeout", defaults.KeepAlive.DiscoveryDefaultTimeout),
             },
+            Timeouts = new TimeoutOptions
+            {
+                IcReq = Duration(target.GetSection("Timeouts"), "IcReq", defaults.Timeouts.IcReq),
+                Connect = Duration(target.GetSection("Timeouts"), "Connect", defaults.Timeouts.Connect),
+            },
             Metrics = ReadMetrics(target.GetSection("Metrics")),
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
         };

@@ -24,6 +24,16 @@ internal static class TargetOptionsValidator
             errors.Add($"{Root}:KeepAlive:DiscoveryDefaultTimeout: must be greater than zero (was {options.KeepAlive.DiscoveryDefaultTimeout})");
         }
 
+        if (options.Timeouts.IcReq <= TimeSpan.Zero)
+        {
+            errors.Add($"{Root}:Timeouts:IcReq: must be greater than zero (was {options.Timeouts.IcReq})");
+        }
+
+        if (options.Timeouts.Connect <= TimeSpan.Zero)
+        {
+            errors.Add($"{Root}:Timeouts:Connect: must be greater than zero (was {options.Timeouts.Connect})");
+        }
+
         if (options.Metrics.Enabled && !IsMetricsUrl(options.Metrics.Url))
         {
             errors.Add($"{Root}:Metrics:Url: must be an absolute http:// or https:// URL such as http://127.0.0.1:9464/metrics (was '{options.Metrics.Url}')");

@@ -18,6 +18,8 @@ public static class TargetBuilder
         MaxH2CData = (uint)options.Limits.MaxH2CData,
         MaxDataTransferSize = options.Limits.MaxDataTransferSize,
         DiscoveryDefaultKeepAlive = options.KeepAlive.DiscoveryDefaultTimeout,
+        IcReqTimeout = options.Timeouts.IcReq,
+        ConnectTimeout = options.Timeouts.Connect,
         FirmwareRevision = typeof(TargetBuilder).Assembly.GetName().Version?.ToString(2) ?? "1.0",
     };
 

@@ -176,6 +176,11 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
             Log.RestartRequired(logger, "Target:KeepAlive");
         }
 
+        if (previous.Timeouts != next.Timeouts)
+        {
+            Log.RestartRequired(logger, "Target:Timeouts");
+        }
+
         if (previous.Metrics != next.Metrics)
         {
             Log.RestartRequired(logger, "Target:Metrics");

@@ -25,6 +25,7 @@ internal sealed class ScrapeSampler
     private readonly Gauge _namespaceSize;
     private readonly Gauge _subsystemControllers;
     private readonly Counter _keepAliveExpiries;
+    private readonly Counter _setupTimeouts;
     private readonly Counter _termReqsSent;
     private readonly Counter _termReqsReceived;
     private readonly Counter _connectRejected;
@@ -59,7 +60,8 @@ internal sealed class ScrapeSampler
         _connectRejected = f.CreateCounter("nvmemptls_connect_rejected_total", "Connections or Connect commands refused (unknown subsystem, host not allowed, TLS required).");
         _controllersCreated = f.CreateCounter("nvmemptls_controllers_created_total", "Controllers created by admin-queue Connect commands.");
         _dataDigestErrors = f.CreateCounter("nvmemptls_data_digest_errors_total", "Received PDUs whose data digest (CRC32C) did not match.");
-        _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted).", ["reason"]);
+        _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted, setup_timeout).", ["reason"]);
+        _setupTimeouts = f.CreateCounter("nvmemptls_setup_timeouts_total", "Connections cut at a setup deadline, by phase (icreq: no ICReq, or on a TLS port no first bytes, in time; connect: no Connect in time).", ["phase"]);
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
         _portControllers = f.CreateGauge("nvmemptls_port_controllers", "Controllers with at least one queue on each listener.", ["port", "kind"]);
         _connectionsByMode = f.CreateGauge("nvmemptls_connections", "Live connections by transport mode (mptcp, mptcp_fallback, tcp, none).", ["mode"]);
@@ -96,8 +98,11 @@ internal sealed class ScrapeSampler
         ConnectionEndReason.ControllerClosed => "controller_closed",
         ConnectionEndReason.TlsKeyLimit => "tls_key_limit",
         ConnectionEndReason.ServerStopping => "server_stopping",
+        ConnectionEndReason.SetupTimeout => "setup_timeout",
         _ => "aborted",
     };
+
+    internal static string PhaseLabel(SetupPhase phase) => phase == SetupPhase.IcReq ? "icreq" : "connect";
 
     internal static string PortLabel(TargetPortInfo port) => port.Id.ToString(CultureInfo.InvariantCulture);
 
@@ -187,6 +192,11 @@ internal sealed class ScrapeSampler
         for (var reason = 0; reason < counters.ConnectionsEndedByReason.Length; reason++)
         {
             _connectionsEnded.WithLabels(EndReasonLabel((ConnectionEndReason)reason)).IncTo(Interlocked.Read(ref counters.ConnectionsEndedByReason[reason]));
+        }
+
+        for (var phase = 0; phase < counters.SetupTimeouts.Length; phase++)
+        {
+            _setupTimeouts.WithLabels(PhaseLabel((SetupPhase)phase)).IncTo(Interlocked.Read(ref counters.SetupTimeouts[phase]));
         }
     }
 

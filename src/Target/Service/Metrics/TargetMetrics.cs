@@ -72,6 +72,12 @@ public sealed class TargetMetrics : ITargetObserver
             "nvmemptls_port_connections_closed_total",
             "Connections that ended on each listener, whatever the reason.",
             ["port", "kind"]);
+
+        // With process_cpu_seconds_total this gives CPU and allocation per I/O from outside (bench matrix).
+        var allocated = Factory.CreateCounter(
+            "nvmemptls_process_allocated_bytes_total",
+            "Managed bytes allocated by the target process since it started (GC.GetTotalAllocatedBytes).");
+        Registry.AddBeforeCollectCallback(() => allocated.IncTo(GC.GetTotalAllocatedBytes(precise: false)));
     }
 
     /// <summary>The registry the metric server exports.</summary>

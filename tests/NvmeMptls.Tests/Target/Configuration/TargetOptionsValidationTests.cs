@@ -212,6 +212,23 @@ public class TargetOptionsValidationTests
     }
 
     [Test]
+    public void Timeouts_DefaultsAndConfiguredValues_ReachTheEngineLimits()
+    {
+        var defaults = NvmeMptls.Target.Hosting.TargetBuilder.ToLimits(ConfigurationTestKit.Load());
+        Assert.That((defaults.IcReqTimeout, defaults.ConnectTimeout), Is.EqualTo((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10))));
+        var set = NvmeMptls.Target.Hosting.TargetBuilder.ToLimits(ConfigurationTestKit.Load(("Target:Timeouts:IcReq", "00:00:02"), ("Target:Timeouts:Connect", "00:00:30")));
+        Assert.That((set.IcReqTimeout, set.ConnectTimeout), Is.EqualTo((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30))));
+    }
+
+    [Test]
+    public void Timeouts_ZeroOrNegative_AreReportedWithTheirKeys()
+    {
+        ImmutableArray<string> errors = ErrorsWith(("Target:Timeouts:IcReq", "00:00:00"), ("Target:Timeouts:Connect", "-00:00:01"));
+        Assert.That(errors, Has.One.StartsWith("Target:Timeouts:IcReq: must be greater than zero"));
+        Assert.That(errors, Has.One.StartsWith("Target:Timeouts:Connect: must be greater than zero"));
+    }
+
+    [Test]
     public void Validation_ScalarTypeAndRangeErrors_AreReported()
     {
         ImmutableArray<string> errors = ErrorsWith(

@@ -92,17 +92,38 @@ public sealed class TargetMetricsTests
     [Test]
     public async Task Scrape_ExportsConnectionsEndedByReason()
     {
+        var text = await ScrapeWithAsync(counters =>
+        {
+            counters.ConnectionsEndedByReason[(int)ConnectionEndReason.TermReqReceived] = 2;
+            counters.ConnectionsEndedByReason[(int)ConnectionEndReason.HostDisconnected] = 5;
+        });
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"termreq_received\"} 2"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"host_disconnected\"} 5"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"keep_alive_expired\"} 0"), "every reason is exported from the start");
+    }
+
+    [Test]
+    public async Task Scrape_ExportsSetupTimeoutsByPhase()
+    {
+        var text = await ScrapeWithAsync(counters =>
+        {
+            counters.SetupTimeouts[(int)SetupPhase.IcReq] = 3;
+            counters.ConnectionsEndedByReason[(int)ConnectionEndReason.SetupTimeout] = 2;
+        });
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"icreq\"} 3"));
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"connect\"} 0"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"setup_timeout\"} 2"));
+    }
+
+    /// <summary>A server with a sampler on fresh metrics; <paramref name="set"/> fills the engine's counters before the scrape.</summary>
+    private static async Task<string> ScrapeWithAsync(Action<TargetCounters> set)
+    {
         var metrics = new TargetMetrics(runtimeMetrics: false);
         var registry = new TargetRegistry(new TargetLimits());
         await using var server = new NvmeTargetServer(registry, NullLoggerFactory.Instance, metrics: metrics);
         _ = new ScrapeSampler(metrics, server);
-
-        registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.TermReqReceived] = 2;
-        registry.Counters.ConnectionsEndedByReason[(int)ConnectionEndReason.HostDisconnected] = 5;
-        var text = await Export(metrics.Registry);
-        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"termreq_received\"} 2"));
-        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"host_disconnected\"} 5"));
-        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"keep_alive_expired\"} 0"), "every reason is exported from the start");
+        set(registry.Counters);
+        return await Export(metrics.Registry);
     }
 
     private static async Task<string> Export(CollectorRegistry registry)

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text;
+
+namespace NvmeMptls.Bench.Matrix;
+
+/// <summary>The matrix as Markdown: median (min–max) of the runs per carrier and cell, with ratios to the ceilings.</summary>
+public static class MatrixReport
+{
+    public static string Markdown(string machine, int seconds, int runs, Ceilings ceilings, IReadOnlyList<MatrixResult> results)
+    {
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine(inv, $"Taken {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {machine}; {seconds} s per cell, {runs} runs, median (min–max).");
+        md.AppendLine();
+        md.AppendLine("| ceiling | MiB/s |");
+        md.AppendLine("|---|---|");
+        md.AppendLine(inv, $"| iperf3 loopback TCP | {Show(ceilings.TcpMiBps)} |");
+        md.AppendLine(inv, $"| iperf3 loopback MPTCP (mptcpize) | {Show(ceilings.MptcpMiBps)} |");
+        md.AppendLine(inv, $"| openssl speed aes-128-gcm, one core, 16 KiB | {Show(ceilings.Aes128GcmMiBps)} |");
+        md.AppendLine(inv, $"| openssl speed aes-256-gcm, one core, 16 KiB | {Show(ceilings.Aes256GcmMiBps)} |");
+        md.AppendLine(inv, $"| our CRC32C, one core | {ceilings.Crc32cMiBps:0} |");
+        md.AppendLine();
+        md.AppendLine("| carrier | cell | IOPS | MiB/s | of ceiling | p50 µs | p99 µs | target CPU µs/IO | initiator CPU µs/IO | target B/IO | initiator B/IO | errors |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var carrier in results.Select(r => r.Carrier).Distinct())
+        {
+            foreach (var cell in MatrixCell.All)
+            {
+                var rows = results.Where(r => r.Carrier == carrier && r.Cell == cell).ToList();
+                if (rows.Count == 0)
+                {
+                    continue;
+                }
+
+                var ceiling = carrier.Mptcp ? ceilings.MptcpMiBps : ceilings.TcpMiBps;
+                var mibps = Median(rows, r => r.MiBps);
+                var ofCeiling = ceiling is { } c && c > 0 ? (mibps / c).ToString("P0", inv) : "—";
+                md.AppendLine(inv, $"| {carrier.Name} | {cell.Name} | {Span(rows, r => r.Iops, "0")} | {Span(rows, r => r.MiBps, "0")} | {ofCeiling} | " +
+                    $"{Span(rows, r => r.P50Micros, "0.0")} | {Span(rows, r => r.P99Micros, "0.0")} | {Span(rows, r => r.TargetCpuMicrosPerIo, "0.00")} | " +
+                    $"{Span(rows, r => r.InitiatorCpuMicrosPerIo, "0.00")} | {Span(rows, r => r.TargetBytesPerIo, "0.0")} | " +
+                    $"{Span(rows, r => r.InitiatorBytesPerIo, "0.0")} | {rows.Sum(r => r.Errors)} |");
+            }
+        }
+
+        md.AppendLine();
+        md.AppendLine("Target CPU and allocation come from the target's own metrics (`process_cpu_seconds_total`, " +
+            "`nvmemptls_process_allocated_bytes_total`) around each cell, so they include the connect and the 1 s ramp; the " +
+            "initiator's are measured by the load generator over its measured window only. \"of ceiling\" is MiB/s over " +
+            "iperf3's loopback figure for the same carrier.");
+        return md.ToString();
+    }
+
+    /// <summary>The SPDK rows and the ratios the issue asks for: ours/SPDK as a target, our bench/perf as an initiator.</summary>
+    public static string SpdkMarkdown(IReadOnlyList<SpdkResult> spdk, IReadOnlyList<MatrixResult> ours)
+    {
+        if (spdk.Count == 0)
+        {
+            return "\nNo SPDK rows: set NVMEMPTLS_SPDK to a tree built by ../shared/bench/spdk-build.sh to add them.\n";
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.AppendLine();
+        md.AppendLine("SPDK v24.09 beside us, plain TCP, same pinning (targets on CPU 0, initiators on CPU 1), median of runs. " +
+            "Latency: spdk_nvme_perf's mean, our bench's p50 (µs). 4 KiB cells in IOPS, 128 KiB cells in MiB/s.");
+        md.AppendLine();
+        md.AppendLine("| cell | perf → SPDK | perf → NvmeMptls | target ratio (ours/SPDK) | bench → SPDK | initiator ratio (bench/perf on SPDK) | bench → NvmeMptls |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var cell in MatrixCell.All)
+        {
+            double Pick(string pair) => Figure(cell, spdk.Where(r => r.Pair == pair && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.LatencyMicros)));
+            var perfSpdk = Pick(SpdkResult.PerfOnSpdk);
+            var perfOurs = Pick(SpdkResult.PerfOnOurs);
+            var benchSpdk = Pick(SpdkResult.BenchOnSpdk);
+            var benchOurs = Figure(cell, ours.Where(r => r.Carrier.Name == "tcp" && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.P50Micros)));
+            var lowerIsBetter = cell.IsLatencyCell;
+            string Ratio(double a, double b) => b == 0 ? "—" : (lowerIsBetter ? b / a : a / b).ToString("0.00", inv);
+            md.AppendLine(inv, $"| {cell.Name}{(lowerIsBetter ? " (µs)" : "")} | {perfSpdk:0.#} | {perfOurs:0.#} | {Ratio(perfOurs, perfSpdk)} | {benchSpdk:0.#} | {Ratio(benchSpdk, perfSpdk)} | {benchOurs:0.#} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("Ratios are written so that above 1.0 means we do better (for QD1 latency: SPDK's over ours).");
+        return md.ToString();
+    }
+
+    private static double Figure(MatrixCell cell, IEnumerable<(double Iops, double MiBps, double Micros)> rows)
+    {
+        var values = rows.Select(r => cell.IsLatencyCell ? r.Micros : cell.IsBandwidthCell ? r.MiBps : r.Iops).Order().ToArray();
+        return values.Length == 0 ? 0 : values[values.Length / 2];
+    }
+
+    private static string Show(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "n/a (tool missing)";
+
+    private static double Median(List<MatrixResult> rows, Func<MatrixResult, double> pick)
+    {
+        var values = rows.Select(pick).Order().ToArray();
+        return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+    }
+
+    private static string Span(List<MatrixResult> rows, Func<MatrixResult, double> pick, string format)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var median = Median(rows, pick).ToString(format, inv);
+        return rows.Count == 1 ? median : $"{median} ({rows.Min(pick).ToString(format, inv)}–{rows.Max(pick).ToString(format, inv)})";
+    }
+}

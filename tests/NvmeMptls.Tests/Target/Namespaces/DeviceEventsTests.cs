@@ -15,9 +15,8 @@ public sealed class DeviceEventsTests
     [Test]
     public async Task DevicePathException_CompletesWithInternalPathErrorWithoutDnr_AndTheQueueGoesOn()
     {
-        await using var target = new InMemoryTarget();
         await using var device = new RemoteDevice(1 << 20) { Unreachable = true };
-        target.Subsystem.AddNamespace(new TargetNamespace(2, device, Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
+        await using var target = AsNamespace2(device);
         var (_, io) = await TargetQueueTests.ConnectAsync(target);
 
         var write = await io.WriteAsync(2, 0, new byte[512]);
@@ -33,9 +32,8 @@ public sealed class DeviceEventsTests
     [Test]
     public async Task DeviceResized_NszeFollowsAndNamespaceAttributeChangedIsSent()
     {
-        await using var target = new InMemoryTarget();
         await using var device = new RemoteDevice(1 << 20);
-        target.Subsystem.AddNamespace(new TargetNamespace(2, device, Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
+        await using var target = AsNamespace2(device);
         var (admin, io) = await TargetQueueTests.ConnectAsync(target);
         Assert.That((await admin.SetFeatureAsync(FeatureIds.AsyncEventConfig, AsyncEvent.ConfigNamespaceAttribute)).Status.IsSuccess, Is.True);
         var aer = admin.AsyncEventRequestAsync();
@@ -55,6 +53,14 @@ public sealed class DeviceEventsTests
             Assert.That(IdentifyNamespace.Read(identify).BlockCount, Is.EqualTo((ulong)(2 << 20) / 512), "NSZE after the resize");
         });
         Assert.That((await io.WriteAsync(2, (1 << 20) / 512, new byte[512])).Status.IsSuccess, Is.True, "a block past the old end is in range");
+    }
+
+    /// <summary>An in-memory target whose namespace 2 is <paramref name="device"/> (namespace 1 stays memory).</summary>
+    private static InMemoryTarget AsNamespace2(IBlockDevice device)
+    {
+        var target = new InMemoryTarget();
+        target.Subsystem.AddNamespace(new TargetNamespace(2, device, Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
+        return target;
     }
 
     /// <summary>Memory that can be resized or become unreachable, as an RBD image can.</summary>

@@ -15,7 +15,8 @@ while [ $# -gt 0 ]; do
 done
 
 PKGS=(tshark fio nvme-cli libnbd-bin nbdkit qemu-utils gnutls-bin openssl iproute2 e2fsprogs fuse3
-      cpio kmod zstd xz-utils qemu-system-x86 prometheus gcc libc6-dev)
+      cpio kmod zstd xz-utils qemu-system-x86 prometheus gcc libc6-dev
+      ceph-mon ceph-osd ceph-common uuid-runtime bc)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done

@@ -19,33 +19,13 @@ public sealed class AllocationPerIoTests
     [TestCase("randwrite")]
     public async Task SteadyState4kQd16_AllocationPerIo_OnTargetAndOnInitiator(string rw)
     {
-        var cli = Path.Combine(TargetRunner.RepositoryRoot(), "src", "Initiator", "Cli", "bin", "Release", "net10.0", "nvme-mptls.dll");
-        if (!File.Exists(cli))
+        if (!File.Exists(Cli))
         {
-            Assert.Ignore($"{cli} is missing: build the solution in Release first");
+            Assert.Ignore($"{Cli} is missing: build the solution in Release first");
         }
 
         await using var target = LoopbackTarget.Start(64L << 20);
-        async Task<(long TargetBytes, long Ios, double InitiatorPerIo, string Command)> Run(int seconds, string mode)
-        {
-            string[] args =
-            [
-                cli, "bench", "-a", "127.0.0.1", "-s", target.Port.ToString(CultureInfo.InvariantCulture), "-n", LoopbackTarget.SubsystemNqn,
-                "--multipath", "disabled", "--nr-io-queues", "1", "--name=alloc", $"--rw={mode}", "--bs=4k", "--iodepth=16", "--size=64m",
-                $"--runtime={seconds}", "--time_based", "--ramp_time=500ms", "--output-format=json",
-            ];
-            GC.Collect();
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            var result = await ToolRunner.RunAsync("dotnet", args, TimeSpan.FromMinutes(2));
-            var after = GC.GetTotalAllocatedBytes(precise: true);
-            Assert.That(result.ExitCode, Is.Zero, result.ToString());
-            using var json = JsonDocument.Parse(result.Stdout[result.Stdout.IndexOf('{', StringComparison.Ordinal)..]);
-            var job = json.RootElement.GetProperty("jobs")[0];
-            Assert.That(job.GetProperty("error").GetInt32(), Is.Zero);
-            var ios = job.GetProperty("read").GetProperty("total_ios").GetInt64() + job.GetProperty("write").GetProperty("total_ios").GetInt64();
-            var initiator = json.RootElement.GetProperty("nvme-mptls").GetProperty("allocated_bytes_per_io").GetDouble();
-            return (after - before, ios, initiator, "dotnet nvme-mptls.dll " + string.Join(' ', args.Skip(1)));
-        }
+        Task<BenchRun> Run(int seconds, string mode) => RunBenchAsync(target.Port, seconds, mode);
 
         // Warm-up: JIT, and every 1 MiB chunk of the memory namespace allocated once, so only the I/O path is left.
         await Run(1, "write");
@@ -63,4 +43,34 @@ public sealed class AllocationPerIoTests
             Assert.That(longRun.InitiatorPerIo, Is.GreaterThanOrEqualTo(0).And.LessThan(4096), "initiator: less than one data block of garbage per 4 KiB I/O");
         });
     }
+
+    internal static string Cli => Path.Combine(TargetRunner.RepositoryRoot(), "src", "Initiator", "Cli", "bin", "Release", "net10.0", "nvme-mptls.dll");
+
+    /// <summary>
+    /// `nvme-mptls bench` 4 KiB at QD16 on one I/O queue against a loopback target in this process, with the bytes this
+    /// process (the target) allocated meanwhile.
+    /// </summary>
+    internal static async Task<BenchRun> RunBenchAsync(int port, int seconds, string mode)
+    {
+        string[] args =
+        [
+            Cli, "bench", "-a", "127.0.0.1", "-s", port.ToString(CultureInfo.InvariantCulture), "-n", LoopbackTarget.SubsystemNqn,
+            "--multipath", "disabled", "--nr-io-queues", "1", "--name=alloc", $"--rw={mode}", "--bs=4k", "--iodepth=16", "--size=64m",
+            $"--runtime={seconds}", "--time_based", "--ramp_time=500ms", "--output-format=json",
+        ];
+        GC.Collect();
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var result = await ToolRunner.RunAsync("dotnet", args, TimeSpan.FromMinutes(2));
+        var after = GC.GetTotalAllocatedBytes(precise: true);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var json = JsonDocument.Parse(result.Stdout[result.Stdout.IndexOf('{', StringComparison.Ordinal)..]);
+        var job = json.RootElement.GetProperty("jobs")[0];
+        Assert.That(job.GetProperty("error").GetInt32(), Is.Zero);
+        var ios = job.GetProperty("read").GetProperty("total_ios").GetInt64() + job.GetProperty("write").GetProperty("total_ios").GetInt64();
+        var initiator = json.RootElement.GetProperty("nvme-mptls").GetProperty("allocated_bytes_per_io").GetDouble();
+        return new BenchRun(after - before, ios, initiator, "dotnet nvme-mptls.dll " + string.Join(' ', args.Skip(1)));
+    }
 }
+
+/// <summary>One `nvme-mptls bench` run: the target's allocated bytes, the I/Os done, the initiator's own bytes/IO.</summary>
+internal sealed record BenchRun(long TargetBytes, long Ios, double InitiatorPerIo, string Command);

@@ -138,6 +138,11 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
             status = error switch
             {
                 ObjectDisposedException => new NvmeStatus(NvmeStatusCodes.NamespaceNotReady),
+
+                // This target cannot reach the storage (fenced or timed-out Ceph client), another path may: a
+                // path-related status without DNR makes a multipath host fail over. NVMe Base 2.0, Path Related Status
+                // (SCT 3h) values, reference §3.10: without ANA groups that is Internal Path Error (00h).
+                Namespaces.DevicePathException => new NvmeStatus(NvmeStatusCodes.InternalPathError),
                 IOException when ctx.Command.Opcode == IoOpcodes.Read => new NvmeStatus(NvmeStatusCodes.UnrecoveredReadError),
                 IOException => new NvmeStatus(NvmeStatusCodes.WriteFault),
                 _ => new NvmeStatus(NvmeStatusCodes.InternalError),

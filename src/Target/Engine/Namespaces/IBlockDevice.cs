@@ -11,8 +11,8 @@ public interface IBlockDevice : IAsyncDisposable
     string Kind { get; }
 
     /// <summary>
-    /// True when every call finishes without blocking the calling thread (memory): the target then runs the
-    /// command on the thread that received it. False for devices that block in pread/pwrite (file, block device):
+    /// True when every call finishes without blocking the calling thread (memory; RBD, whose calls only queue a
+    /// librbd request and complete from its callback): the target then runs the command on the thread that received it. False for devices that block in pread/pwrite (file, block device):
     /// their commands go to the thread pool so the connection keeps receiving the next capsules meanwhile.
     /// </summary>
     bool CompletesInline { get; }
@@ -21,6 +21,16 @@ public interface IBlockDevice : IAsyncDisposable
     string Description { get; }
 
     long SizeBytes { get; }
+
+    /// <summary>
+    /// Raised after <see cref="SizeBytes"/> changed (an RBD image resized by its owner); the namespace then announces
+    /// a Namespace Attribute Changed notice. Devices whose size is fixed never raise it.
+    /// </summary>
+    event Action<IBlockDevice>? SizeChanged
+    {
+        add { }
+        remove { }
+    }
 
     /// <summary>512 or 4096.</summary>
     int LogicalBlockSize { get; }

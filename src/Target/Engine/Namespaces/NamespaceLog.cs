@@ -18,4 +18,10 @@ internal static partial class NamespaceLog
 
     [LoggerMessage(EventId = 3304, Level = LogLevel.Information, Message = "Opened block device {Path}: {DeviceSizeBytes} bytes, logical block {DeviceBlockSize}; namespace {SizeBytes} bytes, LBA {LbaSize}")]
     public static partial void BlockDeviceOpened(ILogger logger, string path, long deviceSizeBytes, int deviceBlockSize, long sizeBytes, int lbaSize);
+
+    [LoggerMessage(EventId = 3305, Level = LogLevel.Information, Message = "Opened rbd image {Image}: {ImageSizeBytes} bytes, LBA {LbaSize}, as client.{CephId}")]
+    public static partial void RbdImageOpened(ILogger logger, string image, long imageSizeBytes, int lbaSize, string cephId);
+
+    [LoggerMessage(EventId = 3306, Level = LogLevel.Information, Message = "rbd image {Image} resized from {OldSizeBytes} to {SizeBytes} bytes")]
+    public static partial void RbdImageResized(ILogger logger, string image, long oldSizeBytes, long sizeBytes);
 }

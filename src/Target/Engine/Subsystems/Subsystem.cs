@@ -60,6 +60,7 @@ public sealed class Subsystem
             return false;
         }
 
+        ns.Resized = resized => NotifyNamespaceChanged(resized.Nsid);
         NotifyNamespaceChanged(ns.Nsid);
         return true;
     }

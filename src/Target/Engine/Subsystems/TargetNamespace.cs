@@ -9,6 +9,7 @@ namespace NvmeMptls.Target.Subsystems;
 public sealed class TargetNamespace
 {
     private long _inFlight;
+    private long _blockCount;
     private int _removed;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -20,7 +21,8 @@ public sealed class TargetNamespace
         Uuid = uuid;
         ReadOnly = readOnly;
         LbaShift = device.LogicalBlockSize == 4096 ? 12 : 9;
-        BlockCount = (ulong)(device.SizeBytes >> LbaShift);
+        _blockCount = device.SizeBytes >> LbaShift;
+        device.SizeChanged += OnDeviceResized;
     }
 
     public uint Nsid { get; }
@@ -30,9 +32,19 @@ public sealed class TargetNamespace
     public bool ReadOnly { get; }
     public int LbaShift { get; }
     public int LbaSize => 1 << LbaShift;
-    public ulong BlockCount { get; }
+    /// <summary>NSZE: follows the device when it is resized (an RBD image), so new commands see the new size at once.</summary>
+    public ulong BlockCount => (ulong)Volatile.Read(ref _blockCount);
+
+    /// <summary>Set by the subsystem: tells its controllers that this namespace's size changed.</summary>
+    internal Action<TargetNamespace>? Resized { get; set; }
     public bool Removed => Volatile.Read(ref _removed) != 0;
     public NamespaceCounters Counters { get; } = new();
+
+    private void OnDeviceResized(IBlockDevice device)
+    {
+        Volatile.Write(ref _blockCount, device.SizeBytes >> LbaShift);
+        Resized?.Invoke(this);
+    }
 
     /// <summary>Takes a reference for one command; false when the namespace is being removed.</summary>
     public bool TryAcquire()
@@ -68,6 +80,7 @@ public sealed class TargetNamespace
             _drained.TrySetResult();
         }
 
+        Device.SizeChanged -= OnDeviceResized;
         await Task.WhenAny(_drained.Task, Task.Delay(timeout)).ConfigureAwait(false);
         try
         {

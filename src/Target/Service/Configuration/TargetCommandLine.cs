@@ -45,6 +45,9 @@ public static class TargetCommandLine
           --memory-ns SIZE              add a memory namespace (e.g. 1GiB); repeatable
           --file-ns PATH[:SIZE]         add a file namespace, created sparse if missing; repeatable
           --block-ns DEVICE             add a block-device namespace (e.g. /dev/loop0); repeatable
+          --rbd-ns POOL/IMAGE           add a Ceph RBD image namespace (POOL/NAMESPACE/IMAGE for a RADOS namespace); repeatable
+          --ceph-conf FILE              ceph.conf of the --rbd-ns images (default: librados' search)
+          --ceph-id NAME                Ceph client id of the --rbd-ns images, without "client." (default: admin)
                                         (any --*-ns replaces the namespaces of the first subsystem; NSIDs 1, 2, ...)
           --nqn NQN                     NQN of the first subsystem
           --allow-host NQN              allow only these hosts on the first subsystem; repeatable
@@ -63,7 +66,7 @@ public static class TargetCommandLine
 
     private static readonly HashSet<string> s_flagsWithValue = new(StringComparer.Ordinal)
     {
-        "--config", "--listen", "--discovery", "--memory-ns", "--file-ns", "--block-ns", "--nqn", "--allow-host",
+        "--config", "--listen", "--discovery", "--memory-ns", "--file-ns", "--block-ns", "--rbd-ns", "--ceph-conf", "--ceph-id", "--nqn", "--allow-host",
         "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size", "--dhchap-secret", "--dhchap-ctrl-secret",
     };
 
@@ -176,6 +179,8 @@ public static class TargetCommandLine
         private (string Address, int Port)? _discovery;
         private bool _discoveryNone;
         private string? _nqn;
+        private string? _cephConf;
+        private string? _cephId;
         private TlsMode? _tls;
         private MultipathMode? _multipath;
         private string? _metrics;
@@ -212,6 +217,18 @@ public static class TargetCommandLine
                     break;
                 case "--block-ns":
                     _namespaces.Add(new NamespaceOptions { Backing = NamespaceBacking.Block, Path = value, SizeBytes = null });
+                    break;
+                case "--rbd-ns" when RbdOptions.TryParseSpec(value, out RbdOptions rbd):
+                    _namespaces.Add(new NamespaceOptions { Backing = NamespaceBacking.Rbd, Rbd = rbd, SizeBytes = null });
+                    break;
+                case "--rbd-ns":
+                    errors.Add($"--rbd-ns: expected POOL/IMAGE or POOL/NAMESPACE/IMAGE (was '{value}')");
+                    break;
+                case "--ceph-conf":
+                    _cephConf = value;
+                    break;
+                case "--ceph-id":
+                    _cephId = value;
                     break;
                 case "--nqn":
                     _nqn = value;
@@ -329,13 +346,17 @@ public static class TargetCommandLine
             var numbered = ImmutableArray.CreateBuilder<NamespaceOptions>();
             foreach (NamespaceOptions ns in namespaces)
             {
-                NamespaceOptions updated = _namespaces.Count > 0 ? ns with { Nsid = (uint)numbered.Count + 1 } : ns;
+                NamespaceOptions updated = _namespaces.Count > 0 ? WithCephClient(ns) with { Nsid = (uint)numbered.Count + 1 } : ns;
                 numbered.Add(_lbaSize is { } lba ? updated with { LbaSize = lba } : updated);
             }
 
             first = first with { Namespaces = numbered.ToImmutable() };
             return options with { Subsystems = options.Subsystems.IsEmpty ? [first] : options.Subsystems.SetItem(0, first) };
         }
+
+        // --ceph-conf and --ceph-id apply to every --rbd-ns, wherever they stand among the flags.
+        private NamespaceOptions WithCephClient(NamespaceOptions ns) =>
+            ns.Rbd is { } rbd ? ns with { Rbd = rbd with { CephConf = _cephConf ?? rbd.CephConf, CephId = _cephId ?? rbd.CephId } } : ns;
 
         private TargetOptions ApplyPorts(TargetOptions options)
         {

@@ -111,6 +111,9 @@ public sealed record NamespaceOptions
 
     public bool ReadOnly { get; init; }
 
+    /// <summary>The image of an rbd namespace; null for the other backings.</summary>
+    public RbdOptions? Rbd { get; init; }
+
     /// <summary>Writes the NGUID in Identify Namespace byte order (16 bytes).</summary>
     public void WriteNguid(Span<byte> destination) => NamespaceIdentifiers.WriteNguid(Nguid, destination);
 
@@ -238,6 +241,7 @@ public enum NamespaceBacking
     Memory,
     File,
     Block,
+    Rbd,
 }
 
 public enum MultipathMode

@@ -76,6 +76,7 @@ internal sealed class TargetOptionsReader
             SizeBytes = Size(section, "Size"),
             LbaSize = Int(section, "LbaSize", 512),
             ReadOnly = Bool(section, "ReadOnly", false),
+            Rbd = RbdOptions.Read(section),
         };
 
         string? nguid = Text(section, "Nguid");
@@ -337,7 +338,7 @@ internal sealed class TargetOptionsReader
         _errors.Add($"{section.Path}:{key}: {message}");
 
     internal static readonly (string Name, NamespaceBacking Value)[] s_backings =
-        [("memory", NamespaceBacking.Memory), ("file", NamespaceBacking.File), ("block", NamespaceBacking.Block)];
+        [("memory", NamespaceBacking.Memory), ("file", NamespaceBacking.File), ("block", NamespaceBacking.Block), ("rbd", NamespaceBacking.Rbd)];
 
     internal static readonly (string Name, MultipathMode Value)[] s_multipath =
         [("preferred", MultipathMode.Preferred), ("required", MultipathMode.Required), ("disabled", MultipathMode.Disabled)];

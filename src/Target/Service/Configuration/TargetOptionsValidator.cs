@@ -110,10 +110,12 @@ internal static partial class TargetOptionsValidator
                 errors.Add($"{key}:Nsid: duplicate of {nsids[ns.Nsid]} (NSID {ns.Nsid}) in subsystem {subsystem.Nqn}");
             }
 
-            if (ns.Backing is not (NamespaceBacking.Memory or NamespaceBacking.File or NamespaceBacking.Block))
+            if (ns.Backing is not (NamespaceBacking.Memory or NamespaceBacking.File or NamespaceBacking.Block or NamespaceBacking.Rbd))
             {
-                errors.Add($"{key}:Backing: must be one of memory, file, block (was {(int)ns.Backing})");
+                errors.Add($"{key}:Backing: must be one of memory, file, block, rbd (was {(int)ns.Backing})");
             }
+
+            RbdOptions.Validate(ns, key, errors);
 
             if (ns.Backing is NamespaceBacking.File or NamespaceBacking.Block && string.IsNullOrWhiteSpace(ns.Path))
             {

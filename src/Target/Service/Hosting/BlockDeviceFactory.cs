@@ -19,11 +19,19 @@ public static partial class BlockDeviceFactory
                 options.LbaSize),
             NamespaceBacking.File => FileBlockDevice.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger),
             NamespaceBacking.Block => BlockDeviceBackend.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger),
+            NamespaceBacking.Rbd => OpenRbd(options, logger),
             _ => throw new ArgumentException($"unknown backing {options.Backing}", nameof(options)),
         };
 
         Log.NamespaceOpened(logger, device.Kind, options.Nsid, device.Description, device.SizeBytes, device.LogicalBlockSize);
         return device;
+    }
+
+    private static RbdBlockDevice OpenRbd(NamespaceOptions options, ILogger logger)
+    {
+        RbdOptions rbd = options.Rbd ?? throw new ArgumentException($"rbd namespace {options.Nsid} needs Rbd:Pool and Rbd:Image", nameof(options));
+        var location = new RbdImageLocation(rbd.Pool, rbd.Image, rbd.RadosNamespace, rbd.CephConf, rbd.CephId, rbd.Keyring);
+        return RbdBlockDevice.Open(location, options.LbaSize, options.ReadOnly, logger: logger);
     }
 
     private static string RequirePath(NamespaceOptions options) =>

@@ -68,7 +68,7 @@ public class TargetOptionsValidationTests
     [Test]
     public void Validation_UnknownBacking_ListsAcceptedValues()
     {
-        Assert.That(ErrorsWith(($"{Ns0}:Backing", "tape")), Does.Contain($"{Ns0}:Backing: must be one of memory, file, block (was 'tape')"));
+        Assert.That(ErrorsWith(($"{Ns0}:Backing", "tape")), Does.Contain($"{Ns0}:Backing: must be one of memory, file, block, rbd (was 'tape')"));
     }
 
     [TestCase("file")]

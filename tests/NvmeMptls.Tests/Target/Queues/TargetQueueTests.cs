@@ -8,7 +8,7 @@ namespace NvmeMptls.Tests.Target.Queues;
 /// <summary>The target's queue engine driven over in-memory pipes.</summary>
 public sealed class TargetQueueTests
 {
-    private static async Task<(RawNvmeHost Admin, RawNvmeHost Io)> ConnectAsync(InMemoryTarget target, bool hd = false, bool dd = false, byte hpda = 0)
+    internal static async Task<(RawNvmeHost Admin, RawNvmeHost Io)> ConnectAsync(InMemoryTarget target, bool hd = false, bool dd = false, byte hpda = 0)
     {
         var admin = target.Connect();
         await admin.BringUpAdminAsync(InMemoryTarget.SubsystemNqn);

@@ -54,6 +54,30 @@ public static class FuzzTargets
     }
 }
 
+/// <summary>Reading a pipe to its end, as a peer that takes whatever it is sent.</summary>
+internal static class PipeDrain
+{
+    /// <summary>Reads and drops everything; an I/O error (an alert, a truncated stream) is an end too.</summary>
+    public static async Task ToEndAsync(System.IO.Pipelines.PipeReader reader)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
 /// <summary>A target did not finish one input in time: a hang.</summary>
 public sealed class FuzzHangException(string message) : Exception(message);
 

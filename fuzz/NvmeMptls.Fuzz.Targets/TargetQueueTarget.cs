@@ -34,24 +34,11 @@ public static class TargetQueueTarget
         {
             var queue = new TargetQueue(target, registry, port, NullLogger.Instance);
             var run = queue.RunAsync(CancellationToken.None);
-            var drain = DrainAsync(host);
+            var drain = PipeDrain.ToEndAsync(host.Input);
             await host.Output.WriteAsync(input).ConfigureAwait(false);
             await host.Output.CompleteAsync().ConfigureAwait(false);
             await run.ConfigureAwait(false);
             await drain.ConfigureAwait(false);
-        }
-    }
-
-    private static async Task DrainAsync(MemoryConnection host)
-    {
-        while (true)
-        {
-            var result = await host.Input.ReadAsync().ConfigureAwait(false);
-            host.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return;
-            }
         }
     }
 }

@@ -27,7 +27,7 @@ public static class TlsAcceptTarget
         var keyring = new NvmePskKeyring();
         keyring.Add(Key);
         var accept = NvmeTls.AcceptAsync(server, keyring, s_options);
-        var drain = DrainAsync(client);
+        var drain = PipeDrain.ToEndAsync(client.Input);
         await client.Output.WriteAsync(input).ConfigureAwait(false);
         await client.Output.CompleteAsync().ConfigureAwait(false);
         try
@@ -46,24 +46,5 @@ public static class TlsAcceptTarget
         }
 
         await drain.ConfigureAwait(false);
-    }
-
-    private static async Task DrainAsync(MemoryConnection client)
-    {
-        try
-        {
-            while (true)
-            {
-                var result = await client.Input.ReadAsync().ConfigureAwait(false);
-                client.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
     }
 }

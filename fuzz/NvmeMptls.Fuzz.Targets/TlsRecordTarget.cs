@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Pipelines;
 using System.Security.Cryptography;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Tls;
@@ -43,10 +42,10 @@ public static class TlsRecordTarget
         var tls = new TlsRecordConnection(inner, tx, rx, session, isServer: isServer);
         await using (tls.ConfigureAwait(false))
         {
-            var drain = DrainAsync(peer.Input);
+            var drain = PipeDrain.ToEndAsync(peer.Input);
             await peer.Output.WriteAsync(wire).ConfigureAwait(false);
             await peer.Output.CompleteAsync().ConfigureAwait(false);
-            var read = ReadPlaintextAsync(tls.Input);
+            var read = PipeDrain.ToEndAsync(tls.Input); // TlsRecordException or a truncation ends it as an IOException
             if (await Task.WhenAny(read, tls.Completion).ConfigureAwait(false) != read)
             {
                 await tls.Completion.ConfigureAwait(false); // a receive or send loop that ended by itself: surface its fault
@@ -59,44 +58,6 @@ public static class TlsRecordTarget
         }
     }
 
-    private static async Task ReadPlaintextAsync(PipeReader reader)
-    {
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (IOException)
-        {
-            // TlsRecordException (an alert sent or received) or the inner stream ending without close_notify
-        }
-    }
-
-    private static async Task DrainAsync(PipeReader reader)
-    {
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-    }
 
     /// <summary>Protects each <c>type length content</c> item as a TLS 1.3 record (RFC 8446 §5.2) under the peer's key.</summary>
     private static byte[] Seal(ReadOnlySpan<byte> items, byte[] secret)

@@ -2,7 +2,7 @@
 # Runs every test of NvmeMptls and ends with one line "N passed, N failed, N skipped".
 # Installs what the tests need (Debian packages) when run as root on a fresh machine.
 # Usage: ./test.sh [--filter EXPR] [--unit-only] [--no-fuzz]
-# Each fuzz target gets a short AFL++ smoke run (FUZZ_SECONDS each, default 15; fuzz/run.sh), counted as one test.
+# Each fuzz target gets a short AFL++ smoke run (FUZZ_SECONDS each, default 10; fuzz/run.sh), counted as one test.
 set -uo pipefail
 cd "$(dirname "$0")"
 FILTER=""; UNIT_ONLY=0; FUZZ=1
@@ -53,8 +53,10 @@ passed=0; failed=0; skipped=0
 # With --filter only the selected dotnet tests run.
 if [ "$FUZZ" = 1 ] && [ -z "$FILTER" ]; then
   fuzz_start=$SECONDS; build=0
-  for t in $(dotnet fuzz/NvmeMptls.Fuzz/bin/Release/net10.0/NvmeMptls.Fuzz.dll list); do
-    FUZZ_NO_BUILD=$build fuzz/run.sh "$t" "${FUZZ_SECONDS:-15}"
+  targets=$(dotnet fuzz/NvmeMptls.Fuzz/bin/Release/net10.0/NvmeMptls.Fuzz.dll list)
+  [ -n "$targets" ] || { failed=$((failed + 1)); echo "  Failed fuzz smoke: the harness lists no targets"; }
+  for t in $targets; do
+    FUZZ_NO_BUILD=$build fuzz/run.sh "$t" "${FUZZ_SECONDS:-10}"
     case $? in
       0) passed=$((passed + 1)); echo "  Passed fuzz smoke $t" ;;
       3) skipped=$((skipped + 1)); echo "  Skipped fuzz smoke $t: afl-fuzz or sharpfuzz is not installed" ;;

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of NvmeMptls and ends with one line "N passed, N failed, N skipped".
 # Installs what the tests need (Debian packages) when run as root on a fresh machine.
-# Usage: ./test.sh [--filter EXPR] [--unit-only]
+# Usage: ./test.sh [--filter EXPR] [--unit-only] [--no-fuzz]
+# Each fuzz target gets a short AFL++ smoke run (FUZZ_SECONDS each, default 10; fuzz/run.sh), counted as one test.
 set -uo pipefail
 cd "$(dirname "$0")"
-FILTER=""; UNIT_ONLY=0
+FILTER=""; UNIT_ONLY=0; FUZZ=1
 while [ $# -gt 0 ]; do
   case $1 in
     --filter) FILTER=$2; shift ;;
     --unit-only) UNIT_ONLY=1 ;;
+    --no-fuzz) FUZZ=0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
 PKGS=(tshark fio nvme-cli libnbd-bin nbdkit qemu-utils gnutls-bin openssl iproute2 e2fsprogs fuse3
-      cpio kmod zstd xz-utils qemu-system-x86 prometheus gcc libc6-dev
+      cpio kmod zstd xz-utils qemu-system-x86 prometheus gcc libc6-dev afl++
       ceph-mon ceph-osd ceph-common uuid-runtime bc)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
@@ -32,6 +34,7 @@ fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 dotnet build NvmeMptls.sln -c Release -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
+dotnet tool restore >/dev/null || echo "test.sh: dotnet tool restore failed; the fuzz smoke runs will report sharpfuzz missing"
 
 results=$(mktemp -d)
 rc=0
@@ -46,6 +49,25 @@ for p in "${projects[@]}"; do
 done
 
 passed=0; failed=0; skipped=0
+
+# Fuzz smoke runs: a crash (input saved under fuzz/crashes/TARGET) fails; a missing tool is a reported skip.
+# With --filter only the selected dotnet tests run.
+if [ "$FUZZ" = 1 ] && [ -z "$FILTER" ]; then
+  fuzz_start=$SECONDS; build=0
+  targets=$(dotnet fuzz/NvmeMptls.Fuzz/bin/Release/net10.0/NvmeMptls.Fuzz.dll list)
+  [ -n "$targets" ] || { failed=$((failed + 1)); echo "  Failed fuzz smoke: the harness lists no targets"; }
+  for t in $targets; do
+    FUZZ_NO_BUILD=$build fuzz/run.sh "$t" "${FUZZ_SECONDS:-10}"
+    case $? in
+      0) passed=$((passed + 1)); echo "  Passed fuzz smoke $t" ;;
+      3) skipped=$((skipped + 1)); echo "  Skipped fuzz smoke $t: afl-fuzz or sharpfuzz is not installed" ;;
+      *) failed=$((failed + 1)); echo "  Failed fuzz smoke $t (inputs under fuzz/crashes/$t, AFL output in fuzz/out/$t)" ;;
+    esac
+    build=1
+  done
+  echo "test.sh: fuzz smoke runs took $((SECONDS - fuzz_start)) s"
+fi
+
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   line=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

@@ -148,14 +148,24 @@ internal sealed class NbdConnection : IDisposable
             request.Reset(command, flags, cookie, offset, length, fits && carriesData ? (int)length : 0, fits ? NbdError.None : NbdError.EINVAL);
             if (command == NbdCommand.Write)
             {
-                if (fits)
+                try
                 {
-                    await _input.ReadExactlyAsync(request.Data, cancellationToken).ConfigureAwait(false);
+                    if (fits)
+                    {
+                        await _input.ReadExactlyAsync(request.Data, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // proto.md lets a server close on an oversized payload; discarding it keeps the connection usable.
+                        await DiscardAsync(length, cancellationToken).ConfigureAwait(false);
+                    }
                 }
-                else
+                catch
                 {
-                    // proto.md lets a server close on an oversized payload; discarding it keeps the connection usable.
-                    await DiscardAsync(length, cancellationToken).ConfigureAwait(false);
+                    // The client went away inside the payload: the request never runs, so its slot goes back here —
+                    // RunAsync waits for every slot before it ends, and would otherwise wait forever.
+                    request.Abandon();
+                    throw;
                 }
             }
 

@@ -92,6 +92,13 @@ internal sealed class NbdRequest : IThreadPoolWorkItem
         }
     }
 
+    /// <summary>Gives back a request that was read but will never run (its payload did not arrive).</summary>
+    public void Abandon()
+    {
+        _references = 1;
+        Release();
+    }
+
     public void SetSimpleReply(uint error, bool withData)
     {
         var start = Headroom - NbdProtocol.SimpleReplyHeaderSize;

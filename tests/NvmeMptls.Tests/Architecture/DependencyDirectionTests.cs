@@ -76,7 +76,7 @@ public sealed class DependencyDirectionTests
     public void EverySourceAssembly_IsInTheTable()
     {
         var dir = AppContext.BaseDirectory;
-        var tests = new[] { "NvmeMptls.Tests", "NvmeMptls.TestKit", "NvmeMptls.IntegrationTests", "NvmeMptls.KtlsProbe", "NvmeMptls.Bench" };
+        var tests = new[] { "NvmeMptls.Tests", "NvmeMptls.TestKit", "NvmeMptls.IntegrationTests", "NvmeMptls.KtlsProbe", "NvmeMptls.Bench", "NvmeMptls.Fuzz", "NvmeMptls.Fuzz.Targets" };
         var found = Directory.GetFiles(dir, "*.dll")
             .Select(Path.GetFileNameWithoutExtension)
             .OfType<string>()

@@ -82,6 +82,12 @@ public sealed partial class NvmeController
             throw new NvmeStatusException(NvmeStatus.Make(0, (byte)NvmeStatusCodes.InvalidNamespace, dnr: true), $"namespace {nsid} is not active");
         }
 
+        if (identify.LbaSize == 0)
+        {
+            // A hostile or broken controller: a shift of 31 or more would make the block size negative.
+            throw new InvalidDataException($"namespace {nsid} reports an LBA data size outside 2^{NvmeNamespaceInfo.MinLbaShift}..2^{NvmeNamespaceInfo.MaxLbaShift} bytes; it cannot be opened");
+        }
+
         if (IoQueueCount == 0)
         {
             throw new InvalidOperationException("the controller has no I/O queues");

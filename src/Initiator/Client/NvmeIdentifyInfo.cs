@@ -54,13 +54,21 @@ public sealed record NvmeControllerInfo(
 /// <param name="BlockCount">Namespace size in logical blocks (NSZE).</param>
 /// <param name="Capacity">Blocks that may be allocated (NCAP).</param>
 /// <param name="Utilization">Blocks allocated (NUSE).</param>
-/// <param name="LbaSize">Logical block size in bytes, of the formatted LBA format.</param>
+/// <param name="LbaSize">
+/// Logical block size in bytes, of the formatted LBA format; 0 when the controller reports an LBADS outside 9–20
+/// (512 B–1 MiB), which no namespace can be opened with.
+/// </param>
 /// <param name="WriteProtected">The namespace is write protected (NSATTR bit 0).</param>
 /// <param name="Nguid">Namespace globally unique identifier (NGUID); empty when not reported.</param>
 public sealed record NvmeNamespaceInfo(ulong BlockCount, ulong Capacity, ulong Utilization, int LbaSize, bool WriteProtected, Guid Nguid)
 {
+    /// <summary>Smallest and largest LBADS accepted: NVMe Base §5.1.12.2.1 allows no LBA data size below 2^9.</summary>
+    internal const int MinLbaShift = 9;
+    internal const int MaxLbaShift = 20;
+
     internal static NvmeNamespaceInfo From(IdentifyNamespace n) =>
-        new(n.BlockCount, n.Capacity, n.Utilization, n.LbaSize, n.WriteProtected, n.Nguid);
+        new(n.BlockCount, n.Capacity, n.Utilization,
+            n.LbaDataSizeShift is >= MinLbaShift and <= MaxLbaShift ? 1 << n.LbaDataSizeShift : 0, n.WriteProtected, n.Nguid);
 }
 
 /// <summary>One entry of a discovery log page (70h), as <see cref="NvmeDiscovery"/> reads it. Codes are the spec's values.</summary>

@@ -144,4 +144,31 @@ public sealed class HostileControllerTests
         Assert.That(fake.TermReqs, Is.Empty, "a TermReq is never answered with a TermReq");
         Assert.That(fake.Storage.AsSpan(4 * 512, 1024).SequenceEqual(data), Is.True, "the write was resubmitted on the new association");
     }
+
+    [TestCase((byte)8)]
+    [TestCase((byte)31)]
+    [TestCase((byte)41)]
+    public async Task IdentifyNamespace_LbaDataSizeOutOfRange_OpenRefusedWithClearError(byte lbads)
+    {
+        var fake = new FakeController();
+        fake.OnCommand = async (session, command) =>
+        {
+            if (command.Opcode != AdminOpcodes.Identify || IdentifyCns.CnsOf(command) != IdentifyCns.Namespace)
+            {
+                return false;
+            }
+
+            // A hostile controller: LBADS beyond what a block size can be (1 << 41 would wrap to 512 in C#).
+            var pdu = C2HData(command.CommandId, 0, IdentifyCns.DataSize, PduFlags.Last);
+            new IdentifyNamespace { BlockCount = 1024, Capacity = 1024, LbaDataSizeShift = lbads }.Write(pdu.AsSpan(24));
+            await session.SendRawAsync(pdu);
+            await session.SendRawAsync(CapsuleResp(command.CommandId));
+            return true;
+        };
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1), fake.Factory);
+
+        var error = Assert.ThrowsAsync<InvalidDataException>(async () => await controller.OpenNamespaceAsync(1));
+
+        Assert.That(error!.Message, Does.Contain("LBA data size").And.Contain("cannot be opened"));
+    }
 }

@@ -7,13 +7,16 @@ using NvmeMptls.Transport.Nvme.Auth;
 namespace NvmeMptls.IntegrationTests.Interop;
 
 /// <summary>
-/// In-band authentication (DH-HMAC-CHAP) of the Linux kernel host (trixie: kernel 6.12, nvme-cli 2.13) against our
-/// target, in one VM boot. The target reads per-host secrets from a configuration file (Target:DhChap:Hosts[]), one
+/// In-band authentication (DH-HMAC-CHAP) of the Linux kernel host (trixie: kernel 6.12, nvme-cli 2.13; forky:
+/// kernel 6.17+, nvme-cli 2.16) against our target, in one VM boot per guest. The target reads per-host secrets from a configuration file (Target:DhChap:Hosts[]), one
 /// host NQN per case; the guest connects with <c>--dhchap-secret</c> [<c>--dhchap-ctrl-secret</c>], verifies an
 /// O_DIRECT write/read and disconnects. The kernel offers every hash and DH group; the entries' Hashes/DhGroups
-/// lists make our target pick the one under test, and the target's log names what was negotiated.
+/// lists make our target pick the one under test, and the target's log names what was negotiated. Last, keys that
+/// the guest's nvme-cli generated (gen-dhchap-key --hmac=1 / --hmac=2) reach the target through a configuration
+/// reload and authenticate bidirectionally.
 /// </summary>
-[TestFixture]
+[TestFixture("trixie")]
+[TestFixture("forky")]
 [Category("Interop")]
 [NonParallelizable]
 public sealed class LinuxHostDhChapTests
@@ -30,9 +33,19 @@ public sealed class LinuxHostDhChapTests
         new("t00-bi-sha512-null", 0, true, ["sha512"], ["null"], "sha512", "null"),
     ];
 
+    private readonly string _suite;
+    private readonly string _genHostId = Guid.NewGuid().ToString();
+    private readonly List<object> _hosts = [];
     private TargetRunner? _target;
     private LinuxVmOutput? _vm;
     private string? _config;
+
+    public LinuxHostDhChapTests(string suite)
+    {
+        _suite = suite;
+    }
+
+    private string GenHostNqn => "nqn.2014-08.org.nvmexpress:uuid:" + _genHostId;
 
     private LinuxVmOutput Vm => _vm ?? throw new InvalidOperationException("no VM run");
 
@@ -42,7 +55,7 @@ public sealed class LinuxHostDhChapTests
     public async Task BootAsync()
     {
         LinuxVm.IgnoreUnlessAvailable();
-        var hosts = new List<object>();
+        List<object> hosts = _hosts;
         var lines = new List<string>();
         foreach (Case c in Cases)
         {
@@ -82,8 +95,8 @@ public sealed class LinuxHostDhChapTests
             lines.Add($"wrong-secret-refused|{Cases[0].HostNqn}|{Cases[0].HostId}|{wrong.ToInterchange()}|-|refused");
         }
 
-        _config = Path.Combine(Path.GetTempPath(), $"nvme-iop-dhchap.{Environment.ProcessId}.json");
-        await File.WriteAllTextAsync(_config, JsonSerializer.Serialize(new { Target = new { DhChap = new { Hosts = hosts } } }));
+        _config = Path.Combine(Path.GetTempPath(), $"nvme-iop-dhchap.{_suite}.{Environment.ProcessId}.json");
+        await WriteConfigAsync();
         _target = await TargetRunner.StartAsync("--config", _config, "--nqn", Nqn, "--memory-ns", "64MiB");
         var variables = new Dictionary<string, string>
         {
@@ -91,10 +104,39 @@ public sealed class LinuxHostDhChapTests
             ["IOP_NQN"] = Nqn,
             ["IOP_MB"] = "4",
             ["IOP_CASES"] = string.Join(';', lines),
+            ["IOP_GEN_HOSTNQN"] = GenHostNqn,
+            ["IOP_GEN_HOSTID"] = _genHostId,
         };
-        _vm = await LinuxVm.RunAsync(variables, ["dhchap.sh"], Target.Port, harnessOptions: ["--suite", "trixie"]);
-        TestContext.Progress.WriteLine($"dhchap VM boot: {Vm.Elapsed.TotalSeconds:F0} s, guest rc={Vm.GuestRc}");
+        _vm = await LinuxVm.RunAsync(variables, ["dhchap.sh"], Target.Port, OnSyncAsync, harnessOptions: ["--suite", _suite]);
+        TestContext.Progress.WriteLine($"dhchap VM boot ({_suite}): {Vm.Elapsed.TotalSeconds:F0} s, guest rc={Vm.GuestRc}");
     }
+
+    /// <summary>"dhchap-keys HOSTKEY CTRLKEY": a new entry for the generated host NQN; returns once the target re-read its secrets.</summary>
+    private async Task OnSyncAsync(string request)
+    {
+        string[] words = request.Split(' ');
+        if (words is not ["dhchap-keys", string host, string ctrl])
+        {
+            throw new InvalidOperationException($"unknown request '{request}'");
+        }
+
+        string reloaded = $"DH-HMAC-CHAP secrets re-read ({_hosts.Count + 1} host";
+        _hosts.Add(new Dictionary<string, object> { ["HostNqn"] = GenHostNqn, ["SubsystemNqn"] = Nqn, ["Secret"] = host, ["ControllerSecret"] = ctrl });
+        await WriteConfigAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!Target.Log.Contains(reloaded, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("the target did not reload its DH-HMAC-CHAP secrets");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private Task WriteConfigAsync() =>
+        File.WriteAllTextAsync(_config!, JsonSerializer.Serialize(new { Target = new { DhChap = new { Hosts = _hosts } } }));
 
     [OneTimeTearDown]
     public void StopTarget()
@@ -136,6 +178,19 @@ public sealed class LinuxHostDhChapTests
             Assert.That(authenticated, Has.Length.GreaterThanOrEqualTo(2), Target.Log);
             Assert.That(authenticated, Has.All.Contains($"{c.Hash}, {c.Group}, {direction}"));
         });
+    }
+
+    [Test]
+    public void NvmeCliGeneratedKeysAuthenticateBidirectionally()
+    {
+        Vm.AssertCheck("connect-cli-generated");
+        Vm.AssertCheck("io-cli-generated");
+        Vm.AssertCheck("disconnect-cli-generated");
+        TestContext.Out.WriteLine(Vm.Values.GetValueOrDefault("dhchap.cli-generated.keys"));
+        Assert.That(Vm.Value("dhchap.cli-generated.keys"), Does.Match(@"^DHHC-1:01:\S+: DHHC-1:02:\S+:$"));
+        string[] authenticated = Target.Log.Split('\n')
+            .Where(l => l.Contains($"of host {GenHostNqn} authenticated", StringComparison.Ordinal)).ToArray();
+        Assert.That(authenticated, Has.Length.GreaterThanOrEqualTo(2).And.All.Contains("sha256, ffdhe2048, bidirectional"), Target.Log);
     }
 
     [Test]

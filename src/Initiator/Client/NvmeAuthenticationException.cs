@@ -9,7 +9,13 @@ public sealed class NvmeAuthenticationException : IOException
 {
     /// <summary>Creates the exception with the reason code explanation of the Failure message (0 when none was exchanged).</summary>
     public NvmeAuthenticationException(string message, int reasonCode, bool rejectedByController)
-        : base(message)
+        : this(message, reasonCode, rejectedByController, innerException: null)
+    {
+    }
+
+    /// <summary>The same with the error that ended the exchange after the decision (the Failure2 send, say).</summary>
+    internal NvmeAuthenticationException(string message, int reasonCode, bool rejectedByController, Exception? innerException)
+        : base(message, innerException)
     {
         ReasonCode = reasonCode;
         RejectedByController = rejectedByController;

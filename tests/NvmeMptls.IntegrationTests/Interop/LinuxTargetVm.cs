@@ -92,12 +92,38 @@ public sealed class LinuxTargetVm : IAsyncDisposable
     public static Task<LinuxTargetVm> StartTlsAsync(TimeSpan bootLimit, string hostNqn, string key, string suite = "trixie", int durationSeconds = 600) =>
         StartAsync(bootLimit, durationSeconds, ["--suite", suite, "--tls", "--hostnqn", hostNqn, "--tls-key", key]);
 
-    private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra)
+    private const string TargetSetupAnchor = "nvmet_setup \"$NQN\" 0.0.0.0 4420 $TLS || { msg \"nvmet setup FAILED\"; dmesg | tail -n 20; exit 1; }\n";
+
+    /// <summary>
+    /// Boots a guest of Debian <paramref name="suite"/> whose nvmet subsystem, once set up, is changed by
+    /// <paramref name="setupShell"/> (busybox sh run in the target script right after nvmet_setup, with $NVMET and
+    /// $NQN set; a failure stops the guest). Used for per-host configfs settings such as DH-HMAC-CHAP keys.
+    /// </summary>
+    public static Task<LinuxTargetVm> StartWithSetupAsync(TimeSpan bootLimit, string suite, string setupShell, int durationSeconds = 600)
+    {
+        string text = File.ReadAllText(NvmeMptls.IntegrationTests.TestKit.LinuxVm.Harness());
+        if (!text.Contains(TargetSetupAnchor, StringComparison.Ordinal))
+        {
+            Assert.Fail($"{Script}: the target mode's nvmet_setup line changed; cannot add the setup");
+        }
+
+        string harness = Path.Combine(Path.GetTempPath(), $"nvme-iop-run-vm.setup.{Environment.ProcessId}.{Guid.NewGuid():N}.sh");
+        File.WriteAllText(harness, text.Replace(TargetSetupAnchor, TargetSetupAnchor +
+            "{\n" + setupShell + "\n} || { msg \"extra setup FAILED\"; dmesg | tail -n 20; exit 1; }\n", StringComparison.Ordinal));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(harness, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return StartAsync(bootLimit, durationSeconds, ["--suite", suite], harness);
+    }
+
+    private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness = null)
     {
         var port = FreePort();
         var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
         File.Delete(ready);
-        var info = new ProcessStartInfo(NvmeMptls.IntegrationTests.TestKit.LinuxVm.Harness())
+        var info = new ProcessStartInfo(harness ?? NvmeMptls.IntegrationTests.TestKit.LinuxVm.Harness())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

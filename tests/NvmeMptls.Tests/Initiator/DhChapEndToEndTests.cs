@@ -97,6 +97,30 @@ public sealed class DhChapEndToEndTests
         await InitiatorTestHelpers.Until(() => Outcome(target, AuthenticationOutcome.HostRejected) == 1, "the target counts the host's Failure2");
     }
 
+    /// <summary>
+    /// The Linux target (kernel 6.12 nvmet) tears the controller down on a Failure2 and closes the connection before
+    /// the AUTH_Send completes (seen in the VM interop test): the host still reports its own verdict.
+    /// </summary>
+    [Test]
+    public async Task WrongControllerSecret_TargetClosesOnFailure2_HostReportsItsVerdict()
+    {
+        await using var target = Target(DhChapHashId.Sha256, DhChapGroupId.Ffdhe2048);
+        var ex = Assert.ThrowsAsync<NvmeAuthenticationException>(() => NvmeController.ConnectAsync(NvmeControllerOptions.Default with
+        {
+            SubsystemNqn = InMemoryTarget.SubsystemNqn,
+            HostNqn = HostNqn,
+            IoQueueCount = 1,
+            QueueSize = 16,
+            DhChapSecret = HostSecret,
+            DhChapControllerSecret = WrongSecret,
+            ControllerLossTimeout = TimeSpan.Zero,
+        }, (_, _) => ValueTask.FromResult<IDuplexPipe>(new ClosedAfterFailure2(target.Open(), () => Outcome(target, AuthenticationOutcome.HostRejected) > 0))));
+        Assert.That(ex!.RejectedByController, Is.False);
+        Assert.That(ex.ReasonCode, Is.EqualTo((int)AuthFailureReason.Failed));
+        Assert.That(ex.Message, Does.Contain("Failure2"));
+        Assert.That(ex.InnerException, Is.InstanceOf<IOException>(), "the Failure2 send lost its connection");
+    }
+
     [Test]
     public async Task NoSecretOnTheHost_FailsConnect_WhenTheTargetRequiresOne()
     {
@@ -148,6 +172,62 @@ public sealed class DhChapEndToEndTests
             await using var controller = await ConnectAsync(target, HostSecret, ControllerSecret, ioQueues: 0);
             clock.Stop();
             await TestContext.Out.WriteLineAsync($"DH-HMAC-CHAP {DhChapNames.Of(group)}: admin-queue bring-up with authentication {clock.Elapsed.TotalMilliseconds:F1} ms");
+        }
+    }
+
+    /// <summary>The host's side of a connection whose controller hangs up (EOF) once <c>closed</c> says so.</summary>
+    private sealed class ClosedAfterFailure2(IDuplexPipe inner, Func<bool> closed) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = new Reader(inner.Input, closed);
+
+        public PipeWriter Output => inner.Output;
+
+        private sealed class Reader(PipeReader inner, Func<bool> closed) : PipeReader
+        {
+            private bool _eof;
+
+            public override void AdvanceTo(SequencePosition consumed)
+            {
+                if (!_eof)
+                {
+                    inner.AdvanceTo(consumed);
+                }
+            }
+
+            public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+            {
+                if (!_eof)
+                {
+                    inner.AdvanceTo(consumed, examined);
+                }
+            }
+
+            public override void CancelPendingRead() => inner.CancelPendingRead();
+
+            public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+            public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+            {
+                if (!_eof)
+                {
+                    ReadResult result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    if (!closed())
+                    {
+                        return result;
+                    }
+
+                    inner.AdvanceTo(result.Buffer.Start);
+                    _eof = true;
+                }
+
+                return new ReadResult(default, isCanceled: false, isCompleted: true);
+            }
+
+            public override bool TryRead(out ReadResult result)
+            {
+                result = default;
+                return false;
+            }
         }
     }
 }

@@ -59,8 +59,19 @@ internal sealed partial class HostQueue
             throw new NvmeAuthenticationException($"{where}: DH-HMAC-CHAP refused by the controller (Failure1: {DhChapNames.Of(reason)})", (int)reason, rejectedByController: true);
         }
 
-        await AuthSendAsync(buffer.AsMemory(0, session.WriteFailure2(buffer, reason)), where, cancellationToken).ConfigureAwait(false);
-        throw new NvmeAuthenticationException($"{where}: the controller's DH-HMAC-CHAP {step} was refused (Failure2: {DhChapNames.Of(reason)})", (int)reason, rejectedByController: false);
+        // The Linux target (nvmet) treats a Failure2 as fatal for the controller and may close the connection before the
+        // AUTH_Send completes: the host's verdict is still the error to report, not the lost connection.
+        Exception? afterwards = null;
+        try
+        {
+            await AuthSendAsync(buffer.AsMemory(0, session.WriteFailure2(buffer, reason)), where, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or NvmeStatusException && !cancellationToken.IsCancellationRequested)
+        {
+            afterwards = ex;
+        }
+
+        throw new NvmeAuthenticationException($"{where}: the controller's DH-HMAC-CHAP {step} was refused (Failure2: {DhChapNames.Of(reason)})", (int)reason, rejectedByController: false, afterwards);
     }
 
     private async Task AuthSendAsync(ReadOnlyMemory<byte> message, string where, CancellationToken cancellationToken)

@@ -38,6 +38,12 @@ public sealed class NvmePskKeyring : IDisposable
     public void Add(string interchange, string? hostNqn = null, string? subsysNqn = null, bool v0Compat = false) =>
         Add(ConfiguredPsk.Parse(interchange), hostNqn, subsysNqn, v0Compat);
 
+    /// <summary>
+    /// Generated (G) PSKs from secure channel concatenation, consulted for <c>NVMe1G…</c> identities; null: such
+    /// identities are refused. Not owned: the store belongs to whoever runs the concatenations (the target registry).
+    /// </summary>
+    public GeneratedPskStore? Generated { get; set; }
+
     public PskLookupResult Lookup(string offeredIdentity)
     {
         if (!NvmePskIdentity.TryParse(offeredIdentity, out var identity, out string reason))
@@ -46,7 +52,7 @@ public sealed class NvmePskKeyring : IDisposable
         }
         if (identity.Generated)
         {
-            return PskLookupResult.Fail(PskLookupFailure.GeneratedNotSupported, "generated (G) PSKs need secure channel concatenation");
+            return LookupGenerated(identity);
         }
         PskLookupFailure restricted = PskLookupFailure.None;
         lock (_lock)
@@ -81,6 +87,21 @@ public sealed class NvmePskKeyring : IDisposable
             PskLookupFailure.SubsystemNotAllowed => PskLookupResult.Fail(restricted, $"key for this identity is not allowed for subsystem {identity.SubsystemNqn}"),
             _ => PskLookupResult.Fail(PskLookupFailure.UnknownIdentity, "no configured key derives this identity"),
         };
+    }
+
+    private PskLookupResult LookupGenerated(NvmePskIdentity identity)
+    {
+        if (Generated is not { } store)
+        {
+            return PskLookupResult.Fail(PskLookupFailure.GeneratedNotSupported, "generated (G) PSKs need secure channel concatenation (DH-HMAC-CHAP configured)");
+        }
+        // Ownership of the copy moves to the result's holder (the handshake disposes the selected PSK).
+#pragma warning disable CA2000
+        var psk = store.Find(identity);
+#pragma warning restore CA2000
+        return psk is not null
+            ? PskLookupResult.Success(psk)
+            : PskLookupResult.Fail(PskLookupFailure.UnknownIdentity, "no generated PSK for this identity (never concatenated, expired or replaced)");
     }
 
     /// <summary>Which framing (false = RFC, true = compat) produces this identity from the entry; null if neither.</summary>

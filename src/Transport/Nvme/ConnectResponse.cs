@@ -33,8 +33,12 @@ public readonly record struct ConnectResponse(uint Dw0)
 
     public ushort InvalidParameterOffset => (ushort)Dw0;
 
-    public static ConnectResponse Success(ushort controllerId, bool authenticationRequired = false) =>
-        new(controllerId | (authenticationRequired ? AuthenticationRequiredBit : 0));
+    /// <summary>A successful Connect's DW0; ASCR (TP 8018) is only meaningful together with ATR.</summary>
+    public static ConnectResponse Success(ushort controllerId, bool authenticationRequired = false, bool secureChannelRequired = false) =>
+        new(controllerId | (authenticationRequired ? AuthenticationRequiredBit : 0) | (secureChannelRequired ? SecureChannelRequiredBit : 0));
+
+    /// <summary>ASCR: the controller asks for secure channel concatenation (TP 8018).</summary>
+    public bool SecureChannelRequired => (Dw0 & SecureChannelRequiredBit) != 0;
 
     /// <summary>The name of the field an Invalid Parameters DW0 points at, e.g. "SUBNQN" or "SQE offset 52".</summary>
     public string InvalidParameterName => InvalidParameterInData

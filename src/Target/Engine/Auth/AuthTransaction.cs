@@ -47,6 +47,7 @@ internal sealed partial class AuthTransaction : IDisposable
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
+    private readonly QueueSecurity _security;
 
     private AuthStep _step;
     private volatile bool _authenticated;
@@ -61,9 +62,14 @@ internal sealed partial class AuthTransaction : IDisposable
     private bool _bidirectional;
     private AuthFailureReason _failure;
     private string _failureDetail = "";
+    private byte _secureChannel;
+    private byte[]? _sessionKey;
+    private byte[]? _challenge2;
 
-    public AuthTransaction(TargetRegistry registry, string subsystemNqn, string hostNqn, ushort queueId, string remote, TimeSpan timeout, ILogger logger)
+    public AuthTransaction(TargetRegistry registry, string subsystemNqn, string hostNqn, ushort queueId, string remote, TimeSpan timeout, ILogger logger,
+        QueueSecurity security = default)
     {
+        _security = security;
         _registry = registry;
         _subsystemNqn = subsystemNqn;
         _hostNqn = hostNqn;
@@ -136,6 +142,10 @@ internal sealed partial class AuthTransaction : IDisposable
             }
             else
             {
+                if (_secureChannel != NegotiateMessage.NoSecureChannel)
+                {
+                    InsertGeneratedPsk();
+                }
                 _authenticated = true;
                 Finish(AuthenticationOutcome.Success);
             }
@@ -188,20 +198,27 @@ internal sealed partial class AuthTransaction : IDisposable
             Fail(malformed, $"malformed Negotiate of {data.Length} bytes");
             return;
         }
-        // Secure channel concatenation (TP 8018) is not offered: the host must not ask for it.
-        if (negotiate!.SecureChannel != NegotiateMessage.NoSecureChannel)
+        _secureChannel = negotiate!.SecureChannel;
+        if (SecureChannelProblem(_secureChannel) is { } concatProblem)
         {
-            Fail(AuthFailureReason.ConcatMismatch, $"SC_C {negotiate.SecureChannel}: secure channel concatenation is not supported");
+            Fail(AuthFailureReason.ConcatMismatch, concatProblem);
             return;
         }
-        if (!TryPick(_keys.Hashes, negotiate.Hashes, out _hash))
+        bool concat = _secureChannel != NegotiateMessage.NoSecureChannel;
+        if (!TryPick(_keys.Hashes, negotiate.Hashes, concat, out _hash))
         {
-            Fail(AuthFailureReason.HashUnusable, "the host offers none of the configured hashes");
+            Fail(AuthFailureReason.HashUnusable, concat
+                ? "the host offers neither sha256 nor sha384 among the configured hashes (a generated PSK needs one)"
+                : "the host offers none of the configured hashes");
             return;
         }
-        if (!TryPick(_keys.Groups, negotiate.Groups, out _group))
+        if (!TryPick(_keys.Groups, negotiate.Groups, concat, out _group))
         {
-            Fail(AuthFailureReason.DhGroupUnusable, "the host offers none of the configured DH groups");
+            // Kernel nvmet_auth_negotiate: a null group left as the only choice under concatenation is a concat mismatch.
+            bool onlyNull = concat && TryPick(_keys.Groups, negotiate.Groups, false, out _);
+            Fail(onlyNull ? AuthFailureReason.ConcatMismatch : AuthFailureReason.DhGroupUnusable, onlyNull
+                ? "secure channel concatenation needs a DH group, and the only group both sides accept is null"
+                : "the host offers none of the configured DH groups");
             return;
         }
         SetState(AuthStep.SendChallenge);
@@ -261,15 +278,32 @@ internal sealed partial class AuthTransaction : IDisposable
             }
             Augment(sessionKey, _challenge, challenge1);
             hostKey = _keys!.HostSecret.Transform(_hostNqn);
-            DhChapResponses.HostResponse(_hash, hostKey, challenge1, _sequence, _transactionId, NegotiateMessage.NoSecureChannel,
+            DhChapResponses.HostResponse(_hash, hostKey, challenge1, _sequence, _transactionId, _secureChannel,
                 _hostNqn, _subsystemNqn, expected);
             if (!CryptographicOperations.FixedTimeEquals(expected, reply.Response.Span))
             {
                 Fail(AuthFailureReason.Failed, "the host's response does not match its secret");
                 return;
             }
-            // NVMe Base 2.2 §8.3.4.5.4 (Reply SEQNUM, as the kernel target cites it): 0 means "no bidirectional authentication".
+            bool concat = _secureChannel != NegotiateMessage.NoSecureChannel;
+            // TP 8018 (kernel nvmet_auth_reply): the generated PSK needs the host's C2, so CVALID must be set.
+            if (concat && !reply.ChallengeValid)
+            {
+                Fail(AuthFailureReason.Failed, "secure channel concatenation without a host challenge (CVALID 0)");
+                return;
+            }
+            // NVMe Base 2.2 §8.3.4.5.4 (Reply SEQNUM, as the kernel target cites it): 0 means "no bidirectional authentication";
+            // C2 may still come, for the generated PSK only.
             _bidirectional = reply.ChallengeValid && reply.Sequence != 0;
+            if (concat)
+            {
+                _sessionKey = sessionKey!.ToArray();
+                _challenge2 = reply.Challenge.ToArray();
+                if (!_bidirectional)
+                {
+                    InsertGeneratedPsk();
+                }
+            }
             if (_bidirectional)
             {
                 if (_keys.ControllerSecret is null)
@@ -390,11 +424,16 @@ internal sealed partial class AuthTransaction : IDisposable
         _ => false,
     };
 
-    private static bool TryPick<T>(IReadOnlyList<T> preferred, IReadOnlyList<T> offered, out T chosen)
+    /// <summary>The first of the target's preferred ids the host offers; for concatenation only those a generated PSK can use.</summary>
+    private static bool TryPick<T>(IReadOnlyList<T> preferred, IReadOnlyList<T> offered, bool concat, out T chosen)
         where T : struct, Enum
     {
         foreach (var candidate in preferred)
         {
+            if (concat && !UsableForConcat(candidate))
+            {
+                continue;
+            }
             for (int i = 0; i < offered.Count; i++)
             {
                 if (EqualityComparer<T>.Default.Equals(offered[i], candidate))
@@ -424,9 +463,11 @@ internal sealed partial class AuthTransaction : IDisposable
     {
         _keyPair?.Dispose();
         _keyPair = null;
-        Zero(_challenge, _controllerResponse);
+        Zero(_challenge, _controllerResponse, _sessionKey, _challenge2);
         _challenge = null;
         _controllerResponse = null;
+        _sessionKey = null;
+        _challenge2 = null;
         _bidirectional = false;
     }
 

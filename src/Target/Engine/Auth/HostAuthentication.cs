@@ -20,8 +20,9 @@ public sealed class DhChapHostKeys
     ];
 
     public DhChapHostKeys(DhChapSecret hostSecret, DhChapSecret? controllerSecret = null,
-        IReadOnlyList<DhChapHashId>? hashes = null, IReadOnlyList<DhChapGroupId>? groups = null)
+        IReadOnlyList<DhChapHashId>? hashes = null, IReadOnlyList<DhChapGroupId>? groups = null, bool secureConcat = false)
     {
+        SecureConcat = secureConcat;
         HostSecret = hostSecret;
         ControllerSecret = controllerSecret;
         Hashes = hashes is { Count: > 0 } ? hashes : DefaultHashes;
@@ -35,6 +36,13 @@ public sealed class DhChapHostKeys
     public IReadOnlyList<DhChapHashId> Hashes { get; }
 
     public IReadOnlyList<DhChapGroupId> Groups { get; }
+
+    /// <summary>
+    /// Secure channel concatenation required (TP 8018): the plain admin Connect answers ATR and ASCR, the host must
+    /// negotiate SC_C NEWTLSPSK and reconnect with TLS under the generated PSK; plain I/O queues are refused. Without
+    /// it a host may still ask for concatenation (as with the Linux target), it is just not required.
+    /// </summary>
+    public bool SecureConcat { get; }
 }
 
 /// <summary>One configured entry: which host and subsystem it applies to (null = any) and its keys.</summary>

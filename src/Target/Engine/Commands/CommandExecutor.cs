@@ -18,6 +18,7 @@ internal sealed class CommandExecutor
 {
     private readonly FabricsCommands _fabrics;
     private readonly AuthCommands _auth;
+    private bool _authenticationRequired;
     private TargetNamespace? _metricsNamespace;
     private INamespaceObserver? _metricsNamespaceChildren;
 
@@ -66,7 +67,7 @@ internal sealed class CommandExecutor
 
         // NVMe Base 2.0 §8.13: after a Connect that returned ATR, only Fabrics commands run until the queue has
         // authenticated (kernel nvmet_check_auth_status); everything else is Authentication Required.
-        if (Authentication is { Authenticated: false })
+        if (_authenticationRequired && Authentication is { Authenticated: false })
         {
             return Dnr(NvmeStatusCodes.AuthenticationRequired);
         }
@@ -152,8 +153,15 @@ internal sealed class CommandExecutor
         QueueId = qid;
     }
 
-    /// <summary>A Connect returned ATR: the queue runs this transaction before anything but Fabrics commands.</summary>
-    internal void RequireAuthentication(AuthTransaction transaction) => Authentication = transaction;
+    /// <summary>
+    /// A Connect returned ATR: the queue runs this transaction before anything but Fabrics commands. Not
+    /// <paramref name="required"/>: the queue (a TLS admin queue) runs it only when the host starts one (REPLACETLSPSK).
+    /// </summary>
+    internal void RequireAuthentication(AuthTransaction transaction, bool required = true)
+    {
+        Authentication = transaction;
+        _authenticationRequired = required;
+    }
 
     /// <summary>The connection closed: leave the controller (closing it when this was its admin queue) and drop any authentication state.</summary>
     public void Detach()

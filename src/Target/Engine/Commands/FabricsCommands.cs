@@ -107,9 +107,24 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             return;
         }
 
+        // A generated (concatenation) PSK is bound to one host and one subsystem (TP 8018 identity NVMe1G<cc> host subsys).
+        if (queue.Tls is { PskIdentity: { } tlsIdentity, SubsystemNqn: { } tlsSubsystem } && tlsIdentity.StartsWith("NVMe1G", StringComparison.Ordinal)
+            && !string.Equals(tlsSubsystem, data.SubsystemNqn, StringComparison.Ordinal))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"subsystem {data.SubsystemNqn} differs from the generated TLS PSK's subsystem {tlsSubsystem}");
+            return;
+        }
+
         if (queue.Port.Tls == PortTlsMode.Required && queue.Tls is null)
         {
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, "this port requires TLS");
+            return;
+        }
+
+        // A host that must concatenate brings its I/O queues over TLS with the generated PSK, never in the clear.
+        if (qid != 0 && queue.Tls is null && !subsystem.IsDiscovery && registry.Authentication.Find(subsystem.Nqn, data.HostNqn) is { SecureConcat: true })
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"host {data.HostNqn} must use secure channel concatenation: I/O queues connect over TLS with the generated PSK");
             return;
         }
 
@@ -180,31 +195,37 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             controller.StartKeepAlive();
         }
 
-        bool authenticate = RequireAuthentication(subsystem, data.HostNqn, qid, controller.KeepAliveTimeoutMs);
+        bool authenticate = RequireAuthentication(subsystem, data.HostNqn, qid, controller.KeepAliveTimeoutMs, out bool secureChannel);
         queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
         CommandLog.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
-        _executor.Complete(ctx, NvmeStatus.Success, ConnectResponse.Success(controller.ControllerId, authenticate).Dw0);
+        _executor.Complete(ctx, NvmeStatus.Success, ConnectResponse.Success(controller.ControllerId, authenticate, secureChannel).Dw0);
     }
 
     /// <summary>
     /// NVMe Base 2.0 §8.13 / reference §5: a host with a configured secret must authenticate every queue, which Connect
-    /// says with ATR. Like the kernel target (nvmet_has_auth), not on a queue TLS already authenticated, and never on
-    /// the discovery subsystem.
+    /// says with ATR (and ASCR on the plain admin queue of a host that must concatenate, TP 8018). Like the kernel target
+    /// (nvmet_has_auth), not on a queue TLS already authenticated, and never on the discovery subsystem; a TLS admin
+    /// queue still runs a transaction when the host starts one, to re-key with REPLACETLSPSK.
     /// </summary>
-    private bool RequireAuthentication(Subsystem subsystem, string hostNqn, ushort qid, uint keepAliveMs)
+    private bool RequireAuthentication(Subsystem subsystem, string hostNqn, ushort qid, uint keepAliveMs, out bool secureChannel)
     {
+        secureChannel = false;
         var registry = _executor.Registry;
-        if (subsystem.IsDiscovery || _executor.Queue.Tls is not null || registry.Authentication.Find(subsystem.Nqn, hostNqn) is null)
+        var keys = subsystem.IsDiscovery ? null : registry.Authentication.Find(subsystem.Nqn, hostNqn);
+        var tls = _executor.Queue.Tls;
+        if (keys is null || (tls is not null && qid != 0))
         {
             return false;
         }
         // Kernel nvmet_execute_auth_send: a stalled transaction expires after KATO, or 120 s without keep-alive.
         var timeout = keepAliveMs > 0 ? TimeSpan.FromMilliseconds(keepAliveMs) : TimeSpan.FromSeconds(120);
         string remote = _executor.Queue.RemoteEndPoint?.ToString() ?? "?";
+        var security = new QueueSecurity(tls is not null, tls?.PskIdentity, _executor.Queue.Port.Tls != PortTlsMode.None);
 #pragma warning disable CA2000 // the executor owns it and disposes it when the queue detaches
-        _executor.RequireAuthentication(new AuthTransaction(registry, subsystem.Nqn, hostNqn, qid, remote, timeout, _logger));
+        _executor.RequireAuthentication(new AuthTransaction(registry, subsystem.Nqn, hostNqn, qid, remote, timeout, _logger, security), required: tls is null);
 #pragma warning restore CA2000
-        return true;
+        secureChannel = tls is null && qid == 0 && keys.SecureConcat;
+        return tls is null;
     }
 
     private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)

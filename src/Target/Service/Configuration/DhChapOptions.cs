@@ -35,6 +35,13 @@ public sealed record DhChapHostOptions
 
     public ImmutableArray<string> DhGroups { get; init; } = [];
 
+    /// <summary>
+    /// Require secure channel concatenation (TP 8018, <c>nvme connect --concat</c>): the plain admin Connect answers ATR
+    /// and ASCR, the host must negotiate SC_C NEWTLSPSK with a DH group and SHA-256/384, then reconnects admin and I/O
+    /// queues with TLS under the generated PSK (needs a port with Tls "optional"). Default false: a host may still ask.
+    /// </summary>
+    public bool SecureConcat { get; init; }
+
     /// <summary>The host secret: <see cref="Secret"/>, or the trimmed contents of <see cref="SecretFile"/>.</summary>
     public string ReadSecret() => Secret ?? File.ReadAllText(SecretFile ?? throw new InvalidOperationException("no Secret or SecretFile")).Trim();
 
@@ -44,5 +51,5 @@ public sealed record DhChapHostOptions
     // Keep key material out of logs and exception messages.
     public override string ToString() =>
         $"DhChapHostOptions {{ HostNqn = {HostNqn ?? "null"}, SubsystemNqn = {SubsystemNqn ?? "null"}, Secret = {(Secret is null ? "null" : "<redacted>")}, " +
-        $"SecretFile = {SecretFile ?? "null"}, ControllerSecret = {(ControllerSecret is null ? "null" : "<redacted>")}, ControllerSecretFile = {ControllerSecretFile ?? "null"} }}";
+        $"SecretFile = {SecretFile ?? "null"}, ControllerSecret = {(ControllerSecret is null ? "null" : "<redacted>")}, ControllerSecretFile = {ControllerSecretFile ?? "null"}, SecureConcat = {SecureConcat} }}";
 }

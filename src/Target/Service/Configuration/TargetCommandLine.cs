@@ -58,6 +58,9 @@ public static class TargetCommandLine
                                         this secret (DHHC-1:XX:...:, e.g. from nvme gen-dhchap-key); replaces configured secrets
           --dhchap-ctrl-secret SECRET   with --dhchap-secret: the controller secret the target proves itself with
                                         (bidirectional authentication, nvme connect --dhchap-ctrl-secret)
+          --dhchap-concat               with --dhchap-secret: require secure channel concatenation (nvme connect --concat):
+                                        the host authenticates on a plain admin queue, then reconnects every queue with
+                                        TLS under the PSK generated from that exchange; implies --tls optional
           --multipath required|preferred|disabled   MPTCP on every port
           --metrics URL|off             Prometheus endpoint (e.g. http://127.0.0.1:9464/metrics) or off
           --lba-size 512|4096           LBA size of the namespaces given by flags (or of the first subsystem's)
@@ -101,6 +104,12 @@ public static class TargetCommandLine
             {
                 name = arg[..equals];
                 value = arg[(equals + 1)..];
+            }
+
+            if (name == "--dhchap-concat" && value is null)
+            {
+                flags.SecureConcat = true;
+                continue;
             }
 
             if (!s_flagsWithValue.Contains(name))
@@ -173,6 +182,9 @@ public static class TargetCommandLine
         private readonly List<string> _allowedHosts = [];
         private readonly List<TlsKeyOptions> _tlsKeys = [];
         private bool _v0Compat;
+
+        /// <summary>--dhchap-concat: the --dhchap-secret host must use secure channel concatenation.</summary>
+        public bool SecureConcat { get; set; }
         private string? _dhchapSecret;
         private string? _dhchapControllerSecret;
         private (string Address, int Port)? _listen;
@@ -289,6 +301,16 @@ public static class TargetCommandLine
             {
                 errors.Add("--dhchap-ctrl-secret: needs --dhchap-secret (the host secret)");
             }
+
+            if (SecureConcat && _dhchapSecret is null)
+            {
+                errors.Add("--dhchap-concat: needs --dhchap-secret (concatenation derives the TLS PSK from DH-HMAC-CHAP)");
+            }
+
+            if (SecureConcat && _tls is not null and not TlsMode.Optional)
+            {
+                errors.Add("--dhchap-concat: needs --tls optional (the host authenticates in the clear, then reconnects with TLS)");
+            }
         }
 
         public TargetOptions Apply(TargetOptions options)
@@ -301,7 +323,10 @@ public static class TargetCommandLine
                 {
                     DhChap = new DhChapOptions
                     {
-                        Hosts = [new DhChapHostOptions { SubsystemNqn = options.Subsystems[0].Nqn, Secret = _dhchapSecret, ControllerSecret = _dhchapControllerSecret }],
+                        Hosts = [new DhChapHostOptions
+                        {
+                            SubsystemNqn = options.Subsystems[0].Nqn, Secret = _dhchapSecret, ControllerSecret = _dhchapControllerSecret, SecureConcat = SecureConcat,
+                        }],
                     },
                 };
             }
@@ -360,6 +385,11 @@ public static class TargetCommandLine
 
         private TargetOptions ApplyPorts(TargetOptions options)
         {
+            if (SecureConcat)
+            {
+                _tls ??= TlsMode.Optional;
+            }
+
             if (_listen is null && _discovery is null && !_discoveryNone && _tls is null && _multipath is null)
             {
                 return options;

@@ -157,7 +157,7 @@ internal sealed class TargetOptionsReader
         };
     }
 
-    private static DhChapHostOptions ReadDhChapHost(IConfigurationSection section, int index) => new()
+    private DhChapHostOptions ReadDhChapHost(IConfigurationSection section, int index) => new()
     {
         HostNqn = Text(section, "HostNqn"),
         SubsystemNqn = Text(section, "SubsystemNqn"),
@@ -167,6 +167,7 @@ internal sealed class TargetOptionsReader
         ControllerSecretFile = Text(section, "ControllerSecretFile"),
         Hashes = ReadList(section.GetSection("Hashes"), (item, _) => item.Value ?? ""),
         DhGroups = ReadList(section.GetSection("DhGroups"), (item, _) => item.Value ?? ""),
+        SecureConcat = Bool(section, "SecureConcat", false),
     };
 
     private LimitsOptions ReadLimits(IConfigurationSection section)

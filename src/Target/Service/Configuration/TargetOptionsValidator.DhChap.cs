@@ -45,6 +45,33 @@ internal static partial class TargetOptionsValidator
                     errors.Add($"{key}:DhGroups: must be null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144 or ffdhe8192 (was '{group}')");
                 }
             }
+
+            if (entry.SecureConcat)
+            {
+                CheckSecureConcat(options, entry, key, errors);
+            }
+        }
+    }
+
+    /// <summary>
+    /// SecureConcat needs what a generated PSK needs (TP 8018): a DH group other than null and SHA-256 or SHA-384 among
+    /// those accepted, and a port where the host can both authenticate in the clear and come back with TLS.
+    /// </summary>
+    private static void CheckSecureConcat(TargetOptions options, DhChapHostOptions entry, string key, List<string> errors)
+    {
+        if (!entry.DhGroups.IsEmpty && entry.DhGroups.All(g => g == "null"))
+        {
+            errors.Add($"{key}:SecureConcat: needs a DH group other than null in {key}:DhGroups (the generated PSK comes from the DH session key)");
+        }
+
+        if (!entry.Hashes.IsEmpty && !entry.Hashes.Any(h => h is "sha256" or "sha384"))
+        {
+            errors.Add($"{key}:SecureConcat: needs sha256 or sha384 in {key}:Hashes (the PSK digest is defined for those only)");
+        }
+
+        if (!options.Ports.Any(p => p.Tls == TlsMode.Optional))
+        {
+            errors.Add($"{key}:SecureConcat: needs a port with Tls 'optional' (the host authenticates in the clear, then reconnects with TLS)");
         }
     }
 

@@ -68,7 +68,8 @@ public static class TargetBuilder
 
             // The secrets live as long as this snapshot; a transaction transforms and zeroes its own copies.
             string? controller = host.ReadControllerSecret();
-            var keys = new DhChapHostKeys(DhChapSecret.Parse(host.ReadSecret()), controller is null ? null : DhChapSecret.Parse(controller), hashes, groups);
+            var keys = new DhChapHostKeys(DhChapSecret.Parse(host.ReadSecret()), controller is null ? null : DhChapSecret.Parse(controller), hashes, groups,
+                host.SecureConcat);
             entries.Add(new HostAuthenticationEntry(host.HostNqn, host.SubsystemNqn, keys));
         }
 

@@ -11,15 +11,23 @@ namespace NvmeMptls.Target.Hosting;
 /// <summary>Builds the TLS step from the configured PSKs (null when no key is configured).</summary>
 public static partial class TargetSecurity
 {
-    public static ConnectionSecurity? Create(TargetOptions options, ILoggerFactory loggerFactory, TlsHandshakeCounters? counters = null, ITargetObserver? metrics = null)
+    /// <param name="generated">The registry's generated PSKs (secure channel concatenation): with DH-HMAC-CHAP configured,
+    /// the TLS step exists even without configured keys, so a host can come back with its <c>NVMe1G…</c> identity.</param>
+    public static ConnectionSecurity? Create(TargetOptions options, ILoggerFactory loggerFactory, TlsHandshakeCounters? counters = null, ITargetObserver? metrics = null,
+        GeneratedPskStore? generated = null)
     {
-        if (options.Tls.Keys.IsEmpty)
+        if (options.DhChap.Hosts.IsEmpty)
+        {
+            generated = null;
+        }
+
+        if (options.Tls.Keys.IsEmpty && generated is null)
         {
             return null;
         }
 
         var logger = loggerFactory.CreateLogger("NvmeMptls.Target.Tls");
-        var keyring = new NvmePskKeyring();
+        var keyring = new NvmePskKeyring { Generated = generated };
         foreach (var key in options.Tls.Keys)
         {
             keyring.Add(key.ReadKey(), key.HostNqn, key.SubsystemNqn, key.V0Compat);

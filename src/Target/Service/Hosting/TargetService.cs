@@ -56,7 +56,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         _current = options;
         var registry = TargetBuilder.BuildRegistry(options, _loggerFactory, _time);
         Metrics = options.Metrics.Enabled ? new TargetMetrics() : null;
-        _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory, new TlsHandshakeCounters(), Metrics), Metrics);
+        _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory, new TlsHandshakeCounters(), Metrics, registry.GeneratedPsks), Metrics);
         foreach (var port in options.Ports)
         {
             _server.StartPort(TargetBuilder.ToBinding(port));

@@ -23,6 +23,12 @@ internal static partial class Log
     [LoggerMessage(6005, LogLevel.Debug, "queue {QueueId} authenticated (DH-HMAC-CHAP {Hash}, {Group}, {Direction})")]
     public static partial void QueueAuthenticated(ILogger logger, ushort queueId, string hash, string group, string direction);
 
+    [LoggerMessage(6006, LogLevel.Information, "queue {QueueId}: secure channel concatenation generated TLS PSK {Identity}")]
+    public static partial void TlsPskGenerated(ILogger logger, ushort queueId, string identity);
+
+    [LoggerMessage(6019, LogLevel.Information, "secure channel concatenation: reconnecting admin and I/O queues with TLS under {Identity}")]
+    public static partial void ConcatReconnecting(ILogger logger, string identity);
+
     [LoggerMessage(6010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
     public static partial void ControllerLive(ILogger logger, ushort controllerId, string subsystemNqn, string address, int port, int ioQueues, int queueSize);
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
+using NvmeMptls.Crypto.Psk;
 using NvmeMptls.Initiator.Queue;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Nvme.Auth;
 
 namespace NvmeMptls.Initiator;
 
@@ -17,20 +19,25 @@ public sealed partial class NvmeController
     private const uint CstsShutdownComplete = ControllerRegisters.CstsShutdownComplete;
     private const uint AenNamespaceAttribute = AsyncEvent.ConfigNamespaceAttribute;
 
-    private NvmeQueueEndpoint Endpoint(ushort queueId) => new(queueId, Options.TargetAddress, Options.TargetPort, Options);
+    private NvmeQueueEndpoint Endpoint(ushort queueId, DerivedTlsPsk? generated = null) =>
+        new(queueId, Options.TargetAddress, Options.TargetPort, Options) { GeneratedTlsPsk = generated };
+
+    private QueueParameters AdminParameters(byte secureChannel = NegotiateMessage.NoSecureChannel) =>
+        new(Options.HostId, Options.HostNqn, Options.SubsystemNqn, ConnectData.DynamicControllerId, AdminSqSize, (uint)Options.KeepAliveTimeout.TotalMilliseconds,
+            AdminSlots, AdminSlots - 1, Options.CommandTimeout, Options.DhChapSecret, Options.DhChapControllerSecret, secureChannel);
 
     private async Task<Association> BringUpAsync(CancellationToken cancellationToken)
     {
-        var kato = (uint)Options.KeepAliveTimeout.TotalMilliseconds;
-        var admin = await HostQueue.ConnectAsync(_factory, Endpoint(0),
-            new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, ConnectData.DynamicControllerId, AdminSqSize, kato, AdminSlots, AdminSlots - 1, Options.CommandTimeout,
-                Options.DhChapSecret, Options.DhChapControllerSecret),
-            _onQueueLost, _logger, cancellationToken).ConfigureAwait(false);
+        // Every (re)connect concatenates afresh, as the Linux host revokes its generated key on reset and error recovery.
+        using var generated = Options.SecureConcat ? await ConcatenateAsync(cancellationToken).ConfigureAwait(false) : null;
+#pragma warning disable CA2000 // the association owns it on success; the catch below disposes it otherwise
+        var admin = await HostQueue.ConnectAsync(_factory, Endpoint(0, generated), AdminParameters(), _onQueueLost, _logger, cancellationToken).ConfigureAwait(false);
+#pragma warning restore CA2000
         Association? association = null;
         try
         {
             association = await EnableAndIdentifyAsync(admin, cancellationToken).ConfigureAwait(false);
-            await ConnectIoQueuesAsync(association, cancellationToken).ConfigureAwait(false);
+            await ConnectIoQueuesAsync(association, generated, cancellationToken).ConfigureAwait(false);
             return association;
         }
         catch
@@ -84,7 +91,47 @@ public sealed partial class NvmeController
         return new Association(admin, cap, vs, identify, raw, cc | CcEnable);
     }
 
-    private async Task ConnectIoQueuesAsync(Association association, CancellationToken cancellationToken)
+    /// <summary>
+    /// Secure channel concatenation (TP 8018), the Linux host's way: the admin queue connects in the clear, runs
+    /// DH-HMAC-CHAP with SC_C NEWTLSPSK, and is dropped; the generated PSK keys the TLS queues that follow.
+    /// </summary>
+    private async Task<DerivedTlsPsk> ConcatenateAsync(CancellationToken cancellationToken)
+    {
+        var plain = await HostQueue.ConnectAsync(_factory, Endpoint(0), AdminParameters(NegotiateMessage.NewTlsPsk), onLost: null, _logger, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var generated = plain.TakeGeneratedPsk()
+                ?? throw new NvmeAuthenticationException($"{Describe()}: secure channel concatenation needs in-band authentication, but the controller did not ask for it (no ATR in the admin Connect response)", 0, rejectedByController: false);
+            Log.ConcatReconnecting(_logger, generated.Identity.ToString());
+            return generated;
+        }
+        finally
+        {
+            await plain.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Re-keys secure channel concatenation: DH-HMAC-CHAP with SC_C REPLACETLSPSK on the (TLS) admin queue, after which the
+    /// controller holds a new generated PSK and retires the old one. Returns the new PSK identity
+    /// (<c>NVMe1G&lt;cc&gt; &lt;hostnqn&gt; &lt;subsysnqn&gt; &lt;digest&gt;</c>). Queues already connected keep their TLS sessions; a
+    /// reconnect concatenates afresh.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The controller was not connected with <see cref="NvmeControllerOptions.SecureConcat"/>.</exception>
+    /// <exception cref="NvmeAuthenticationException">The controller refused the transaction.</exception>
+    public async Task<string> ReplaceTlsPskAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Options.SecureConcat)
+        {
+            throw new InvalidOperationException("ReplaceTlsPskAsync needs a controller connected with SecureConcat");
+        }
+
+        using var replaced = await Current.Admin.ReauthenticateAsync(AdminParameters(), NegotiateMessage.ReplaceTlsPsk, cancellationToken).ConfigureAwait(false)
+            ?? throw new NvmeAuthenticationException($"{Describe()}: REPLACETLSPSK produced no PSK", 0, rejectedByController: false);
+        return replaced.Identity.ToString();
+    }
+
+    private async Task ConnectIoQueuesAsync(Association association, DerivedTlsPsk? generated, CancellationToken cancellationToken)
     {
         var requested = Options.IoQueueCount;
         if (requested == 0 || association.Identify.ControllerType == IdentifyController.TypeDiscovery)
@@ -116,7 +163,7 @@ public sealed partial class NvmeController
         var connects = new Task<HostQueue>[count];
         for (var i = 0; i < count; i++)
         {
-            connects[i] = HostQueue.ConnectAsync(_factory, Endpoint((ushort)(i + 1)), parameters, _onQueueLost, _logger, cancellationToken);
+            connects[i] = HostQueue.ConnectAsync(_factory, Endpoint((ushort)(i + 1), generated), parameters, _onQueueLost, _logger, cancellationToken);
         }
 
         try

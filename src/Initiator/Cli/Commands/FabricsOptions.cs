@@ -31,6 +31,7 @@ public static class FabricsOptions
         new("tls-keylog", null, true, "write TLS traffic secrets in NSS key log format (debugging only)", "FILE"),
         new("dhchap-secret", null, true, "DH-HMAC-CHAP host secret DHHC-1:XX:...: (or a file holding it), used when the controller asks", "KEY"),
         new("dhchap-ctrl-secret", 'C', true, "DH-HMAC-CHAP controller secret: also authenticate the controller (bidirectional)", "KEY"),
+        new("concat", null, false, "secure channel concatenation: authenticate the admin queue in the clear (needs --dhchap-secret), then TLS on every queue with the generated PSK"),
         new("netns", null, true, "open the queues' sockets in network namespace NAME (/var/run/netns/NAME)", "NAME"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
         new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
@@ -70,6 +71,7 @@ public static class FabricsOptions
             TlsKeyLogFile = line.Get("tls-keylog"),
             DhChapSecret = SecretOrFile(line.Get("dhchap-secret")),
             DhChapControllerSecret = SecretOrFile(line.Get("dhchap-ctrl-secret")),
+            SecureConcat = line.Has("concat"),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             NetworkNamespace = line.Get("netns"),
             Multipath = line.GetOr("multipath", "preferred") switch

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using NvmeMptls.Crypto.Auth;
+using NvmeMptls.Crypto.Psk;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Nvme.Auth;
 
@@ -13,7 +14,28 @@ internal sealed partial class HostQueue
     /// controller's Challenge, Success1 (checking R2 when a controller secret asks for bidirectional authentication),
     /// then Success2 — or Failure2 when the host refuses the controller.
     /// </summary>
-    private async Task AuthenticateAsync(QueueParameters p, string where, CancellationToken cancellationToken)
+    /// <summary>
+    /// The TLS PSK the queue's concatenating transaction generated (SC_C NEWTLSPSK/REPLACETLSPSK), for the controller to take
+    /// and dispose; null otherwise.
+    /// </summary>
+    public DerivedTlsPsk? GeneratedPsk { get; private set; }
+
+    /// <summary>Takes <see cref="GeneratedPsk"/> (the caller disposes it).</summary>
+    public DerivedTlsPsk? TakeGeneratedPsk()
+    {
+        var psk = GeneratedPsk;
+        GeneratedPsk = null;
+        return psk;
+    }
+
+    /// <summary>
+    /// Re-authenticates this (admin) queue on request, e.g. with SC_C REPLACETLSPSK on a TLS admin queue to re-key the
+    /// generated PSK; returns the new PSK when the transaction concatenated.
+    /// </summary>
+    public Task<DerivedTlsPsk?> ReauthenticateAsync(QueueParameters p, byte secureChannel, CancellationToken cancellationToken) =>
+        AuthenticateAsync(p, secureChannel, $"queue {QueueId}", cancellationToken);
+
+    private async Task<DerivedTlsPsk?> AuthenticateAsync(QueueParameters p, byte secureChannel, string where, CancellationToken cancellationToken)
     {
         if (p.DhChapSecret is null)
         {
@@ -23,7 +45,9 @@ internal sealed partial class HostQueue
         using var hostSecret = DhChapSecret.Parse(p.DhChapSecret);
         using var controllerSecret = p.DhChapControllerSecret is null ? null : DhChapSecret.Parse(p.DhChapControllerSecret);
         var transactionId = (ushort)RandomNumberGenerator.GetInt32(0, ushort.MaxValue + 1);
-        using var session = new DhChapHostSession(hostSecret, controllerSecret, p.HostNqn, p.SubsystemNqn, transactionId);
+        // TP 8018: concatenation happens on the admin queue only.
+        secureChannel = QueueId == 0 ? secureChannel : NegotiateMessage.NoSecureChannel;
+        using var session = new DhChapHostSession(hostSecret, controllerSecret, p.HostNqn, p.SubsystemNqn, transactionId, secureChannel: secureChannel);
         var message = new byte[DhChapHostSession.ReceiveBufferSize];
         var received = new byte[DhChapHostSession.ReceiveBufferSize];
 
@@ -49,6 +73,14 @@ internal sealed partial class HostQueue
         }
 
         Log.QueueAuthenticated(_logger, QueueId, DhChapNames.Of(session.Hash), DhChapNames.Of(session.Group), session.Bidirectional ? "bidirectional" : "unidirectional");
+        if (!session.Concatenating)
+        {
+            return null;
+        }
+
+        var generated = session.TakeGeneratedPsk();
+        Log.TlsPskGenerated(_logger, QueueId, generated.Identity.ToString());
+        return generated;
     }
 
     /// <summary>Ends a failed transaction: a Failure1 from the controller needs no answer, otherwise the host sends Failure2.</summary>

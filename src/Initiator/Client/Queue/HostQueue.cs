@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Nvme.Auth;
 using NvmeMptls.Transport.Pdu;
 
 namespace NvmeMptls.Initiator.Queue;
@@ -343,18 +344,18 @@ internal sealed partial class HostQueue : IAsyncDisposable
             throw new NvmeStatusException(completion.Status, $"{where}: Connect to {p.SubsystemNqn} as {p.HostNqn} refused{DescribeConnectFailure(completion)}");
         }
 
-        // Reference §2.3/§5: ATR asks for in-band authentication before anything else on this queue; ASCR (secure
-        // channel concatenation) is not supported yet.
+        // Reference §2.3/§5: ATR asks for in-band authentication before anything else on this queue; ASCR asks for secure
+        // channel concatenation (TP 8018), which this queue does only when the host was told to (as the Linux host).
         var response = new ConnectResponse(completion.Dw0);
-        if ((response.Dw0 & ConnectResponse.SecureChannelRequiredBit) != 0)
+        if (response.SecureChannelRequired && p.SecureChannel == NegotiateMessage.NoSecureChannel)
         {
-            throw new NvmeAuthenticationException($"{where}: the controller requires secure channel concatenation (Connect DW0 0x{completion.Dw0:x8}), which is not supported", 0, rejectedByController: false);
+            throw new NvmeAuthenticationException($"{where}: the controller requires secure channel concatenation (Connect DW0 0x{completion.Dw0:x8}); connect with --concat", 0, rejectedByController: false);
         }
 
         ControllerId = response.ControllerId;
         if (response.AuthenticationRequired)
         {
-            await AuthenticateAsync(p, where, cancellationToken).ConfigureAwait(false);
+            GeneratedPsk = await AuthenticateAsync(p, p.SecureChannel, where, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -386,7 +387,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
 /// <summary>What a queue's Connect carries and how many command slots it gets.</summary>
 internal sealed record QueueParameters(
     Guid HostId, string HostNqn, string SubsystemNqn, ushort ControllerId, ushort SqSize, uint KeepAliveMilliseconds, int Slots, int MaxOutstanding, TimeSpan CommandTimeout,
-    string? DhChapSecret = null, string? DhChapControllerSecret = null)
+    string? DhChapSecret = null, string? DhChapControllerSecret = null, byte SecureChannel = NegotiateMessage.NoSecureChannel)
 {
     // Keep the secrets out of any log line or exception message that prints the parameters.
     public override string ToString() => $"QueueParameters {{ HostNqn = {HostNqn}, SubsystemNqn = {SubsystemNqn}, ControllerId = {ControllerId}, SqSize = {SqSize} }}";

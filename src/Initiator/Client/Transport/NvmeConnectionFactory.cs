@@ -49,15 +49,17 @@ public static class NvmeConnectionFactory
             throw new IOException($"cannot connect to {endpoint.Address}:{endpoint.Port}: {ex.Message}", ex);
         }
 
-        if (!options.Tls)
+        if (!endpoint.UsesTls)
         {
             return socket;
         }
 
         try
         {
-            using var configured = ConfiguredPsk.Parse(ReadKey(options.TlsKey!));
-            using var psk = ClientPsk.Create(configured, options.HostNqn, options.SubsystemNqn, options.TlsIdentityVersion, options.TlsCompat);
+            // Secure channel concatenation brings its own PSK (the controller keeps and disposes it); else derive one.
+            using var configured = endpoint.GeneratedTlsPsk is null ? ConfiguredPsk.Parse(ReadKey(options.TlsKey!)) : null;
+            using var derived = configured is null ? null : ClientPsk.Create(configured, options.HostNqn, options.SubsystemNqn, options.TlsIdentityVersion, options.TlsCompat);
+            var psk = endpoint.GeneratedTlsPsk ?? derived!;
             var tls = await NvmeTls.ConnectAsync(socket, psk, NvmeTlsOptions.Default with
             {
                 HandshakeTimeout = options.ConnectTimeout,

@@ -13,8 +13,10 @@ public sealed class InMemoryTarget : IAsyncDisposable
     private readonly List<(TargetQueue Queue, Task Run)> _queues = [];
     private readonly CancellationTokenSource _cts = new();
 
-    public InMemoryTarget(TargetLimits? limits = null, long namespaceBytes = 64L << 20, int lbaSize = 512, TimeProvider? time = null)
+    public InMemoryTarget(TargetLimits? limits = null, long namespaceBytes = 64L << 20, int lbaSize = 512, TimeProvider? time = null,
+        PortTlsMode portTls = PortTlsMode.None)
     {
+        Port = new(1, "127.0.0.1", 4420, portTls);
         Registry = new TargetRegistry(limits ?? new TargetLimits(), time);
         Subsystem = new Subsystem(SubsystemNqn, "TESTSERIAL", "NvmeMptls Test", isDiscovery: false, HostAccess.Any);
         Subsystem.AddNamespace(new TargetNamespace(1, new MemoryBlockDevice(namespaceBytes, lbaSize), Guid.NewGuid(), Guid.NewGuid(), readOnly: false));
@@ -24,7 +26,9 @@ public sealed class InMemoryTarget : IAsyncDisposable
 
     public TargetRegistry Registry { get; }
     public Subsystem Subsystem { get; }
-    public TargetPortInfo Port { get; } = new(1, "127.0.0.1", 4420, PortTlsMode.None);
+    /// <summary>The one port the connections arrive on (TLS "none" unless the constructor says otherwise; the in-memory
+    /// connections themselves carry no TLS).</summary>
+    public TargetPortInfo Port { get; }
 
     /// <summary>Opens a connection to the target; the target side is served until disposal.</summary>
     public RawNvmeHost Connect() => new(Open());

@@ -31,7 +31,10 @@ public sealed class LinuxTargetConcatTests
     {
         // configfs refuses addr_tsas/addr_treq changes on an enabled port: unlink the subsystem, change, relink.
         string setup = string.Join('\n',
-            "tls_start || exit 1",
+            "NVMEVM_TLSHD_LOGLEVEL=${NVMEVM_TLSHD_LOGLEVEL:-1}; tls_start || exit 1",
+            // the target runs until killed: stream its kernel and tlshd messages to the console as they come
+            "( touch /tmp/tlshd.log; tail -f /tmp/tlshd.log | sed 's/^/  tlshd: /' ) &",
+            "( while sleep 2; do dmesg -c 2>/dev/null | grep -iE 'nvme|tls|key' | sed 's/^/  dmesg: /'; done ) &",
             "P=\"$NVMET/ports/1\"; rm \"$P/subsystems/$NQN\" || exit 1",
             "echo tls1.3 > \"$P/addr_tsas\" && echo 'not required' > \"$P/addr_treq\" || exit 1",
             "ln -s \"$NVMET/subsystems/$NQN\" \"$P/subsystems/$NQN\" || exit 1",
@@ -53,6 +56,8 @@ public sealed class LinuxTargetConcatTests
     }
 
     [TestCase("A", NvmeMultipathPolicy.Disabled, "NVMe1G01", TestName = "HostA_Sha256_Concat_OverTcp_ReadsBackWhatItWrote")]
+    [TestCase("B", NvmeMultipathPolicy.Disabled, "NVMe1G02", TestName = "HostB_Sha384_Concat_OverTcp_ReadsBackWhatItWrote")]
+    [TestCase("A", NvmeMultipathPolicy.Preferred, "NVMe1G01", TestName = "HostA_Sha256_Concat_MptcpPreferred_ReadsBackWhatItWrote")]
     [TestCase("B", NvmeMultipathPolicy.Preferred, "NVMe1G02", TestName = "HostB_Sha384_Concat_MptcpPreferred_ReadsBackWhatItWrote")]
     public async Task Concatenates_ThenEveryQueueUsesTheGeneratedPsk_AndVerifiesIo(string host, NvmeMultipathPolicy multipath, string prefix)
     {

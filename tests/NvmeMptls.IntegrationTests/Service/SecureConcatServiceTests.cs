@@ -53,8 +53,10 @@ public sealed class SecureConcatServiceTests
 
         var data = RandomNumberGenerator.GetBytes(256 * 1024);
         var back = new byte[data.Length];
+        var started = System.Diagnostics.Stopwatch.StartNew();
         await using (var controller = await NvmeController.ConnectAsync(options))
         {
+            TestContext.Out.WriteLine($"{transport}: concatenated (plain admin + DH-HMAC-CHAP sha256/ffdhe2048) and reconnected 3 queues with TLS in {started.ElapsedMilliseconds} ms");
             var paths = controller.GetQueuePaths();
             Assert.That(paths, Has.Count.EqualTo(3), "admin + 2 I/O queues");
             foreach (var path in paths)

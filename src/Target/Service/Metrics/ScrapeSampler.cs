@@ -62,7 +62,7 @@ internal sealed class ScrapeSampler
         _connectRejected = f.CreateCounter("nvmemptls_connect_rejected_total", "Connections or Connect commands refused (unknown subsystem, host not allowed, TLS required).");
         _controllersCreated = f.CreateCounter("nvmemptls_controllers_created_total", "Controllers created by admin-queue Connect commands.");
         _dataDigestErrors = f.CreateCounter("nvmemptls_data_digest_errors_total", "Received PDUs whose data digest (CRC32C) did not match.");
-        _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted, setup_timeout).", ["reason"]);
+        _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted, setup_timeout, authentication_failed).", ["reason"]);
         _setupTimeouts = f.CreateCounter("nvmemptls_setup_timeouts_total", "Connections cut at a setup deadline, by phase (icreq: no ICReq, or on a TLS port no first bytes, in time; connect: no Connect in time).", ["phase"]);
         _authentications = f.CreateCounter("nvmemptls_authentications_total", "DH-HMAC-CHAP transactions ended, by outcome (success, failure) and reason (the Failure1 explanation: failed, not_usable, concat_mismatch, hash_unusable, dhgroup_unusable, incorrect_payload, incorrect_message; or host_rejected, timeout).", ["outcome", "reason"]);
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
@@ -102,6 +102,7 @@ internal sealed class ScrapeSampler
         ConnectionEndReason.TlsKeyLimit => "tls_key_limit",
         ConnectionEndReason.ServerStopping => "server_stopping",
         ConnectionEndReason.SetupTimeout => "setup_timeout",
+        ConnectionEndReason.AuthenticationFailed => "authentication_failed",
         _ => "aborted",
     };
 

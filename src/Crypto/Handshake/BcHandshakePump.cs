@@ -12,22 +12,24 @@ namespace NvmeMptls.Crypto.Handshake;
 /// one whole record at a time so that the pump stops exactly after the record that completes the handshake: any
 /// application data the peer sent right behind it stays in the pipe for our record layer.
 /// On the server, the client's first flight is held back until its ClientHello is whole and has passed
-/// <see cref="ClientHelloCheck"/>, so a ClientHello that cannot lead to a PSK handshake is refused before BC answers.
+/// <see cref="ClientHelloCheck"/>, so a ClientHello that cannot lead to a PSK handshake is refused before BC answers;
+/// its offered PSKs then go to <c>onClientHello</c> (the server's binder check) before BC sees the hello.
 /// </summary>
 internal static class BcHandshakePump
 {
-    public static async Task RunAsync(TlsProtocol protocol, StreamConnection inner, Action afterRecord, bool checkClientHello, CancellationToken ct)
+    public static async Task RunAsync(TlsProtocol protocol, StreamConnection inner, Action afterRecord, Action<ClientHelloPsks>? onClientHello,
+        CancellationToken ct)
     {
         await DrainOutputAsync(protocol, inner.Output, ct).ConfigureAwait(false);
         PipeReader input = inner.Input;
-        List<byte[]>? firstFlight = checkClientHello ? [] : null;
+        List<byte[]>? firstFlight = onClientHello is not null ? [] : null;
         while (protocol.IsHandshaking)
         {
             ReadResult result = await input.ReadAsync(ct).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
-                while (protocol.IsHandshaking && TakeRecord(ref buffer, inner.Output, ref firstFlight) is { } records)
+                while (protocol.IsHandshaking && TakeRecord(ref buffer, inner.Output, ref firstFlight, onClientHello) is { } records)
                 {
                     foreach (byte[] record in records)
                     {
@@ -67,7 +69,8 @@ internal static class BcHandshakePump
     /// when more bytes are needed. An alert raised here (not by BC) is written to <paramref name="output"/> before it
     /// goes up, so the peer learns why it is being closed.
     /// </summary>
-    private static List<byte[]>? TakeRecord(ref ReadOnlySequence<byte> buffer, PipeWriter output, ref List<byte[]>? firstFlight)
+    private static List<byte[]>? TakeRecord(ref ReadOnlySequence<byte> buffer, PipeWriter output, ref List<byte[]>? firstFlight,
+        Action<ClientHelloPsks>? onClientHello)
     {
         try
         {
@@ -78,8 +81,12 @@ internal static class BcHandshakePump
                     return [record!];
                 }
                 firstFlight.Add(record!);
-                if (ClientHelloCheck.IsAcceptable(firstFlight))
+                if (ClientHelloCheck.IsAcceptable(firstFlight, out ClientHelloPsks? offered))
                 {
+                    if (offered is not null)
+                    {
+                        onClientHello!(offered);
+                    }
                     List<byte[]> flight = firstFlight;
                     firstFlight = null;
                     return flight;

@@ -25,8 +25,15 @@ internal static class ClientHelloCheck
     /// BouncyCastle (or the flight is not a ClientHello at all, which BouncyCastle refuses itself). Throws the alert
     /// to send when the ClientHello cannot lead to a PSK handshake.
     /// </summary>
-    public static bool IsAcceptable(IReadOnlyList<byte[]> records)
+    public static bool IsAcceptable(IReadOnlyList<byte[]> records) => IsAcceptable(records, out _);
+
+    /// <summary>
+    /// As <see cref="IsAcceptable(IReadOnlyList{byte[]})"/>; when the flight holds a whole acceptable ClientHello,
+    /// <paramref name="offered"/> is its pre_shared_key extension with the truncated hello its binders cover.
+    /// </summary>
+    public static bool IsAcceptable(IReadOnlyList<byte[]> records, out ClientHelloPsks? offered)
     {
+        offered = null;
         int total = 0;
         foreach (byte[] record in records)
         {
@@ -56,7 +63,7 @@ internal static class ClientHelloCheck
         {
             return false;
         }
-        Check(message.AsSpan(4, length));
+        offered = Check(message.AsSpan(0, 4 + length));
         return true;
     }
 
@@ -72,9 +79,9 @@ internal static class ClientHelloCheck
         return message;
     }
 
-    private static void Check(ReadOnlySpan<byte> hello)
+    private static ClientHelloPsks Check(ReadOnlySpan<byte> message)
     {
-        var reader = new Reader(hello);
+        var reader = new Reader(message[4..]);
         reader.Skip(2 + 32);                  // legacy_version, random
         reader.Skip(reader.Byte());           // legacy_session_id
         reader.Skip(reader.UInt16());         // cipher_suites
@@ -85,7 +92,13 @@ internal static class ClientHelloCheck
             throw new TlsFatalAlert(AlertDescription.handshake_failure, "ClientHello has no extensions (no pre_shared_key)");
         }
         var extensions = new Reader(reader.Bytes(reader.UInt16()));
+        if (!reader.AtEnd)
+        {
+            // RFC 8446 §4.1.2: extensions are the last field of the ClientHello.
+            throw new TlsFatalAlert(AlertDescription.decode_error, "bytes after the ClientHello extensions");
+        }
         bool psk = false;
+        ClientHelloPsks? offered = null;
         bool modes = false;
         bool dhe = false;
         while (!extensions.AtEnd)
@@ -95,13 +108,20 @@ internal static class ClientHelloCheck
             if (type == PreSharedKey)
             {
                 psk = true;
+                // RFC 8446 §4.2.11: pre_shared_key MUST be the last extension; servers MUST check this and otherwise
+                // fail the handshake with illegal_parameter.
+                if (!extensions.AtEnd)
+                {
+                    throw new TlsFatalAlert(AlertDescription.illegal_parameter, "pre_shared_key is not the last extension");
+                }
+                offered = ClientHelloPsks.Parse(body, message);
             }
             else if (type == PskKeyExchangeModes)
             {
                 modes = true;
                 var list = new Reader(body);
-                ReadOnlySpan<byte> offered = list.Bytes(list.Byte());
-                dhe = offered.Contains(PskDheKe);
+                ReadOnlySpan<byte> modeList = list.Bytes(list.Byte());
+                dhe = modeList.Contains(PskDheKe);
             }
         }
         // RFC 8446 §4.2.9 and §9.2: a client offering pre_shared_key without psk_key_exchange_modes: the server MUST
@@ -120,6 +140,7 @@ internal static class ClientHelloCheck
         {
             throw new TlsFatalAlert(AlertDescription.handshake_failure, "psk_key_exchange_modes lacks psk_dhe_ke, the only mode this server allows");
         }
+        return offered!;
     }
 
     /// <summary>Bounds-checked reads; a length that runs past the message is a decode_error (RFC 8446 §6.2).</summary>

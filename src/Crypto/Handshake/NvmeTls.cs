@@ -61,6 +61,7 @@ public static class NvmeTls
                 options, server, ct).ConfigureAwait(false);
             DerivedTlsPsk selected = server.Selected!;
             var session = Session(selected.Identity.ToString(), selected.Identity, server.Secrets, selected.Compat);
+            NvmeTlsLog.PskFormSelected(logger, selected.Form, session.PskIdentity, server.FormsTried);
             NvmeTlsLog.HandshakeDone(logger, "server", session.CipherSuiteName, session.KeyExchangeGroup ?? "?", session.PskIdentity);
             return await TakeoverAsync(inner, isClient: false, server.Secrets, session, options, logger).ConfigureAwait(false);
         }
@@ -84,7 +85,8 @@ public static class NvmeTls
         try
         {
             start();
-            await BcHandshakePump.RunAsync(protocol, inner, afterRecord, checkClientHello: server is not null, timeout.Token).ConfigureAwait(false);
+            await BcHandshakePump.RunAsync(protocol, inner, afterRecord, server is null ? null : server.SelectFromClientHello, timeout.Token)
+                .ConfigureAwait(false);
         }
         catch (TlsFatalAlertReceived ex)
         {
@@ -95,47 +97,41 @@ public static class NvmeTls
                 TlsAlertDescription.DecryptError => TlsHandshakeFailure.PskMismatch,
                 _ => TlsHandshakeFailure.PeerAlert,
             };
-            throw Fail(inner, reason, $"peer sent {AlertDescription.GetText(ex.AlertDescription)}", alert, ex);
+            throw Fail(inner, reason, $"peer sent {AlertDescription.GetText(ex.AlertDescription)}", alert, ex, server);
         }
         catch (TlsFatalAlert ex)
         {
             var alert = (TlsAlertDescription)ex.AlertDescription;
-            var reason = server?.LastFailure is { } failure && alert == TlsAlertDescription.UnknownPskIdentity
-                ? MapLookup(failure.Failure)
-                : alert == TlsAlertDescription.DecryptError ? TlsHandshakeFailure.PskMismatch : TlsHandshakeFailure.ProtocolError;
-            string detail = server?.LastFailure?.Reason is { Length: > 0 } r && alert == TlsAlertDescription.UnknownPskIdentity ? r : ex.Message;
-            throw Fail(inner, reason, $"sent {AlertDescription.GetText(ex.AlertDescription)}: {detail}", alert, ex);
+            var reason = server?.Refusal
+                ?? (alert == TlsAlertDescription.DecryptError ? TlsHandshakeFailure.PskMismatch : TlsHandshakeFailure.ProtocolError);
+            string detail = server?.Refusal is not null && server.RefusalDetail.Length > 0 ? server.RefusalDetail : ex.Message;
+            throw Fail(inner, reason, $"sent {AlertDescription.GetText(ex.AlertDescription)}: {detail}", alert, ex, server);
         }
         catch (OperationCanceledException ex)
         {
             var reason = ct.IsCancellationRequested ? TlsHandshakeFailure.Cancelled : TlsHandshakeFailure.Timeout;
-            throw Fail(inner, reason, $"no handshake within {options.HandshakeTimeout.TotalSeconds:0.#} s", null, ex);
+            throw Fail(inner, reason, $"no handshake within {options.HandshakeTimeout.TotalSeconds:0.#} s", null, ex, server);
         }
         catch (IOException ex) when (ex is not TlsHandshakeException)
         {
-            throw Fail(inner, TlsHandshakeFailure.ConnectionClosed, ex.Message, null, ex);
+            throw Fail(inner, TlsHandshakeFailure.ConnectionClosed, ex.Message, null, ex, server);
         }
         catch (TlsHandshakeException ex)
         {
-            throw Fail(inner, ex.Reason, ex.Message, ex.Alert, ex.InnerException);
+            throw Fail(inner, ex.Reason, ex.Message, ex.Alert, ex.InnerException, server);
         }
     }
 
     private static TlsHandshakeException Fail(StreamConnection inner, TlsHandshakeFailure reason, string message,
-        TlsAlertDescription? alert, Exception? cause)
+        TlsAlertDescription? alert, Exception? cause, BcPskTlsServer? server)
     {
         inner.Output.Complete();
-        return new TlsHandshakeException(reason, message, alert, cause);
+        return new TlsHandshakeException(reason, message, alert, cause)
+        {
+            OfferedIdentity = server?.OfferedIdentity ?? "",
+            FormsTried = server?.FormsTried ?? "",
+        };
     }
-
-    private static TlsHandshakeFailure MapLookup(PskLookupFailure failure) => failure switch
-    {
-        PskLookupFailure.MalformedIdentity => TlsHandshakeFailure.MalformedIdentity,
-        PskLookupFailure.HostNotAllowed => TlsHandshakeFailure.HostNotAllowed,
-        PskLookupFailure.SubsystemNotAllowed => TlsHandshakeFailure.SubsystemNotAllowed,
-        PskLookupFailure.GeneratedNotSupported => TlsHandshakeFailure.GeneratedNotSupported,
-        _ => TlsHandshakeFailure.UnknownIdentity,
-    };
 
     private static TlsSessionInfo Session(string identity, NvmePskIdentity parsed, TrafficSecrets secrets, bool compat) =>
         new(identity, parsed.HostNqn, parsed.SubsystemNqn, secrets.CipherSuite, TlsCryptoInfo.SuiteName(secrets.CipherSuite),

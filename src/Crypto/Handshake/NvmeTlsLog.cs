@@ -13,6 +13,9 @@ internal static partial class NvmeTlsLog
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "TLS key logging is ON: session secrets are written to {Path}; never use this in production")]
     public static partial void KeyLogEnabled(ILogger logger, string path);
 
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "TLS PSK form {Form} verified by the binder for identity '{Identity}' (forms tried: {FormsTried})")]
+    public static partial void PskFormSelected(ILogger logger, string form, string identity, string formsTried);
+
     [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "kTLS not used, records protected in user space: {Reason}")]
     public static partial void KernelTlsFallback(ILogger logger, string reason);
 }

@@ -14,6 +14,12 @@ public sealed class TlsHandshakeException : IOException
 
     public TlsHandshakeFailure Reason { get; }
 
+    /// <summary>Server: the identities the client offered, printable, when the ClientHello got that far ("" otherwise).</summary>
+    public string OfferedIdentity { get; init; } = "";
+
+    /// <summary>Server: the derivation forms whose PSK binder was checked ("v0-rfc, v0-compat"; "none"; "" before the ClientHello).</summary>
+    public string FormsTried { get; init; } = "";
+
     /// <summary>The alert sent or received, when one was.</summary>
     public TlsAlertDescription? Alert { get; }
 }

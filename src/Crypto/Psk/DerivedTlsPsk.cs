@@ -19,7 +19,18 @@ public sealed class DerivedTlsPsk : IDisposable
     /// <summary>True when derived in libnvme 1.10–1.15 "compat" framing (reference §4.4).</summary>
     public bool Compat { get; }
 
+    /// <summary>"v0-rfc", "v0-compat", "v1-rfc" or "v1-compat": identity version and derivation form, for logs and metrics.</summary>
+    public string Form => FormName(Identity.Version, Compat);
+
     public ReadOnlySpan<byte> TlsPsk => _tlsPsk;
+
+    public static string FormName(int identityVersion, bool compat) => (identityVersion, compat) switch
+    {
+        (0, false) => "v0-rfc",
+        (0, true) => "v0-compat",
+        (_, false) => "v1-rfc",
+        (_, true) => "v1-compat",
+    };
 
     public NvmePskHash Hash => Identity.Hash;
 

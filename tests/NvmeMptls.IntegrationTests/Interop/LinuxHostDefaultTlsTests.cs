@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using NvmeMptls.Crypto.Psk;
+using NvmeMptls.IntegrationTests.Service;
 using NvmeMptls.IntegrationTests.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Interop;
@@ -11,10 +12,12 @@ namespace NvmeMptls.IntegrationTests.Interop;
 /// <c>nvme connect --tls</c> and a verified O_DIRECT write/read. Once per guest:
 /// <list type="bullet">
 /// <item>trixie (nvme-cli 2.13, tlshd 1.0, GnuTLS 3.8.9), SHA-256 key: nvme-cli 2.13 derives the v0 TLS PSK in
-/// libnvme's compat form, so our target holds the key with <c>--tls-v0-form compat</c>.</item>
-/// <item>forky (nvme-cli 2.16, tlshd 1.4, GnuTLS 3.8.13), SHA-384 key: RFC 8446 form, the target's default;
-/// the handshake is TLS_AES_256_GCM_SHA384.</item>
+/// libnvme's compat form.</item>
+/// <item>forky (nvme-cli 2.16, tlshd 1.4, GnuTLS 3.8.13), SHA-384 key: RFC 8446 form; the handshake is
+/// TLS_AES_256_GCM_SHA384.</item>
 /// </list>
+/// The target runs with no <c>--tls-v0-form</c>: it tells the forms apart by the ClientHello's PSK binder, and the
+/// handshake metric counts each success under the form that verified.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -31,7 +34,9 @@ public sealed class LinuxHostDefaultTlsTests
         LinuxVm.IgnoreUnlessAvailable();
         using var psk = ConfiguredPsk.Generate(hash);
         var key = psk.ToInterchange();
-        using var target = await TargetRunner.StartAsync("--nqn", Nqn, "--memory-ns", "64MiB", "--tls", "required", "--tls-key", key, "--tls-v0-form", v0Form);
+        var metricsUrl = new Uri($"http://127.0.0.1:{TargetRunner.FreePort()}/metrics");
+        using var target = await TargetRunner.StartAsync("--nqn", Nqn, "--memory-ns", "64MiB", "--tls", "required", "--tls-key", key,
+            "--metrics", metricsUrl.ToString());
         var harness = LinuxVm.Harness();
         var info = new ProcessStartInfo(harness) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "--suite", suite, "host", "--port", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nqn", Nqn,
@@ -54,12 +59,19 @@ public sealed class LinuxHostDefaultTlsTests
         }
 
         TestContext.Out.WriteLine(text.Length > 6000 ? text[^6000..] : text);
+        var metrics = await MetricsScrape.FetchAsync(metricsUrl);
+        string otherForm = v0Form == "compat" ? "rfc" : "compat";
         Assert.Multiple(() =>
         {
             Assert.That(vm.ExitCode, Is.Zero, "the guest's discover/connect/verify failed");
             Assert.That(text, Does.Contain("VERIFY OK"));
             Assert.That(target.Log, Does.Contain($"{cipherSuite} group"), "the negotiated cipher suite");
             Assert.That(target.Log, Does.Contain($"identity 'NVMe0R0{(int)hash} {HostNqn} {Nqn}'"), "the kernel host offered a v0 identity");
+            Assert.That(target.Log, Does.Contain($"TLS PSK form v0-{v0Form} verified by the binder"), "the binder picked the form");
+            Assert.That(metrics.Sum("nvmemptls_tls_handshakes_total", "outcome=success", $"form=v0-{v0Form}"), Is.GreaterThanOrEqualTo(2),
+                "discover and connect (admin and I/O queues) counted under the form that verified");
+            Assert.That(metrics.Sum("nvmemptls_tls_handshakes_total", $"form=v0-{otherForm}"), Is.Zero);
+            Assert.That(metrics.Sum("nvmemptls_tls_handshakes_total", "outcome=failure"), Is.Zero, "no refused handshake");
         });
     }
 }

@@ -23,6 +23,9 @@ public sealed class LinuxHostDhChapTests
 {
     private const string Nqn = "nqn.2026-01.io.nvmemptls:dhchap";
 
+    /// <summary>The case whose connection re-authenticates (secret rewritten in sysfs) before a second I/O verify.</summary>
+    private const string ReauthCase = "t02-bi-sha384-ffdhe4096";
+
     /// <summary>name, key transform (0-3), bidirectional, Hashes, DhGroups (null: the target's defaults), expected hash and group in the log.</summary>
     private static readonly Case[] Cases =
     [
@@ -31,6 +34,12 @@ public sealed class LinuxHostDhChapTests
         new("t02-uni-sha384-ffdhe3072", 2, false, ["sha384"], ["ffdhe3072"], "sha384", "ffdhe3072"),
         new("t03-bi-sha512-ffdhe2048", 3, true, ["sha512"], ["ffdhe2048"], "sha512", "ffdhe2048"),
         new("t00-bi-sha512-null", 0, true, ["sha512"], ["null"], "sha512", "null"),
+        new("t02-bi-sha384-ffdhe4096", 2, true, ["sha384"], ["ffdhe4096"], "sha384", "ffdhe4096"),
+        // The guest kernel needs seconds for an ffdhe6144/8192 key pair and shared secret on a loaded 2-CPU host: with
+        // the default 5 s KATO the controller's keep-alive (and the transaction timeout, KATO as in nvmet) expires
+        // between Challenge and Reply, on Linux nvmet as on ours. These cases connect with --keep-alive-tmo=30.
+        new("t01-uni-sha256-ffdhe6144", 1, false, ["sha256"], ["ffdhe6144"], "sha256", "ffdhe6144") { KeepAliveSeconds = 30 },
+        new("t03-bi-sha512-ffdhe8192", 3, true, ["sha512"], ["ffdhe8192"], "sha512", "ffdhe8192") { KeepAliveSeconds = 30 },
     ];
 
     private readonly string _suite;
@@ -86,7 +95,7 @@ public sealed class LinuxHostDhChapTests
             }
 
             hosts.Add(entry);
-            lines.Add($"{c.Name}|{host}|{c.HostId}|{key}|{ctrl ?? "-"}|ok");
+            lines.Add($"{c.Name}|{host}|{c.HostId}|{key}|{ctrl ?? "-"}|ok|{c.KeepAliveSeconds?.ToString(CultureInfo.InvariantCulture) ?? ""}");
         }
 
         // the first case's host with another secret of the same kind: Failure1, connect refused
@@ -106,6 +115,7 @@ public sealed class LinuxHostDhChapTests
             ["IOP_CASES"] = string.Join(';', lines),
             ["IOP_GEN_HOSTNQN"] = GenHostNqn,
             ["IOP_GEN_HOSTID"] = _genHostId,
+            ["IOP_REAUTH_CASE"] = ReauthCase,
         };
         _vm = await LinuxVm.RunAsync(variables, ["dhchap.sh"], Target.Port, OnSyncAsync, harnessOptions: ["--suite", _suite]);
         TestContext.Progress.WriteLine($"dhchap VM boot ({_suite}): {Vm.Elapsed.TotalSeconds:F0} s, guest rc={Vm.GuestRc}");
@@ -194,6 +204,18 @@ public sealed class LinuxHostDhChapTests
     }
 
     [Test]
+    public void KernelHostReauthenticatesEveryQueue_WhenItsSecretIsRewritten()
+    {
+        Case c = Cases.Single(x => x.Name == ReauthCase);
+        Vm.AssertCheck($"reauth-io-{ReauthCase}");
+        string[] authenticated = Target.Log.Split('\n')
+            .Where(l => l.Contains($"of host {c.HostNqn} authenticated", StringComparison.Ordinal)).ToArray();
+        TestContext.Out.WriteLine(string.Join('\n', authenticated));
+        // admin + 1 I/O queue at connect, and both again after the sysfs write
+        Assert.That(authenticated, Has.Length.GreaterThanOrEqualTo(4).And.All.Contains($"{c.Hash}, {c.Group}, bidirectional"), Target.Log);
+    }
+
+    [Test]
     public void WrongHostSecretIsRefusedWithFailure1()
     {
         Vm.AssertCheck("wrong-secret-refused");
@@ -205,6 +227,9 @@ public sealed class LinuxHostDhChapTests
     private sealed record Case(string Name, byte Transform, bool Bidirectional, string[]? Hashes, string[]? Groups, string Hash, string Group)
     {
         public string HostId { get; } = Guid.NewGuid().ToString();
+
+        /// <summary>nvme connect --keep-alive-tmo for this case (null: nvme-cli's default, 5 s).</summary>
+        public int? KeepAliveSeconds { get; init; }
 
         public string HostNqn => "nqn.2014-08.org.nvmexpress:uuid:" + HostId;
     }

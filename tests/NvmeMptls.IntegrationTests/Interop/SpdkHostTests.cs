@@ -100,6 +100,11 @@ public sealed partial class SpdkHostTests
         Assert.That(r.Stdout, Does.Match(@"Total\s+:\s+[0-9.]+"));
         Assert.That(r.Stdout + r.Stderr, Does.Not.Contain("failed").IgnoreCase.And.Not.Contain("*ERROR*"), r.ToString());
         Assert.That(target.ProblemLines().Where(l => l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains(" crit: ", StringComparison.Ordinal)), Is.Empty);
+        if (mode == "tls")
+        {
+            // SPDK offers a version 0 identity; the target (no --tls-v0-form) picked the form by the PSK binder.
+            Assert.That(target.Log, Does.Match(@"TLS PSK form v0-(rfc|compat) verified by the binder for identity 'NVMe0R01 "));
+        }
     }
 
     private static List<string> FailedLines(string output) =>

@@ -171,6 +171,7 @@ public sealed class MetricsScrapeTests
         {
             Assert.That(during.Sum("nvmemptls_tls_connections"), Is.EqualTo(2));
             Assert.That(during.Sum("nvmemptls_tls_handshakes_total", "outcome=success"), Is.EqualTo(2));
+            Assert.That(during.Sum("nvmemptls_tls_handshakes_total", "outcome=success", "form=v1-rfc"), Is.EqualTo(2), "our initiator's default form");
             Assert.That(after.Sum("nvmemptls_tls_handshakes_total", "outcome=failure", "reason=PskMismatch"), Is.EqualTo(1), "a v0 identity with the wrong key");
             Assert.That(during.Sum("nvmemptls_port_connections_closed_total"), Is.Zero);
             Assert.That(during.Sum("nvmemptls_tls_records_sealed_total"), Is.GreaterThanOrEqualTo(16 * 4));
@@ -179,6 +180,52 @@ public sealed class MetricsScrapeTests
             Assert.That(after.Sum("nvmemptls_tls_records_sealed_total"), Is.GreaterThanOrEqualTo(during.Sum("nvmemptls_tls_records_sealed_total")));
             Assert.That(after.Sum("nvmemptls_tls_records_opened_total"), Is.GreaterThanOrEqualTo(during.Sum("nvmemptls_tls_records_opened_total")));
             Assert.That(after.Sum("nvmemptls_tls_key_updates_total"), Is.Zero);
+        });
+    }
+
+    /// <summary>
+    /// A target started with a key and no --tls-v0-form accepts version-0 identities in both derivation forms (told
+    /// apart by the PSK binder) and version-1 identities in both (told apart by the digest); the handshake metric counts
+    /// each under its form.
+    /// </summary>
+    [Test]
+    public async Task TlsIdentitiesOfEveryForm_AcceptedWithoutFormSetting_CountedPerForm()
+    {
+        using var psk = ConfiguredPsk.Generate(NvmePskHash.Sha256);
+        var config = Path.Combine(_dir, "target.json");
+        await File.WriteAllTextAsync(config, InProcessTarget.Config(TargetProcess.FreePort(), TargetProcess.FreePort(), Nqn,
+            """{ "Nsid": 1, "Backing": "memory", "Size": "16MiB" }"""));
+        await using var target = await InProcessTarget.StartAsync(config, "--tls", "required", "--tls-key", psk.ToInterchange());
+        var options = NvmeControllerOptions.Default with
+        {
+            TargetPort = target.IoEndPoint.Port,
+            SubsystemNqn = Nqn,
+            HostNqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-7e57-4000-8000-0000000f0e15",
+            IoQueueCount = 1,
+            Tls = true,
+            TlsKey = psk.ToInterchange(),
+        };
+        foreach (var (version, compat) in new[] { (0, false), (0, true), (0, true), (1, true) })
+        {
+            await using var controller = await NvmeController.ConnectAsync(options with { TlsIdentityVersion = version, TlsCompat = compat });
+            var ns = await controller.OpenNamespaceAsync(1);
+            var block = new byte[512];
+            Random.Shared.NextBytes(block);
+            await ns.WriteAsync(0, block);
+            var back = new byte[512];
+            await ns.ReadAsync(0, back);
+            Assert.That(back, Is.EqualTo(block), $"v{version} {(compat ? "compat" : "rfc")}");
+        }
+
+        var scrape = await MetricsScrape.FetchAsync(target.MetricsUrl);
+        Assert.Multiple(() =>
+        {
+            // Two queues (admin and one I/O) per connect.
+            Assert.That(scrape.Sum("nvmemptls_tls_handshakes_total", "outcome=success", "form=v0-rfc"), Is.EqualTo(2));
+            Assert.That(scrape.Sum("nvmemptls_tls_handshakes_total", "outcome=success", "form=v0-compat"), Is.EqualTo(4));
+            Assert.That(scrape.Sum("nvmemptls_tls_handshakes_total", "outcome=success", "form=v1-compat"), Is.EqualTo(2));
+            Assert.That(scrape.Sum("nvmemptls_tls_handshakes_total", "outcome=success", "form=v1-rfc"), Is.Zero);
+            Assert.That(scrape.Sum("nvmemptls_tls_handshakes_total", "outcome=failure"), Is.Zero);
         });
     }
 }

@@ -36,6 +36,27 @@ public sealed class ClientHelloRefusalTests
             TlsAlertDescription.UnknownPskIdentity);
 
     [Test]
+    public async Task KnownV0IdentityWithWrongBinder_DecryptErrorBeforeServerHello()
+        => await AssertRefusedAsync(Record(ClientHello([.. BaseExtensions(), Extension(PskModes, [1, 1]), PskExtension("NVMe0R01 nqn.a nqn.b")])),
+            TlsAlertDescription.DecryptError);
+
+    [Test]
+    public async Task PreSharedKeyNotLast_IllegalParameterBeforeServerHello()
+        => await AssertRefusedAsync(Record(ClientHello([.. BaseExtensions(), PskExtension("NVMe0R01 nqn.a nqn.b"), Extension(PskModes, [1, 1])])),
+            TlsAlertDescription.IllegalParameter);
+
+    [Test]
+    public async Task MoreIdentitiesThanBinders_IllegalParameterBeforeServerHello()
+    {
+        var id = Encoding.ASCII.GetBytes("NVMe0R01 nqn.a nqn.b");
+        byte[] one = [(byte)(id.Length >> 8), (byte)id.Length, .. id, 0, 0, 0, 0];
+        byte[] identities = [.. one, .. one];
+        byte[] binders = [0, 33, 32, .. new byte[32]];
+        byte[] psk = Extension(PreSharedKey, [(byte)(identities.Length >> 8), (byte)identities.Length, .. identities, .. binders]);
+        await AssertRefusedAsync(Record(ClientHello([.. BaseExtensions(), Extension(PskModes, [1, 1]), psk])), TlsAlertDescription.IllegalParameter);
+    }
+
+    [Test]
     public async Task RecordLongerThanTheLimit_RecordOverflowIsSentBeforeClose()
     {
         byte[] header = [22, 3, 1, 0x50, 0x00];

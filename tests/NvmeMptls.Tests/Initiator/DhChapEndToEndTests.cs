@@ -72,6 +72,80 @@ public sealed class DhChapEndToEndTests
         Assert.That(Outcome(target, AuthenticationOutcome.Success), Is.EqualTo(3), "admin queue and both I/O queues");
     }
 
+    [TestCase(DhChapGroupId.Null, false)]
+    [TestCase(DhChapGroupId.Ffdhe2048, true)]
+    public async Task ReauthenticateAsync_EveryQueueAuthenticatesAgain_WhileIoRuns(DhChapGroupId group, bool bidirectional)
+    {
+        await using var target = Target(DhChapHashId.Sha384, group);
+        await using var controller = await ConnectAsync(target, HostSecret, bidirectional ? ControllerSecret : null);
+        var ns = await controller.OpenNamespaceAsync(1);
+        using var stop = new CancellationTokenSource();
+        var data = new byte[4096];
+        Random.Shared.NextBytes(data);
+        long ios = 0;
+        var load = Task.Run(async () =>
+        {
+            var back = new byte[4096];
+            while (!stop.IsCancellationRequested)
+            {
+                await ns.WriteAsync(16, data);
+                await ns.ReadAsync(16, back);
+                Assert.That(back, Is.EqualTo(data));
+                Interlocked.Increment(ref ios);
+            }
+        });
+
+        await controller.ReauthenticateAsync();
+        await controller.ReauthenticateAsync();
+        await stop.CancelAsync();
+        await load.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Outcome(target, AuthenticationOutcome.Success), Is.EqualTo(9), "three queues, authenticated three times each");
+            Assert.That(Interlocked.Read(ref ios), Is.GreaterThan(0));
+            Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
+        });
+    }
+
+    [Test]
+    public async Task ReauthenticateAsync_AfterTheTargetsSecretChanged_IsRefusedWithFailure1_AndTheTargetClosesTheQueue()
+    {
+        await using var target = Target(DhChapHashId.Sha256, DhChapGroupId.Null);
+        await using var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
+        {
+            SubsystemNqn = InMemoryTarget.SubsystemNqn,
+            HostNqn = HostNqn,
+            IoQueueCount = 1,
+            QueueSize = 16,
+            DhChapSecret = HostSecret,
+            ControllerLossTimeout = TimeSpan.Zero,
+        }, (_, _) => ValueTask.FromResult<IDuplexPipe>(target.Open()));
+
+        // Live reload on the target: new transactions take the new secret.
+        target.Registry.Authentication = new HostAuthentication(
+        [
+            new HostAuthenticationEntry(HostNqn, InMemoryTarget.SubsystemNqn, new DhChapHostKeys(
+                DhChapSecret.Parse(WrongSecret), null, [DhChapHashId.Sha256], [DhChapGroupId.Null])),
+        ]);
+        var ex = Assert.ThrowsAsync<NvmeAuthenticationException>(() => controller.ReauthenticateAsync());
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.RejectedByController, Is.True);
+            Assert.That(ex.ReasonCode, Is.EqualTo((int)AuthFailureReason.Failed));
+        });
+        // The target tears the admin queue down (and with it the controller); the host sees the association end.
+        await target.RunOf(0).WaitAsync(TimeSpan.FromSeconds(30));
+        await InitiatorTestHelpers.Until(() => controller.State is NvmeControllerState.Failed or NvmeControllerState.Closed, "controller lost");
+    }
+
+    [Test]
+    public async Task ReauthenticateAsync_WithoutAuthentication_IsInvalidOperation()
+    {
+        await using var target = new InMemoryTarget();
+        await using var controller = await ConnectAsync(target, null, null, ioQueues: 0);
+        Assert.ThrowsAsync<InvalidOperationException>(() => controller.ReauthenticateAsync());
+    }
+
     [Test]
     public async Task WrongHostSecret_FailsConnect_WithTheControllersFailure1Reason()
     {

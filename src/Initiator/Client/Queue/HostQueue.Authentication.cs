@@ -9,11 +9,20 @@ namespace NvmeMptls.Initiator.Queue;
 /// <summary>In-band authentication of one queue after its Connect returned ATR (NVMe Base 2.0 §8.13; reference §5).</summary>
 internal sealed partial class HostQueue
 {
+    private QueueParameters? _authentication;
+
+    /// <summary>The queue's Connect asked for in-band authentication (ATR), so it can re-authenticate.</summary>
+    public bool RequiresAuthentication => Volatile.Read(ref _authentication) is not null;
+
     /// <summary>
-    /// Runs one DH-HMAC-CHAP transaction over AUTH_Send/AUTH_Receive: Negotiate (every hash and group), the Reply to the
-    /// controller's Challenge, Success1 (checking R2 when a controller secret asks for bidirectional authentication),
-    /// then Success2 — or Failure2 when the host refuses the controller.
+    /// Runs a new DH-HMAC-CHAP transaction on this authenticated queue (NVMe Base 2.0 §8.13: the host may re-authenticate
+    /// at any time; a new Negotiate restarts it), with a fresh T_ID, while other commands keep running.
     /// </summary>
+    public Task ReauthenticateAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _authentication) is { } p
+            ? AuthenticateAsync(p, NegotiateMessage.NoSecureChannel, $"queue {QueueId} re-authentication", cancellationToken)
+            : throw new InvalidOperationException($"queue {QueueId}: the controller did not ask for in-band authentication (no ATR in Connect)");
+
     /// <summary>
     /// The TLS PSK the queue's concatenating transaction generated (SC_C NEWTLSPSK/REPLACETLSPSK), for the controller to take
     /// and dispose; null otherwise.
@@ -35,6 +44,11 @@ internal sealed partial class HostQueue
     public Task<DerivedTlsPsk?> ReauthenticateAsync(QueueParameters p, byte secureChannel, CancellationToken cancellationToken) =>
         AuthenticateAsync(p, secureChannel, $"queue {QueueId}", cancellationToken);
 
+    /// <summary>
+    /// Runs one DH-HMAC-CHAP transaction over AUTH_Send/AUTH_Receive: Negotiate (every hash and group), the Reply to the
+    /// controller's Challenge, Success1 (checking R2 when a controller secret asks for bidirectional authentication),
+    /// then Success2 — or Failure2 when the host refuses the controller.
+    /// </summary>
     private async Task<DerivedTlsPsk?> AuthenticateAsync(QueueParameters p, byte secureChannel, string where, CancellationToken cancellationToken)
     {
         if (p.DhChapSecret is null)
@@ -42,6 +56,7 @@ internal sealed partial class HostQueue
             throw new NvmeAuthenticationException($"{where}: the controller requires in-band authentication and no DH-HMAC-CHAP secret is configured (--dhchap-secret)", 0, rejectedByController: false);
         }
 
+        Volatile.Write(ref _authentication, p);
         using var hostSecret = DhChapSecret.Parse(p.DhChapSecret);
         using var controllerSecret = p.DhChapControllerSecret is null ? null : DhChapSecret.Parse(p.DhChapControllerSecret);
         var transactionId = (ushort)RandomNumberGenerator.GetInt32(0, ushort.MaxValue + 1);

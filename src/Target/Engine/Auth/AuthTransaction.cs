@@ -65,6 +65,7 @@ internal sealed partial class AuthTransaction : IDisposable
     private byte _secureChannel;
     private byte[]? _sessionKey;
     private byte[]? _challenge2;
+    private string? _closeReason;
 
     public AuthTransaction(TargetRegistry registry, string subsystemNqn, string hostNqn, ushort queueId, string remote, TimeSpan timeout, ILogger logger,
         QueueSecurity security = default)
@@ -82,6 +83,28 @@ internal sealed partial class AuthTransaction : IDisposable
 
     /// <summary>The host proved it holds its secret (and, bidirectional, accepted ours); until then only Fabrics commands run.</summary>
     public bool Authenticated => _authenticated;
+
+    /// <summary>How long the queue stays open after the response carrying a Failure1 (or acknowledging a Failure2) went
+    /// out, for the host to read it, before the target closes the connection (a host normally closes first).</summary>
+    public static readonly TimeSpan FailureLinger = TimeSpan.FromSeconds(2);
+
+    /// <summary>Closes the queue's connection at once (a Failure1 the host never fetched, when the transaction expired).</summary>
+    public Action<string>? TearDown { get; set; }
+
+    /// <summary>
+    /// True once after a failed transaction ended with a message to the host (the Failure1 an AUTH_Receive returned,
+    /// or the AUTH_Send that brought the host's Failure2): the queue is torn down once that response is sent, as the
+    /// Linux target does (nvmet: Failure1 sent, then the controller's fatal error closes its queues).
+    /// </summary>
+    public bool TakeCloseRequest(out string reason)
+    {
+        lock (_gate)
+        {
+            reason = _closeReason ?? "";
+            _closeReason = null;
+            return reason.Length > 0;
+        }
+    }
 
     public AuthStep Step
     {
@@ -176,6 +199,7 @@ internal sealed partial class AuthTransaction : IDisposable
             }
             int length = new FailureMessage(AuthMessageId.Failure1, _transactionId, _failure).Write(destination);
             _authenticated = false;
+            _closeReason = $"DH-HMAC-CHAP failed, Failure1 sent ({DhChapNames.Of(_failure)})";
             Log.Failed(_logger, _remote, _queueId, _hostNqn, DhChapNames.Of(_failure), _failureDetail);
             Finish((AuthenticationOutcome)_failure);
             return length;
@@ -365,6 +389,7 @@ internal sealed partial class AuthTransaction : IDisposable
         _authenticated = false;
         string reason = FailureMessage.TryRead(data, out var failure) ? DhChapNames.Of(failure.Reason) : "malformed Failure2";
         Log.HostRejected(_logger, _remote, _queueId, _hostNqn, reason);
+        _closeReason = $"the host rejected the controller (Failure2: {reason})";
         Finish(AuthenticationOutcome.HostRejected);
     }
 
@@ -398,8 +423,15 @@ internal sealed partial class AuthTransaction : IDisposable
                 return;
             }
             Log.Expired(_logger, _remote, _queueId, _hostNqn, _step.ToString(), _timeout.TotalSeconds);
+            bool unreadFailure = _step == AuthStep.SendFailure1;
             _authenticated = false;
             Finish(AuthenticationOutcome.Timeout);
+            // A failed transaction whose Failure1 the host never fetched ends the queue (a stalled one in progress
+            // only resets, as Linux: the host may start over).
+            if (unreadFailure)
+            {
+                TearDown?.Invoke($"DH-HMAC-CHAP failed ({DhChapNames.Of(_failure)}) and the host did not fetch the Failure1 within {_timeout.TotalSeconds:0} s");
+            }
         }
     }
 

@@ -161,6 +161,25 @@ internal sealed class CommandExecutor
     {
         Authentication = transaction;
         _authenticationRequired = required;
+        transaction.TearDown = detail => _ = CloseForAuthenticationAsync(TimeSpan.Zero, detail);
+    }
+
+    /// <summary>After a failed authentication: the response carrying the verdict is out; close the connection after
+    /// <paramref name="linger"/> (the host reads the Failure and normally closes first).</summary>
+    private async Task CloseForAuthenticationAsync(TimeSpan linger, string detail)
+    {
+        if (linger > TimeSpan.Zero)
+        {
+            await Task.Delay(linger, Registry.Time).ConfigureAwait(false);
+        }
+        try
+        {
+            await Queue.AbortAsync(ConnectionEndReason.AuthenticationFailed, detail).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The host closed first.
+        }
     }
 
     /// <summary>The connection closed: leave the controller (closing it when this was its admin queue) and drop any authentication state.</summary>
@@ -173,6 +192,11 @@ internal sealed class CommandExecutor
     /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency. Send loop only.</summary>
     public void OnResponseSent(CommandContext ctx)
     {
+        if (ctx.Command.Opcode == FabricsOpcodes.Fabrics && Authentication is { } auth && auth.TakeCloseRequest(out string closeReason))
+        {
+            _ = CloseForAuthenticationAsync(AuthTransaction.FailureLinger, closeReason);
+        }
+
         if (Metrics is { } metrics && Controller is { IsDiscovery: false } controller)
         {
             ObserveMetrics(metrics, controller.Subsystem.Nqn, ctx);

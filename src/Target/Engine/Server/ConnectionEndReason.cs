@@ -41,6 +41,12 @@ public enum ConnectionEndReason
     /// Counted per phase in <see cref="Subsystems.TargetCounters.SetupTimeouts"/>.
     /// </summary>
     SetupTimeout,
+
+    /// <summary>
+    /// In-band authentication failed: the Failure1 (or the host's Failure2) was answered and the queue closed, as the
+    /// Linux target does; also when the host never fetched its Failure1.
+    /// </summary>
+    AuthenticationFailed,
 }
 
 /// <summary>A phase a new connection must finish by a deadline from its start, however slowly its bytes trickle in.</summary>

@@ -17,8 +17,11 @@ public interface ITargetObserver
     /// <summary>A connection on <paramref name="port"/> ended, first of all because of <paramref name="reason"/>.</summary>
     void ConnectionClosed(TargetPortInfo port, ConnectionEndReason reason);
 
-    /// <summary>A TLS handshake ended; <paramref name="reason"/> is empty on success, else a short fixed word.</summary>
-    void TlsHandshake(bool success, string reason);
+    /// <summary>
+    /// A TLS handshake ended; <paramref name="reason"/> is empty on success, else a short fixed word;
+    /// <paramref name="form"/> is the PSK form of a successful one ("v0-rfc", "v0-compat", "v1-rfc", "v1-compat").
+    /// </summary>
+    void TlsHandshake(bool success, string reason, string form = "");
 
     /// <summary>A TLS connection ended with these lifetime totals.</summary>
     void TlsConnectionClosed(long sealedRecords, long openedRecords, int keyUpdatesSent, int keyUpdatesReceived);

@@ -53,7 +53,8 @@ public static class TargetCommandLine
           --allow-host NQN              allow only these hosts on the first subsystem; repeatable
           --tls none|optional|required  TLS on every port
           --tls-key KEY                 PSK in interchange format NVMeTLSkey-1:HH:...: ; repeatable, replaces configured keys
-          --tls-v0-form rfc|compat      TLS PSK form for version-0 identities of the --tls-key keys (compat: nvme-cli <= 2.15)
+          --tls-v0-form rfc|compat      pin the TLS PSK form for version-0 identities of the --tls-key keys (default: both
+                                        are tried by the PSK binder; compat: nvme-cli <= 2.15)
           --dhchap-secret SECRET        every host of the first subsystem must authenticate in band (DH-HMAC-CHAP) with
                                         this secret (DHHC-1:XX:...:, e.g. from nvme gen-dhchap-key); replaces configured secrets
           --dhchap-ctrl-secret SECRET   with --dhchap-secret: the controller secret the target proves itself with
@@ -181,7 +182,7 @@ public static class TargetCommandLine
         private readonly List<NamespaceOptions> _namespaces = [];
         private readonly List<string> _allowedHosts = [];
         private readonly List<TlsKeyOptions> _tlsKeys = [];
-        private bool _v0Compat;
+        private bool? _v0Compat;
 
         /// <summary>--dhchap-concat: the --dhchap-secret host must use secure channel concatenation.</summary>
         public bool SecureConcat { get; set; }

@@ -181,11 +181,12 @@ public sealed record TlsKeyOptions
     public string? SubsystemNqn { get; init; }
 
     /// <summary>
-    /// For version-0 identities (<c>NVMe0R0x host subsys</c>, no digest to tell the forms apart): derive the TLS PSK
-    /// in libnvme's older "compat" form (nvme-cli ≤ 2.15, e.g. Debian 13's 2.13) instead of the RFC 8446 form.
+    /// Override for version-0 identities (<c>NVMe0R0x host subsys</c>, no digest to tell the forms apart). Unset
+    /// (default): both the RFC 8446 form and libnvme's older "compat" form (nvme-cli ≤ 2.15, e.g. Debian 13's 2.13)
+    /// are tried and the one whose PSK binder verifies is used. true: compat form only; false: RFC form only.
     /// Version-1 identities are matched in either form regardless.
     /// </summary>
-    public bool V0Compat { get; init; }
+    public bool? V0Compat { get; init; }
 
     /// <summary>The interchange string: <see cref="Key"/>, or the trimmed contents of <see cref="KeyFile"/>.</summary>
     public string ReadKey() => Key ?? File.ReadAllText(KeyFile ?? throw new InvalidOperationException("no Key or KeyFile")).Trim();

@@ -153,7 +153,7 @@ internal sealed class TargetOptionsReader
             KeyFile = Text(section, "KeyFile"),
             HostNqn = Text(section, "HostNqn"),
             SubsystemNqn = Text(section, "SubsystemNqn"),
-            V0Compat = Bool(section, "V0Compat", false),
+            V0Compat = Text(section, "V0Compat") is null ? null : Bool(section, "V0Compat", false),
         };
     }
 

@@ -30,6 +30,7 @@ public static partial class TargetSecurity
         var keyring = new NvmePskKeyring { Generated = generated };
         foreach (var key in options.Tls.Keys)
         {
+            // V0Compat unset: both forms are tried for version 0 identities, by the PSK binder.
             keyring.Add(key.ReadKey(), key.HostNqn, key.SubsystemNqn, key.V0Compat);
         }
 
@@ -54,19 +55,28 @@ public static partial class TargetSecurity
             try
             {
                 var secured = await NvmeTls.AcceptAsync(connection, keyring, tls, ct).ConfigureAwait(false);
+                string form = PskForm(secured.Tls);
                 counters?.Count("ok");
-                metrics?.TlsHandshake(true, "");
+                counters?.CountForm(form);
+                metrics?.TlsHandshake(true, "", form);
                 return secured;
             }
             catch (TlsHandshakeException ex)
             {
                 counters?.Count(ex.Reason.ToString());
                 metrics?.TlsHandshake(false, ex.Reason.ToString());
-                Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(), ex.Message);
+                Log.HandshakeRefused(logger, connection.RemoteEndPoint?.ToString() ?? "?", port.Port, ex.Reason.ToString(),
+                    ex.OfferedIdentity.Length > 0 ? ex.OfferedIdentity : "(none read)", ex.FormsTried.Length > 0 ? ex.FormsTried : "none", ex.Message);
                 return null;
             }
         }, counters, keyring);
     }
+
+    /// <summary>The metric's form label of an accepted session: identity version and derivation ("v0-compat", "v1-rfc"…).</summary>
+    public static string PskForm(TlsSessionInfo? session) =>
+        session is { PskIdentity: ['N', 'V', 'M', 'e', var version, ..] }
+            ? DerivedTlsPsk.FormName(version - '0', session.CompatDerivation)
+            : "";
 
     /// <summary>
     /// "reconnect" (default) and "none": before the AES-GCM record limit the target closes the queue's connection and
@@ -79,8 +89,9 @@ public static partial class TargetSecurity
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5301, Level = LogLevel.Warning, Message = "TLS handshake from {Remote} on port {Port} refused ({Reason}): {Detail}")]
-        public static partial void HandshakeRefused(ILogger logger, string remote, int port, string reason, string detail);
+        [LoggerMessage(EventId = 5301, Level = LogLevel.Warning,
+            Message = "TLS handshake from {Remote} on port {Port} refused ({Reason}); identity offered '{Identity}', PSK forms tried: {FormsTried}: {Detail}")]
+        public static partial void HandshakeRefused(ILogger logger, string remote, int port, string reason, string identity, string formsTried, string detail);
 
         [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "TLS key log is ON: traffic secrets are written to {Path}; anyone with that file can decrypt the captured traffic")]
         public static partial void KeyLogOn(ILogger logger, string path);

@@ -56,8 +56,8 @@ public sealed class TargetMetrics : ITargetObserver
             ["subsystem", "nsid", "status"]);
         _tlsHandshakes = Factory.CreateCounter(
             "nvmemptls_tls_handshakes_total",
-            "TLS 1.3 handshakes on accepted connections, by outcome (success, failure) and reason (why it failed; plaintext: a plaintext ICReq on a TLS-required port).",
-            ["outcome", "reason"]);
+            "TLS 1.3 handshakes on accepted connections, by outcome (success, failure), reason (why it failed; plaintext: a plaintext ICReq on a TLS-required port) and form (of a success: identity version and the PSK derivation the binder verified, v0-rfc, v0-compat, v1-rfc, v1-compat).",
+            ["outcome", "reason", "form"]);
         _tlsRecordsSealed = Factory.CreateCounter("nvmemptls_tls_records_sealed_total", "TLS records protected and sent.");
         _tlsRecordsOpened = Factory.CreateCounter("nvmemptls_tls_records_opened_total", "TLS records received and authenticated.");
         _tlsKeyUpdates = Factory.CreateCounter(
@@ -87,9 +87,11 @@ public sealed class TargetMetrics : ITargetObserver
 
     /// <summary>
     /// A TLS handshake ended: counted with outcome "success" or "failure" (the values deploy/prometheus/alerts.yml
-    /// matches) and <paramref name="reason"/>, a short fixed word: the handshake failure reason, or "plaintext".
+    /// matches) and <paramref name="reason"/>, a short fixed word: the handshake failure reason, or "plaintext";
+    /// <paramref name="form"/> the PSK form of a success ("v0-compat"…), empty for a failure.
     /// </summary>
-    public void TlsHandshake(bool success, string reason) => _tlsHandshakes.WithLabels(success ? "success" : "failure", reason).Inc();
+    public void TlsHandshake(bool success, string reason, string form = "") =>
+        _tlsHandshakes.WithLabels(success ? "success" : "failure", reason, form).Inc();
 
     /// <summary>
     /// A TLS connection ended with these lifetime totals. Live connections are summed at each scrape

@@ -1,17 +1,19 @@
 # In-band authentication (DH-HMAC-CHAP) of the Linux host against our target. IOP_CASES is a list of
-# "name|hostnqn|hostid|host secret|ctrl secret or -|expect (ok|refused)"; per case: nvme connect with
+# "name|hostnqn|hostid|host secret|ctrl secret or -|expect (ok|refused)[|keep-alive seconds]"; per case: nvme connect with
 # --dhchap-secret [--dhchap-ctrl-secret], an O_DIRECT write/read verify of IOP_MB MiB, disconnect.
-# Reports dhchap.<name>.time (connect time). Then, if IOP_GEN_HOSTNQN is set: nvme-cli generates the host key
+# Reports dhchap.<name>.time (connect time). The case named IOP_REAUTH_CASE then re-authenticates (the secret written
+# again to sysfs) and verifies I/O once more (check reauth-io-<name>). Then, if IOP_GEN_HOSTNQN is set: nvme-cli generates the host key
 # (--hmac=1) and the controller key (--hmac=2) itself, sends them to the test (sync "dhchap-keys HOST CTRL"), which
 # adds them to the target's configuration file, and connects bidirectionally with them (case "cli-generated").
 if [ -d /sys/module/nvme_auth ] || modprobe nvme_auth 2>/dev/null; then pass nvme-auth-module; else fail nvme-auth-module "no nvme_auth in this kernel"; fi
 value kernel "$(uname -r)"
 value nvme-cli "$(nvme version 2>&1 | head -n 1)"
 echo "$IOP_CASES" | tr ';' '\n' > /tmp/cases
-while IFS='|' read -r name hnqn hid hkey ckey expect; do
+while IFS='|' read -r name hnqn hid hkey ckey expect kato; do
   [ -n "$name" ] || continue
   set -- --hostnqn="$hnqn" --hostid="$hid" --dhchap-secret="$hkey" -i 1
   [ "$ckey" = "-" ] || set -- "$@" --dhchap-ctrl-secret="$ckey"
+  [ -z "$kato" ] || set -- "$@" --keep-alive-tmo="$kato"
   t=$(uptime_cs)
   if nvme connect -t tcp -a "$IOP_A" -s "$IOP_PORT" -n "$IOP_NQN" "$@" > /tmp/connect.out 2>&1; then
     value "dhchap.$name.time" "$(elapsed "$t")"
@@ -23,6 +25,14 @@ while IFS='|' read -r name hnqn hid hkey ckey expect; do
       ctrl=$(ctrl_of "$dev")
       value "dhchap.$name.queues" "$(( $(cat /sys/class/nvme/$ctrl/queue_count) - 1 ))"
       verify_io "io-$name" "$dev" "$IOP_MB" 1M
+      if [ "$name" = "${IOP_REAUTH_CASE:-}" ]; then
+        # re-authentication as an operator starts it: rewriting the secret in sysfs re-runs DH-HMAC-CHAP on every queue
+        if printf '%s' "$hkey" > "/sys/class/nvme/$ctrl/dhchap_secret"; then
+          sleep 3; verify_io "reauth-io-$name" "$dev" "$IOP_MB" 1M
+        else
+          fail "reauth-io-$name" "writing /sys/class/nvme/$ctrl/dhchap_secret failed"
+        fi
+      fi
     else
       fail "io-$name" "no block device"
     fi

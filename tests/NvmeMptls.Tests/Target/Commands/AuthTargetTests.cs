@@ -17,7 +17,7 @@ public sealed class AuthTargetTests
     internal const string ControllerSecret = "DHHC-1:03:dZSVu1YU+UUKhORpWPqucZgHHQG1yo+Fy3MvmoYq0rkraDbrQSsxdRkXevDYzd13QnWgQM58D3YhBCl3GcAnfY7ra+w=:";
     internal const string OtherSecret = "DHHC-1:01:jWiK0NeSweQjGFEI9c4bjHV792NxG/KQG1mAfCQAiRlmCljm:";
 
-    private static async Task<(InMemoryTarget Target, RawNvmeHost Host, NvmeCompletion Connect)> ConnectAsync(
+    internal static async Task<(InMemoryTarget Target, RawNvmeHost Host, NvmeCompletion Connect)> ConnectAsync(
         DhChapHashId hash = DhChapHashId.Sha256, DhChapGroupId group = DhChapGroupId.Null, bool controllerSecret = true, TimeProvider? time = null)
     {
         var target = new InMemoryTarget(time: time);
@@ -76,11 +76,11 @@ public sealed class AuthTargetTests
         return null;
     }
 
-    private static DhChapHostSession Session(string? controllerSecret = ControllerSecret, string hostSecret = HostSecret, ushort tid = 7) =>
+    internal static DhChapHostSession Session(string? controllerSecret = ControllerSecret, string hostSecret = HostSecret, ushort tid = 7) =>
         new(DhChapSecret.Parse(hostSecret), controllerSecret is null ? null : DhChapSecret.Parse(controllerSecret),
             RawNvmeHost.HostNqn, InMemoryTarget.SubsystemNqn, tid);
 
-    private static long Outcome(InMemoryTarget target, AuthenticationOutcome outcome) =>
+    internal static long Outcome(InMemoryTarget target, AuthenticationOutcome outcome) =>
         Interlocked.Read(ref target.Registry.Counters.AuthenticationsByOutcome[(int)outcome]);
 
     [Test]
@@ -137,7 +137,8 @@ public sealed class AuthTargetTests
     [Test]
     public async Task WrongHostSecret_GetsFailure1Failed_AndStaysUnauthenticated()
     {
-        var (target, host, _) = await ConnectAsync();
+        // A clock that does not move: the queue is closed FailureLinger after the Failure1 (AuthTeardownTests).
+        var (target, host, _) = await ConnectAsync(time: new FakeTimeProvider());
         await using var _t = target;
         await using var _h = host;
         using var session = Session(controllerSecret: null, hostSecret: OtherSecret);
@@ -150,7 +151,7 @@ public sealed class AuthTargetTests
     [Test]
     public async Task WrongControllerSecret_HostSendsFailure2_CountedAsHostRejected()
     {
-        var (target, host, _) = await ConnectAsync();
+        var (target, host, _) = await ConnectAsync(time: new FakeTimeProvider());
         await using var _t = target;
         await using var _h = host;
         using var session = Session(controllerSecret: OtherSecret);

@@ -195,7 +195,8 @@ public class TargetCommandLineTests
         const string key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
         TargetOptions options = ParseOk("--tls", "required", "--tls-key", key, "--tls-v0-form", "compat");
         Assert.That(options.Tls.Keys.Single().V0Compat, Is.True);
-        Assert.That(ParseOk("--tls", "required", "--tls-key", key).Tls.Keys.Single().V0Compat, Is.False);
+        Assert.That(ParseOk("--tls", "required", "--tls-key", key, "--tls-v0-form", "rfc").Tls.Keys.Single().V0Compat, Is.False);
+        Assert.That(ParseOk("--tls", "required", "--tls-key", key).Tls.Keys.Single().V0Compat, Is.Null, "no flag: both forms, by the PSK binder");
         Assert.That(Parse("--tls-v0-form", "old").Errors, Does.Contain("--tls-v0-form: must be rfc or compat (was 'old')"));
     }
 }

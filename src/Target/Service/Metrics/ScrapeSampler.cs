@@ -34,6 +34,9 @@ internal sealed class ScrapeSampler
     private readonly Counter _dataDigestErrors;
     private readonly Counter _connectionsEnded;
     private readonly Counter _authentications;
+    private readonly Counter _limitsReached;
+    private readonly Gauge _dataBuffers;
+    private readonly Gauge _openConnections;
     private readonly Gauge _portQueues;
     private readonly Gauge _portControllers;
     private readonly Gauge _connectionsByMode;
@@ -65,6 +68,9 @@ internal sealed class ScrapeSampler
         _connectionsEnded = f.CreateCounter("nvmemptls_connections_ended_total", "Connections ended, by first cause (host_disconnected, termreq_received, termreq_sent, tls_error, connection_lost, keep_alive_expired, controller_closed, tls_key_limit, server_stopping, aborted, setup_timeout).", ["reason"]);
         _setupTimeouts = f.CreateCounter("nvmemptls_setup_timeouts_total", "Connections cut at a setup deadline, by phase (icreq: no ICReq, or on a TLS port no first bytes, in time; connect: no Connect in time).", ["phase"]);
         _authentications = f.CreateCounter("nvmemptls_authentications_total", "DH-HMAC-CHAP transactions ended, by outcome (success, failure) and reason (the Failure1 explanation: failed, not_usable, concat_mismatch, hash_unusable, dhgroup_unusable, incorrect_payload, incorrect_message; or host_rejected, timeout).", ["outcome", "reason"]);
+        _limitsReached = f.CreateCounter("nvmemptls_limit_reached_total", "Times a Target:Limits cap held a peer back, by limit (connections, connections_per_address: closed at accept; connections_per_host, controllers_per_host: Connect Controller Busy; queue_parameters: Connect Invalid Parameters for SQSIZE or QID; buffered_bytes, connection_buffered_bytes, outstanding_r2t: a command waited).", ["limit"]);
+        _dataBuffers = f.CreateGauge("nvmemptls_data_buffer_bytes", "Command data buffers of the process-wide pool, by state (in_use: rented now; retained: kept for reuse until the idle trim; budget: Target:Limits:MaxBufferedBytes).", ["state"]);
+        _openConnections = f.CreateGauge("nvmemptls_open_connections", "Connections open now, from accept to close (before ICReq and TLS included), against Target:Limits:MaxConnections.");
         _portQueues = f.CreateGauge("nvmemptls_port_queues", "Live NVMe/TCP queues (connections) on each listener.", ["port", "kind"]);
         _portControllers = f.CreateGauge("nvmemptls_port_controllers", "Controllers with at least one queue on each listener.", ["port", "kind"]);
         _connectionsByMode = f.CreateGauge("nvmemptls_connections", "Live connections by transport mode (mptcp, mptcp_fallback, tcp, none).", ["mode"]);
@@ -105,6 +111,18 @@ internal sealed class ScrapeSampler
         _ => "aborted",
     };
 
+    internal static string LimitLabel(LimitKind limit) => limit switch
+    {
+        LimitKind.Connections => "connections",
+        LimitKind.ConnectionsPerAddress => "connections_per_address",
+        LimitKind.ConnectionsPerHost => "connections_per_host",
+        LimitKind.ControllersPerHost => "controllers_per_host",
+        LimitKind.QueueParameters => "queue_parameters",
+        LimitKind.BufferedBytes => "buffered_bytes",
+        LimitKind.ConnectionBufferedBytes => "connection_buffered_bytes",
+        _ => "outstanding_r2t",
+    };
+
     internal static string PhaseLabel(SetupPhase phase) => phase == SetupPhase.IcReq ? "icreq" : "connect";
 
     internal static string PortLabel(TargetPortInfo port) => port.Id.ToString(CultureInfo.InvariantCulture);
@@ -117,6 +135,7 @@ internal sealed class ScrapeSampler
         {
             SampleNamespaces(_server.Registry);
             SampleCounters(_server.Registry.Counters);
+            SampleLimits(_server.Registry);
             SampleConnections();
         }
     }
@@ -211,6 +230,20 @@ internal sealed class ScrapeSampler
                 _authentications.WithLabels(label, reason).IncTo(value);
             }
         }
+    }
+
+    private void SampleLimits(TargetRegistry registry)
+    {
+        var reached = registry.Counters.LimitsReached;
+        for (var limit = 0; limit < reached.Length; limit++)
+        {
+            _limitsReached.WithLabels(LimitLabel((LimitKind)limit)).IncTo(Interlocked.Read(ref reached[limit]));
+        }
+
+        _dataBuffers.WithLabels("in_use").Set(registry.Buffers.BytesInUse);
+        _dataBuffers.WithLabels("retained").Set(registry.Buffers.BytesRetained);
+        _dataBuffers.WithLabels("budget").Set(registry.Buffers.BudgetBytes);
+        _openConnections.Set(_server.OpenConnections);
     }
 
     internal static (string Outcome, string Reason) AuthenticationLabels(AuthenticationOutcome outcome) => outcome switch

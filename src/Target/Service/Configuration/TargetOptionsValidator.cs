@@ -231,6 +231,10 @@ internal static partial class TargetOptionsValidator
             {
                 errors.Add($"{key}:KeyFile: file '{entry.KeyFile}' does not exist");
             }
+            else if (KeyFilePermissions.Problem(entry.KeyFile!) is { } modeProblem)
+            {
+                errors.Add($"{key}:KeyFile: '{entry.KeyFile}' {modeProblem}");
+            }
             else if (TlsKeyFormat.Check(entry.ReadKey()) is { } problem)
             {
                 errors.Add($"{key}:KeyFile: contents of '{entry.KeyFile}' {problem}");

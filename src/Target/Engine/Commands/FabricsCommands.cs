@@ -108,6 +108,15 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             return;
         }
 
+        // A TLS identity names the subsystem it was derived for (NVMe/TCP TP 8011: retained and configured PSKs are per
+        // host and subsystem), and opens only that one. Discovery is the exception: a host that holds a PSK for a
+        // subsystem may ask what else it is allowed (the log lists only what its host NQN may reach).
+        if (queue.Tls is { SubsystemNqn: { } tlsSubsystem } && !subsystem.IsDiscovery && !string.Equals(tlsSubsystem, subsystem.Nqn, StringComparison.Ordinal))
+        {
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"subsystem {subsystem.Nqn} differs from the TLS PSK identity's subsystem {tlsSubsystem}");
+            return;
+        }
+
         if (queue.Port.Tls == PortTlsMode.Required && queue.Tls is null)
         {
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, "this port requires TLS");

@@ -23,6 +23,7 @@ public static class FuzzTargets
         ["nbd"] = NbdTarget.Run,
         ["config"] = ConfigTarget.Run,
         ["psk"] = PskTarget.Run,
+        ["chap-secret"] = ChapSecretTarget.Run,
     };
 
     public static IReadOnlyCollection<string> Names => s_targets.Keys;

@@ -47,6 +47,9 @@ public static class SeedCorpus
         yield return ("psk", "interchange", [0, .. Encoding.UTF8.GetBytes(TlsAcceptTarget.Key)]);
         yield return ("psk", "identity", [1, .. "NVMe1R01 nqn.psk-test-host nqn.psk-test-subsys iSbjiStwJ/1TrTvDlt2fjFmzvsytOJelidNnA+X5lEU="u8]);
         yield return ("psk", "lookup", [2, .. "NVMe0R01 nqn.psk-test-host nqn.psk-test-subsys"u8]);
+        yield return ("chap-secret", "untransformed-32", [0, .. "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"u8]);
+        yield return ("chap-secret", "sha256-32", [0, .. "DHHC-1:01:jWiK0NeSweQjGFEI9c4bjHV792NxG/KQG1mAfCQAiRlmCljm:"u8]);
+        yield return ("chap-secret", "config-secret", [1, .. "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"u8]);
     }
 
     private const string ConfigJson = """

@@ -11,7 +11,7 @@ namespace NvmeMptls.IntegrationTests.Limits;
 /// <summary>What the abuse tests share: the TLS step of a port with one configured key, and a raw peer socket.</summary>
 internal static class LimitsTestKit
 {
-    private const string Key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+    internal const string Key = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
 
     /// <summary>The TLS step for a TLS port (null for a plain one), owned by the server it is given to.</summary>
     public static ConnectionSecurity? Security(TlsMode tls) => tls == TlsMode.None ? null : TargetSecurity.Create(

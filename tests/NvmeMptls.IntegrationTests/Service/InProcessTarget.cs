@@ -31,12 +31,22 @@ public sealed class InProcessTarget : IAsyncDisposable
 
     public Uri MetricsUrl => new(Service.CurrentOptions.Metrics.Url);
 
-    public static async Task<InProcessTarget> StartAsync(string configFile, params string[] flags)
+    public static Task<InProcessTarget> StartAsync(string configFile, params string[] flags) => StartAsync(configFile, null, flags);
+
+    /// <summary>As <see cref="StartAsync(string, string[])"/>; with <paramref name="capture"/>, every log line at every level also goes to it.</summary>
+    public static async Task<InProcessTarget> StartAsync(string configFile, ILoggerProvider? capture, params string[] flags)
     {
         var parsed = TargetCommandLine.Parse(["--config", configFile, .. flags], environment: [], appSettingsDirectory: Path.GetDirectoryName(configFile), reloadOnChange: true);
         Assert.That(parsed.Errors, Is.Empty, "configuration errors");
         var services = new ServiceCollection();
-        services.AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        services.AddLogging(b =>
+        {
+            b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(capture is null ? LogLevel.Information : LogLevel.Trace);
+            if (capture is not null)
+            {
+                b.AddProvider(capture);
+            }
+        });
         services.AddTargetOptions(parsed.Configuration!, parsed.ApplyFlags);
         services.AddSingleton<TargetService>();
         var provider = services.BuildServiceProvider();

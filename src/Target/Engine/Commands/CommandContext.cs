@@ -17,6 +17,7 @@ internal sealed class CommandContext : IThreadPoolWorkItem
     private NvmeCommand _command;
     private NvmeCompletion _completion;
     private byte[]? _buffer;
+    private IBufferOwner? _bufferOwner;
     private int _state;
 
     public CommandContext(CommandExecutor executor, ushort slot)
@@ -87,12 +88,29 @@ internal sealed class CommandContext : IThreadPoolWorkItem
         DeviceStatus = NvmeStatus.Success;
     }
 
-    /// <summary>Rents the buffer for a transfer of <paramref name="length"/> bytes.</summary>
+    /// <summary>Rents the buffer for a transfer of <paramref name="length"/> bytes from the shared pool (in-capsule data, tests).</summary>
     public void RentBuffer(int length, bool dataFollowsCapsule)
     {
         TransferLength = length;
         DataFollowsCapsule = dataFollowsCapsule;
         _buffer = length > 0 ? ArrayPool<byte>.Shared.Rent(length) : null;
+    }
+
+    /// <summary>Records the transfer the SGL describes; its buffer comes later, from the connection's budget (<see cref="AttachBuffer"/>).</summary>
+    public void SetTransfer(int length, bool dataFollowsCapsule)
+    {
+        TransferLength = length;
+        DataFollowsCapsule = dataFollowsCapsule;
+    }
+
+    /// <summary>The command moves data and has no buffer for it yet.</summary>
+    public bool NeedsBuffer => TransferLength > 0 && _buffer is null;
+
+    /// <summary>Gives the command its data buffer; <paramref name="owner"/> takes it back when the slot is released.</summary>
+    public void AttachBuffer(byte[] buffer, IBufferOwner owner)
+    {
+        _buffer = buffer;
+        _bufferOwner = owner;
     }
 
     /// <summary>Where the next <paramref name="length"/> received data bytes go.</summary>
@@ -132,7 +150,15 @@ internal sealed class CommandContext : IThreadPoolWorkItem
         if (_buffer is { } b)
         {
             _buffer = null;
-            ArrayPool<byte>.Shared.Return(b);
+            if (_bufferOwner is { } owner)
+            {
+                _bufferOwner = null;
+                owner.ReturnBuffer(this, b);
+            }
+            else
+            {
+                ArrayPool<byte>.Shared.Return(b);
+            }
         }
     }
 

@@ -79,6 +79,25 @@ internal sealed class CommandExecutor
     public void Execute(CommandContext ctx)
     {
         ctx.SetState(CommandState.Executing);
+        ExecuteCore(ctx);
+    }
+
+    /// <summary>
+    /// Runs a command that waited for its data buffer, unless its connection closed (and freed the slot) meanwhile.
+    /// </summary>
+    public bool TryExecute(CommandContext ctx)
+    {
+        if (!ctx.TrySetState(CommandState.Receiving, CommandState.Executing))
+        {
+            return false;
+        }
+
+        ExecuteCore(ctx);
+        return true;
+    }
+
+    private void ExecuteCore(CommandContext ctx)
+    {
         if (ctx.Command.Opcode == FabricsOpcodes.Fabrics)
         {
             if (ctx.Command.FabricsType is FabricsOpcodes.AuthenticationSend or FabricsOpcodes.AuthenticationReceive && Controller is not null)
@@ -186,7 +205,11 @@ internal sealed class CommandExecutor
     public void Detach()
     {
         Authentication?.Dispose();
-        Controller?.DetachQueue(QueueId, Queue);
+        if (Controller is { } controller)
+        {
+            controller.DetachQueue(QueueId, Queue);
+            Registry.RemoveHostQueue(controller.HostNqn);
+        }
     }
 
     /// <summary>Counts a completed command against its namespace (SMART log, metrics) and observes its latency. Send loop only.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Target.Auth;
 using NvmeMptls.Target.Controllers;
+using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Nvme;
 
@@ -107,11 +108,12 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             return;
         }
 
-        // A generated (concatenation) PSK is bound to one host and one subsystem (TP 8018 identity NVMe1G<cc> host subsys).
-        if (queue.Tls is { PskIdentity: { } tlsIdentity, SubsystemNqn: { } tlsSubsystem } && tlsIdentity.StartsWith("NVMe1G", StringComparison.Ordinal)
-            && !string.Equals(tlsSubsystem, data.SubsystemNqn, StringComparison.Ordinal))
+        // A TLS identity names the subsystem it was derived for (NVMe/TCP TP 8011: retained and configured PSKs are per
+        // host and subsystem), and opens only that one. Discovery is the exception: a host that holds a PSK for a
+        // subsystem may ask what else it is allowed (the log lists only what its host NQN may reach).
+        if (queue.Tls is { SubsystemNqn: { } tlsSubsystem } && !subsystem.IsDiscovery && !string.Equals(tlsSubsystem, subsystem.Nqn, StringComparison.Ordinal))
         {
-            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"subsystem {data.SubsystemNqn} differs from the generated TLS PSK's subsystem {tlsSubsystem}");
+            Refuse(ctx, NvmeStatusCodes.ConnectInvalidHost, 0, $"subsystem {subsystem.Nqn} differs from the TLS PSK identity's subsystem {tlsSubsystem}");
             return;
         }
 
@@ -130,10 +132,40 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
 
         if (sqsize == 0 || sqsize + 1 > registry.Limits.MaxQueueSize)
         {
+            Interlocked.Increment(ref registry.Counters.LimitsReached[(int)LimitKind.QueueParameters]);
             Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidSqSize, $"SQSIZE {sqsize} outside 1..{registry.Limits.MaxQueueSize - 1}");
             return;
         }
 
+        // Per-host caps: Connect Controller Busy, without DNR, because the condition clears when the host's other
+        // associations end (a Linux host then retries at its reconnect delay; nvmet answers Controller Busy, with DNR,
+        // when it runs out of controller ids).
+        if (qid == 0 && registry.ControllersOf(data.HostNqn) >= registry.Limits.MaxControllersPerHost)
+        {
+            Interlocked.Increment(ref registry.Counters.LimitsReached[(int)LimitKind.ControllersPerHost]);
+            Refuse(ctx, NvmeStatusCodes.ConnectControllerBusy, 0, $"host {data.HostNqn} already has {registry.Limits.MaxControllersPerHost} controllers (Target:Limits:MaxControllersPerHost)", dnr: false);
+            return;
+        }
+
+        if (!registry.TryAddHostQueue(data.HostNqn))
+        {
+            Interlocked.Increment(ref registry.Counters.LimitsReached[(int)LimitKind.ConnectionsPerHost]);
+            Refuse(ctx, NvmeStatusCodes.ConnectControllerBusy, 0, $"host {data.HostNqn} already has {registry.Limits.MaxConnectionsPerHost} queues connected (Target:Limits:MaxConnectionsPerHost)", dnr: false);
+            return;
+        }
+
+        // From here every refusal gives the host's queue back; success keeps it until the queue detaches.
+        if (!BindQueue(ctx, connect, data, subsystem, qid, sqsize, kato))
+        {
+            registry.RemoveHostQueue(data.HostNqn);
+        }
+    }
+
+    /// <summary>The admin Connect creates a controller, an I/O Connect joins one; false when refused.</summary>
+    private bool BindQueue(CommandContext ctx, ConnectCommand connect, ConnectData data, Subsystem subsystem, ushort qid, ushort sqsize, uint kato)
+    {
+        var queue = _executor.Queue;
+        var registry = _executor.Registry;
         TargetController controller;
         if (qid == 0)
         {
@@ -141,7 +173,7 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             if (data.ControllerId != ConnectData.DynamicControllerId)
             {
                 Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidControllerId, $"admin Connect with CNTLID {data.ControllerId:x4} (dynamic model needs FFFFh)");
-                return;
+                return false;
             }
 
             if (subsystem.IsDiscovery && kato == 0)
@@ -162,19 +194,20 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
             if (existing is null || existing.Closed)
             {
                 Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidControllerId, $"no controller {data.ControllerId} on {subsystem.Nqn}");
-                return;
+                return false;
             }
 
             if (!string.Equals(existing.HostNqn, data.HostNqn, StringComparison.Ordinal))
             {
                 Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidHostNqn, $"controller {data.ControllerId} belongs to another host");
-                return;
+                return false;
             }
 
             if (existing.IsDiscovery || qid > existing.IoQueueLimit)
             {
+                Interlocked.Increment(ref registry.Counters.LimitsReached[(int)LimitKind.QueueParameters]);
                 Refuse(ctx, NvmeStatusCodes.ConnectInvalidParameters, ConnectResponse.InvalidQueueId, $"QID {qid} beyond the {existing.IoQueueLimit} I/O queues granted");
-                return;
+                return false;
             }
 
             controller = existing;
@@ -183,7 +216,7 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
         if (!controller.TryAttachQueue(qid, queue))
         {
             Refuse(ctx, NvmeStatusCodes.CommandSequenceError, 0, $"queue {qid} of controller {controller.ControllerId} already exists");
-            return;
+            return false;
         }
 
         _executor.Bind(controller, qid);
@@ -199,6 +232,7 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
         queue.OnConnected(qid, sqsize + 1, sqFlowControlDisabled: connect.SqFlowControlDisabled);
         CommandLog.QueueConnected(_logger, queue.RemoteEndPoint, qid == 0 ? "admin" : "I/O", qid, controller.ControllerId, subsystem.Nqn, data.HostNqn);
         _executor.Complete(ctx, NvmeStatus.Success, ConnectResponse.Success(controller.ControllerId, authenticate, secureChannel).Dw0);
+        return true;
     }
 
     /// <summary>
@@ -228,9 +262,9 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
         return tls is null;
     }
 
-    private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail)
+    private void Refuse(CommandContext ctx, ushort code, uint dw0, string detail, bool dnr = true)
     {
-        var status = CommandExecutor.Dnr(code);
+        var status = dnr ? CommandExecutor.Dnr(code) : new NvmeStatus(code);
         Interlocked.Increment(ref _executor.Registry.Counters.ConnectRejected);
         CommandLog.ConnectRefused(_logger, _executor.Queue.RemoteEndPoint, NvmeStatusCodes.Describe(status), detail);
         _executor.Complete(ctx, status, dw0);

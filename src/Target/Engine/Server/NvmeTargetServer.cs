@@ -22,6 +22,8 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     private readonly List<(StreamListener Listener, TargetPortInfo Port, Task Loop)> _listeners = [];
     private readonly ConcurrentDictionary<TargetQueue, Task> _queues = new();
     private readonly ConcurrentDictionary<TargetQueue, StreamConnection> _transports = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private int _connections;
 
     // Accepting stops first; the queues are cancelled only after the in-flight grace period.
     private readonly CancellationTokenSource _stopping = new();
@@ -151,7 +153,82 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
                 continue;
             }
 
-            _ = ServeAsync(connection, port, queuesStopping);
+            if (!TryAdmit(connection, out var address))
+            {
+                continue;
+            }
+
+            _ = ServeAndCountAsync(connection, address, port, queuesStopping);
+        }
+    }
+
+    /// <summary>Connections served now, from accept to close (including those still in ICReq or the TLS handshake).</summary>
+    public int OpenConnections => Volatile.Read(ref _connections);
+
+    /// <summary>
+    /// Applies Target:Limits:MaxConnections and MaxConnectionsPerAddress at accept. Over a cap the connection is closed
+    /// at once, before ICReq: no protocol state exists yet to answer with (a C2HTermReq needs an ICReq, a Connect
+    /// status a Connect), and a refusal that costs no buffer, timer or parse is what a flood needs. Linux nvmet has no
+    /// such cap (its only bound is the listen backlog); a Linux host sees the close as a failed connect and retries
+    /// after its reconnect delay.
+    /// </summary>
+    private bool TryAdmit(SocketConnection connection, out IPAddress? address)
+    {
+        var limits = _registry.Limits;
+        address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (Interlocked.Increment(ref _connections) > limits.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            Refuse(connection, LimitKind.Connections, $"{limits.MaxConnections} connections already open (Target:Limits:MaxConnections)");
+            address = null;
+            return false;
+        }
+
+        if (address is not null && _perAddress.AddOrUpdate(address, 1, static (_, n) => n + 1) > limits.MaxConnectionsPerAddress)
+        {
+            Release(address);
+            Interlocked.Decrement(ref _connections);
+            Refuse(connection, LimitKind.ConnectionsPerAddress, $"{limits.MaxConnectionsPerAddress} connections already open from {address} (Target:Limits:MaxConnectionsPerAddress)");
+            address = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Refuse(SocketConnection connection, LimitKind limit, string detail)
+    {
+        Interlocked.Increment(ref _registry.Counters.LimitsReached[(int)limit]);
+        Log.ConnectionRefused(_logger, connection.RemoteEndPoint, detail);
+        connection.Abort(new IOException(detail));
+        _ = connection.DisposeAsync().AsTask();
+    }
+
+    private void Release(IPAddress address)
+    {
+        while (_perAddress.TryGetValue(address, out var n))
+        {
+            if (n <= 1 ? _perAddress.TryRemove(KeyValuePair.Create(address, n)) : _perAddress.TryUpdate(address, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ServeAndCountAsync(StreamConnection connection, IPAddress? address, TargetPortInfo port, CancellationToken ct)
+    {
+        try
+        {
+            await ServeAsync(connection, port, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (address is not null)
+            {
+                Release(address);
+            }
+
+            Interlocked.Decrement(ref _connections);
         }
     }
 
@@ -384,6 +461,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         }
 
         Security?.Dispose();
+        _registry.Buffers.Dispose();
         _stopping.Dispose();
         _queuesStopping.Dispose();
     }
@@ -404,6 +482,9 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Closing connections: {InFlight} command(s) still in flight on {Connections} connection(s)")]
         public static partial void Draining(ILogger logger, int inFlight, int connections);
+
+        [LoggerMessage(EventId = 3007, Level = LogLevel.Debug, Message = "Connection {Remote} refused at accept: {Detail}")]
+        public static partial void ConnectionRefused(ILogger logger, EndPoint? remote, string detail);
 
         [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "{Connections} connection(s) did not end within 5 s of being closed")]
         public static partial void QueuesNotEnded(ILogger logger, int connections);

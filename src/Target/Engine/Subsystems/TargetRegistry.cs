@@ -47,6 +47,30 @@ public sealed record TargetLimits
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public string FirmwareRevision { get; init; } = "1.0";
+
+    /// <summary>Process-wide budget for command data buffers (R2T-fetched and read data) over all connections.</summary>
+    public long MaxBufferedBytes { get; init; } = 1L << 30;
+
+    /// <summary>Data buffer budget of one connection (one queue); at least <see cref="MaxDataTransferSize"/> to be useful.</summary>
+    public long MaxConnectionBufferedBytes { get; init; } = 64L << 20;
+
+    /// <summary>Writes of one queue waiting for their data (R2Ts sent and not yet answered in full).</summary>
+    public int MaxOutstandingR2T { get; init; } = 256;
+
+    /// <summary>Pooled data buffers unused for this long are dropped (and the memory returned to the OS).</summary>
+    public TimeSpan BufferIdleTrim { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connections served at once over all ports; more are closed at accept.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>Connections served at once from one source address; more are closed at accept.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 1024;
+
+    /// <summary>Connected queues (admin and I/O, all controllers) of one host NQN; more Connects get Controller Busy.</summary>
+    public int MaxConnectionsPerHost { get; init; } = 1024;
+
+    /// <summary>Live controllers of one host NQN over all subsystems (discovery included); more admin Connects get Controller Busy.</summary>
+    public int MaxControllersPerHost { get; init; } = 64;
 }
 
 /// <summary>
@@ -61,10 +85,13 @@ public sealed class TargetRegistry
     private long _discoveryGeneration = 1;
     private Auth.HostAuthentication _authentication = Auth.HostAuthentication.None;
 
+    private readonly ConcurrentDictionary<string, int> _hostQueues = new(StringComparer.Ordinal);
+
     public TargetRegistry(TargetLimits limits, TimeProvider? time = null)
     {
         Limits = limits;
         Time = time ?? TimeProvider.System;
+        Buffers = new Tcp.DataBufferPool(limits.MaxBufferedBytes, limits.BufferIdleTrim, Time);
         Discovery = new Subsystem(WellKnownNqns.Discovery, "discovery", "NvmeMptls Discovery", isDiscovery: true, HostAccess.Any);
         GeneratedPsks = new Crypto.Psk.GeneratedPskStore(Time);
     }
@@ -79,6 +106,60 @@ public sealed class TargetRegistry
     /// TLS step's keyring when the host reconnects with their <c>NVMe1G…</c> identity; each expires after an hour.
     /// </summary>
     public Crypto.Psk.GeneratedPskStore GeneratedPsks { get; }
+
+    /// <summary>The process-wide data buffer pool and its budget (<see cref="TargetLimits.MaxBufferedBytes"/>).</summary>
+    public Tcp.DataBufferPool Buffers { get; }
+
+    /// <summary>Takes one of a host's <see cref="TargetLimits.MaxConnectionsPerHost"/> queues; false when it has them all.</summary>
+    public bool TryAddHostQueue(string hostNqn)
+    {
+        while (true)
+        {
+            var n = _hostQueues.GetValueOrDefault(hostNqn);
+            if (n >= Limits.MaxConnectionsPerHost)
+            {
+                return false;
+            }
+
+            if (n == 0 ? _hostQueues.TryAdd(hostNqn, 1) : _hostQueues.TryUpdate(hostNqn, n + 1, n))
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Gives back a queue taken by <see cref="TryAddHostQueue"/>.</summary>
+    public void RemoveHostQueue(string hostNqn)
+    {
+        while (_hostQueues.TryGetValue(hostNqn, out var n))
+        {
+            if (n <= 1 ? _hostQueues.TryRemove(KeyValuePair.Create(hostNqn, n)) : _hostQueues.TryUpdate(hostNqn, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Connected queues of <paramref name="hostNqn"/> now.</summary>
+    public int HostQueues(string hostNqn) => _hostQueues.GetValueOrDefault(hostNqn);
+
+    /// <summary>Live controllers of <paramref name="hostNqn"/> over all subsystems, discovery included.</summary>
+    public int ControllersOf(string hostNqn)
+    {
+        var n = 0;
+        foreach (var s in _subsystems.Values.Append(Discovery))
+        {
+            foreach (var c in s.Controllers)
+            {
+                if (!c.Closed && string.Equals(c.HostNqn, hostNqn, StringComparison.Ordinal))
+                {
+                    n++;
+                }
+            }
+        }
+
+        return n;
+    }
 
     /// <summary>Which hosts authenticate in band, with which secrets; swapped whole by live reload.</summary>
     public Auth.HostAuthentication Authentication
@@ -192,6 +273,9 @@ public sealed class TargetCounters
 
     /// <summary>Connections cut at a setup deadline, indexed by <see cref="SetupPhase"/> (including those cut before TLS).</summary>
     public readonly long[] SetupTimeouts = new long[Enum.GetValues<SetupPhase>().Length];
+
+    /// <summary>Times a limit held a peer back (refused a connection or Connect, delayed a command), indexed by <see cref="LimitKind"/>.</summary>
+    public readonly long[] LimitsReached = new long[Enum.GetValues<LimitKind>().Length];
 
     /// <summary>DH-HMAC-CHAP transactions ended, indexed by <see cref="Auth.AuthenticationOutcome"/> (success, a Failure1 reason, host rejected, timeout).</summary>
     public readonly long[] AuthenticationsByOutcome = new long[Enum.GetValues<Auth.AuthenticationOutcome>().Length];

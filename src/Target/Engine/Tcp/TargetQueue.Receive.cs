@@ -112,6 +112,13 @@ public sealed partial class TargetQueue
             return;
         }
 
+        // Data buffers come from the connection's and the process's budgets: when one is spent the command waits
+        // (its R2T or its read is delayed) and this loop goes on reading, so the H2CData that frees them arrives.
+        if (ctx.NeedsBuffer && !_buffers.TryStart(ctx))
+        {
+            return;
+        }
+
         if (ctx.DataFollowsCapsule)
         {
             ctx.SetState(CommandState.AwaitingData);
@@ -120,6 +127,21 @@ public sealed partial class TargetQueue
         }
 
         _commands.Execute(ctx);
+    }
+
+    /// <summary>A parked command got its buffer (thread pool): send its R2T or run it, unless the connection closed meanwhile.</summary>
+    private void StartWithBuffer(CommandContext ctx)
+    {
+        if (!ctx.DataFollowsCapsule)
+        {
+            _commands.TryExecute(ctx);
+            return;
+        }
+
+        if (ctx.TrySetState(CommandState.Receiving, CommandState.AwaitingData) && !_send.Writer.TryWrite(SendItem.R2T(ctx)))
+        {
+            _slots.Release(ctx); // the connection is closing
+        }
     }
 
     /// <summary>Checks PSDT and the single SGL descriptor against the capsule. Reference §1.10.</summary>
@@ -187,7 +209,7 @@ public sealed partial class TargetQueue
             return Dnr(NvmeStatusCodes.InvalidField);
         }
 
-        ctx.RentBuffer((int)length, dataFollowsCapsule: direction == DataDirection.HostToController);
+        ctx.SetTransfer((int)length, dataFollowsCapsule: direction == DataDirection.HostToController);
         return NvmeStatus.Success;
     }
 
@@ -228,6 +250,7 @@ public sealed partial class TargetQueue
 
         if (ctx.AllDataReceived)
         {
+            _buffers.DataComplete();
             if (ctx.DataDigestError)
             {
                 _commands.Complete(ctx, new NvmeStatus(NvmeStatusCodes.TransientTransportError));

@@ -49,6 +49,9 @@ public sealed partial class TargetQueue
         public static SendItem Stop => new(SendKind.Stop, null, default, default, 0, null);
     }
 
+    /// <summary>Bytes written before a flush (which waits when the peer does not read): bounds memory per connection.</summary>
+    private const long MaxUnflushed = 1L << 20;
+
     /// <summary>Drains the channel into the PDU writer and flushes once per burst.</summary>
     private async Task SendLoopAsync(CancellationToken ct)
     {
@@ -60,7 +63,8 @@ public sealed partial class TargetQueue
         {
             while (!closeAfterFlush && !stopped && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                while (!closeAfterFlush && reader.TryRead(out var item))
+                // A batch stops at MaxUnflushed so the pipe, not this loop, decides how much waits for the peer.
+                while (!closeAfterFlush && _writer.UnflushedBytes < MaxUnflushed && reader.TryRead(out var item))
                 {
                     if (item.Kind == SendKind.Stop)
                     {

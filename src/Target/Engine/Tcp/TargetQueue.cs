@@ -33,6 +33,7 @@ public sealed partial class TargetQueue : ICommandQueue
     private readonly CancellationTokenSource _abort = new();
     private readonly CommandExecutor _commands;
     private readonly CommandSlots _slots;
+    private readonly ConnectionBuffers _buffers;
     private readonly object _endLock = new();
     private int _sqHead;
     private ushort _qid;
@@ -57,6 +58,7 @@ public sealed partial class TargetQueue : ICommandQueue
         _writer = new PduWriter(connection.Output, _settings);
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);
+        _buffers = new ConnectionBuffers(registry.Buffers, registry.Limits, registry.Counters, StartWithBuffer);
     }
 
     public TargetPortInfo Port { get; }
@@ -74,6 +76,9 @@ public sealed partial class TargetQueue : ICommandQueue
         get => _commands.Metrics;
         init => _commands.Metrics = value;
     }
+
+    /// <summary>Data buffer bytes this connection holds now (see <see cref="ConnectionBuffers"/>).</summary>
+    public long BufferedBytes => _buffers.BytesInUse;
 
     /// <summary>Commands received and not yet answered (AERs, which wait for events, excluded).</summary>
     public int InFlight => _slots.InFlight;
@@ -186,6 +191,7 @@ public sealed partial class TargetQueue : ICommandQueue
         Interlocked.Increment(ref _registry.Counters.ConnectionsClosed);
         Interlocked.Increment(ref _registry.Counters.ConnectionsEndedByReason[(int)reason]);
         _commands.Detach();
+        _buffers.Close(); // before the slots: nothing parked starts once they are freed
         _slots.ReleaseUnanswered();
         Log.QueueClosed(_logger, RemoteEndPoint, _qid, Controller?.ControllerId ?? 0, reason, _endDetail);
         await _connection.DisposeAsync().ConfigureAwait(false);

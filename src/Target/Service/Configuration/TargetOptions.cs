@@ -210,6 +210,30 @@ public sealed record LimitsOptions
 
     /// <summary>Largest transfer of one command in bytes (MDTS = log2(this / 4096)).</summary>
     public int MaxDataTransferSize { get; init; } = 1048576;
+
+    /// <summary>Process-wide budget of command data buffers (write data fetched by R2T, read data); commands wait beyond it.</summary>
+    public long MaxBufferedBytes { get; init; } = 1L << 30;
+
+    /// <summary>Data buffer budget of one connection; at least MaxDataTransferSize.</summary>
+    public long MaxConnectionBufferedBytes { get; init; } = 64L << 20;
+
+    /// <summary>Writes of one queue whose R2T was sent and whose data has not all arrived; more R2Ts wait.</summary>
+    public int MaxOutstandingR2T { get; init; } = 256;
+
+    /// <summary>Pooled data buffers unused for this long are dropped and the memory returned to the OS.</summary>
+    public TimeSpan BufferIdleTrim { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connections at once over all ports; more are closed at accept.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>Connections at once from one source address; more are closed at accept.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 1024;
+
+    /// <summary>Connected queues of one host NQN; more Connects get Connect Controller Busy.</summary>
+    public int MaxConnectionsPerHost { get; init; } = 1024;
+
+    /// <summary>Live controllers of one host NQN; more admin Connects get Connect Controller Busy.</summary>
+    public int MaxControllersPerHost { get; init; } = 64;
 }
 
 public sealed record KeepAliveOptions

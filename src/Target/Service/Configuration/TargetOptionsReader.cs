@@ -180,6 +180,14 @@ internal sealed class TargetOptionsReader
             InCapsuleDataSize = SizeInt(section, "InCapsuleDataSize", defaults.InCapsuleDataSize),
             MaxH2CData = SizeInt(section, "MaxH2CData", defaults.MaxH2CData),
             MaxDataTransferSize = SizeInt(section, "MaxDataTransferSize", defaults.MaxDataTransferSize),
+            MaxBufferedBytes = Size(section, "MaxBufferedBytes") ?? defaults.MaxBufferedBytes,
+            MaxConnectionBufferedBytes = Size(section, "MaxConnectionBufferedBytes") ?? defaults.MaxConnectionBufferedBytes,
+            MaxOutstandingR2T = Int(section, "MaxOutstandingR2T", defaults.MaxOutstandingR2T),
+            BufferIdleTrim = Duration(section, "BufferIdleTrim", defaults.BufferIdleTrim),
+            MaxConnections = Int(section, "MaxConnections", defaults.MaxConnections),
+            MaxConnectionsPerAddress = Int(section, "MaxConnectionsPerAddress", defaults.MaxConnectionsPerAddress),
+            MaxConnectionsPerHost = Int(section, "MaxConnectionsPerHost", defaults.MaxConnectionsPerHost),
+            MaxControllersPerHost = Int(section, "MaxControllersPerHost", defaults.MaxControllersPerHost),
         };
     }
 

@@ -127,19 +127,6 @@ internal static partial class TargetOptionsValidator
         return text;
     }
 
-    /// <summary>A key file must be readable only by the service user (no group or other permission bits).</summary>
-    private static string? FileModeProblem(string file)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return null;
-        }
-
-        UnixFileMode mode = File.GetUnixFileMode(file);
-        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-        return (mode & others) != 0
-            ? $"is accessible to group or others (mode {Convert.ToString((int)mode, 8)}); make it readable only by the service user (chmod 600)"
-            : null;
-    }
+    /// <summary>A key file must be readable only by the service user and owned by it (<see cref="KeyFilePermissions"/>).</summary>
+    private static string? FileModeProblem(string file) => KeyFilePermissions.Problem(file);
 }

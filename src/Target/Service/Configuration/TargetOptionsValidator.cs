@@ -231,6 +231,10 @@ internal static partial class TargetOptionsValidator
             {
                 errors.Add($"{key}:KeyFile: file '{entry.KeyFile}' does not exist");
             }
+            else if (KeyFilePermissions.Problem(entry.KeyFile!) is { } modeProblem)
+            {
+                errors.Add($"{key}:KeyFile: '{entry.KeyFile}' {modeProblem}");
+            }
             else if (TlsKeyFormat.Check(entry.ReadKey()) is { } problem)
             {
                 errors.Add($"{key}:KeyFile: contents of '{entry.KeyFile}' {problem}");
@@ -288,6 +292,45 @@ internal static partial class TargetOptionsValidator
         if (limits.MaxDataTransferSize < 4096 || (limits.MaxDataTransferSize & (limits.MaxDataTransferSize - 1)) != 0)
         {
             errors.Add($"{key}:MaxDataTransferSize: must be a power of two of at least 4096 (was {limits.MaxDataTransferSize})");
+        }
+
+        // A connection's budget must hold one largest transfer, and the process's one connection's budget.
+        if (limits.MaxConnectionBufferedBytes < limits.MaxDataTransferSize)
+        {
+            errors.Add($"{key}:MaxConnectionBufferedBytes: must be at least MaxDataTransferSize ({limits.MaxDataTransferSize}) (was {limits.MaxConnectionBufferedBytes})");
+        }
+
+        if (limits.MaxBufferedBytes < limits.MaxConnectionBufferedBytes)
+        {
+            errors.Add($"{key}:MaxBufferedBytes: must be at least MaxConnectionBufferedBytes ({limits.MaxConnectionBufferedBytes}) (was {limits.MaxBufferedBytes})");
+        }
+
+        if (limits.BufferIdleTrim <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:BufferIdleTrim: must be greater than zero (was {limits.BufferIdleTrim})");
+        }
+
+        Positive(limits.MaxOutstandingR2T, $"{key}:MaxOutstandingR2T", errors);
+        Positive(limits.MaxConnections, $"{key}:MaxConnections", errors);
+        Positive(limits.MaxConnectionsPerAddress, $"{key}:MaxConnectionsPerAddress", errors);
+
+        // A host needs its admin queue and one I/O queue, and a discovery controller beside its I/O controller.
+        if (limits.MaxConnectionsPerHost < 2)
+        {
+            errors.Add($"{key}:MaxConnectionsPerHost: must be at least 2 (was {limits.MaxConnectionsPerHost})");
+        }
+
+        if (limits.MaxControllersPerHost < 2)
+        {
+            errors.Add($"{key}:MaxControllersPerHost: must be at least 2 (was {limits.MaxControllersPerHost})");
+        }
+    }
+
+    private static void Positive(int value, string key, List<string> errors)
+    {
+        if (value < 1)
+        {
+            errors.Add($"{key}: must be at least 1 (was {value})");
         }
     }
 

@@ -30,7 +30,11 @@ public static class TlsKeyFormat
 
         string base64 = key[(Prefix.Length + 3)..^1];
         Span<byte> decoded = stackalloc byte[64];
-        if (!Convert.TryFromBase64String(base64, decoded, out int length))
+        bool parsed = Convert.TryFromBase64String(base64, decoded, out int length);
+
+        // Only the length was needed: the key bytes do not outlive the check.
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(decoded);
+        if (!parsed)
         {
             return "key part is not valid base64 of 36 or 52 bytes";
         }

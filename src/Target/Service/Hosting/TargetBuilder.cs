@@ -23,6 +23,14 @@ public static class TargetBuilder
         DiscoveryDefaultKeepAlive = options.KeepAlive.DiscoveryDefaultTimeout,
         IcReqTimeout = options.Timeouts.IcReq,
         ConnectTimeout = options.Timeouts.Connect,
+        MaxBufferedBytes = options.Limits.MaxBufferedBytes,
+        MaxConnectionBufferedBytes = options.Limits.MaxConnectionBufferedBytes,
+        MaxOutstandingR2T = options.Limits.MaxOutstandingR2T,
+        BufferIdleTrim = options.Limits.BufferIdleTrim,
+        MaxConnections = options.Limits.MaxConnections,
+        MaxConnectionsPerAddress = options.Limits.MaxConnectionsPerAddress,
+        MaxConnectionsPerHost = options.Limits.MaxConnectionsPerHost,
+        MaxControllersPerHost = options.Limits.MaxControllersPerHost,
         FirmwareRevision = typeof(TargetBuilder).Assembly.GetName().Version?.ToString(2) ?? "1.0",
     };
 

@@ -115,6 +115,26 @@ public sealed class TargetMetricsTests
         Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"setup_timeout\"} 2"));
     }
 
+    [Test]
+    public async Task Scrape_ExportsEveryLimitReachedAndTheDataBufferPool()
+    {
+        var text = await ScrapeWithAsync(counters =>
+        {
+            counters.LimitsReached[(int)LimitKind.ConnectionsPerAddress] = 4;
+            counters.LimitsReached[(int)LimitKind.OutstandingR2T] = 7;
+        });
+        Assert.That(text, Does.Contain("nvmemptls_limit_reached_total{limit=\"connections_per_address\"} 4"));
+        Assert.That(text, Does.Contain("nvmemptls_limit_reached_total{limit=\"outstanding_r2t\"} 7"));
+        foreach (var limit in new[] { "connections", "connections_per_host", "controllers_per_host", "queue_parameters", "buffered_bytes", "connection_buffered_bytes" })
+        {
+            Assert.That(text, Does.Contain($"nvmemptls_limit_reached_total{{limit=\"{limit}\"}} 0"), limit);
+        }
+
+        Assert.That(text, Does.Contain("nvmemptls_data_buffer_bytes{state=\"budget\"} 1073741824"));
+        Assert.That(text, Does.Contain("nvmemptls_data_buffer_bytes{state=\"in_use\"} 0"));
+        Assert.That(text, Does.Contain("nvmemptls_open_connections 0"));
+    }
+
     /// <summary>A server with a sampler on fresh metrics; <paramref name="set"/> fills the engine's counters before the scrape.</summary>
     private static async Task<string> ScrapeWithAsync(Action<TargetCounters> set)
     {

@@ -75,7 +75,16 @@ internal sealed class SoakInitiator
     /// <summary>Stops new I/O and waits until none is in flight (hung I/Os excepted, they are counted).</summary>
     public async Task PauseAsync()
     {
-        _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Pause();
+        await DrainAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Stops new I/O (what is in flight goes on).</summary>
+    public void Pause() => Interlocked.CompareExchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    /// <summary>Waits until no I/O is in flight (hung ones excepted).</summary>
+    public async Task DrainAsync()
+    {
         var deadline = DateTime.UtcNow + IoLimit + TimeSpan.FromSeconds(10);
         while (Volatile.Read(ref _inFlight) > Interlocked.Read(ref Hangs) && DateTime.UtcNow < deadline)
         {

@@ -21,13 +21,16 @@ internal sealed class SoakTarget : IAsyncDisposable
     private readonly string _image;
     private readonly string _key;
     private readonly long _sizeBytes;
+    private readonly bool _memory;
     private readonly StringBuilder _log = new();
     private readonly Lock _gate = new();
     private Process? _process;
     private TaskCompletionSource _serving = NewSignal();
 
-    public SoakTarget(Testbed bed, string image, long sizeBytes, string key)
+    /// <param name="memory">A memory namespace instead of the file (the negative control: kill -9 loses everything).</param>
+    public SoakTarget(Testbed bed, string image, long sizeBytes, string key, bool memory = false)
     {
+        _memory = memory;
         _bed = bed;
         _image = image;
         _sizeBytes = sizeBytes;
@@ -54,6 +57,11 @@ internal sealed class SoakTarget : IAsyncDisposable
         Log.Split('\n').Where(l => l.Contains("crit:", StringComparison.Ordinal)
             || l.Contains("Unhandled exception", StringComparison.Ordinal)
             || l.Contains("OutOfMemory", StringComparison.Ordinal)).ToList();
+
+    /// <summary>The target's own account of its shutdowns (stopping, connections closed, in-flight I/O, stopped).</summary>
+    public IEnumerable<string> ShutdownLines() =>
+        Log.Split('\n').Where(l => l.Contains("TargetService[500", StringComparison.Ordinal) || l.Contains("Server[3005]", StringComparison.Ordinal)
+            || l.Contains("---- soak:", StringComparison.Ordinal));
 
     /// <summary>Warning and error lines of the target's log counted by level and event ("warn Category[id]"), most frequent first.</summary>
     public string ProblemSummary()
@@ -93,7 +101,7 @@ internal sealed class SoakTarget : IAsyncDisposable
         [
             "--net=/var/run/netns/" + _bed.TargetNamespace, "dotnet", TargetRunner.LocateTargetDll(),
             "--listen", $"{Testbed.TargetAddress(1)}:{Port}", "--discovery", "none", "--metrics", "off",
-            "--nqn", SubsystemNqn, "--file-ns", $"{_image}:{_sizeBytes}", "--tls", "required", "--tls-key", _key,
+            "--nqn", SubsystemNqn, _memory ? "--memory-ns" : "--file-ns", _memory ? $"{_sizeBytes}" : $"{_image}:{_sizeBytes}", "--tls", "required", "--tls-key", _key,
             "--multipath", "required",
         ];
         foreach (var a in args)

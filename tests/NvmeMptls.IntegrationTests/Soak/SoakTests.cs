@@ -95,14 +95,19 @@ public sealed class SoakTests : TestbedFixture
             // Phase 2: more faults, then kill -9 and the check of every durable write.
             await FaultPhaseAsync(At(0.45));
             var kill = DateTime.UtcNow;
+            foreach (var i in initiators)
+            {
+                i.Pause(); // what is in flight at the kill is resent after the restart; nothing new starts before the check
+            }
+
             await target.KillNineAsync();
             Note("SIGKILL sent, target gone");
             await target.StartAsync();
             errors.Fault("kill -9", kill);
-            Note($"target started after kill -9 (pid {target.Pid}); pausing the load to check the ledger");
+            Note($"target started after kill -9 (pid {target.Pid}); draining the load to check the ledger");
             foreach (var i in initiators)
             {
-                await i.PauseAsync();
+                await i.DrainAsync();
             }
 
             foreach (var i in initiators)
@@ -160,6 +165,7 @@ public sealed class SoakTests : TestbedFixture
             Note("explained errors by fault: " + (explained.Count == 0 ? "none" : string.Join(", ", explained.Select(kv => $"{kv.Key} {kv.Value}"))));
             Note($"hostile: {hostile.TlsSessions} TLS sessions, {hostile.ClosedWithoutTermReq} closed without TermReq, {hostile.Unanswered} unanswered after 4 s, {hostile.HeldOpen} plaintext/garbage connections still open after 2 s, {hostile.ConnectFailures} connects failed; {hostile.DripBytes} bytes dripped");
             Note("target log, warnings and errors by event: " + target.ProblemSummary());
+            Note("target shutdowns:\n  " + string.Join("\n  ", target.ShutdownLines()));
             TestContext.Out.WriteLine(string.Join('\n', log));
             TestContext.Out.WriteLine("fault windows:\n" + errors.Timeline());
             TestContext.Out.WriteLine(summary);
@@ -235,6 +241,52 @@ public sealed class SoakTests : TestbedFixture
             await dripWaves.WaitAsync(TimeSpan.FromSeconds(60));
             await stopHostile.CancelAsync();
             await hammer.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
+    /// <summary>
+    /// The negative control of the ledger check: on a memory namespace a kill -9 loses every write, so the same
+    /// check that must find nothing lost on the file namespace has to report lost durable writes here.
+    /// </summary>
+    [Test]
+    public async Task LedgerCheck_MemoryNamespaceKilledNine_ReportsTheLostDurableWrites()
+    {
+        var dir = Directory.CreateTempSubdirectory("soak-");
+        var errors = new SoakErrors();
+        await using var target = new SoakTarget(Bed, Path.Combine(dir.FullName, "unused.img"), 256L << 20, Key, memory: true);
+        SoakInitiator? initiator = null;
+        try
+        {
+            await target.StartAsync();
+            initiator = await ConnectAsync(1, EndToEndKit.HostNqnA, errors);
+            using var stopIo = new CancellationTokenSource();
+            var load = initiator.RunAsync(QueueDepth, stopIo.Token);
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            initiator.Pause();
+            await target.KillNineAsync();
+            await target.StartAsync();
+            await initiator.DrainAsync();
+            var durable = await initiator.VerifyAllAsync("after kill -9 of a memory namespace");
+            await stopIo.CancelAsync();
+            initiator.Resume();
+            await load.WaitAsync(TimeSpan.FromSeconds(200));
+            TestContext.Out.WriteLine($"memory namespace, kill -9: {durable} durable units checked, {errors.LostWrites} lost, {errors.Mismatches} other mismatches\n"
+                + string.Join('\n', errors.MismatchSamples.Take(5)));
+
+            Assert.That(durable, Is.GreaterThan(0), "flushed or FUA writes before the kill");
+            // The writes in flight at the kill are resent to the new, empty namespace; everything durable before is gone.
+            Assert.That(errors.LostWrites, Is.GreaterThanOrEqualTo(durable * 9 / 10), "durable units read back as zeros and are reported lost");
+            Assert.That(errors.MismatchSamples, Has.Some.Contains("LOST durable write").And.Some.Contains("found zeros"));
+        }
+        finally
+        {
+            if (initiator is not null)
+            {
+                await initiator.Controller.DisposeAsync();
+            }
+
+            await target.DisposeAsync();
+            dir.Delete(recursive: true);
         }
     }
 

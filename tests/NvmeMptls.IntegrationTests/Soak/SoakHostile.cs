@@ -99,7 +99,8 @@ internal sealed class SoakHostile(Testbed bed, string key)
 
                 Interlocked.Increment(ref DripBytes);
                 await Task.Delay(500).ConfigureAwait(false);
-                if (socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0)
+                // Readable means the target answered (an alert, a TermReq) or closed: a healthy drip gets nothing.
+                if (socket.Poll(0, SelectMode.SelectRead))
                 {
                     Interlocked.Increment(ref DripClosedEarly);
                     return;

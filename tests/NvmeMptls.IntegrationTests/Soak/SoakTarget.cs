@@ -195,6 +195,104 @@ internal sealed class SoakTarget : IAsyncDisposable
     /// <summary>Open file descriptors (entries of /proc/PID/fd).</summary>
     public int OpenDescriptors() => Directory.GetFileSystemEntries($"/proc/{Pid}/fd").Length;
 
+    /// <summary>
+    /// What each open descriptor points at (/proc/PID/fd links). The runtime keeps every assembly it loads open
+    /// (a .dll), and it loads some only when a code path first runs (an error path, say): those are told apart.
+    /// </summary>
+    public IReadOnlyList<string> DescriptorTargets()
+    {
+        var targets = new List<string>();
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{Pid}/fd"))
+        {
+            try
+            {
+                targets.Add(new FileInfo(fd).LinkTarget ?? "?");
+            }
+            catch (IOException)
+            {
+                // closed while we looked
+            }
+        }
+
+        return targets;
+    }
+
+    public static bool IsAssembly(string target) =>
+        target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".pdb", StringComparison.Ordinal);
+
+    /// <summary>Distinct exception lines in the target's log ("SomethingException: message"), with counts.</summary>
+    public string ExceptionSummary()
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in Log.Split('\n'))
+        {
+            var trimmed = line.Trim();
+            var colon = trimmed.IndexOf(": ", StringComparison.Ordinal);
+            if (colon > 0 && trimmed[..colon].EndsWith("Exception", StringComparison.Ordinal) && !trimmed[..colon].Contains(' ', StringComparison.Ordinal))
+            {
+                var key = trimmed.Length > 160 ? trimmed[..160] : trimmed;
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        return counts.Count == 0 ? "none" : string.Join("; ", counts.OrderByDescending(kv => kv.Value).Take(8).Select(kv => $"{kv.Key} x{kv.Value}"));
+    }
+
+    /// <summary>
+    /// What the target's descriptors are (sockets, pipes, event fds, files, counted by kind) and its TCP and MPTCP
+    /// sockets by state: the evidence when the count is above the baseline.
+    /// </summary>
+    public string DescriptorReport()
+    {
+        var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{Pid}/fd"))
+        {
+            string kind;
+            try
+            {
+                var link = new FileInfo(fd).LinkTarget ?? "?";
+                kind = link.StartsWith("socket:", StringComparison.Ordinal) ? "socket"
+                    : link.StartsWith("anon_inode:", StringComparison.Ordinal) ? link
+                    : link.StartsWith("pipe:", StringComparison.Ordinal) ? "pipe" : "file";
+            }
+            catch (IOException)
+            {
+                kind = "gone";
+            }
+
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+        }
+
+        var states = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var netid in (string[])["-t", "-M"])
+        {
+            foreach (var line in Ss($"-Hanp {netid}").Split('\n').Where(l => l.Contains($"pid={Pid},", StringComparison.Ordinal)))
+            {
+                var state = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+                var key = (netid == "-M" ? "mptcp " : "tcp ") + state;
+                states[key] = states.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        return "fds " + string.Join(", ", kinds.Select(kv => $"{kv.Key} {kv.Value}")) + "; sockets " + string.Join(", ", states.Select(kv => $"{kv.Key} {kv.Value}"));
+    }
+
+    private string Ss(string args)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in $"netns exec {_bed.TargetNamespace} ss {args}".Split(' '))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        _ = stderr.Result;
+        return text;
+    }
+
     public async ValueTask DisposeAsync()
     {
         var process = _process;

@@ -3,6 +3,9 @@
 # Installs what the tests need (Debian packages) when run as root on a fresh machine.
 # Usage: ./test.sh [--filter EXPR] [--unit-only] [--no-fuzz]
 # Each fuzz target gets a short AFL++ smoke run (FUZZ_SECONDS each, default 10; fuzz/run.sh), counted as one test.
+# The soak under faults (tests/NvmeMptls.IntegrationTests/Soak, an NUnit test of the integration suite) runs for
+# NVMEMPTLS_SOAK_SECONDS (default 150 here); its one-line summary is repeated before the totals. The hour:
+#   NVMEMPTLS_SOAK_SECONDS=3600 ./test.sh --no-fuzz --filter "FullyQualifiedName~Soak"
 set -uo pipefail
 cd "$(dirname "$0")"
 FILTER=""; UNIT_ONLY=0; FUZZ=1
@@ -33,6 +36,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export NVMEMPTLS_SOAK_SECONDS=${NVMEMPTLS_SOAK_SECONDS:-150}
 dotnet build NvmeMptls.sln -c Release -nologo -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
 dotnet tool restore >/dev/null || echo "test.sh: dotnet tool restore failed; the fuzz smoke runs will report sharpfuzz missing"
 
@@ -45,7 +49,8 @@ for p in "${projects[@]}"; do
   args=(test "$p" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results"
         --logger "console;verbosity=normal")
   [ -n "$FILTER" ] && args+=(--filter "$FILTER")
-  dotnet "${args[@]}" || rc=1
+  dotnet "${args[@]}" | tee -a "$results/console.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 done
 
 passed=0; failed=0; skipped=0
@@ -77,6 +82,7 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0})); skipped=$((skipped + ${all:-0} - ${x:-0}))
 done
 if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # a crashed test host counts as a failure
+grep -E '^ *soak: [0-9]+ s,' "$results/console.log" 2>/dev/null | head -n 1 | sed 's/^ *//'
 rm -rf "$results"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

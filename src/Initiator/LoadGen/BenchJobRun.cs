@@ -265,6 +265,12 @@ internal sealed class BenchJobRun
         {
             recorder.RecordError();
             Fail(offset, (uint)Errno.FromException(ex), ex.Message);
+            if (tracked >= 0 && !isRead)
+            {
+                // A failed write may still have landed (executed, then the connection dropped): the block holds the
+                // old or the new generation, so it is checked like a block of unknown generation (magic, offset, CRC).
+                _tracker!.Completed(tracked, 0);
+            }
         }
         finally
         {

@@ -46,7 +46,7 @@ public static class Program
         {
             await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)\n" +
                 "       NvmeMptls.Bench matrix [--seconds N] [--runs N] [--out DIR] [--carriers tcp,mptcp,tls/tcp,tls/mptcp]\n" +
-                "       NvmeMptls.Bench alloc [carrier] [read|write] [seconds]");
+                "       NvmeMptls.Bench alloc [carrier] [read|write] [seconds] [size] [depth]");
             return 2;
         }
 

@@ -14,8 +14,11 @@ namespace NvmeMptls.Transport.Tls;
 /// </summary>
 public sealed partial class TlsRecordConnection : StreamConnection
 {
-    private static readonly PipeOptions PlainPipeOptions = new(
-        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false);
+    // Segments of a whole record's plaintext, from the connections' block pool: with the default 4 KiB segments from
+    // ArrayPool.Shared a 128 KiB read opened into 32+ segments, more than the shared pool keeps on a one-CPU target.
+    private static readonly PipeOptions PlainPipeOptions = new(pool: PipeBufferPool.Connections,
+        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, minimumSegmentSize: TlsRecordLimits.MaxPlaintext,
+        useSynchronizationContext: false);
 
     private readonly StreamConnection _inner;
     private readonly Pipe _plainIn = new(PlainPipeOptions);

@@ -37,6 +37,13 @@ public static class Program
             return await AllocationProfile.RunAsync(args);
         }
 
+        if (args.Length > 0 && args[0] == "micro")
+        {
+            // BenchmarkDotNet's own command line: --filter '*Pdu*', --inProcess (no child build), --job short, --list flat.
+            BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "matrix")
         {
             return await Matrix.MatrixCommand.RunAsync(args);
@@ -46,7 +53,8 @@ public static class Program
         {
             await Console.Error.WriteLineAsync("usage: NvmeMptls.Bench layers [seconds-per-cell] [carrier,...] (memory tcp mptcp tls/… tls384/…)\n" +
                 "       NvmeMptls.Bench matrix [--seconds N] [--runs N] [--out DIR] [--carriers tcp,mptcp,tls/tcp,tls/mptcp]\n" +
-                "       NvmeMptls.Bench alloc [carrier] [read|write] [seconds]");
+                "       NvmeMptls.Bench alloc [carrier] [read|write] [seconds] [size] [depth]\n" +
+                "       NvmeMptls.Bench micro [BenchmarkDotNet options, e.g. --filter '*Crc32C*' --inProcess --job short]");
             return 2;
         }
 
@@ -113,6 +121,16 @@ public static class Program
         await Task.WhenAll(writers);
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Worker, int Size), byte[]> WorkerBuffers = new();
+
+    /// <summary>A worker's I/O buffer, made once per (worker, size), so a measured run allocates no data buffers.</summary>
+    private static byte[] WorkerBuffer(int worker, int size) => WorkerBuffers.GetOrAdd((worker, size), static key =>
+    {
+        var buffer = new byte[key.Size];
+        new Random(key.Worker).NextBytes(buffer);
+        return buffer;
+    });
+
     internal static async Task<Result> Run(INamespaceDevice ns, int size, int depth, bool write, double seconds)
     {
         var blocks = (ulong)(size / ns.LbaSize);
@@ -126,8 +144,7 @@ public static class Program
             var seed = w;
             workers[w] = Task.Run(async () =>
             {
-                var buffer = new byte[size];
-                new Random(seed).NextBytes(buffer);
+                var buffer = WorkerBuffer(seed, size);
                 var rng = new Random(seed + 100);
                 long myOps = 0, myTicks = 0;
                 while (Stopwatch.GetTimestamp() < deadline)

@@ -21,7 +21,7 @@ public sealed class MemoryConnection : StreamConnection
     /// <summary>Creates two connected ends; bytes written to one are read from the other.</summary>
     public static (MemoryConnection A, MemoryConnection B) CreatePair(PipeOptions? options = null)
     {
-        options ??= new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19,
+        options ??= new PipeOptions(pool: PipeBufferPool.Connections, pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19,
             useSynchronizationContext: false);
         var aToB = new Pipe(options);
         var bToA = new Pipe(options);

@@ -154,7 +154,10 @@ public sealed class PduWriter
         var digest = Settings.DataDigest;
         while (!data.IsEmpty)
         {
-            var span = _output.GetSpan(Math.Min(data.Length, 64 * 1024));
+            // Ask for little and take what is there: the rest of a socket pipe's 64 KiB segment, or of the TLS record
+            // being built (a TLS writer refuses more than one record's plaintext and would seal a record early to
+            // satisfy a large hint).
+            var span = _output.GetSpan(Math.Min(data.Length, 4096));
             var n = Math.Min(span.Length, data.Length);
             data[..n].CopyTo(span);
             if (digest)

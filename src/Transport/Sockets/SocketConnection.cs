@@ -53,9 +53,9 @@ public sealed class SocketConnection : StreamConnection
         TransportName = ComputeTransportName();
 
         _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
-            resumeWriterThreshold: _options.InputResumeThreshold, minimumSegmentSize: _options.ReceiveSegmentSize, useSynchronizationContext: false));
+            resumeWriterThreshold: _options.InputResumeThreshold, minimumSegmentSize: _options.ReceiveSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
-            resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, useSynchronizationContext: false));
+            resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }

@@ -72,14 +72,12 @@ public sealed partial class TlsRecordConnection
             error = ex;
             TlsRecordLog.SentFatalAlert(_logger, ex.Alert, ex.Message);
             await SendAlertAndCloseAsync(ex.Alert).ConfigureAwait(false);
-            _plainOut.Reader.CancelPendingRead();
         }
         catch (TlsRecordException ex)
         {
             error = ex;
             TlsRecordLog.ReceivedFatalAlert(_logger, ex.Alert);
             await SendAlertAndCloseAsync(null).ConfigureAwait(false);
-            _plainOut.Reader.CancelPendingRead();
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
         {

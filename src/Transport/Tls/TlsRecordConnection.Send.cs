@@ -1,86 +1,37 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Pipelines;
 
 namespace NvmeMptls.Transport.Tls;
 
-/// <summary>Send side: outer Output (plaintext) → records of at most 2^14 bytes sealed in the inner pipe's memory.</summary>
+/// <summary>
+/// Send side: the application writes its plaintext straight into the inner stream's buffer, behind the five bytes
+/// the record header will take; a record is sealed in place when it is full or at the application's flush
+/// (<see cref="RecordWriter"/>). One pass over each byte besides AES-GCM, no send loop and no thread hop.
+/// </summary>
 public sealed partial class TlsRecordConnection
 {
     /// <summary>KeyUpdate(update_not_requested): type 24, length 1, value 0 (RFC 8446 §4.6.3).</summary>
     private static readonly byte[] KeyUpdateNotRequested = [24, 0, 0, 1, 0];
 
+    /// <summary>Header, largest inner plaintext (content and its type byte) and tag: the most one record takes.</summary>
+    private const int MaxRecordBytes = TlsRecordLimits.HeaderLength + TlsRecordLimits.MaxPlaintext + 1 + TlsRecordLimits.TagLength;
+
+    private readonly TaskCompletionSource _outputDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _outputClosed;
     private int _keyLimitRaised;
 
-    private async Task SendLoopAsync()
+    /// <summary>
+    /// Frames and seals one record whose content already lies at <paramref name="record"/>[5..]: writes the header and
+    /// the inner content type, seals in place, advances the inner writer. Caller holds the write lock.
+    /// </summary>
+    private void SealInPlace(Span<byte> record, int contentLength, TlsContentType contentType)
     {
-        PipeReader reader = _plainOut.Reader;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                bool peerGone = false;
-                if (!buffer.IsEmpty)
-                {
-                    await _writeLock.WaitAsync().ConfigureAwait(false);
-                    try
-                    {
-                        if (_outputClosed)
-                        {
-                            throw new IOException("TLS connection output is closed");
-                        }
-                        SealApplicationData(buffer);
-                        peerGone = (await _inner.Output.FlushAsync().ConfigureAwait(false)).IsCompleted;
-                    }
-                    finally
-                    {
-                        _writeLock.Release();
-                    }
-                }
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled || peerGone)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or TlsRecordException)
-        {
-            error = ex;
-        }
-        await reader.CompleteAsync(error).ConfigureAwait(false);
-        // RFC 8446 §6.1: each party MUST send close_notify before closing its write side.
-        await SendAlertAndCloseAsync(error is null ? TlsAlertDescription.CloseNotify : null).ConfigureAwait(false);
-    }
-
-    private void SealApplicationData(ReadOnlySequence<byte> plaintext)
-    {
-        int max = _options.MaxPlaintextPerRecord;
-        while (!plaintext.IsEmpty)
-        {
-            int take = (int)Math.Min(max, plaintext.Length);
-            SealRecord(TlsContentType.ApplicationData, plaintext.Slice(0, take));
-            plaintext = plaintext.Slice(take);
-            CheckKeyLimit();
-        }
-    }
-
-    /// <summary>Frames and seals one record directly in the inner pipe's buffer: header ‖ content ‖ type ‖ tag.</summary>
-    private void SealRecord(TlsContentType contentType, ReadOnlySequence<byte> content)
-    {
-        int contentLength = (int)content.Length;
         int recordLength = contentLength + 1 + TlsRecordLimits.TagLength;
-        Span<byte> record = _inner.Output.GetSpan(TlsRecordLimits.HeaderLength + recordLength);
         // RFC 8446 §5.2: outer type application_data, legacy_record_version 0x0303, length of the ciphertext.
         record[0] = (byte)TlsContentType.ApplicationData;
         BinaryPrimitives.WriteUInt16BigEndian(record[1..], TlsRecordLimits.LegacyVersion);
         BinaryPrimitives.WriteUInt16BigEndian(record[3..], (ushort)recordLength);
         Span<byte> inner = record.Slice(TlsRecordLimits.HeaderLength, contentLength + 1);
-        content.CopyTo(inner);
         inner[^1] = (byte)contentType;
         Span<byte> nonce = stackalloc byte[TlsRecordLimits.NonceLength];
         _tx.WriteNonce(nonce);
@@ -90,6 +41,14 @@ public sealed partial class TlsRecordConnection
         _tx.Advance();
         RecordsUnderWriteKey++;
         RecordsSealed++;
+    }
+
+    /// <summary>Seals a record of our own (alert, KeyUpdate) from <paramref name="content"/>. Caller holds the write lock, no application record open.</summary>
+    private void SealRecord(TlsContentType contentType, ReadOnlySpan<byte> content)
+    {
+        Span<byte> record = _inner.Output.GetSpan(TlsRecordLimits.HeaderLength + content.Length + 1 + TlsRecordLimits.TagLength);
+        content.CopyTo(record[TlsRecordLimits.HeaderLength..]);
+        SealInPlace(record, content.Length, contentType);
     }
 
     private void CheckKeyLimit()
@@ -119,7 +78,7 @@ public sealed partial class TlsRecordConnection
     /// <summary>Sends KeyUpdate under the current key, then switches to the next generation (RFC 8446 §4.6.3). Caller holds the write lock.</summary>
     private void UpdateWriteKey()
     {
-        SealRecord(TlsContentType.Handshake, new ReadOnlySequence<byte>(KeyUpdateNotRequested));
+        SealRecord(TlsContentType.Handshake, KeyUpdateNotRequested);
         TlsRecordLog.SentKeyUpdate(_logger, RecordsUnderWriteKey);
         KeyUpdatesSent++;
         TlsCryptoInfo next = _tx.NextGeneration();
@@ -164,7 +123,7 @@ public sealed partial class TlsRecordConnection
             {
                 // RFC 8446 §6: close_notify is a warning (1); every error alert is fatal (2).
                 byte level = description == TlsAlertDescription.CloseNotify ? (byte)1 : (byte)2;
-                SealRecord(TlsContentType.Alert, new ReadOnlySequence<byte>([level, (byte)description]));
+                SealRecord(TlsContentType.Alert, [level, (byte)description]);
                 await _inner.Output.FlushAsync().ConfigureAwait(false);
             }
             await _inner.Output.CompleteAsync().ConfigureAwait(false);
@@ -176,6 +135,7 @@ public sealed partial class TlsRecordConnection
         finally
         {
             _writeLock.Release();
+            _outputDone.TrySetResult();
         }
     }
 }

@@ -18,6 +18,7 @@ public sealed record IdentifyNamespace
     public const int NmicOffset = 30;
     public const int DlfeatOffset = 33;
     public const int NvmcapOffset = 48;
+    public const int AnaGrpIdOffset = 92;
     public const int NsattrOffset = 99;
     public const int NguidOffset = 104;
     public const int Eui64Offset = 120;
@@ -31,6 +32,9 @@ public sealed record IdentifyNamespace
     public byte Dlfeat { get; init; }
     public bool WriteProtected { get; init; }
     public Guid Nguid { get; init; }
+
+    /// <summary>ANAGRPID (bytes 95:92): the ANA group the namespace belongs to; 0 when the controller reports no ANA.</summary>
+    public uint AnaGroupId { get; init; }
     public int LbaDataSizeShift { get; init; }
 
     public int LbaSize => 1 << LbaDataSizeShift;
@@ -48,6 +52,7 @@ public sealed record IdentifyNamespace
         d[DlfeatOffset] = Dlfeat;
         var bytes = (UInt128)BlockCount << LbaDataSizeShift;
         BinaryPrimitives.WriteUInt128LittleEndian(d[NvmcapOffset..], bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[AnaGrpIdOffset..], AnaGroupId);
         d[NsattrOffset] = WriteProtected ? (byte)1 : (byte)0;
         Nguid.TryWriteBytes(d.Slice(NguidOffset, 16), bigEndian: true, out _);
         d[Lbaf0Offset + 2] = (byte)LbaDataSizeShift;
@@ -66,6 +71,7 @@ public sealed record IdentifyNamespace
             Dlfeat = d[DlfeatOffset],
             WriteProtected = (d[NsattrOffset] & 1) != 0,
             Nguid = new Guid(d.Slice(NguidOffset, 16), bigEndian: true),
+            AnaGroupId = BinaryPrimitives.ReadUInt32LittleEndian(d[AnaGrpIdOffset..]),
             LbaDataSizeShift = d[Lbaf0Offset + (format * 4) + 2],
         };
     }

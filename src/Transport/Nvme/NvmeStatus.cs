@@ -100,6 +100,18 @@ public static class NvmeStatusCodes
 
     // SCT 3: path related
     public const ushort InternalPathError = 0x300;
+    public const ushort AnaPersistentLoss = 0x301;
+    public const ushort AnaInaccessible = 0x302;
+    public const ushort AnaTransition = 0x303;
+    public const ushort ControllerPathingError = 0x360;
+    public const ushort HostPathingError = 0x370;
+    public const ushort AbortedByHost = 0x371;
+
+    /// <summary>SCT 3h: the command failed on this path and may succeed on another (NVMe Base 2.0 §3.3.3.2.4).</summary>
+    public static bool IsPathRelated(NvmeStatus status) => status.StatusCodeType == 3;
+
+    /// <summary>SCT 3h SC 01h–03h: the path's ANA state refused the command; the host should re-read log 0Ch.</summary>
+    public static bool IsAnaError(NvmeStatus status) => status.Code is AnaPersistentLoss or AnaInaccessible or AnaTransition;
 
     public static string Describe(NvmeStatus status) => status.Code switch
     {
@@ -140,6 +152,12 @@ public static class NvmeStatusCodes
         CompareFailure => "Compare Failure",
         AccessDenied => "Access Denied",
         InternalPathError => "Internal Path Error",
+        AnaPersistentLoss => "Asymmetric Access Persistent Loss",
+        AnaInaccessible => "Asymmetric Access Inaccessible",
+        AnaTransition => "Asymmetric Access Transition",
+        ControllerPathingError => "Controller Pathing Error",
+        HostPathingError => "Host Pathing Error",
+        AbortedByHost => "Command Aborted By Host",
         _ => "Unknown status",
     };
 }

@@ -41,6 +41,15 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
         }
 
         ctx.AttachNamespace(ns);
+
+        // NVMe Base 2.0 §8.1.3.3–§8.1.3.5: on a path where the namespace's ANA group is inaccessible, lost or changing,
+        // I/O completes with the matching SCT 3h status and no DNR, so a multipath host retries on another path.
+        var ana = controller.Registry.Ana.StateOf(ctx.Queue.Port.Id, ns.AnaGroupId);
+        if (!AnaStates.ServesIo(ana))
+        {
+            return AnaStates.IoStatus(ana);
+        }
+
         var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes || (op == IoOpcodes.DatasetManagement && IoCommand.DsmDeallocateOf(cmd));
         if (writes && ns.ReadOnly)
         {

@@ -14,7 +14,7 @@ namespace NvmeMptls.Target.Controllers;
 /// </summary>
 public sealed partial class TargetController
 {
-    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigDiscoveryLogChange;
+    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigAnaChange | AsyncEvent.ConfigDiscoveryLogChange;
 
     /// <summary>Over-temperature threshold default: 343 K (70 °C), as QEMU's emulated controller; SMART reports 300 K.</summary>
     internal const ushort DefaultOverTemperatureKelvin = 343;

@@ -66,7 +66,11 @@ public sealed class TargetRegistry
         Limits = limits;
         Time = time ?? TimeProvider.System;
         Discovery = new Subsystem(WellKnownNqns.Discovery, "discovery", "NvmeMptls Discovery", isDiscovery: true, HostAccess.Any);
+        Ana = new AnaGroups(OnAnaChanged);
     }
+
+    /// <summary>ANA groups and each port's state for them.</summary>
+    public AnaGroups Ana { get; }
 
     public TargetLimits Limits { get; }
     public TimeProvider Time { get; }
@@ -96,6 +100,7 @@ public sealed class TargetRegistry
             return false;
         }
 
+        subsystem.Ana = Ana;
         DiscoveryChanged();
         return true;
     }
@@ -132,6 +137,21 @@ public sealed class TargetRegistry
         foreach (var controller in Discovery.Controllers)
         {
             controller.OnDiscoveryLogChanged();
+        }
+    }
+
+    /// <summary>ANA states changed on <paramref name="portId"/> (null: on every port): ANA Change notice to the controllers there.</summary>
+    private void OnAnaChanged(ushort? portId)
+    {
+        foreach (var subsystem in _subsystems.Values)
+        {
+            foreach (var controller in subsystem.Controllers)
+            {
+                if (portId is null || controller.AdminPortId == portId)
+                {
+                    controller.OnAnaChanged();
+                }
+            }
         }
     }
 

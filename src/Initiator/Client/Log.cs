@@ -49,4 +49,16 @@ internal static partial class Log
 
     [LoggerMessage(6017, LogLevel.Warning, "controller granted {Granted} I/O queues of {Requested} requested")]
     public static partial void FewerQueues(ILogger logger, int granted, int requested);
+
+    [LoggerMessage(6019, LogLevel.Information, "ANA: controller {ControllerId} reports change count {ChangeCount}: {States}")]
+    public static partial void AnaRead(ILogger logger, ushort controllerId, ulong changeCount, string states);
+
+    [LoggerMessage(6020, LogLevel.Warning, "ANA: could not read log 0Ch from controller {ControllerId}: {Reason}")]
+    public static partial void AnaReadFailed(ILogger logger, ushort controllerId, string reason);
+
+    [LoggerMessage(6021, LogLevel.Information, "multipath namespace {Nsid}: path {Path} refused I/O ({Reason}); trying another")]
+    public static partial void PathFailover(ILogger logger, uint nsid, string path, string reason);
+
+    [LoggerMessage(6022, LogLevel.Information, "multipath namespace {Nsid}: I/O now goes to {Paths}")]
+    public static partial void PathsChosen(ILogger logger, uint nsid, string paths);
 }

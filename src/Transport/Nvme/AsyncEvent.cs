@@ -12,6 +12,10 @@ public readonly record struct AsyncEvent(byte Type, byte Info, byte LogPage)
     public const byte TypeError = 0;
     public const byte TypeSmart = 1;
     public const byte TypeNotice = 2;
+    public const byte TypeIoCommandSet = 6;
+
+    /// <summary>Type 6 information 00h: a Reservation Notification log page (80h) is available.</summary>
+    public const byte InfoReservationLogAvailable = 0x00;
 
     public const byte InfoNamespaceAttributeChanged = 0x00;
     public const byte InfoAnaChange = 0x03;
@@ -33,6 +37,8 @@ public readonly record struct AsyncEvent(byte Type, byte Info, byte LogPage)
 
     /// <summary>Notice 03h: an ANA group's state changed on this controller's port; read log 0Ch (NVMe Base 2.0 §5.2, Figure 150).</summary>
     public static AsyncEvent AnaChange => new(TypeNotice, InfoAnaChange, LogPageIds.AsymmetricNamespaceAccess);
+
+    public static AsyncEvent ReservationLogAvailable => new(TypeIoCommandSet, InfoReservationLogAvailable, LogPageIds.ReservationNotification);
 
     public static AsyncEvent DiscoveryLogChanged => new(TypeNotice, InfoDiscoveryLogChanged, LogPageIds.Discovery);
 

@@ -16,6 +16,7 @@ public sealed record IdentifyNamespace
     public const int NlbafOffset = 25;
     public const int FlbasOffset = 26;
     public const int NmicOffset = 30;
+    public const int RescapOffset = 31;
     public const int DlfeatOffset = 33;
     public const int NvmcapOffset = 48;
     public const int AnaGrpIdOffset = 92;
@@ -30,6 +31,9 @@ public sealed record IdentifyNamespace
     public byte Features { get; init; }
     public byte Nmic { get; init; }
     public byte Dlfeat { get; init; }
+
+    /// <summary>RESCAP: reservation capabilities (see <see cref="ReservationTypes.CapabilitiesAll"/>).</summary>
+    public byte ReservationCapabilities { get; init; }
     public bool WriteProtected { get; init; }
     public Guid Nguid { get; init; }
 
@@ -49,6 +53,7 @@ public sealed record IdentifyNamespace
         d[NlbafOffset] = 0;
         d[FlbasOffset] = 0;
         d[NmicOffset] = Nmic;
+        d[RescapOffset] = ReservationCapabilities;
         d[DlfeatOffset] = Dlfeat;
         var bytes = (UInt128)BlockCount << LbaDataSizeShift;
         BinaryPrimitives.WriteUInt128LittleEndian(d[NvmcapOffset..], bytes);
@@ -69,6 +74,7 @@ public sealed record IdentifyNamespace
             Features = d[NsfeatOffset],
             Nmic = d[NmicOffset],
             Dlfeat = d[DlfeatOffset],
+            ReservationCapabilities = d[RescapOffset],
             WriteProtected = (d[NsattrOffset] & 1) != 0,
             Nguid = new Guid(d.Slice(NguidOffset, 16), bigEndian: true),
             AnaGroupId = BinaryPrimitives.ReadUInt32LittleEndian(d[AnaGrpIdOffset..]),

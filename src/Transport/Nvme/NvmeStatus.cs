@@ -77,6 +77,7 @@ public static class NvmeStatusCodes
     public const ushort LbaOutOfRange = 0x080;
     public const ushort CapacityExceeded = 0x081;
     public const ushort NamespaceNotReady = 0x082;
+    public const ushort ReservationConflict = 0x083;
 
     // SCT 1: command specific
     public const ushort InvalidQueueId = 0x101;
@@ -135,6 +136,8 @@ public static class NvmeStatusCodes
         LbaOutOfRange => "LBA Out of Range",
         CapacityExceeded => "Capacity Exceeded",
         NamespaceNotReady => "Namespace Not Ready",
+        ReservationConflict => "Reservation Conflict",
+        HostIdInconsistent => "Host Identifier Inconsistent Format",
         InvalidQueueId => "Invalid Queue Identifier",
         InvalidQueueSize => "Invalid Queue Size",
         AsyncEventLimitExceeded => "Asynchronous Event Request Limit Exceeded",

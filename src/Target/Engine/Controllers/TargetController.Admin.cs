@@ -143,7 +143,7 @@ public sealed partial class TargetController
             AnaGroupCount = IsDiscovery ? 0 : Subsystems.AnaGroups.MaxGroupId,
             MaxCmd = (ushort)limits.MaxQueueSize,
             NamespaceCount = IsDiscovery ? 0 : nn,
-            Oncs = IsDiscovery ? (ushort)0 : (ushort)0x0D, // Compare, Dataset Management, Write Zeroes
+            Oncs = IsDiscovery ? (ushort)0 : (ushort)0x2D, // Compare, Dataset Management, Write Zeroes, Reservations
             Vwc = IsDiscovery ? (byte)0 : (byte)0x07,     // volatile write cache; Flush with NSID FFFFFFFFh supported
             Sgls = 0x00100001,                              // SGLs, any alignment; address is an offset (in-capsule)
             SubsystemNqn = Subsystem.Nqn,
@@ -163,6 +163,7 @@ public sealed partial class TargetController
         Capacity = ns.BlockCount,
         Utilization = state is AnaState.Inaccessible or AnaState.PersistentLoss ? 0 : ns.BlockCount,
         AnaGroupId = ns.AnaGroupId,
+        ReservationCapabilities = ns.Reservations.PersistenceSupported ? ReservationTypes.CapabilitiesAll : (byte)(ReservationTypes.CapabilitiesAll & ~1),
         Nmic = 1,
         Dlfeat = 0x09, // deallocated blocks read as zeroes; Write Zeroes supports DEAC
         WriteProtected = ns.ReadOnly,

@@ -30,6 +30,7 @@ public sealed partial class TargetController
             (LogPageIds.FirmwareSlot, false) => BuildFirmwareSlotLog(),
             (LogPageIds.ChangedNamespaceList, false) => BuildChangedNamespaceList(rae),
             (LogPageIds.CommandsSupportedAndEffects, false) => BuildEffectsLog(),
+            (LogPageIds.ReservationNotification, false) => BuildReservationNotificationLog(rae),
             (LogPageIds.AsymmetricNamespaceAccess, false) => BuildAnaLog(ctx.Queue.Port.Id, (lsp & AnaLogPage.LspReturnGroupsOnly) != 0),
             _ => null,
         };
@@ -116,7 +117,7 @@ public sealed partial class TargetController
     private static byte[] BuildSupportedLogs()
     {
         var page = new byte[1024];
-        foreach (var lid in new[] { LogPageIds.SupportedLogPages, LogPageIds.ErrorInformation, LogPageIds.SmartHealth, LogPageIds.FirmwareSlot, LogPageIds.ChangedNamespaceList, LogPageIds.CommandsSupportedAndEffects, LogPageIds.AsymmetricNamespaceAccess })
+        foreach (var lid in new[] { LogPageIds.SupportedLogPages, LogPageIds.ErrorInformation, LogPageIds.SmartHealth, LogPageIds.FirmwareSlot, LogPageIds.ChangedNamespaceList, LogPageIds.CommandsSupportedAndEffects, LogPageIds.AsymmetricNamespaceAccess, LogPageIds.ReservationNotification })
         {
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(lid * 4), 1);
         }
@@ -269,7 +270,7 @@ public sealed partial class TargetController
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(op * 4), 1);
         }
 
-        foreach (var op in new[] { IoOpcodes.Flush, IoOpcodes.Read, IoOpcodes.Compare })
+        foreach (var op in new[] { IoOpcodes.Flush, IoOpcodes.Read, IoOpcodes.Compare, IoOpcodes.ReservationRegister, IoOpcodes.ReservationReport, IoOpcodes.ReservationAcquire, IoOpcodes.ReservationRelease })
         {
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(1024 + (op * 4)), 1);
         }

@@ -125,6 +125,35 @@ public sealed class Subsystem
     internal Controllers.TargetController? FindController(ushort cntlid) =>
         _controllers.TryGetValue(cntlid, out var c) ? c : null;
 
+    /// <summary>Delivers reservation notices to every controller of each host they name.</summary>
+    internal void NotifyReservation(uint nsid, List<ReservationNotice> notices)
+    {
+        foreach (var notice in notices)
+        {
+            foreach (var controller in _controllers.Values)
+            {
+                if (controller.HostId == notice.HostId)
+                {
+                    controller.OnReservationNotice(nsid, notice.Type);
+                }
+            }
+        }
+    }
+
+    /// <summary>A controller of <paramref name="hostId"/> (for the reservation report), or FFFFh when none is connected.</summary>
+    internal ushort ControllerOf(Guid hostId)
+    {
+        foreach (var controller in _controllers.Values)
+        {
+            if (controller.HostId == hostId)
+            {
+                return controller.ControllerId;
+            }
+        }
+
+        return 0xFFFF;
+    }
+
     private void NotifyNamespaceChanged(uint nsid)
     {
         foreach (var controller in _controllers.Values)

@@ -15,8 +15,9 @@ public sealed class TargetNamespace
 
     private uint _anaGroupId;
 
-    public TargetNamespace(uint nsid, IBlockDevice device, Guid nguid, Guid uuid, bool readOnly, uint anaGroupId = AnaGroups.DefaultGroupId)
+    public TargetNamespace(uint nsid, IBlockDevice device, Guid nguid, Guid uuid, bool readOnly, uint anaGroupId = AnaGroups.DefaultGroupId, NamespaceReservations? reservations = null)
     {
+        Reservations = reservations ?? new NamespaceReservations();
         if (!AnaGroups.IsValidGroupId(anaGroupId))
         {
             throw new ArgumentOutOfRangeException(nameof(anaGroupId), anaGroupId, $"ANA group ids are 1..{AnaGroups.MaxGroupId}");
@@ -54,6 +55,9 @@ public sealed class TargetNamespace
     internal Action<TargetNamespace>? Resized { get; set; }
     public bool Removed => Volatile.Read(ref _removed) != 0;
     public NamespaceCounters Counters { get; } = new();
+
+    /// <summary>Persistent reservations: registrants, the reservation, PTPL; checked for every I/O.</summary>
+    public NamespaceReservations Reservations { get; }
 
     private void OnDeviceResized(IBlockDevice device)
     {

@@ -116,6 +116,12 @@ public sealed record NamespaceOptions
     /// <summary>ANAGRPID: the ANA group (1..128) whose per-port state decides which ports serve this namespace.</summary>
     public uint AnaGroup { get; init; } = 1;
 
+    /// <summary>
+    /// File keeping the namespace's persistent reservations across restarts (Persist Through Power Loss); null keeps
+    /// them in memory only and reports PTPL as not supported.
+    /// </summary>
+    public string? ReservationStateFile { get; init; }
+
     /// <summary>The image of an rbd namespace; null for the other backings.</summary>
     public RbdOptions? Rbd { get; init; }
 

@@ -81,6 +81,7 @@ internal sealed class TargetOptionsReader
             LbaSize = Int(section, "LbaSize", 512),
             ReadOnly = Bool(section, "ReadOnly", false),
             AnaGroup = UInt(section, "AnaGroup", 1),
+            ReservationStateFile = Text(section, "ReservationStateFile"),
             Rbd = RbdOptions.Read(section),
         };
 

@@ -4,7 +4,10 @@ namespace NvmeMptls.Target.Configuration;
 
 internal static partial class TargetOptionsValidator
 {
-    /// <summary>ANA group ids are 1..ANAGRPMAX (NVMe Base 2.0 §8.1.2); ANATT is a non-zero byte of seconds.</summary>
+    /// <summary>
+    /// ANA group ids are 1..ANAGRPMAX (NVMe Base 2.0 §8.1.2); ANATT is a non-zero byte of seconds. A namespace's
+    /// reservation state file must be in an existing directory.
+    /// </summary>
     private static void ValidateAna(TargetOptions options, List<string> errors)
     {
         if (options.Ana.TransitionTimeSeconds is < 1 or > 255)
@@ -16,6 +19,12 @@ internal static partial class TargetOptionsValidator
         {
             for (int n = 0; n < options.Subsystems[s].Namespaces.Length; n++)
             {
+                string? stateFile = options.Subsystems[s].Namespaces[n].ReservationStateFile;
+                if (stateFile is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(stateFile))))
+                {
+                    errors.Add($"{Root}:Subsystems:{s}:Namespaces:{n}:ReservationStateFile: the directory of '{stateFile}' does not exist");
+                }
+
                 uint group = options.Subsystems[s].Namespaces[n].AnaGroup;
                 if (!AnaGroups.IsValidGroupId(group))
                 {

@@ -128,6 +128,7 @@ public static class TargetBuilder
         var nguid = new Guid(id, bigEndian: true);
         ns.WriteUuid(id);
         var uuid = new Guid(id, bigEndian: true);
-        return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup);
+        var reservations = ns.ReservationStateFile is { } stateFile ? new NamespaceReservations(new FileReservationStore(stateFile)) : null;
+        return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup, reservations);
     }
 }

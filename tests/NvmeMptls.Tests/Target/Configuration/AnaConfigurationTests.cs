@@ -93,4 +93,24 @@ public sealed class AnaConfigurationTests
             Assert.That(registry.Ana.TransitionTimeSeconds, Is.EqualTo(20));
         });
     }
+
+    [Test]
+    public void ReservationStateFile_InAMissingDirectory_IsReportedWithItsKey()
+    {
+        ImmutableArray<string> errors = Errors([.. s_base, ($"{Ns0}:ReservationStateFile", "/nonexistent-dir-nvmemptls/pr.state")]);
+        Assert.That(errors, Does.Contain($"{Ns0}:ReservationStateFile: the directory of '/nonexistent-dir-nvmemptls/pr.state' does not exist"));
+    }
+
+    [Test]
+    public void ReservationStateFile_GivesTheNamespaceAPersistentStore()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"nvmemptls-pr-{Guid.NewGuid():N}");
+        TargetOptions options = Load([.. s_base, ($"{Ns0}:ReservationStateFile", path)]);
+        var registry = TargetBuilder.BuildRegistry(options, NullLoggerFactory.Instance);
+        var ns = registry.Find("nqn.2026-01.io.example:a")!.FindNamespace(1)!;
+        Assert.That(ns.Reservations.PersistenceSupported, Is.True);
+        Assert.That(ns.Reservations.TrySetPersistThroughPowerLoss(true), Is.True);
+        Assert.That(File.Exists(path), Is.True);
+        File.Delete(path);
+    }
 }

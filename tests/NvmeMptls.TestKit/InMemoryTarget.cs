@@ -33,11 +33,17 @@ public sealed class InMemoryTarget : IAsyncDisposable
     /// <summary>Opens a connection to the target; the target side is served until disposal.</summary>
     public RawNvmeHost Connect() => new(Open());
 
+    /// <summary>Opens a connection as if accepted on <paramref name="port"/> (another listener of the same target).</summary>
+    public RawNvmeHost Connect(TargetPortInfo port) => new(Open(port));
+
     /// <summary>Opens a connection and returns the host's end (for a client library's connector); thread-safe.</summary>
-    public StreamConnection Open()
+    public StreamConnection Open() => Open(Port);
+
+    /// <summary>Opens a connection served as accepted on <paramref name="port"/>; thread-safe.</summary>
+    public StreamConnection Open(TargetPortInfo port)
     {
         var (host, target) = MemoryConnection.CreatePair();
-        var queue = new TargetQueue(target, Registry, Port, NullLogger.Instance);
+        var queue = new TargetQueue(target, Registry, port, NullLogger.Instance);
         lock (_queues)
         {
             _queues.Add((queue, queue.RunAsync(_cts.Token)));

@@ -109,10 +109,13 @@ public sealed partial class RawNvmeHost : IAsyncDisposable
         return IcResp;
     }
 
+    /// <summary>The HOSTID this host's Connects carry (another host in a test sets its own).</summary>
+    public Guid ConnectHostId { get; set; } = HostId;
+
     public async Task<NvmeCompletion> ConnectAsync(string subnqn, ushort qid, ushort sqsize, ushort cntlid = 0xFFFF, string hostNqn = HostNqn, uint katoMs = 0)
     {
         var data = new byte[ConnectData.Size];
-        new ConnectData(HostId, cntlid, subnqn, hostNqn).Write(data);
+        new ConnectData(ConnectHostId, cntlid, subnqn, hostNqn).Write(data);
         var cmd = new NvmeCommand
         {
             Opcode = FabricsOpcodes.Fabrics,

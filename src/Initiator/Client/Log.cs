@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(6006, LogLevel.Information, "queue {QueueId}: secure channel concatenation generated TLS PSK {Identity}")]
     public static partial void TlsPskGenerated(ILogger logger, ushort queueId, string identity);
 
-    [LoggerMessage(6019, LogLevel.Information, "secure channel concatenation: reconnecting admin and I/O queues with TLS under {Identity}")]
+    [LoggerMessage(6023, LogLevel.Information, "secure channel concatenation: reconnecting admin and I/O queues with TLS under {Identity}")]
     public static partial void ConcatReconnecting(ILogger logger, string identity);
 
     [LoggerMessage(6010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
@@ -55,4 +55,16 @@ internal static partial class Log
 
     [LoggerMessage(6017, LogLevel.Warning, "controller granted {Granted} I/O queues of {Requested} requested")]
     public static partial void FewerQueues(ILogger logger, int granted, int requested);
+
+    [LoggerMessage(6019, LogLevel.Information, "ANA: controller {ControllerId} reports change count {ChangeCount}: {States}")]
+    public static partial void AnaRead(ILogger logger, ushort controllerId, ulong changeCount, string states);
+
+    [LoggerMessage(6020, LogLevel.Warning, "ANA: could not read log 0Ch from controller {ControllerId}: {Reason}")]
+    public static partial void AnaReadFailed(ILogger logger, ushort controllerId, string reason);
+
+    [LoggerMessage(6021, LogLevel.Information, "multipath namespace {Nsid}: path {Path} refused I/O ({Reason}); trying another")]
+    public static partial void PathFailover(ILogger logger, uint nsid, string path, string reason);
+
+    [LoggerMessage(6022, LogLevel.Information, "multipath namespace {Nsid}: I/O now goes to {Paths}")]
+    public static partial void PathsChosen(ILogger logger, uint nsid, string paths);
 }

@@ -18,6 +18,7 @@ public sealed partial class NvmeController
     private const uint CstsShutdownMask = ControllerRegisters.CstsShutdownMask;
     private const uint CstsShutdownComplete = ControllerRegisters.CstsShutdownComplete;
     private const uint AenNamespaceAttribute = AsyncEvent.ConfigNamespaceAttribute;
+    private const uint AenAnaChange = AsyncEvent.ConfigAnaChange;
 
     private NvmeQueueEndpoint Endpoint(ushort queueId, DerivedTlsPsk? generated = null) =>
         new(queueId, Options.TargetAddress, Options.TargetPort, Options) { GeneratedTlsPsk = generated };
@@ -38,6 +39,7 @@ public sealed partial class NvmeController
         {
             association = await EnableAndIdentifyAsync(admin, cancellationToken).ConfigureAwait(false);
             await ConnectIoQueuesAsync(association, generated, cancellationToken).ConfigureAwait(false);
+            await ReadAnaAtBringUpAsync(association, cancellationToken).ConfigureAwait(false);
             return association;
         }
         catch
@@ -233,7 +235,7 @@ public sealed partial class NvmeController
             association.KeepAlive = Task.Run(() => KeepAliveLoopAsync(association, timer, token), CancellationToken.None);
         }
 
-        if ((association.Identify.Oaes & AenNamespaceAttribute) != 0 && association.Identify.ControllerType != IdentifyController.TypeDiscovery)
+        if ((association.Identify.Oaes & (AenNamespaceAttribute | AenAnaChange)) != 0 && association.Identify.ControllerType != IdentifyController.TypeDiscovery)
         {
             association.AsyncEvents = Task.Run(() => AsyncEventLoopAsync(association, token), CancellationToken.None);
         }
@@ -267,12 +269,18 @@ public sealed partial class NvmeController
         }
     }
 
-    /// <summary>One AER outstanding, re-armed after each (reference §2.7); namespace notices read log 04h.</summary>
+    /// <summary>One AER outstanding, re-armed after each (reference §2.7); namespace notices read log 04h, ANA Change notices log 0Ch.</summary>
     private async Task AsyncEventLoopAsync(Association association, CancellationToken cancellationToken)
     {
         try
         {
-            await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.AsyncEventConfig, AenNamespaceAttribute), "Set Features Async Event Config", cancellationToken).ConfigureAwait(false);
+            var enabled = association.Identify.Oaes & (AenNamespaceAttribute | AenAnaChange);
+            await AdminChecked(association.Admin, Commands.SetFeatures(FeatureIds.AsyncEventConfig, enabled), "Set Features Async Event Config", cancellationToken).ConfigureAwait(false);
+            if ((enabled & AenAnaChange) != 0)
+            {
+                // A change between the bring-up read and the notices being enabled raised no notice: read once more.
+                await ReadAnaLogAsync(association, cancellationToken).ConfigureAwait(false);
+            }
             while (!cancellationToken.IsCancellationRequested)
             {
                 var completion = await association.Admin.SubmitAsync(Commands.AsyncEventRequest(), default, default, cancellationToken).ConfigureAwait(false);
@@ -290,6 +298,11 @@ public sealed partial class NvmeController
                     var changed = new List<uint>();
                     NamespaceIdList.Read(page, changed);
                     NamespacesChanged?.Invoke(this, new NvmeNamespacesChange(changed));
+                }
+                else if (aen.Type == AsyncEvent.TypeNotice && aen.Info == AsyncEvent.InfoAnaChange)
+                {
+                    // NVMe Base 2.0 §8.1.4: read log 0Ch (RAE clear re-arms the notice).
+                    await ReadAnaLogAsync(association, cancellationToken).ConfigureAwait(false);
                 }
             }
         }

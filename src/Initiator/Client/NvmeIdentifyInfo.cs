@@ -66,9 +66,15 @@ public sealed record NvmeNamespaceInfo(ulong BlockCount, ulong Capacity, ulong U
     internal const int MinLbaShift = 9;
     internal const int MaxLbaShift = 20;
 
+    /// <summary>ANA group of the namespace (ANAGRPID); 0 when the controller reports no ANA.</summary>
+    public uint AnaGroupId { get; init; }
+
     internal static NvmeNamespaceInfo From(IdentifyNamespace n) =>
         new(n.BlockCount, n.Capacity, n.Utilization,
-            n.LbaDataSizeShift is >= MinLbaShift and <= MaxLbaShift ? 1 << n.LbaDataSizeShift : 0, n.WriteProtected, n.Nguid);
+            n.LbaDataSizeShift is >= MinLbaShift and <= MaxLbaShift ? 1 << n.LbaDataSizeShift : 0, n.WriteProtected, n.Nguid)
+        {
+            AnaGroupId = n.AnaGroupId,
+        };
 }
 
 /// <summary>One entry of a discovery log page (70h), as <see cref="NvmeDiscovery"/> reads it. Codes are the spec's values.</summary>

@@ -12,12 +12,20 @@ public readonly record struct AsyncEvent(byte Type, byte Info, byte LogPage)
     public const byte TypeError = 0;
     public const byte TypeSmart = 1;
     public const byte TypeNotice = 2;
+    public const byte TypeIoCommandSet = 6;
+
+    /// <summary>Type 6 information 00h: a Reservation Notification log page (80h) is available.</summary>
+    public const byte InfoReservationLogAvailable = 0x00;
 
     public const byte InfoNamespaceAttributeChanged = 0x00;
+    public const byte InfoAnaChange = 0x03;
     public const byte InfoDiscoveryLogChanged = 0xF0;
 
     /// <summary>Asynchronous Event Configuration bit 8: Namespace Attribute notices.</summary>
     public const uint ConfigNamespaceAttribute = 1u << 8;
+
+    /// <summary>Asynchronous Event Configuration bit 11 (and OAES bit 11): Asymmetric Namespace Access Change notices.</summary>
+    public const uint ConfigAnaChange = 1u << 11;
 
     /// <summary>Asynchronous Event Configuration bit 31: Discovery Log Page Change notices.</summary>
     public const uint ConfigDiscoveryLogChange = 1u << 31;
@@ -26,6 +34,11 @@ public readonly record struct AsyncEvent(byte Type, byte Info, byte LogPage)
     public const uint ConfigSmartWarnings = 0xFF;
 
     public static AsyncEvent NamespaceAttributeChanged => new(TypeNotice, InfoNamespaceAttributeChanged, LogPageIds.ChangedNamespaceList);
+
+    /// <summary>Notice 03h: an ANA group's state changed on this controller's port; read log 0Ch (NVMe Base 2.0 §5.2, Figure 150).</summary>
+    public static AsyncEvent AnaChange => new(TypeNotice, InfoAnaChange, LogPageIds.AsymmetricNamespaceAccess);
+
+    public static AsyncEvent ReservationLogAvailable => new(TypeIoCommandSet, InfoReservationLogAvailable, LogPageIds.ReservationNotification);
 
     public static AsyncEvent DiscoveryLogChanged => new(TypeNotice, InfoDiscoveryLogChanged, LogPageIds.Discovery);
 

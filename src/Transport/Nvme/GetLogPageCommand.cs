@@ -10,7 +10,7 @@ namespace NvmeMptls.Transport.Nvme;
 /// </code>
 /// NUMDU:NUMDL is the number of dwords, 0's based.
 /// </summary>
-public readonly record struct GetLogPageCommand(byte LogId, uint Nsid, ulong Offset, ulong Length, bool RetainAsyncEvent)
+public readonly record struct GetLogPageCommand(byte LogId, uint Nsid, ulong Offset, ulong Length, bool RetainAsyncEvent, byte SpecificField = 0)
 {
     public const uint RaeBit = 1u << 15;
 
@@ -21,7 +21,7 @@ public readonly record struct GetLogPageCommand(byte LogId, uint Nsid, ulong Off
         {
             Opcode = AdminOpcodes.GetLogPage,
             Nsid = Nsid,
-            Cdw10 = LogId | (RetainAsyncEvent ? RaeBit : 0) | ((numd & 0xFFFF) << 16),
+            Cdw10 = LogId | ((uint)(SpecificField & 0x7F) << 8) | (RetainAsyncEvent ? RaeBit : 0) | ((numd & 0xFFFF) << 16),
             Cdw11 = numd >> 16,
             Cdw12 = (uint)Offset,
             Cdw13 = (uint)(Offset >> 32),
@@ -33,5 +33,6 @@ public readonly record struct GetLogPageCommand(byte LogId, uint Nsid, ulong Off
         Nsid: command.Nsid,
         Offset: command.Cdw12 | ((ulong)command.Cdw13 << 32),
         Length: ((((ulong)(command.Cdw11 & 0xFFFF) << 16) | (command.Cdw10 >> 16)) + 1) * 4,
-        RetainAsyncEvent: (command.Cdw10 & RaeBit) != 0);
+        RetainAsyncEvent: (command.Cdw10 & RaeBit) != 0,
+        SpecificField: (byte)((command.Cdw10 >> 8) & 0x7F));
 }

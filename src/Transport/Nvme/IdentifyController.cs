@@ -31,6 +31,10 @@ public sealed record IdentifyController
     public const int ElpeOffset = 262;
     public const int NpssOffset = 263;
     public const int KasOffset = 320;
+    public const int AnattOffset = 342;
+    public const int AnacapOffset = 343;
+    public const int AnaGrpMaxOffset = 344;
+    public const int NAnaGrpIdOffset = 348;
     public const int SqesOffset = 512;
     public const int CqesOffset = 513;
     public const int MaxCmdOffset = 514;
@@ -53,6 +57,14 @@ public sealed record IdentifyController
     /// <summary>CNTRLTYPE values.</summary>
     public const byte TypeIo = 1;
     public const byte TypeDiscovery = 2;
+
+    /// <summary>CMIC bits: more than one port, more than one controller, ANA reporting (NVMe Base 2.0 §5.17.2.1, Figure 275).</summary>
+    public const byte CmicMultiPort = 0x01;
+    public const byte CmicMultiController = 0x02;
+    public const byte CmicAnaReporting = 0x08;
+
+    /// <summary>ANACAP bits 4:0: the ANA states a controller reports (optimized, non-optimized, inaccessible, persistent loss, change).</summary>
+    public const byte AnacapAllStates = 0x1F;
 
     /// <summary>LPA bits: SMART / Health per namespace, Commands Supported and Effects log (05h), extended Get Log Page data (NUMDU, LPO).</summary>
     public const byte LpaSmartPerNamespace = 0x01;
@@ -78,6 +90,12 @@ public sealed record IdentifyController
     public byte Lpa { get; init; }
     public byte Elpe { get; init; }
     public ushort KeepAliveSupport { get; init; }
+
+    /// <summary>ANATT: seconds a group may stay in the ANA change state.</summary>
+    public byte AnaTransitionTime { get; init; }
+    public byte AnaCapabilities { get; init; }
+    public uint AnaGroupIdMax { get; init; }
+    public uint AnaGroupCount { get; init; }
     public ushort MaxCmd { get; init; }
     public uint NamespaceCount { get; init; }
     public ushort Oncs { get; init; }
@@ -112,6 +130,10 @@ public sealed record IdentifyController
         d[LpaOffset] = Lpa;
         d[ElpeOffset] = Elpe;
         BinaryPrimitives.WriteUInt16LittleEndian(d[KasOffset..], KeepAliveSupport);
+        d[AnattOffset] = AnaTransitionTime;
+        d[AnacapOffset] = AnaCapabilities;
+        BinaryPrimitives.WriteUInt32LittleEndian(d[AnaGrpMaxOffset..], AnaGroupIdMax);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[NAnaGrpIdOffset..], AnaGroupCount);
         d[SqesOffset] = 0x66;
         d[CqesOffset] = 0x44;
         BinaryPrimitives.WriteUInt16LittleEndian(d[MaxCmdOffset..], MaxCmd);
@@ -150,6 +172,10 @@ public sealed record IdentifyController
         Lpa = d[LpaOffset],
         Elpe = d[ElpeOffset],
         KeepAliveSupport = BinaryPrimitives.ReadUInt16LittleEndian(d[KasOffset..]),
+        AnaTransitionTime = d[AnattOffset],
+        AnaCapabilities = d[AnacapOffset],
+        AnaGroupIdMax = BinaryPrimitives.ReadUInt32LittleEndian(d[AnaGrpMaxOffset..]),
+        AnaGroupCount = BinaryPrimitives.ReadUInt32LittleEndian(d[NAnaGrpIdOffset..]),
         MaxCmd = BinaryPrimitives.ReadUInt16LittleEndian(d[MaxCmdOffset..]),
         NamespaceCount = BinaryPrimitives.ReadUInt32LittleEndian(d[NnOffset..]),
         Oncs = BinaryPrimitives.ReadUInt16LittleEndian(d[OncsOffset..]),

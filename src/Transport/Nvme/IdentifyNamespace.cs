@@ -16,8 +16,10 @@ public sealed record IdentifyNamespace
     public const int NlbafOffset = 25;
     public const int FlbasOffset = 26;
     public const int NmicOffset = 30;
+    public const int RescapOffset = 31;
     public const int DlfeatOffset = 33;
     public const int NvmcapOffset = 48;
+    public const int AnaGrpIdOffset = 92;
     public const int NsattrOffset = 99;
     public const int NguidOffset = 104;
     public const int Eui64Offset = 120;
@@ -29,8 +31,14 @@ public sealed record IdentifyNamespace
     public byte Features { get; init; }
     public byte Nmic { get; init; }
     public byte Dlfeat { get; init; }
+
+    /// <summary>RESCAP: reservation capabilities (see <see cref="ReservationTypes.CapabilitiesAll"/>).</summary>
+    public byte ReservationCapabilities { get; init; }
     public bool WriteProtected { get; init; }
     public Guid Nguid { get; init; }
+
+    /// <summary>ANAGRPID (bytes 95:92): the ANA group the namespace belongs to; 0 when the controller reports no ANA.</summary>
+    public uint AnaGroupId { get; init; }
     public int LbaDataSizeShift { get; init; }
 
     public int LbaSize => 1 << LbaDataSizeShift;
@@ -45,9 +53,11 @@ public sealed record IdentifyNamespace
         d[NlbafOffset] = 0;
         d[FlbasOffset] = 0;
         d[NmicOffset] = Nmic;
+        d[RescapOffset] = ReservationCapabilities;
         d[DlfeatOffset] = Dlfeat;
         var bytes = (UInt128)BlockCount << LbaDataSizeShift;
         BinaryPrimitives.WriteUInt128LittleEndian(d[NvmcapOffset..], bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[AnaGrpIdOffset..], AnaGroupId);
         d[NsattrOffset] = WriteProtected ? (byte)1 : (byte)0;
         Nguid.TryWriteBytes(d.Slice(NguidOffset, 16), bigEndian: true, out _);
         d[Lbaf0Offset + 2] = (byte)LbaDataSizeShift;
@@ -64,8 +74,10 @@ public sealed record IdentifyNamespace
             Features = d[NsfeatOffset],
             Nmic = d[NmicOffset],
             Dlfeat = d[DlfeatOffset],
+            ReservationCapabilities = d[RescapOffset],
             WriteProtected = (d[NsattrOffset] & 1) != 0,
             Nguid = new Guid(d.Slice(NguidOffset, 16), bigEndian: true),
+            AnaGroupId = BinaryPrimitives.ReadUInt32LittleEndian(d[AnaGrpIdOffset..]),
             LbaDataSizeShift = d[Lbaf0Offset + (format * 4) + 2],
         };
     }

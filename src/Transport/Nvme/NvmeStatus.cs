@@ -77,6 +77,7 @@ public static class NvmeStatusCodes
     public const ushort LbaOutOfRange = 0x080;
     public const ushort CapacityExceeded = 0x081;
     public const ushort NamespaceNotReady = 0x082;
+    public const ushort ReservationConflict = 0x083;
 
     // SCT 1: command specific
     public const ushort InvalidQueueId = 0x101;
@@ -100,6 +101,18 @@ public static class NvmeStatusCodes
 
     // SCT 3: path related
     public const ushort InternalPathError = 0x300;
+    public const ushort AnaPersistentLoss = 0x301;
+    public const ushort AnaInaccessible = 0x302;
+    public const ushort AnaTransition = 0x303;
+    public const ushort ControllerPathingError = 0x360;
+    public const ushort HostPathingError = 0x370;
+    public const ushort AbortedByHost = 0x371;
+
+    /// <summary>SCT 3h: the command failed on this path and may succeed on another (NVMe Base 2.0 §3.3.3.2.4).</summary>
+    public static bool IsPathRelated(NvmeStatus status) => status.StatusCodeType == 3;
+
+    /// <summary>SCT 3h SC 01h–03h: the path's ANA state refused the command; the host should re-read log 0Ch.</summary>
+    public static bool IsAnaError(NvmeStatus status) => status.Code is AnaPersistentLoss or AnaInaccessible or AnaTransition;
 
     public static string Describe(NvmeStatus status) => status.Code switch
     {
@@ -123,6 +136,8 @@ public static class NvmeStatusCodes
         LbaOutOfRange => "LBA Out of Range",
         CapacityExceeded => "Capacity Exceeded",
         NamespaceNotReady => "Namespace Not Ready",
+        ReservationConflict => "Reservation Conflict",
+        HostIdInconsistent => "Host Identifier Inconsistent Format",
         InvalidQueueId => "Invalid Queue Identifier",
         InvalidQueueSize => "Invalid Queue Size",
         AsyncEventLimitExceeded => "Asynchronous Event Request Limit Exceeded",
@@ -140,6 +155,12 @@ public static class NvmeStatusCodes
         CompareFailure => "Compare Failure",
         AccessDenied => "Access Denied",
         InternalPathError => "Internal Path Error",
+        AnaPersistentLoss => "Asymmetric Access Persistent Loss",
+        AnaInaccessible => "Asymmetric Access Inaccessible",
+        AnaTransition => "Asymmetric Access Transition",
+        ControllerPathingError => "Controller Pathing Error",
+        HostPathingError => "Host Pathing Error",
+        AbortedByHost => "Command Aborted By Host",
         _ => "Unknown status",
     };
 }

@@ -25,6 +25,10 @@ public static class IoOpcodes
     public const byte Compare = 0x05;
     public const byte WriteZeroes = 0x08;
     public const byte DatasetManagement = 0x09;
+    public const byte ReservationRegister = 0x0D;
+    public const byte ReservationReport = 0x0E;
+    public const byte ReservationAcquire = 0x11;
+    public const byte ReservationRelease = 0x15;
 }
 
 /// <summary>Fabrics command opcode and FCTYPE values. Reference §2.2.</summary>
@@ -64,6 +68,12 @@ public static class FeatureIds
     public const byte WriteAtomicityNormal = 0x0A;
     public const byte AsyncEventConfig = 0x0B;
     public const byte KeepAliveTimer = 0x0F;
+
+    /// <summary>Per namespace: which reservation notices are masked (bits 1–3), NVMe Base 2.0 §5.27.1.17.</summary>
+    public const byte ReservationNotificationMask = 0x83;
+
+    /// <summary>Per namespace: Persist Through Power Loss (bit 0), NVMe Base 2.0 §5.27.1.18.</summary>
+    public const byte ReservationPersistence = 0x84;
     public const byte HostIdentifier = 0x81;
 }
 
@@ -76,5 +86,7 @@ public static class LogPageIds
     public const byte FirmwareSlot = 0x03;
     public const byte ChangedNamespaceList = 0x04;
     public const byte CommandsSupportedAndEffects = 0x05;
+    public const byte AsymmetricNamespaceAccess = 0x0C;
+    public const byte ReservationNotification = 0x80;
     public const byte Discovery = 0x70;
 }

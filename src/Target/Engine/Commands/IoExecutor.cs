@@ -24,7 +24,8 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
     {
         ref readonly var cmd = ref ctx.Command;
         var op = cmd.Opcode;
-        if (op is not (IoOpcodes.Read or IoOpcodes.Write or IoOpcodes.Flush or IoOpcodes.WriteZeroes or IoOpcodes.DatasetManagement or IoOpcodes.Compare))
+        if (op is not (IoOpcodes.Read or IoOpcodes.Write or IoOpcodes.Flush or IoOpcodes.WriteZeroes or IoOpcodes.DatasetManagement or IoOpcodes.Compare)
+            && !ReservationCommands.Is(op))
         {
             return Dnr(NvmeStatusCodes.InvalidOpcode);
         }
@@ -41,7 +42,29 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
         }
 
         ctx.AttachNamespace(ns);
+
+        // NVMe Base 2.0 §8.1.3.3–§8.1.3.5: on a path where the namespace's ANA group is inaccessible, lost or changing,
+        // I/O completes with the matching SCT 3h status and no DNR, so a multipath host retries on another path.
+        var ana = controller.Registry.Ana.StateOf(ctx.Queue.Port.Id, ns.AnaGroupId);
+        if (!AnaStates.ServesIo(ana))
+        {
+            return AnaStates.IoStatus(ana);
+        }
+
+        if (ReservationCommands.Is(op))
+        {
+            return ReservationCommands.Validate(cmd, ctx.TransferLength);
+        }
+
         var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes || (op == IoOpcodes.DatasetManagement && IoCommand.DsmDeallocateOf(cmd));
+
+        // NVMe Base 2.0 §8.19.1, Figure 421: a host without access under the namespace's reservation gets Reservation
+        // Conflict; Flush and Dataset Management count as writes there.
+        if (ns.Reservations.Conflicts(controller.HostId, writes || op is IoOpcodes.Flush or IoOpcodes.DatasetManagement))
+        {
+            return Dnr(NvmeStatusCodes.ReservationConflict);
+        }
+
         if (writes && ns.ReadOnly)
         {
             return Dnr(NvmeStatusCodes.NamespaceWriteProtected);
@@ -116,6 +139,11 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
                 case IoOpcodes.Compare:
                     ctx.AwaitDevice(CompareAsync(ctx));
                     return;
+                default:
+                    // Reservation commands change the namespace's reservation state only: done at once, no device I/O.
+                    ctx.DeviceStatus = ReservationCommands.Execute(ctx, _executor.Controller!);
+                    ctx.AwaitDevice(ValueTask.CompletedTask);
+                    return;
             }
         }
         catch (Exception ex)
@@ -150,7 +178,7 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
             CommandLog.DeviceError(_logger, _executor.Queue.RemoteEndPoint, ctx.Command.CommandId, ctx.Command.Opcode, error.Message);
         }
 
-        var dataLength = ctx.Command.Opcode == IoOpcodes.Read ? ctx.TransferLength : 0;
+        var dataLength = ctx.Command.Opcode is IoOpcodes.Read or IoOpcodes.ReservationReport ? ctx.TransferLength : 0;
         _executor.Complete(ctx, status, dataLength: dataLength);
     }
 

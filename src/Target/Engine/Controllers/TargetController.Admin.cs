@@ -58,7 +58,7 @@ public sealed partial class TargetController
 
                 if (Subsystem.FindNamespace(nsid) is { } ns)
                 {
-                    BuildIdentifyNamespace(ns).Write(page);
+                    BuildIdentifyNamespace(ns, Registry.Ana.StateOf(ctx.Queue.Port.Id, ns.AnaGroupId)).Write(page);
                 }
 
                 break;
@@ -121,11 +121,12 @@ public sealed partial class TargetController
             Serial = Subsystem.Serial,
             Model = Subsystem.Model,
             Firmware = limits.FirmwareRevision,
-            Cmic = IsDiscovery ? (byte)0 : (byte)0x03,
+            // Several ports, several controllers, and ANA reporting (log 0Ch, ANAGRPID, ANA statuses), as Linux nvmet.
+            Cmic = IsDiscovery ? (byte)0 : (byte)(IdentifyController.CmicMultiPort | IdentifyController.CmicMultiController | IdentifyController.CmicAnaReporting),
             Mdts = (byte)Math.Max(0, System.Numerics.BitOperations.Log2((uint)limits.MaxDataTransferSize) - 12),
             ControllerId = ControllerId,
             Version = VersionValue,
-            Oaes = IsDiscovery ? AsyncEvent.ConfigDiscoveryLogChange : AsyncEvent.ConfigNamespaceAttribute,
+            Oaes = IsDiscovery ? AsyncEvent.ConfigDiscoveryLogChange : AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigAnaChange,
             Ctratt = 0x01,
             ControllerType = IsDiscovery ? IdentifyController.TypeDiscovery : IdentifyController.TypeIo,
             Aerl = AsyncEventLimit,
@@ -136,9 +137,13 @@ public sealed partial class TargetController
                 : (byte)(IdentifyController.LpaSmartPerNamespace | IdentifyController.LpaCommandEffects | IdentifyController.LpaExtendedData),
             Elpe = ErrorLogEntries - 1,
             KeepAliveSupport = 10,
+            AnaTransitionTime = IsDiscovery ? (byte)0 : Registry.Ana.TransitionTimeSeconds,
+            AnaCapabilities = IsDiscovery ? (byte)0 : IdentifyController.AnacapAllStates,
+            AnaGroupIdMax = IsDiscovery ? 0 : Subsystems.AnaGroups.MaxGroupId,
+            AnaGroupCount = IsDiscovery ? 0 : Subsystems.AnaGroups.MaxGroupId,
             MaxCmd = (ushort)limits.MaxQueueSize,
             NamespaceCount = IsDiscovery ? 0 : nn,
-            Oncs = IsDiscovery ? (ushort)0 : (ushort)0x0D, // Compare, Dataset Management, Write Zeroes
+            Oncs = IsDiscovery ? (ushort)0 : (ushort)0x2D, // Compare, Dataset Management, Write Zeroes, Reservations
             Vwc = IsDiscovery ? (byte)0 : (byte)0x07,     // volatile write cache; Flush with NSID FFFFFFFFh supported
             Sgls = 0x00100001,                              // SGLs, any alignment; address is an offset (in-capsule)
             SubsystemNqn = Subsystem.Nqn,
@@ -148,11 +153,17 @@ public sealed partial class TargetController
         };
     }
 
-    private static IdentifyNamespace BuildIdentifyNamespace(Subsystems.TargetNamespace ns) => new()
+    /// <summary>
+    /// On a path where the namespace's group is inaccessible or lost, NUSE reads 0 as from Linux nvmet: this controller
+    /// cannot tell what is allocated. NSZE and NCAP stay, so the host sees one namespace on every path.
+    /// </summary>
+    private static IdentifyNamespace BuildIdentifyNamespace(Subsystems.TargetNamespace ns, AnaState state) => new()
     {
         BlockCount = ns.BlockCount,
         Capacity = ns.BlockCount,
-        Utilization = ns.BlockCount,
+        Utilization = state is AnaState.Inaccessible or AnaState.PersistentLoss ? 0 : ns.BlockCount,
+        AnaGroupId = ns.AnaGroupId,
+        ReservationCapabilities = ns.Reservations.PersistenceSupported ? ReservationTypes.CapabilitiesAll : (byte)(ReservationTypes.CapabilitiesAll & ~1),
         Nmic = 1,
         Dlfeat = 0x09, // deallocated blocks read as zeroes; Write Zeroes supports DEAC
         WriteProtected = ns.ReadOnly,

@@ -14,7 +14,7 @@ namespace NvmeMptls.Target.Controllers;
 /// </summary>
 public sealed partial class TargetController
 {
-    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigDiscoveryLogChange;
+    private const uint SupportedAsyncEvents = AsyncEvent.ConfigSmartWarnings | AsyncEvent.ConfigNamespaceAttribute | AsyncEvent.ConfigAnaChange | AsyncEvent.ConfigDiscoveryLogChange;
 
     /// <summary>Over-temperature threshold default: 343 K (70 °C), as QEMU's emulated controller; SMART reports 300 K.</summary>
     internal const ushort DefaultOverTemperatureKelvin = 343;
@@ -31,7 +31,8 @@ public sealed partial class TargetController
     {
         FeatureIds.AsyncEventConfig or FeatureIds.KeepAliveTimer or FeatureIds.HostIdentifier => true,
         FeatureIds.Arbitration or FeatureIds.PowerManagement or FeatureIds.TemperatureThreshold or FeatureIds.ErrorRecovery
-            or FeatureIds.VolatileWriteCache or FeatureIds.NumberOfQueues or FeatureIds.WriteAtomicityNormal => !IsDiscovery,
+            or FeatureIds.VolatileWriteCache or FeatureIds.NumberOfQueues or FeatureIds.WriteAtomicityNormal
+            or FeatureIds.ReservationNotificationMask or FeatureIds.ReservationPersistence => !IsDiscovery,
         _ => false,
     };
 
@@ -96,6 +97,8 @@ public sealed partial class TargetController
             case FeatureIds.KeepAliveTimer:
                 SetKeepAliveTimeout(value);
                 return new AdminResult(NvmeStatus.Success);
+            case FeatureIds.ReservationNotificationMask or FeatureIds.ReservationPersistence:
+                return SetReservationFeature(fid, cmd.Nsid, value);
             default:
                 // Host Identifier: NVMe Base 2.0 §5.27 — a message-based controller takes the host identifier from
                 // the Connect command; Set Features for it is aborted with Command Sequence Error (as Linux nvmet).
@@ -167,7 +170,7 @@ public sealed partial class TargetController
             var capabilities = fid switch
             {
                 FeatureIds.HostIdentifier => 0u,
-                FeatureIds.ErrorRecovery => Features.CapabilityChangeable | Features.CapabilityNamespaceSpecific,
+                FeatureIds.ErrorRecovery or FeatureIds.ReservationNotificationMask or FeatureIds.ReservationPersistence => Features.CapabilityChangeable | Features.CapabilityNamespaceSpecific,
                 _ => Features.CapabilityChangeable,
             };
             return new AdminResult(NvmeStatus.Success, Dw0: capabilities);
@@ -196,6 +199,8 @@ public sealed partial class TargetController
                 return Value(current ? AsyncEventConfig : 0);
             case FeatureIds.KeepAliveTimer:
                 return Value(current ? KeepAliveTimeoutMs : _connectKeepAliveMs);
+            case FeatureIds.ReservationNotificationMask or FeatureIds.ReservationPersistence:
+                return GetReservationFeature(fid, cmd.Nsid, current);
             default:
                 // Host Identifier: only the 128-bit (extended) form is supported: CDW11 bit 0 must be set.
                 if ((cmd.Cdw11 & 1) == 0)

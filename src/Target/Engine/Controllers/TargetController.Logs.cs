@@ -12,7 +12,7 @@ public sealed partial class TargetController
     private AdminResult GetLogPage(CommandContext ctx)
     {
         ref readonly var cmd = ref ctx.Command;
-        var (lid, _, offset, length, rae) = GetLogPageCommand.Read(cmd);
+        var (lid, _, offset, length, rae, lsp) = GetLogPageCommand.Read(cmd);
 
         // The log page offset is in bytes and must be dword aligned.
         if ((offset & 3) != 0 || length > (ulong)ctx.TransferLength)
@@ -30,6 +30,8 @@ public sealed partial class TargetController
             (LogPageIds.FirmwareSlot, false) => BuildFirmwareSlotLog(),
             (LogPageIds.ChangedNamespaceList, false) => BuildChangedNamespaceList(rae),
             (LogPageIds.CommandsSupportedAndEffects, false) => BuildEffectsLog(),
+            (LogPageIds.ReservationNotification, false) => BuildReservationNotificationLog(rae),
+            (LogPageIds.AsymmetricNamespaceAccess, false) => BuildAnaLog(ctx.Queue.Port.Id, (lsp & AnaLogPage.LspReturnGroupsOnly) != 0),
             _ => null,
         };
         if (page is null)
@@ -47,6 +49,15 @@ public sealed partial class TargetController
             lock (_lock)
             {
                 _discoveryNoticeMasked = false;
+            }
+        }
+
+        // NVMe Base 2.0 §5.2: reading the log page an event names, without RAE, re-arms that event.
+        if (lid == LogPageIds.AsymmetricNamespaceAccess && !rae)
+        {
+            lock (_lock)
+            {
+                _anaNoticeMasked = false;
             }
         }
 
@@ -106,7 +117,7 @@ public sealed partial class TargetController
     private static byte[] BuildSupportedLogs()
     {
         var page = new byte[1024];
-        foreach (var lid in new[] { LogPageIds.SupportedLogPages, LogPageIds.ErrorInformation, LogPageIds.SmartHealth, LogPageIds.FirmwareSlot, LogPageIds.ChangedNamespaceList, LogPageIds.CommandsSupportedAndEffects })
+        foreach (var lid in new[] { LogPageIds.SupportedLogPages, LogPageIds.ErrorInformation, LogPageIds.SmartHealth, LogPageIds.FirmwareSlot, LogPageIds.ChangedNamespaceList, LogPageIds.CommandsSupportedAndEffects, LogPageIds.AsymmetricNamespaceAccess, LogPageIds.ReservationNotification })
         {
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(lid * 4), 1);
         }
@@ -183,6 +194,44 @@ public sealed partial class TargetController
         return page;
     }
 
+    /// <summary>
+    /// Asymmetric Namespace Access log (0Ch) as seen from <paramref name="portId"/>: one descriptor per group that is
+    /// named in the configuration or holds a namespace of this subsystem, ascending, each with this port's state and
+    /// its namespaces ascending (the Linux host walks both lists in order). NVMe Base 2.0 §5.16.1.12.
+    /// </summary>
+    private byte[] BuildAnaLog(ushort portId, bool groupsOnly)
+    {
+        var ana = Registry.Ana;
+        var members = new SortedDictionary<uint, List<uint>>();
+        foreach (var group in ana.NamedGroups())
+        {
+            members[group] = [];
+        }
+
+        foreach (var nsid in Subsystem.ActiveNsids())
+        {
+            if (Subsystem.FindNamespace(nsid) is { } ns)
+            {
+                if (!members.TryGetValue(ns.AnaGroupId, out var list))
+                {
+                    members[ns.AnaGroupId] = list = [];
+                }
+
+                list.Add(nsid);
+            }
+        }
+
+        // The header's count is read first: a change between it and the descriptors shows up as a newer count next time.
+        var changeCount = ana.ChangeCount;
+        var groups = new List<AnaGroupDescriptor>(members.Count);
+        foreach (var (group, nsids) in members)
+        {
+            groups.Add(new AnaGroupDescriptor(group, ana.GroupChangeCount(group), ana.StateOf(portId, group), nsids));
+        }
+
+        return new AnaLogPage(changeCount, groups).ToArray(groupsOnly);
+    }
+
     /// <summary>Changed Namespace List: reading it (without RAE) clears the list and re-arms the notice.</summary>
     private byte[] BuildChangedNamespaceList(bool retainAsyncEvent)
     {
@@ -221,7 +270,7 @@ public sealed partial class TargetController
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(op * 4), 1);
         }
 
-        foreach (var op in new[] { IoOpcodes.Flush, IoOpcodes.Read, IoOpcodes.Compare })
+        foreach (var op in new[] { IoOpcodes.Flush, IoOpcodes.Read, IoOpcodes.Compare, IoOpcodes.ReservationRegister, IoOpcodes.ReservationReport, IoOpcodes.ReservationAcquire, IoOpcodes.ReservationRelease })
         {
             BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(1024 + (op * 4)), 1);
         }

@@ -29,6 +29,8 @@ public sealed partial class TargetController : IAsyncDisposable
     private long _lastKeepAliveTicks;
     private bool _namespaceNoticeMasked;
     private bool _discoveryNoticeMasked;
+    private bool _anaNoticeMasked;
+    private int _adminPortId = -1;
     private int _closed;
 
     internal TargetController(TargetRegistry registry, Subsystem subsystem, ushort controllerId, string hostNqn, Guid hostId, uint kato, ILogger logger)
@@ -51,6 +53,9 @@ public sealed partial class TargetController : IAsyncDisposable
     public string HostNqn { get; }
     public Guid HostId { get; }
     public bool IsDiscovery => Subsystem.IsDiscovery;
+
+    /// <summary>The port of the admin queue (-1 before it attaches): ANA states and notices are this port's.</summary>
+    public int AdminPortId => Volatile.Read(ref _adminPortId);
 
     /// <summary>KATO in milliseconds (0: keep-alive disabled).</summary>
     public uint KeepAliveTimeoutMs { get; private set; }
@@ -87,6 +92,11 @@ public sealed partial class TargetController : IAsyncDisposable
             if (Closed || !_queues.TryAdd(qid, queue))
             {
                 return false;
+            }
+
+            if (qid == 0)
+            {
+                Volatile.Write(ref _adminPortId, queue.Port.Id);
             }
 
             return true;
@@ -250,6 +260,27 @@ public sealed partial class TargetController : IAsyncDisposable
         if (raise)
         {
             RaiseEvent(AsyncEvent.NamespaceAttributeChanged.ToDw0());
+        }
+    }
+
+    /// <summary>An ANA state changed on this controller's port, or a namespace moved group: ANA Change notice (NVMe Base 2.0 §8.1.4).</summary>
+    internal void OnAnaChanged()
+    {
+        if (IsDiscovery)
+        {
+            return;
+        }
+
+        bool raise;
+        lock (_lock)
+        {
+            raise = (AsyncEventConfig & AsyncEvent.ConfigAnaChange) != 0 && !_anaNoticeMasked;
+            _anaNoticeMasked |= raise;
+        }
+
+        if (raise)
+        {
+            RaiseEvent(AsyncEvent.AnaChange.ToDw0());
         }
     }
 

@@ -61,6 +61,7 @@ public sealed class Subsystem
         }
 
         ns.Resized = resized => NotifyNamespaceChanged(resized.Nsid);
+        Ana?.MembershipChanged(ns.AnaGroupId, notify: false);
         NotifyNamespaceChanged(ns.Nsid);
         return true;
     }
@@ -77,6 +78,41 @@ public sealed class Subsystem
         NotifyNamespaceChanged(nsid);
         await removal.ConfigureAwait(false);
         _namespaces.TryRemove(nsid, out _);
+        Ana?.MembershipChanged(ns.AnaGroupId, notify: false);
+        return true;
+    }
+
+    /// <summary>The registry's ANA groups, set when the subsystem is added to a registry.</summary>
+    internal AnaGroups? Ana { get; set; }
+
+    /// <summary>Moves a live namespace to another ANA group (live reload): its state on each port may change, so every controller is told.</summary>
+    public bool SetAnaGroup(uint nsid, uint anaGroupId)
+    {
+        if (!AnaGroups.IsValidGroupId(anaGroupId))
+        {
+            throw new ArgumentOutOfRangeException(nameof(anaGroupId), anaGroupId, $"ANA group ids are 1..{AnaGroups.MaxGroupId}");
+        }
+
+        if (FindNamespace(nsid) is not { } ns || ns.AnaGroupId == anaGroupId)
+        {
+            return false;
+        }
+
+        var old = ns.AnaGroupId;
+        ns.AnaGroupId = anaGroupId;
+        Ana?.MembershipChanged(old, notify: false);
+        if (Ana is { } ana)
+        {
+            ana.MembershipChanged(anaGroupId, notify: true);
+        }
+        else
+        {
+            foreach (var controller in _controllers.Values)
+            {
+                controller.OnAnaChanged();
+            }
+        }
+
         return true;
     }
 
@@ -88,6 +124,35 @@ public sealed class Subsystem
 
     internal Controllers.TargetController? FindController(ushort cntlid) =>
         _controllers.TryGetValue(cntlid, out var c) ? c : null;
+
+    /// <summary>Delivers reservation notices to every controller of each host they name.</summary>
+    internal void NotifyReservation(uint nsid, List<ReservationNotice> notices)
+    {
+        foreach (var notice in notices)
+        {
+            foreach (var controller in _controllers.Values)
+            {
+                if (controller.HostId == notice.HostId)
+                {
+                    controller.OnReservationNotice(nsid, notice.Type);
+                }
+            }
+        }
+    }
+
+    /// <summary>A controller of <paramref name="hostId"/> (for the reservation report), or FFFFh when none is connected.</summary>
+    internal ushort ControllerOf(Guid hostId)
+    {
+        foreach (var controller in _controllers.Values)
+        {
+            if (controller.HostId == hostId)
+            {
+                return controller.ControllerId;
+            }
+        }
+
+        return 0xFFFF;
+    }
 
     private void NotifyNamespaceChanged(uint nsid)
     {

@@ -13,8 +13,17 @@ public sealed class TargetNamespace
     private int _removed;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public TargetNamespace(uint nsid, IBlockDevice device, Guid nguid, Guid uuid, bool readOnly)
+    private uint _anaGroupId;
+
+    public TargetNamespace(uint nsid, IBlockDevice device, Guid nguid, Guid uuid, bool readOnly, uint anaGroupId = AnaGroups.DefaultGroupId, NamespaceReservations? reservations = null)
     {
+        Reservations = reservations ?? new NamespaceReservations();
+        if (!AnaGroups.IsValidGroupId(anaGroupId))
+        {
+            throw new ArgumentOutOfRangeException(nameof(anaGroupId), anaGroupId, $"ANA group ids are 1..{AnaGroups.MaxGroupId}");
+        }
+
+        _anaGroupId = anaGroupId;
         Nsid = nsid;
         Device = device;
         Nguid = nguid;
@@ -32,6 +41,13 @@ public sealed class TargetNamespace
     public bool ReadOnly { get; }
     public int LbaShift { get; }
     public int LbaSize => 1 << LbaShift;
+
+    /// <summary>ANAGRPID: the ANA group whose per-port state decides whether a port serves this namespace's I/O.</summary>
+    public uint AnaGroupId
+    {
+        get => Volatile.Read(ref _anaGroupId);
+        internal set => Volatile.Write(ref _anaGroupId, value);
+    }
     /// <summary>NSZE: follows the device when it is resized (an RBD image), so new commands see the new size at once.</summary>
     public ulong BlockCount => (ulong)Volatile.Read(ref _blockCount);
 
@@ -39,6 +55,9 @@ public sealed class TargetNamespace
     internal Action<TargetNamespace>? Resized { get; set; }
     public bool Removed => Volatile.Read(ref _removed) != 0;
     public NamespaceCounters Counters { get; } = new();
+
+    /// <summary>Persistent reservations: registrants, the reservation, PTPL; checked for every I/O.</summary>
+    public NamespaceReservations Reservations { get; }
 
     private void OnDeviceResized(IBlockDevice device)
     {

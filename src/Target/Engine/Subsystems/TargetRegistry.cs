@@ -94,7 +94,11 @@ public sealed class TargetRegistry
         Buffers = new Tcp.DataBufferPool(limits.MaxBufferedBytes, limits.BufferIdleTrim, Time);
         Discovery = new Subsystem(WellKnownNqns.Discovery, "discovery", "NvmeMptls Discovery", isDiscovery: true, HostAccess.Any);
         GeneratedPsks = new Crypto.Psk.GeneratedPskStore(Time);
+        Ana = new AnaGroups(OnAnaChanged);
     }
+
+    /// <summary>ANA groups and each port's state for them.</summary>
+    public AnaGroups Ana { get; }
 
     public TargetLimits Limits { get; }
     public TimeProvider Time { get; }
@@ -184,6 +188,7 @@ public sealed class TargetRegistry
             return false;
         }
 
+        subsystem.Ana = Ana;
         DiscoveryChanged();
         return true;
     }
@@ -220,6 +225,21 @@ public sealed class TargetRegistry
         foreach (var controller in Discovery.Controllers)
         {
             controller.OnDiscoveryLogChanged();
+        }
+    }
+
+    /// <summary>ANA states changed on <paramref name="portId"/> (null: on every port): ANA Change notice to the controllers there.</summary>
+    private void OnAnaChanged(ushort? portId)
+    {
+        foreach (var subsystem in _subsystems.Values)
+        {
+            foreach (var controller in subsystem.Controllers)
+            {
+                if (portId is null || controller.AdminPortId == portId)
+                {
+                    controller.OnAnaChanged();
+                }
+            }
         }
     }
 

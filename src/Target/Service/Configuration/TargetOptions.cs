@@ -31,6 +31,8 @@ public sealed record TargetOptions
 
     public MetricsOptions Metrics { get; init; } = new();
 
+    public AnaOptions Ana { get; init; } = new();
+
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>
@@ -111,6 +113,15 @@ public sealed record NamespaceOptions
 
     public bool ReadOnly { get; init; }
 
+    /// <summary>ANAGRPID: the ANA group (1..128) whose per-port state decides which ports serve this namespace.</summary>
+    public uint AnaGroup { get; init; } = 1;
+
+    /// <summary>
+    /// File keeping the namespace's persistent reservations across restarts (Persist Through Power Loss); null keeps
+    /// them in memory only and reports PTPL as not supported.
+    /// </summary>
+    public string? ReservationStateFile { get; init; }
+
     /// <summary>The image of an rbd namespace; null for the other backings.</summary>
     public RbdOptions? Rbd { get; init; }
 
@@ -144,6 +155,9 @@ public sealed record PortOptions
     public int ExpectedPaths { get; init; } = 1;
 
     public TlsMode Tls { get; init; } = TlsMode.None;
+
+    /// <summary>This port's ANA state per group; groups not listed are optimized here. Changes apply live (ANA Change notice).</summary>
+    public AnaStateMap AnaStates { get; init; } = AnaStateMap.Empty;
 
     /// <summary>Bind the listeners inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }

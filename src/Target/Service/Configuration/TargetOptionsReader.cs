@@ -44,6 +44,10 @@ internal sealed class TargetOptionsReader
                 Connect = Duration(target.GetSection("Timeouts"), "Connect", defaults.Timeouts.Connect),
             },
             Metrics = ReadMetrics(target.GetSection("Metrics")),
+            Ana = new AnaOptions
+            {
+                TransitionTimeSeconds = Int(target.GetSection("Ana"), "TransitionTimeSeconds", defaults.Ana.TransitionTimeSeconds),
+            },
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
         };
     }
@@ -76,6 +80,8 @@ internal sealed class TargetOptionsReader
             SizeBytes = Size(section, "Size"),
             LbaSize = Int(section, "LbaSize", 512),
             ReadOnly = Bool(section, "ReadOnly", false),
+            AnaGroup = UInt(section, "AnaGroup", 1),
+            ReservationStateFile = Text(section, "ReservationStateFile"),
             Rbd = RbdOptions.Read(section),
         };
 
@@ -124,7 +130,32 @@ internal sealed class TargetOptionsReader
             Multipath = Choice(section, "Multipath", defaults.Multipath, s_multipath),
             ExpectedPaths = Int(section, "ExpectedPaths", defaults.ExpectedPaths),
             Tls = Choice(section, "Tls", defaults.Tls, s_tls),
+            AnaStates = ReadAnaStates(section.GetSection("AnaStates")),
         };
+    }
+
+    /// <summary>"AnaStates": { "GROUP": "STATE", ... }: group ids are checked for range by the validator.</summary>
+    private AnaStateMap ReadAnaStates(IConfigurationSection section)
+    {
+        var states = System.Collections.Immutable.ImmutableSortedDictionary.CreateBuilder<uint, Transport.Nvme.AnaState>();
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (!uint.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out uint group))
+            {
+                _errors.Add($"{child.Path}: the key must be an ANA group id from 1 to {Subsystems.AnaGroups.MaxGroupId} (was '{child.Key}')");
+                continue;
+            }
+
+            if (!Transport.Nvme.AnaStates.TryParse(child.Value?.Trim(), out var state))
+            {
+                _errors.Add($"{child.Path}: must be one of optimized, non-optimized, inaccessible, persistent-loss, change (was '{child.Value}')");
+                continue;
+            }
+
+            states[group] = state;
+        }
+
+        return states.Count == 0 ? AnaStateMap.Empty : new AnaStateMap(states.ToImmutable());
     }
 
     private TlsOptions ReadTls(IConfigurationSection section)

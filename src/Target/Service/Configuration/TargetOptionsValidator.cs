@@ -19,6 +19,7 @@ internal static partial class TargetOptionsValidator
         ValidateTls(options, errors);
         ValidateDhChap(options, errors);
         ValidateLimits(options.Limits, errors);
+        ValidateAna(options, errors);
 
         if (options.KeepAlive.DiscoveryDefaultTimeout <= TimeSpan.Zero)
         {

@@ -47,6 +47,8 @@ public static class TargetBuilder
             registry.AddPort(ToPortInfo(p));
         }
 
+        ApplyAna(registry, options);
+
         registry.Authentication = BuildAuthentication(options.DhChap);
         return registry;
     }
@@ -82,6 +84,16 @@ public static class TargetBuilder
         }
 
         return new HostAuthentication(entries);
+    }
+
+    /// <summary>ANATT and every port's ANA states (unchanged states tell no one; a changed one sends ANA Change notices).</summary>
+    public static void ApplyAna(TargetRegistry registry, TargetOptions options)
+    {
+        registry.Ana.TransitionTimeSeconds = (byte)options.Ana.TransitionTimeSeconds;
+        foreach (var p in options.Ports)
+        {
+            registry.Ana.SetPortStates((ushort)p.Id, p.AnaStates.States);
+        }
     }
 
     public static TargetPortInfo ToPortInfo(PortOptions p) => new((ushort)p.Id, p.Address, p.Port, p.Tls switch
@@ -125,6 +137,7 @@ public static class TargetBuilder
         var nguid = new Guid(id, bigEndian: true);
         ns.WriteUuid(id);
         var uuid = new Guid(id, bigEndian: true);
-        return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly);
+        var reservations = ns.ReservationStateFile is { } stateFile ? new NamespaceReservations(new FileReservationStore(stateFile)) : null;
+        return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup, reservations);
     }
 }

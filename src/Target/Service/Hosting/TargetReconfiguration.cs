@@ -19,6 +19,20 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
     {
         await ApplySubsystemsAsync(previous, next).ConfigureAwait(false);
         await ApplyPortsAsync(previous, next).ConfigureAwait(false);
+        await Step("apply ANA states", () =>
+        {
+            TargetBuilder.ApplyAna(Registry, next);
+            foreach (var port in next.Ports)
+            {
+                var before = previous.Ports.FirstOrDefault(p => p.Id == port.Id);
+                if (before is null || !before.AnaStates.Equals(port.AnaStates))
+                {
+                    Log.AnaStatesChanged(logger, port.Id, port.AnaStates.ToString());
+                }
+            }
+
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
         // Secrets (inline or in key files whose contents may have changed) are re-read on every reload; a running
         // transaction keeps the keys it started with, the next Negotiate uses the new ones.
         await Step("reload DH-HMAC-CHAP secrets", () =>
@@ -78,6 +92,14 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
         foreach (var ns in old.Namespaces)
         {
             var replacement = FindNamespace(next.Namespaces, ns.Nsid);
+            if (replacement is not null && replacement.AnaGroup != ns.AnaGroup && replacement with { AnaGroup = ns.AnaGroup } == ns)
+            {
+                // Only the ANA group changed: move the live namespace, no drain (ANA Change notice to every controller).
+                live.SetAnaGroup(ns.Nsid, replacement.AnaGroup);
+                Log.NamespaceAnaGroupChanged(logger, live.Nqn, ns.Nsid, ns.AnaGroup, replacement.AnaGroup);
+                continue;
+            }
+
             if (replacement is null || replacement != ns)
             {
                 await Step($"remove namespace {ns.Nsid} of {live.Nqn}", async () =>
@@ -93,7 +115,7 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
         foreach (var ns in next.Namespaces)
         {
             var before = FindNamespace(old.Namespaces, ns.Nsid);
-            if (before is null || before != ns)
+            if (before is null || before with { AnaGroup = ns.AnaGroup } != ns)
             {
                 await Step($"add namespace {ns.Nsid} of {live.Nqn}", () =>
                 {
@@ -140,7 +162,7 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
         foreach (var old in previous.Ports)
         {
             var now = next.Ports.FirstOrDefault(p => p.Id == old.Id);
-            if (now is null || now != old)
+            if (now is null || now with { AnaStates = old.AnaStates } != old)
             {
                 await Step($"stop port {old.Id}", async () =>
                 {
@@ -155,7 +177,7 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
         foreach (var port in next.Ports)
         {
             var before = previous.Ports.FirstOrDefault(p => p.Id == port.Id);
-            if (before is null || before != port)
+            if (before is null || before with { AnaStates = port.AnaStates } != port)
             {
                 await Step($"start port {port.Id}", () =>
                 {
@@ -249,6 +271,12 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
 
         [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Reload applied: {Subsystems} subsystem(s), {Ports} port(s)")]
         public static partial void Applied(ILogger logger, int subsystems, int ports);
+
+        [LoggerMessage(EventId = 5112, Level = LogLevel.Information, Message = "Reload: port {PortId} ANA states now {States} (groups not listed are optimized); controllers on the port notified")]
+        public static partial void AnaStatesChanged(ILogger logger, int portId, string states);
+
+        [LoggerMessage(EventId = 5113, Level = LogLevel.Information, Message = "Reload: {SubsystemNqn} namespace {Nsid} moved from ANA group {OldGroup} to {NewGroup}; controllers notified")]
+        public static partial void NamespaceAnaGroupChanged(ILogger logger, string subsystemNqn, uint nsid, uint oldGroup, uint newGroup);
 
         [LoggerMessage(EventId = 5111, Level = LogLevel.Information, Message = "Reload: DH-HMAC-CHAP secrets re-read ({Entries} host entr(ies)); new authentications use them")]
         public static partial void DhChapReloaded(ILogger logger, int entries);

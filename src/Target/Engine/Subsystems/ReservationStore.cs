@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using NvmeMptls.Transport.Nvme;
+
+namespace NvmeMptls.Target.Subsystems;
+
+/// <summary>A namespace's persistent reservation state as it is saved: generation, type, holder, PTPL and the registrants.</summary>
+public sealed record ReservationSnapshot(uint Generation, ReservationType Type, Guid Holder, bool PersistThroughPowerLoss, IReadOnlyList<KeyValuePair<Guid, ulong>> Registrants)
+{
+    public static ReservationSnapshot Empty { get; } = new(0, ReservationType.None, Guid.Empty, false, []);
+}
+
+/// <summary>Where a namespace's reservation state lives between restarts (Persist Through Power Loss).</summary>
+public interface IReservationStore
+{
+    /// <summary>The saved state, or <see cref="ReservationSnapshot.Empty"/> when nothing was saved.</summary>
+    ReservationSnapshot Load();
+
+    /// <summary>Saves <paramref name="snapshot"/> durably before the command that changed it completes.</summary>
+    void Save(ReservationSnapshot snapshot);
+}
+
+/// <summary>
+/// A small text file (written to a temporary file, flushed and renamed over the old one, so a crash leaves the
+/// old or the new state, never half of one):
+/// <code>
+/// nvmemptls-reservations 1
+/// generation 7
+/// type 5
+/// holder 3f2504e0-4f89-41d3-9a0c-0305e82c3301
+/// ptpl 1
+/// registrant 3f2504e0-4f89-41d3-9a0c-0305e82c3301 0x1122334455667788
+/// </code>
+/// </summary>
+public sealed class FileReservationStore(string path) : IReservationStore
+{
+    private const string Magic = "nvmemptls-reservations 1";
+
+    public string Path { get; } = path;
+
+    public ReservationSnapshot Load()
+    {
+        if (!File.Exists(Path))
+        {
+            return ReservationSnapshot.Empty;
+        }
+
+        var lines = File.ReadAllLines(Path);
+        if (lines.Length == 0 || lines[0] != Magic)
+        {
+            throw new InvalidDataException($"{Path}: not a reservation state file (first line must be '{Magic}')");
+        }
+
+        uint generation = 0;
+        var type = ReservationType.None;
+        var holder = Guid.Empty;
+        var ptpl = false;
+        var registrants = new List<KeyValuePair<Guid, ulong>>();
+        for (var i = 1; i < lines.Length; i++)
+        {
+            var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                switch (parts[0])
+                {
+                    case "generation":
+                        generation = uint.Parse(parts[1], CultureInfo.InvariantCulture);
+                        break;
+                    case "type":
+                        var t = byte.Parse(parts[1], CultureInfo.InvariantCulture);
+                        type = t == 0 || ReservationTypes.IsDefined(t) ? (ReservationType)t : throw new FormatException($"type {t}");
+                        break;
+                    case "holder":
+                        holder = Guid.Parse(parts[1], CultureInfo.InvariantCulture);
+                        break;
+                    case "ptpl":
+                        ptpl = parts[1] == "1";
+                        break;
+                    case "registrant":
+                        registrants.Add(new(Guid.Parse(parts[1], CultureInfo.InvariantCulture), ulong.Parse(parts[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)));
+                        break;
+                    default:
+                        throw new FormatException($"unknown key '{parts[0]}'");
+                }
+            }
+            catch (Exception ex) when (ex is FormatException or IndexOutOfRangeException or OverflowException or ArgumentException)
+            {
+                throw new InvalidDataException($"{Path}:{i + 1}: {ex.Message}", ex);
+            }
+        }
+
+        return new ReservationSnapshot(generation, type, holder, ptpl, registrants);
+    }
+
+    public void Save(ReservationSnapshot snapshot)
+    {
+        var text = new StringBuilder(Magic).Append('\n');
+        text.Append(CultureInfo.InvariantCulture, $"generation {snapshot.Generation}\n");
+        text.Append(CultureInfo.InvariantCulture, $"type {(byte)snapshot.Type}\n");
+        text.Append(CultureInfo.InvariantCulture, $"holder {snapshot.Holder}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ptpl {(snapshot.PersistThroughPowerLoss ? 1 : 0)}\n");
+        foreach (var (host, key) in snapshot.Registrants)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"registrant {host} 0x{key:x16}\n");
+        }
+
+        var temporary = Path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            var bytes = Encoding.ASCII.GetBytes(text.ToString());
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, Path, overwrite: true);
+    }
+}

@@ -12,7 +12,8 @@ namespace NvmeMptls.IntegrationTests.Interop;
 /// reconnects admin and I/O queues with TLS (tlshd) under the <c>NVMe1G…</c> identity, which our target accepts from
 /// its generated-PSK store on a port with TLS "optional" and no configured TLS key; then a verified O_DIRECT
 /// write/read. Host A is required to concatenate (Target:DhChap:Hosts:N:SecureConcat: ATR|ASCR; connecting without
-/// --concat is refused), host B is not (it concatenates on its own, as with the Linux target).
+/// --concat is refused), host B is not (it concatenates on its own, as with the Linux target). Writing the secret to
+/// sysfs dhchap_secret re-authenticates a concatenated controller with SC_C REPLACETLSPSK on its TLS admin queue.
 /// </summary>
 [TestFixture]
 [Category("Interop")]
@@ -117,6 +118,19 @@ public sealed class LinuxHostConcatTests
                 "admin and two I/O queues handshook with the generated PSK");
             Assert.That(Vm.Value($"concat.{name}.queues"), Is.EqualTo("2"));
         });
+    }
+
+    [TestCase("a-required")]
+    [TestCase("b-optional")]
+    public void KernelHostReauthentication_ReplacesTheGeneratedPsk(string name)
+    {
+        string host = name.StartsWith('a') ? HostA : HostB;
+        Vm.AssertCheck($"replace-{name}");
+        Vm.AssertCheck($"io-after-replace-{name}");
+        string replaced = Vm.Value($"concat.{name}.replaced");
+        TestContext.Out.WriteLine($"{name}: {Vm.Value($"concat.{name}.identity")} -> {replaced}");
+        Assert.That(Target.Log, Does.Contain($"host {host} concatenated (REPLACETLSPSK): TLS PSK {replaced} generated"),
+            "the kernel re-keyed with SC_C REPLACETLSPSK on its TLS admin queue and our target derived the same new identity");
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using NvmeMptls.Crypto.Auth;
+using NvmeMptls.Crypto.Psk;
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
 
@@ -73,6 +74,15 @@ public sealed class SecureConcatServiceTests
             string before = paths[0].Tls!.PskIdentity;
             string replaced = await controller.ReplaceTlsPskAsync();
             Assert.That(replaced, Does.StartWith($"NVMe1G01 {HostNqn} {Nqn} ").And.Not.EqualTo(before), "REPLACETLSPSK gives a new key");
+            var store = target.Service.Server!.Registry.GeneratedPsks;
+            Assert.That(NvmePskIdentity.TryParse(replaced, out var replacedIdentity, out _), Is.True);
+            Assert.That(NvmePskIdentity.TryParse(before, out var beforeIdentity, out _), Is.True);
+            using (var current = store.Find(replacedIdentity!))
+            {
+                Assert.That(current, Is.Not.Null, "the target holds the new key");
+            }
+
+            Assert.That(store.Find(beforeIdentity!), Is.Null, "and retired the one it replaced");
             await ns.ReadAsync(8, back);
             Assert.That(back, Is.EqualTo(data), "the queues keep their sessions after the re-key");
         }

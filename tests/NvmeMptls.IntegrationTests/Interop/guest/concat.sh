@@ -31,6 +31,20 @@ while IFS='|' read -r name hnqn hid hkey ckey expect; do
       value "concat.$name.identity" "$(identity_used "$ctrl")"
       value "concat.$name.queues" "$(( $(cat /sys/class/nvme/$ctrl/queue_count) - 1 ))"
       verify_io "io-$name" "$dev" "$IOP_MB" 1M
+      # re-authentication through sysfs (same secret): on a concatenated controller the kernel negotiates SC_C
+      # REPLACETLSPSK on its TLS admin queue, inserts the new generated key and revokes the old one (sysfs tls_key
+      # keeps naming the key of the running TLS sessions, so the new identity is read from the keyring)
+      old=$(identity_used "$ctrl")
+      printf '%s' "$hkey" > "/sys/class/nvme/$ctrl/dhchap_secret" 2>/tmp/replace.err || sed 's/^/    /' /tmp/replace.err
+      i=0; new=$old
+      while [ $i -lt 50 ] && [ "$new" = "$old" ]; do
+        sleep 0.1; i=$((i + 1))
+        new=$(grep ' psk ' /proc/keys | sed 's/.*psk *//; s/: [0-9]*$//' | grep "^NVMe1G0. $hnqn $IOP_NQN " | grep -vF "$old" | tail -n 1)
+        [ -n "$new" ] || new=$old
+      done
+      value "concat.$name.replaced" "$new"
+      if [ -n "$new" ] && [ "$new" != "$old" ]; then pass "replace-$name"; else fail "replace-$name" "identity still '$new'"; fi
+      verify_io "io-after-replace-$name" "$dev" "$IOP_MB" 1M
     else
       fail "io-$name" "no block device"
     fi

@@ -142,6 +142,25 @@ public sealed class SecureConcatTargetTests
     }
 
     [Test]
+    public async Task NewTlsPsk_OnAnIoQueue_IsAConcatMismatch()
+    {
+        await using var target = Target();
+        var (admin, connect) = await AdminAsync(target);
+        await using var _ = admin;
+        using (var session = Session(NegotiateMessage.NoSecureChannel))
+        {
+            Assert.That(await AuthTargetTests.AuthenticateAsync(admin, session), Is.Null);
+        }
+
+        await using var io = target.Connect();
+        await io.InitializeAsync();
+        var ioConnect = await io.ConnectAsync(InMemoryTarget.SubsystemNqn, 1, 31, cntlid: new ConnectResponse(connect.Dw0).ControllerId);
+        Assert.That(new ConnectResponse(ioConnect.Dw0).AuthenticationRequired, Is.True, ioConnect.Status.ToString());
+        Assert.That(await NegotiateAsync(io, NegotiateMessage.NewTlsPsk, [DhChapHashId.Sha256], [DhChapGroupId.Ffdhe2048]),
+            Is.EqualTo(AuthFailureReason.ConcatMismatch));
+    }
+
+    [Test]
     public async Task NewTlsPsk_WithoutHostChallenge_Fails()
     {
         await using var target = Target(groups: [DhChapGroupId.Ffdhe2048], hashes: [DhChapHashId.Sha256]);

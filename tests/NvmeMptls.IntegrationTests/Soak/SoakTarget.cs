@@ -263,6 +263,13 @@ internal sealed class SoakTarget : IAsyncDisposable
             kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
         }
 
+        var states = SocketStates();
+        return "fds " + string.Join(", ", kinds.Select(kv => $"{kv.Key} {kv.Value}")) + "; sockets " + string.Join(", ", states.Select(kv => $"{kv.Key} {kv.Value}"));
+    }
+
+    /// <summary>The target's sockets counted by "tcp STATE" (subflows, listener) and "mptcp STATE".</summary>
+    public SortedDictionary<string, int> SocketStates()
+    {
         var states = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var netid in (string[])["-t", "-M"])
         {
@@ -274,7 +281,7 @@ internal sealed class SoakTarget : IAsyncDisposable
             }
         }
 
-        return "fds " + string.Join(", ", kinds.Select(kv => $"{kv.Key} {kv.Value}")) + "; sockets " + string.Join(", ", states.Select(kv => $"{kv.Key} {kv.Value}"));
+        return states;
     }
 
     private string Ss(string args)

@@ -129,6 +129,7 @@ public sealed class SoakTests : TestbedFixture
             var fdTargetsBase = target.DescriptorTargets();
             var fdsBase = fdTargetsBase.Count(t => !SoakTarget.IsAssembly(t));
             var clientFdsBase = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+            var subflowsBase = target.SocketStates().GetValueOrDefault("tcp ESTAB");
             Note($"baseline: RSS {Mib(rssBase)} MiB, {fdsBase} fds besides assemblies; this (initiator) process {clientFdsBase} fds; target {target.DescriptorReport()}");
             await FaultPhaseAsync(At(0.85));
             Note("faults over; quiet tail");
@@ -143,6 +144,7 @@ public sealed class SoakTests : TestbedFixture
             var newTargets = fdTargetsEnd.Except(fdTargetsBase, StringComparer.Ordinal).Select(Path.GetFileName).ToList();
             Note($"descriptors opened since the baseline: {(newTargets.Count == 0 ? "none" : string.Join(", ", newTargets))}");
             var clientFdsEnd = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+            var subflowsEnd = target.SocketStates().GetValueOrDefault("tcp ESTAB");
             Note($"end: RSS {Mib(rssEnd)} MiB, {fdsEnd} fds besides assemblies; this (initiator) process {clientFdsEnd} fds; target {target.DescriptorReport()}");
 
             await stopIo.CancelAsync();
@@ -169,7 +171,7 @@ public sealed class SoakTests : TestbedFixture
                 + $"{faults.PathFlaps} path flaps, {faults.AddressFlaps} address flaps, {faults.SubflowCuts + faults.ConnectionCuts} cuts ({faults.SubflowCuts} subflow, {faults.ConnectionCuts} all-connection, {faults.SocketsKilled} sockets), "
                 + $"1 restart, 1 kill -9, {hostile.MalformedPdus:N0} hostile PDUs ({hostile.TermReqs:N0} TermReqs), {hostile.DripConnections} drip conns ({hostile.DripClosedEarly} closed before 8 s by the target or a cut); "
                 + $"{errors.Mismatches} mismatches, {errors.LostWrites} lost writes ({durableChecked:N0} durable blocks checked after kill -9), {unexplained.Count} unexplained errors ({explained.Values.Sum()} explained), "
-                + $"{reconnects} reconnects; RSS {Mib(rssBase)}->{Mib(rssEnd)} MiB, fds {fdsBase}->{fdsEnd} (+ assemblies {assembliesBase}->{assembliesEnd})");
+                + $"{reconnects} reconnects, subflows {subflowsBase}->{subflowsEnd}; RSS {Mib(rssBase)}->{Mib(rssEnd)} MiB, fds {fdsBase}->{fdsEnd} (+ assemblies {assembliesBase}->{assembliesEnd})");
             Note("explained errors by fault: " + (explained.Count == 0 ? "none" : string.Join(", ", explained.Select(kv => $"{kv.Key} {kv.Value}"))));
             Note($"hostile: {hostile.TlsSessions} TLS sessions, {hostile.ClosedWithoutTermReq} closed without TermReq, {hostile.Unanswered} unanswered after 4 s, {hostile.HeldOpen} plaintext/garbage connections still open after 2 s, {hostile.ConnectFailures} connects failed; {hostile.DripBytes} bytes dripped");
             Note("target log, warnings and errors by event: " + target.ProblemSummary());

@@ -5,7 +5,7 @@ using NvmeMptls.Target.Subsystems;
 namespace NvmeMptls.Target.Tcp;
 
 /// <summary>
-/// One connection's share of the data buffers: at most <see cref="TargetLimits.MaxConnectionBufferedBytes"/> rented
+/// One I/O queue's share of the data buffers: at most <see cref="TargetLimits.MaxConnectionBufferedBytes"/> rented
 /// (and the process-wide <see cref="DataBufferPool"/> budget over all connections), at most
 /// <see cref="TargetLimits.MaxOutstandingR2T"/> writes waiting for their data. A command that needs a buffer when a
 /// limit is reached is parked, in arrival order, and started (its R2T sent, or its read run) when buffers or R2Ts

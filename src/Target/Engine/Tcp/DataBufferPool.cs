@@ -3,7 +3,7 @@ using System.Numerics;
 namespace NvmeMptls.Target.Tcp;
 
 /// <summary>
-/// The process-wide pool of command data buffers (R2T-fetched write data, read data, admin data): a byte budget
+/// The process-wide pool of I/O command data buffers (R2T-fetched write data, read data): a byte budget
 /// (<see cref="Subsystems.TargetLimits.MaxBufferedBytes"/>) that every buffer counts against while it is rented,
 /// so queue depth × transfer size is bounded over all connections, not only per queue. A rent that would pass the
 /// budget fails; the caller parks the command (delays its R2T or its read) and is called back when bytes come back

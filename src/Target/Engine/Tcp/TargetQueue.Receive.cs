@@ -112,11 +112,20 @@ public sealed partial class TargetQueue
             return;
         }
 
-        // Data buffers come from the connection's and the process's budgets: when one is spent the command waits
+        // I/O data buffers come from the connection's and the process's budgets: when one is spent the command waits
         // (its R2T or its read is delayed) and this loop goes on reading, so the H2CData that frees them arrives.
-        if (ctx.NeedsBuffer && !_buffers.TryStart(ctx))
+        // Admin (and pre-Connect) commands keep running in order on this loop: their few, small buffers are rented
+        // directly (at most the admin SQSIZE of them), so no admin command ever runs beside another.
+        if (ctx.NeedsBuffer)
         {
-            return;
+            if (_qid == 0)
+            {
+                ctx.RentBuffer(ctx.TransferLength, ctx.DataFollowsCapsule);
+            }
+            else if (!_buffers.TryStart(ctx))
+            {
+                return;
+            }
         }
 
         if (ctx.DataFollowsCapsule)

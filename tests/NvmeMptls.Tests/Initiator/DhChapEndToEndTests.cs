@@ -95,14 +95,17 @@ public sealed class DhChapEndToEndTests
             }
         });
 
+        await InitiatorTestHelpers.Until(() => Interlocked.Read(ref ios) > 0 || load.IsCompleted, "I/O running");
         await controller.ReauthenticateAsync();
         await controller.ReauthenticateAsync();
+        long afterReauthentication = Interlocked.Read(ref ios);
+        await InitiatorTestHelpers.Until(() => Interlocked.Read(ref ios) > afterReauthentication + 2 || load.IsCompleted, "I/O after re-authentication");
         await stop.CancelAsync();
         await load.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Multiple(() =>
         {
             Assert.That(Outcome(target, AuthenticationOutcome.Success), Is.EqualTo(9), "three queues, authenticated three times each");
-            Assert.That(Interlocked.Read(ref ios), Is.GreaterThan(0));
+            Assert.That(Interlocked.Read(ref ios), Is.GreaterThan(afterReauthentication + 2), "I/O continues after re-authentication");
             Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
         });
     }

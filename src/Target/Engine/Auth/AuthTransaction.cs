@@ -416,6 +416,7 @@ internal sealed partial class AuthTransaction : IDisposable
 
     private void OnExpired()
     {
+        string? tearDown = null;
         lock (_gate)
         {
             if (_step == AuthStep.ExpectNegotiate)
@@ -423,15 +424,19 @@ internal sealed partial class AuthTransaction : IDisposable
                 return;
             }
             Log.Expired(_logger, _remote, _queueId, _hostNqn, _step.ToString(), _timeout.TotalSeconds);
-            bool unreadFailure = _step == AuthStep.SendFailure1;
-            _authenticated = false;
-            Finish(AuthenticationOutcome.Timeout);
             // A failed transaction whose Failure1 the host never fetched ends the queue (a stalled one in progress
             // only resets, as Linux: the host may start over).
-            if (unreadFailure)
+            if (_step == AuthStep.SendFailure1)
             {
-                TearDown?.Invoke($"DH-HMAC-CHAP failed ({DhChapNames.Of(_failure)}) and the host did not fetch the Failure1 within {_timeout.TotalSeconds:0} s");
+                tearDown = $"DH-HMAC-CHAP failed ({DhChapNames.Of(_failure)}) and the host did not fetch the Failure1 within {_timeout.TotalSeconds:0} s";
             }
+            _authenticated = false;
+            Finish(AuthenticationOutcome.Timeout);
+        }
+        // Outside the lock: closing the queue disposes this transaction.
+        if (tearDown is not null)
+        {
+            TearDown?.Invoke(tearDown);
         }
     }
 

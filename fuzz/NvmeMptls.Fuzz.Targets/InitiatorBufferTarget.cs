@@ -6,7 +6,7 @@ namespace NvmeMptls.Fuzz;
 /// <summary>
 /// What the initiator decodes from a controller's data buffers. Input byte 0 picks the structure; the rest is the
 /// buffer, cut or zero-padded to the size the initiator reads (4 KiB for Identify pages, the discovery header plus
-/// the entries it claims), and decoded the way the client does, including its public info records.
+/// the entries it claims, the ANA log as read), and decoded the way the client does, including its public info records.
 /// </summary>
 public static class InitiatorBufferTarget
 {
@@ -20,7 +20,7 @@ public static class InitiatorBufferTarget
         }
 
         var data = input.AsSpan(1);
-        switch (input[0] % 5)
+        switch (input[0] % 6)
         {
             case 0:
                 _ = NvmeControllerInfo.From(IdentifyController.Read(Page(data)));
@@ -34,8 +34,12 @@ public static class InitiatorBufferTarget
             case 3:
                 _ = NamespaceIdList.Read(Page(data), []);
                 break;
-            default:
+            case 4:
                 ReadDiscoveryLog(data);
+                break;
+            default:
+                // As NvmeController.Apply: a page that fails the checks is refused, never half used.
+                _ = AnaLogPage.TryRead(data, 128, out _, out _);
                 break;
         }
     }

@@ -37,6 +37,7 @@ public static class SeedCorpus
         yield return ("initiator-buffers", "ns-descriptors", [2, .. DescriptorPage()]);
         yield return ("initiator-buffers", "nsid-list", [3, 1, 0, 0, 0, 2, 0, 0, 0]);
         yield return ("initiator-buffers", "discovery-log", [4, .. DiscoveryPage()]);
+        yield return ("initiator-buffers", "ana-log", [5, .. new AnaLogPage(2, [new AnaGroupDescriptor(1, 1, AnaState.Optimized, [1u]), new AnaGroupDescriptor(2, 2, AnaState.Inaccessible, [])]).ToArray(groupsOnly: false)]);
         var clientHello = ClientHello();
         yield return ("client-hello", "nvme-psk-client-hello", clientHello);
         yield return ("tls-accept", "nvme-psk-client-hello", clientHello);

@@ -15,9 +15,9 @@ namespace NvmeMptls.IntegrationTests.Service;
 [NonParallelizable]
 public sealed class AnaLiveReloadTests
 {
-    private const string Nqn = "nqn.2026-01.io.nvmemptls:ana-reload";
+    internal const string Nqn = "nqn.2026-01.io.nvmemptls:ana-reload";
 
-    private static string Config(int port1, int port2, int metrics, string states1, string states2) => $$"""
+    internal static string Config(int port1, int port2, int metrics, string states1, string states2) => $$"""
         {
           "Target": {
             "Subsystems": [ { "Nqn": "{{Nqn}}", "Namespaces": [

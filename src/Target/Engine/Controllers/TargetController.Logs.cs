@@ -195,17 +195,23 @@ public sealed partial class TargetController
     }
 
     /// <summary>
-    /// Asymmetric Namespace Access log (0Ch) as seen from <paramref name="portId"/>: one descriptor per group that is
-    /// named in the configuration or holds a namespace of this subsystem, ascending, each with this port's state and
+    /// Asymmetric Namespace Access log (0Ch) as seen from <paramref name="portId"/>: one descriptor per group that holds
+    /// a namespace of this subsystem (with RGO, also each group named in the configuration), ascending, each with this port's state and
     /// its namespaces ascending (the Linux host walks both lists in order). NVMe Base 2.0 §5.16.1.12.
     /// </summary>
     private byte[] BuildAnaLog(ushort portId, bool groupsOnly)
     {
         var ana = Registry.Ana;
         var members = new SortedDictionary<uint, List<uint>>();
-        foreach (var group in ana.NamedGroups())
+
+        // NVMe Base 2.0 §5.16.1.12: with RGO clear the page describes the groups holding attached namespaces (hosts
+        // such as SPDK size their buffer for that); with RGO set, every group, so configured empty ones are listed too.
+        if (groupsOnly)
         {
-            members[group] = [];
+            foreach (var group in ana.NamedGroups())
+            {
+                members[group] = [];
+            }
         }
 
         foreach (var nsid in Subsystem.ActiveNsids())

@@ -59,6 +59,13 @@ internal static unsafe partial class RbdNative
     [LibraryImport(Rbd)]
     public static partial int rbd_close(nint image);
 
+    [LibraryImport(Rbd, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rbd_metadata_set(nint image, string key, string value);
+
+    /// <summary>-ERANGE (and the needed length in <paramref name="length"/>) when the buffer is too small; -ENOENT when unset.</summary>
+    [LibraryImport(Rbd, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rbd_metadata_get(nint image, string key, byte* value, ref nuint length);
+
     [LibraryImport(Rbd)]
     public static partial int rbd_get_size(nint image, out ulong size);
 

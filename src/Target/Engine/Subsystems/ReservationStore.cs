@@ -45,10 +45,15 @@ public sealed class FileReservationStore(string path) : IReservationStore
             return ReservationSnapshot.Empty;
         }
 
-        var lines = File.ReadAllLines(Path);
+        return Parse(File.ReadAllLines(Path), Path);
+    }
+
+    /// <summary>Parses the text form; <paramref name="source"/> names where it came from in error messages.</summary>
+    internal static ReservationSnapshot Parse(string[] lines, string source)
+    {
         if (lines.Length == 0 || lines[0] != Magic)
         {
-            throw new InvalidDataException($"{Path}: not a reservation state file (first line must be '{Magic}')");
+            throw new InvalidDataException($"{source}: not a reservation state (first line must be '{Magic}')");
         }
 
         uint generation = 0;
@@ -90,7 +95,7 @@ public sealed class FileReservationStore(string path) : IReservationStore
             }
             catch (Exception ex) when (ex is FormatException or IndexOutOfRangeException or OverflowException or ArgumentException)
             {
-                throw new InvalidDataException($"{Path}:{i + 1}: {ex.Message}", ex);
+                throw new InvalidDataException($"{source}:{i + 1}: {ex.Message}", ex);
             }
         }
 
@@ -98,6 +103,20 @@ public sealed class FileReservationStore(string path) : IReservationStore
     }
 
     public void Save(ReservationSnapshot snapshot)
+    {
+        var temporary = Path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            var bytes = Encoding.ASCII.GetBytes(Format(snapshot));
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, Path, overwrite: true);
+    }
+
+    /// <summary>The text form (the file's content, and the value of an RBD image's metadata key).</summary>
+    internal static string Format(ReservationSnapshot snapshot)
     {
         var text = new StringBuilder(Magic).Append('\n');
         text.Append(CultureInfo.InvariantCulture, $"generation {snapshot.Generation}\n");
@@ -109,14 +128,6 @@ public sealed class FileReservationStore(string path) : IReservationStore
             text.Append(CultureInfo.InvariantCulture, $"registrant {host} 0x{key:x16}\n");
         }
 
-        var temporary = Path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            var bytes = Encoding.ASCII.GetBytes(text.ToString());
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, Path, overwrite: true);
+        return text.ToString();
     }
 }

@@ -137,7 +137,10 @@ public static class TargetBuilder
         var nguid = new Guid(id, bigEndian: true);
         ns.WriteUuid(id);
         var uuid = new Guid(id, bigEndian: true);
-        var reservations = ns.ReservationStateFile is { } stateFile ? new NamespaceReservations(new FileReservationStore(stateFile)) : null;
+        // An RBD image keeps its reservations in its own metadata unless a file is configured.
+        IReservationStore? store = ns.ReservationStateFile is { } stateFile ? new FileReservationStore(stateFile)
+            : device is RbdBlockDevice rbd ? new RbdReservationStore(rbd) : null;
+        var reservations = store is null ? null : new NamespaceReservations(store);
         return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup, reservations);
     }
 }

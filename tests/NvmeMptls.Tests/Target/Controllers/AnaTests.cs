@@ -75,7 +75,7 @@ public sealed class AnaTests
     {
         await using var target = TwoGroups();
         target.Registry.Ana.SetPortStates(1, new Dictionary<uint, AnaState> { [2] = AnaState.Inaccessible });
-        target.Registry.Ana.SetPortStates(2, new Dictionary<uint, AnaState> { [1] = AnaState.NonOptimized });
+        target.Registry.Ana.SetPortStates(2, new Dictionary<uint, AnaState> { [1] = AnaState.NonOptimized, [5] = AnaState.Inaccessible });
         var (admin1, _) = await ConnectAsync(target, target.Port);
         var (admin2, _) = await ConnectAsync(target, Port2);
 
@@ -84,7 +84,8 @@ public sealed class AnaTests
         var groupsOnly = await ReadAnaLogAsync(admin1, groupsOnly: true);
         Assert.Multiple(() =>
         {
-            Assert.That(log1.Groups.Select(g => g.GroupId), Is.EqualTo(new uint[] { 1, 2 }));
+            Assert.That(log1.Groups.Select(g => g.GroupId), Is.EqualTo(new uint[] { 1, 2 }), "groups holding namespaces (group 5 is empty)");
+            Assert.That(groupsOnly.Groups.Select(g => g.GroupId), Is.EqualTo(new uint[] { 1, 2, 5 }), "RGO: every group, the configured empty one too");
             Assert.That(log1.Groups[0].Nsids, Is.EqualTo(new uint[] { 1 }));
             Assert.That(log1.Groups[1].Nsids, Is.EqualTo(new uint[] { 2, 3 }));
             Assert.That((StateOf(log1, 1), StateOf(log1, 2)), Is.EqualTo((AnaState.Optimized, AnaState.Inaccessible)), "port 1");

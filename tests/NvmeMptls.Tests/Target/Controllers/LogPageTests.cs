@@ -53,7 +53,7 @@ public sealed class LogPageTests
 
         // Bit 0 CSUPP, bit 1 LBCC; no command here changes namespace capability or inventory (NCC, NIC) or the controller (CCC).
         var admins = new Dictionary<int, uint> { [0x02] = 1, [0x06] = 1, [0x08] = 1, [0x09] = 1, [0x0A] = 1, [0x0C] = 1, [0x18] = 1 };
-        var ios = new Dictionary<int, uint> { [0x00] = 1, [0x01] = 3, [0x02] = 1, [0x05] = 1, [0x08] = 3, [0x09] = 3 };
+        var ios = new Dictionary<int, uint> { [0x00] = 1, [0x01] = 3, [0x02] = 1, [0x05] = 1, [0x08] = 3, [0x09] = 3, [0x0D] = 1, [0x0E] = 1, [0x11] = 1, [0x15] = 1 };
         for (var op = 0; op < 256; op++)
         {
             Assert.That(Acs(op), Is.EqualTo(admins.GetValueOrDefault(op)), $"admin opcode {op:x2}h");

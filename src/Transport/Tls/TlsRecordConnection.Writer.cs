@@ -24,6 +24,7 @@ public sealed partial class TlsRecordConnection
         private int _used;
         private bool _locked;
         private int _ownerThread;
+        private bool _inCommit;
         private byte[]? _discard;
         private IMemoryOwner<byte>? _staging;
         private int _completed;
@@ -35,11 +36,29 @@ public sealed partial class TlsRecordConnection
 
         public void OnAbort() => _aborted = true;
 
+        private bool Closed => Volatile.Read(ref _completed) != 0 || _aborted || connection._outputClosed;
+
+        private Memory<byte> Discard(int sizeHint)
+        {
+            if (_locked)
+            {
+                _record = default; // an open record is dropped with the rest
+            }
+
+            if (_discard is null || _discard.Length < sizeHint)
+            {
+                _discard = new byte[Math.Max(sizeHint, _maxPlaintext)];
+            }
+
+            return _discard;
+        }
+
         public override Memory<byte> GetMemory(int sizeHint = 0)
         {
-            if (Volatile.Read(ref _completed) != 0)
+            if (Closed)
             {
-                throw new InvalidOperationException("writing is not allowed after the TLS connection's output was completed");
+                // Completed, aborted or closed by a fatal alert: accept and drop; FlushAsync says completed.
+                return Discard(sizeHint);
             }
 
             if (!_locked)
@@ -50,16 +69,9 @@ public sealed partial class TlsRecordConnection
                 _ownerThread = Environment.CurrentManagedThreadId;
             }
 
-            if (connection._outputClosed || _aborted)
+            if (Closed)
             {
-                // The write side is closed (fatal alert sent, or aborted): accept and drop, FlushAsync says completed.
-                _record = default;
-                if (_discard is null || _discard.Length < sizeHint)
-                {
-                    _discard = new byte[Math.Max(sizeHint, _maxPlaintext)];
-                }
-
-                return _discard;
+                return Discard(sizeHint);
             }
 
             if (sizeHint > _maxPlaintext)
@@ -124,6 +136,11 @@ public sealed partial class TlsRecordConnection
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
+            if (!_locked && Volatile.Read(ref _completed) != 0)
+            {
+                return new FlushResult(isCanceled: false, isCompleted: true);
+            }
+
             if (!_locked)
             {
                 await connection._writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -132,7 +149,7 @@ public sealed partial class TlsRecordConnection
 
             try
             {
-                if (connection._outputClosed || _aborted)
+                if (Closed)
                 {
                     _record = default;
                     return new FlushResult(isCanceled: false, isCompleted: true);
@@ -171,12 +188,21 @@ public sealed partial class TlsRecordConnection
 
         private async Task CloseAsync()
         {
+            var owner = _locked && _ownerThread == Environment.CurrentManagedThreadId;
+            var alert = _aborted ? (TlsAlertDescription?)null : TlsAlertDescription.CloseNotify;
+            if (owner && _inCommit)
+            {
+                // Completed from inside our own record commit (a key-limit handler disposing the connection): the
+                // writer's coming flush releases the lock, and the close waits for it.
+                await connection.SendAlertAndCloseAsync(alert).ConfigureAwait(false);
+                return;
+            }
+
             // The writer completing its own unflushed burst already holds the lock; anyone else (DisposeAsync on another
-            // thread) waits until the writer's burst is flushed.
-            if (!(_locked && _ownerThread == Environment.CurrentManagedThreadId))
+            // thread) waits until the writer's burst is flushed (later writes go to the discard buffer).
+            if (!owner)
             {
                 await connection._writeLock.WaitAsync().ConfigureAwait(false);
-                _locked = true;
             }
 
             try
@@ -200,7 +226,7 @@ public sealed partial class TlsRecordConnection
             }
 
             // RFC 8446 §6.1: each party MUST send close_notify before closing its write side.
-            await connection.SendAlertAndCloseAsync(_aborted ? null : TlsAlertDescription.CloseNotify).ConfigureAwait(false);
+            await connection.SendAlertAndCloseAsync(alert).ConfigureAwait(false);
         }
 
         /// <summary>Copies a large write into records: fills the open one, then whole ones.</summary>
@@ -242,8 +268,16 @@ public sealed partial class TlsRecordConnection
                 return;
             }
 
-            connection.SealInPlace(record.Span, used, TlsContentType.ApplicationData);
-            connection.CheckKeyLimit();
+            _inCommit = true;
+            try
+            {
+                connection.SealInPlace(record.Span, used, TlsContentType.ApplicationData);
+                connection.CheckKeyLimit();
+            }
+            finally
+            {
+                _inCommit = false;
+            }
         }
     }
 }

@@ -58,11 +58,9 @@ public sealed class BouncyCastleGcmProtector : IRecordProtector
         }
     }
 
-    public void Dispose()
-    {
-        _gcm.Reset();
-        CryptographicOperations.ZeroMemory(_key);
-    }
+    // No _gcm.Reset(): BouncyCastle throws from it on a cipher never initialised (a protector disposed before its first
+    // record), and the key schedule is rebuilt from _key at every Init anyway.
+    public void Dispose() => CryptographicOperations.ZeroMemory(_key);
 }
 
 /// <summary>Factory for <see cref="BouncyCastleGcmProtector"/>.</summary>

@@ -49,4 +49,20 @@ public sealed class BouncyCastleProtectorTests
         Assert.That((await peer.ReceiveAsync())!.Value.Content, Is.EqualTo("back"u8.ToArray()));
         Assert.That(conn.Tls.OpenProvider, Is.EqualTo("bouncycastle"));
     }
+
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(3)]
+    public void Dispose_AfterSealsOnly_DoesNotThrow(int seals)
+    {
+        // A send-side protector never opens: disposing it after seals alone must not throw (found by the micro-benchmarks).
+        byte[] key = HandshakeTests.RandomBytes(16), nonce = new byte[12], data = HandshakeTests.RandomBytes(64), tag = new byte[16];
+        var bc = new BouncyCastleGcmProtector(key);
+        for (int i = 0; i < seals; i++)
+        {
+            nonce[11] = (byte)i;
+            bc.Seal(nonce, data, tag, [23, 3, 3, 0, 80]);
+        }
+        Assert.DoesNotThrow(bc.Dispose);
+    }
 }

@@ -61,6 +61,7 @@ public sealed class FileReservationStore(string path) : IReservationStore
         var holder = Guid.Empty;
         var ptpl = false;
         var registrants = new List<KeyValuePair<Guid, ulong>>();
+        var seen = new HashSet<Guid>();
         for (var i = 1; i < lines.Length; i++)
         {
             var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -84,10 +85,14 @@ public sealed class FileReservationStore(string path) : IReservationStore
                         holder = Guid.Parse(parts[1], CultureInfo.InvariantCulture);
                         break;
                     case "ptpl":
-                        ptpl = parts[1] == "1";
+                        ptpl = parts[1] switch { "1" => true, "0" => false, _ => throw new FormatException($"ptpl '{parts[1]}' (0 or 1)") };
                         break;
                     case "registrant":
-                        registrants.Add(new(Guid.Parse(parts[1], CultureInfo.InvariantCulture), ulong.Parse(parts[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)));
+                        var host = Guid.Parse(parts[1], CultureInfo.InvariantCulture);
+                        var key = parts[2].StartsWith("0x", StringComparison.Ordinal)
+                            ? ulong.Parse(parts[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
+                            : throw new FormatException($"registrant key '{parts[2]}' (0x and 16 hex digits)");
+                        registrants.Add(seen.Add(host) ? new(host, key) : throw new FormatException($"registrant {host} listed twice"));
                         break;
                     default:
                         throw new FormatException($"unknown key '{parts[0]}'");
@@ -97,6 +102,13 @@ public sealed class FileReservationStore(string path) : IReservationStore
             {
                 throw new InvalidDataException($"{source}:{i + 1}: {ex.Message}", ex);
             }
+        }
+
+        // What NamespaceReservations keeps true: a reservation has registrants, and unless every registrant holds it,
+        // its holder is one of them (NVMe Base 2.0 §8.19.1).
+        if (type != ReservationType.None && (registrants.Count == 0 || !ReservationTypes.AllRegistrantsHold(type) && !seen.Contains(holder)))
+        {
+            throw new InvalidDataException($"{source}: reservation type {(byte)type} held by {holder}, which is not a registrant");
         }
 
         return new ReservationSnapshot(generation, type, holder, ptpl, registrants);

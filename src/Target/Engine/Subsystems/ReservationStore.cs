@@ -36,6 +36,9 @@ public sealed class FileReservationStore(string path) : IReservationStore
 {
     private const string Magic = "nvmemptls-reservations 1";
 
+    /// <summary>Largest state file read (1 MiB, as for the RBD metadata value): room for thousands of registrants.</summary>
+    internal const int MaxBytes = 1 << 20;
+
     public string Path { get; } = path;
 
     public ReservationSnapshot Load()
@@ -43,6 +46,12 @@ public sealed class FileReservationStore(string path) : IReservationStore
         if (!File.Exists(Path))
         {
             return ReservationSnapshot.Empty;
+        }
+
+        // The same bound as the RBD metadata value: a state is a few lines per registrant, never megabytes.
+        if (new FileInfo(Path).Length > MaxBytes)
+        {
+            throw new InvalidDataException($"{Path}: not a reservation state (larger than {MaxBytes} bytes)");
         }
 
         return Parse(File.ReadAllLines(Path), Path);

@@ -42,6 +42,27 @@ public sealed class ReservationStateParseTests
     }
 
     [Test]
+    public void FileStore_AnOversizedFileIsRefusedBeforeItIsRead()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"nvmemptls-pr-{Guid.NewGuid():N}");
+        try
+        {
+            using (var file = File.Create(path))
+            {
+                file.Write("nvmemptls-reservations 1\n"u8);
+                file.SetLength(FileReservationStore.MaxBytes + 1L);
+            }
+
+            var ex = Assert.Throws<InvalidDataException>(() => new FileReservationStore(path).Load());
+            Assert.That(ex!.Message, Does.StartWith(path).And.Contain("larger than"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void RbdValue_IsReadUpToTheNul()
     {
         var bytes = "nvmemptls-reservations 1\ngeneration 9\n\0garbage"u8.ToArray();

@@ -24,6 +24,8 @@ public static class FuzzTargets
         ["config"] = ConfigTarget.Run,
         ["psk"] = PskTarget.Run,
         ["chap-secret"] = ChapSecretTarget.Run,
+        ["reservation-state"] = ReservationStateTarget.Run,
+        ["reservation-io"] = ReservationIoTarget.Run,
     };
 
     public static IReadOnlyCollection<string> Names => s_targets.Keys;

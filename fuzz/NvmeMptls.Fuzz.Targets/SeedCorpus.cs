@@ -50,6 +50,11 @@ public static class SeedCorpus
         yield return ("psk", "lookup", [2, .. "NVMe0R01 nqn.psk-test-host nqn.psk-test-subsys"u8]);
         yield return ("chap-secret", "untransformed-32", [0, .. "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"u8]);
         yield return ("chap-secret", "sha256-32", [0, .. "DHHC-1:01:jWiK0NeSweQjGFEI9c4bjHV792NxG/KQG1mAfCQAiRlmCljm:"u8]);
+        foreach (var seed in ReservationSeeds.All())
+        {
+            yield return seed;
+        }
+
         yield return ("chap-secret", "config-secret", [1, .. "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"u8]);
     }
 
@@ -110,6 +115,9 @@ public static class SeedCorpus
         writer.WriteC2HData(new C2HDataPdu(2, 0, 512), new byte[512], last: true, success: false);
         writer.WriteCapsuleResp(new NvmeCompletion { CommandId = 2, SqHead = 1 });
     });
+
+    /// <summary>PDUs as a host or controller without digests writes them.</summary>
+    internal static byte[] Pdus(Action<PduWriter> write) => Write(new PduSettings(), write);
 
     private static byte[] Write(PduSettings settings, Action<PduWriter> write)
     {

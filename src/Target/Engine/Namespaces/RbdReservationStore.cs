@@ -16,7 +16,18 @@ public sealed class RbdReservationStore(RbdBlockDevice device) : IReservationSto
     public ReservationSnapshot Load()
     {
         var text = Get();
-        return text is null ? ReservationSnapshot.Empty : FileReservationStore.Parse(text.Split('\n', StringSplitOptions.RemoveEmptyEntries), $"{device.Description} metadata {MetadataKey}");
+        return text is null ? ReservationSnapshot.Empty : Parse(text, $"{device.Description} metadata {MetadataKey}");
+    }
+
+    /// <summary>Parses the metadata value (the file's text form, '\n'-separated); <paramref name="source"/> names it in errors.</summary>
+    internal static ReservationSnapshot Parse(string value, string source) =>
+        FileReservationStore.Parse(value.Split('\n', StringSplitOptions.RemoveEmptyEntries), source);
+
+    /// <summary>The value as librbd returns it: UTF-8, NUL-terminated, <paramref name="length"/> counting the terminator.</summary>
+    internal static string Decode(byte[] buffer, int length)
+    {
+        var end = Array.IndexOf(buffer, (byte)0);
+        return Encoding.UTF8.GetString(buffer, 0, end >= 0 ? end : Math.Min(buffer.Length, length));
     }
 
     public void Save(ReservationSnapshot snapshot)
@@ -55,9 +66,7 @@ public sealed class RbdReservationStore(RbdBlockDevice device) : IReservationSto
                 throw new IOException($"rbd_metadata_get {MetadataKey} on {device.Description} failed: {RbdNative.ErrnoName(-rc)}");
             }
 
-            // The value comes NUL-terminated; length counts the terminator.
-            var end = Array.IndexOf(buffer, (byte)0);
-            return Encoding.UTF8.GetString(buffer, 0, end >= 0 ? end : Math.Min(buffer.Length, (int)length));
+            return Decode(buffer, (int)length);
         }
     }
 }

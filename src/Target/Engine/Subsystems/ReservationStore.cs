@@ -36,6 +36,9 @@ public sealed class FileReservationStore(string path) : IReservationStore
 {
     private const string Magic = "nvmemptls-reservations 1";
 
+    /// <summary>Largest state file read (1 MiB, as for the RBD metadata value): room for thousands of registrants.</summary>
+    internal const int MaxBytes = 1 << 20;
+
     public string Path { get; } = path;
 
     public ReservationSnapshot Load()
@@ -43,6 +46,12 @@ public sealed class FileReservationStore(string path) : IReservationStore
         if (!File.Exists(Path))
         {
             return ReservationSnapshot.Empty;
+        }
+
+        // The same bound as the RBD metadata value: a state is a few lines per registrant, never megabytes.
+        if (new FileInfo(Path).Length > MaxBytes)
+        {
+            throw new InvalidDataException($"{Path}: not a reservation state (larger than {MaxBytes} bytes)");
         }
 
         return Parse(File.ReadAllLines(Path), Path);
@@ -61,6 +70,7 @@ public sealed class FileReservationStore(string path) : IReservationStore
         var holder = Guid.Empty;
         var ptpl = false;
         var registrants = new List<KeyValuePair<Guid, ulong>>();
+        var seen = new HashSet<Guid>();
         for (var i = 1; i < lines.Length; i++)
         {
             var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -84,10 +94,14 @@ public sealed class FileReservationStore(string path) : IReservationStore
                         holder = Guid.Parse(parts[1], CultureInfo.InvariantCulture);
                         break;
                     case "ptpl":
-                        ptpl = parts[1] == "1";
+                        ptpl = parts[1] switch { "1" => true, "0" => false, _ => throw new FormatException($"ptpl '{parts[1]}' (0 or 1)") };
                         break;
                     case "registrant":
-                        registrants.Add(new(Guid.Parse(parts[1], CultureInfo.InvariantCulture), ulong.Parse(parts[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)));
+                        var host = Guid.Parse(parts[1], CultureInfo.InvariantCulture);
+                        var key = parts[2].StartsWith("0x", StringComparison.Ordinal)
+                            ? ulong.Parse(parts[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
+                            : throw new FormatException($"registrant key '{parts[2]}' (0x and 16 hex digits)");
+                        registrants.Add(seen.Add(host) ? new(host, key) : throw new FormatException($"registrant {host} listed twice"));
                         break;
                     default:
                         throw new FormatException($"unknown key '{parts[0]}'");
@@ -97,6 +111,13 @@ public sealed class FileReservationStore(string path) : IReservationStore
             {
                 throw new InvalidDataException($"{source}:{i + 1}: {ex.Message}", ex);
             }
+        }
+
+        // What NamespaceReservations keeps true: a reservation has registrants, and unless every registrant holds it,
+        // its holder is one of them (NVMe Base 2.0 §8.19.1).
+        if (type != ReservationType.None && (registrants.Count == 0 || !ReservationTypes.AllRegistrantsHold(type) && !seen.Contains(holder)))
+        {
+            throw new InvalidDataException($"{source}: reservation type {(byte)type} held by {holder}, which is not a registrant");
         }
 
         return new ReservationSnapshot(generation, type, holder, ptpl, registrants);

@@ -70,7 +70,7 @@ public static class Program
             await Console.Error.WriteLineAsync($"nvme-mptls-target: {ex.Message}").ConfigureAwait(false);
             return 2;
         }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or System.Net.HttpListenerException)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidDataException or UnauthorizedAccessException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"nvme-mptls-target: cannot start: {ex.Message}").ConfigureAwait(false);
             return 1;

@@ -58,4 +58,29 @@ public sealed class InvalidConfigurationTests
         Assert.That(exit, Is.Not.Zero);
         Assert.That(target.StandardError, Does.Contain("cannot start"));
     }
+
+    [Test]
+    public async Task DamagedReservationStateFile_ExitsNonZeroNamingTheFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("nvmemptls-badresv-").FullName;
+        try
+        {
+            var state = Path.Combine(dir, "ns1.resv");
+            await File.WriteAllTextAsync(state, "garbage\nptpl 7\n");
+            var config = Path.Combine(dir, "target.json");
+            await File.WriteAllTextAsync(config, $$"""
+                { "Target": { "Ports": [ { "Port": {{TargetProcess.FreePort()}}, "Address": "127.0.0.1" } ], "Metrics": { "Enabled": false },
+                  "Subsystems": [ { "Nqn": "nqn.2026-01.io.example:a", "Namespaces": [ { "Size": "1MiB", "ReservationStateFile": "{{state}}" } ] } ] } }
+                """);
+            await using var target = TargetProcess.Start(["--config", config]);
+            var exit = await target.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            Assert.That(exit, Is.EqualTo(1));
+            Assert.That(target.StandardError, Does.Contain("cannot start").And.Contain(state), $"stderr was\n{target.StandardError}");
+            Assert.That(target.StandardError, Does.Not.Contain("Unhandled exception"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

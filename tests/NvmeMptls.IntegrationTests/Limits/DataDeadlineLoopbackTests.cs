@@ -108,6 +108,30 @@ public sealed class DataDeadlineLoopbackTests
     }
 
     [Test]
+    public async Task SilentHostHoldingTheWholeProcessBudget_AnotherHostsWriteWaitsOnlyUntilTheDataDeadline()
+    {
+        var limits = Short with { MaxBufferedBytes = 1 << 20, MaxConnectionBufferedBytes = 1 << 20 };
+        await using var target = LoopbackTarget.Start(namespaceBytes: 16L << 20, limits: limits);
+        await using var admin = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 0);
+        await using var stalled = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 1, admin.ControllerId);
+        await using var other = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 2, admin.ControllerId);
+
+        // The stalled queue takes the whole 1 MiB budget with one R2T and never answers it.
+        await SendWriteCommandAsync(stalled, cid: 3, length: 1 << 20);
+        _ = await ReadR2TAsync(stalled);
+
+        // The other host's write has to wait for a buffer; before issue 12 it waited for ever.
+        var data = RandomNumberGenerator.GetBytes(256 << 10);
+        var cmd = other.Command(IoOpcodes.Write, 1, cdw10: 4096, cdw12: (uint)(data.Length / Block) - 1);
+        var write = await other.ExecuteAsync(cmd, data, null, inCapsule: false).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(write.Status.IsSuccess, Is.True, write.Status.ToString());
+        Assert.That(target.Server.Registry.Counters.LimitsReached[(int)LimitKind.BufferedBytes], Is.GreaterThan(0), "the write did wait for the process budget");
+        await AssertCutAsync(target, SetupPhase.Data);
+        var read = await other.ReadAsync(1, 4096, data.Length);
+        Assert.That(read.Data, Is.EqualTo(data));
+    }
+
+    [Test]
     public async Task SlowButProgressingHost_EachTransferWithinTheDeadline_NotCut()
     {
         var limits = new TargetLimits { DataTimeout = TimeSpan.FromSeconds(3), SendStallTimeout = TimeSpan.FromSeconds(3) };

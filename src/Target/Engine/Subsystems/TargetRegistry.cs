@@ -46,10 +46,10 @@ public sealed record TargetLimits
     /// <summary>Deadline from ICResp for a successful Fabrics Connect.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Deadline from an R2T to the last byte of the data it asked for (a deadline, not an idle timer).</summary>
+    /// <summary>Deadline from an R2T to the last byte of the data it asked for (a deadline, not an idle timer); not positive: off.</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the send loop may wait for the socket to take a flush of pending responses and read data.</summary>
+    /// <summary>How long the send loop may wait for the socket to take a flush of pending responses and read data; not positive: off.</summary>
     public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     public string FirmwareRevision { get; init; } = "1.0";

@@ -46,8 +46,15 @@ public sealed partial class TargetQueue
                 return;
             }
 
+            // A deadline that is not positive (Timeout.InfiniteTimeSpan) is off; the service validates both as > 0.
             var limits = _registry.Limits;
-            var shortest = limits.DataTimeout < limits.SendStallTimeout ? limits.DataTimeout : limits.SendStallTimeout;
+            var shortest = !On(limits.DataTimeout) ? limits.SendStallTimeout
+                : !On(limits.SendStallTimeout) || limits.DataTimeout < limits.SendStallTimeout ? limits.DataTimeout : limits.SendStallTimeout;
+            if (!On(shortest))
+            {
+                return;
+            }
+
             var period = shortest / 4;
             period = period > MaxSweepPeriod ? MaxSweepPeriod : period < MinSweepPeriod ? MinSweepPeriod : period;
             _deadlineTimer = _registry.Time.CreateTimer(static s => ((TargetQueue)s!).OnDeadlineSweep(), this, period, period);
@@ -80,17 +87,19 @@ public sealed partial class TargetQueue
         var time = _registry.Time;
         var limits = _registry.Limits;
         var now = time.GetTimestamp();
-        if (Volatile.Read(ref _flushing) == 1 && time.GetElapsedTime(Volatile.Read(ref _flushSince), now) >= limits.SendStallTimeout)
+        if (On(limits.SendStallTimeout) && Volatile.Read(ref _flushing) == 1 && time.GetElapsedTime(Volatile.Read(ref _flushSince), now) >= limits.SendStallTimeout)
         {
             Expire(SetupPhase.Send, limits.SendStallTimeout);
             return;
         }
 
-        if (_slots.OldestDataPhase() is { } oldest && time.GetElapsedTime(oldest, now) >= limits.DataTimeout)
+        if (On(limits.DataTimeout) && _slots.OldestDataPhase() is { } oldest && time.GetElapsedTime(oldest, now) >= limits.DataTimeout)
         {
             Expire(SetupPhase.Data, limits.DataTimeout);
         }
     }
+
+    private static bool On(TimeSpan deadline) => deadline > TimeSpan.Zero;
 
     private void Expire(SetupPhase phase, TimeSpan limit)
     {

@@ -47,9 +47,18 @@ public enum ConnectionEndReason
     /// Linux target does; also when the host never fetched its Failure1.
     /// </summary>
     AuthenticationFailed,
+
+    /// <summary>
+    /// A data transfer missed its deadline: the host did not send the data an R2T asked for in time
+    /// (<see cref="SetupPhase.Data"/>), or the socket took none of the pending responses in time (<see cref="SetupPhase.Send"/>).
+    /// </summary>
+    TransferTimeout,
 }
 
-/// <summary>A phase a new connection must finish by a deadline from its start, however slowly its bytes trickle in.</summary>
+/// <summary>
+/// A phase a connection must finish by a deadline from its start, however slowly its bytes trickle in: the setup
+/// phases of a new connection, then, on a connected queue, each R2T's data and each flush of responses.
+/// </summary>
 public enum SetupPhase
 {
     /// <summary>From accept to a whole ICReq; on a TLS port, from accept to the first bytes that decide TLS or not.</summary>
@@ -57,4 +66,10 @@ public enum SetupPhase
 
     /// <summary>From ICResp to a successful Fabrics Connect.</summary>
     Connect,
+
+    /// <summary>From an R2T to the last byte of the H2CData it asked for.</summary>
+    Data,
+
+    /// <summary>From the start of a flush of pending responses (and read data) until the socket has taken it.</summary>
+    Send,
 }

@@ -46,6 +46,12 @@ public sealed record TargetLimits
     /// <summary>Deadline from ICResp for a successful Fabrics Connect.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Deadline from an R2T to the last byte of the data it asked for (a deadline, not an idle timer); not positive: off.</summary>
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the send loop may wait for the socket to take a flush of pending responses and read data; not positive: off.</summary>
+    public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public string FirmwareRevision { get; init; } = "1.0";
 
     /// <summary>Process-wide budget for command data buffers (R2T-fetched and read data) over all connections.</summary>
@@ -291,7 +297,7 @@ public sealed class TargetCounters
     /// <summary>Connections ended, indexed by <see cref="ConnectionEndReason"/>: one count per connection, its first cause.</summary>
     public readonly long[] ConnectionsEndedByReason = new long[Enum.GetValues<ConnectionEndReason>().Length];
 
-    /// <summary>Connections cut at a setup deadline, indexed by <see cref="SetupPhase"/> (including those cut before TLS).</summary>
+    /// <summary>Connections cut at a phase deadline, indexed by <see cref="SetupPhase"/> (including those cut before TLS).</summary>
     public readonly long[] SetupTimeouts = new long[Enum.GetValues<SetupPhase>().Length];
 
     /// <summary>Times a limit held a peer back (refused a connection or Connect, delayed a command), indexed by <see cref="LimitKind"/>.</summary>

@@ -12,6 +12,7 @@ internal sealed class CommandSlots
     private readonly Stack<CommandContext> _free = new();
     private readonly CommandExecutor _executor;
     private CommandContext[] _slots = new CommandContext[1];
+    private long[] _dataSince = new long[1];
     private int _created;
     private int _limit = 1;
 
@@ -67,6 +68,7 @@ internal sealed class CommandSlots
                 if (_created == _slots.Length)
                 {
                     Array.Resize(ref _slots, Math.Min(_limit, Math.Max(4, _slots.Length * 2)));
+                    Array.Resize(ref _dataSince, _slots.Length);
                 }
 
                 ctx = new CommandContext(_executor, (ushort)_created);
@@ -75,6 +77,36 @@ internal sealed class CommandSlots
             }
 
             return null;
+        }
+    }
+
+    /// <summary>
+    /// The command's data phase starts now (its R2T is queued): call before it enters
+    /// <see cref="CommandState.AwaitingData"/>, so a sweep that sees that state reads this command's time.
+    /// </summary>
+    public void MarkDataPhase(CommandContext ctx, long timestamp)
+    {
+        lock (_lock)
+        {
+            _dataSince[ctx.Slot] = timestamp;
+        }
+    }
+
+    /// <summary>When the oldest command still waiting for its R2T data got its R2T; null when none waits (deadline sweep).</summary>
+    public long? OldestDataPhase()
+    {
+        lock (_lock)
+        {
+            long? oldest = null;
+            for (var i = 0; i < _created; i++)
+            {
+                if (_slots[i].State == CommandState.AwaitingData && (oldest is not { } o || _dataSince[i] < o))
+                {
+                    oldest = _dataSince[i];
+                }
+            }
+
+            return oldest;
         }
     }
 

@@ -130,6 +130,7 @@ public sealed partial class TargetQueue
 
         if (ctx.DataFollowsCapsule)
         {
+            _slots.MarkDataPhase(ctx, _registry.Time.GetTimestamp());
             ctx.SetState(CommandState.AwaitingData);
             _send.Writer.TryWrite(SendItem.R2T(ctx));
             return;
@@ -147,6 +148,7 @@ public sealed partial class TargetQueue
             return;
         }
 
+        _slots.MarkDataPhase(ctx, _registry.Time.GetTimestamp());
         if (ctx.TrySetState(CommandState.Receiving, CommandState.AwaitingData) && !_send.Writer.TryWrite(SendItem.R2T(ctx)))
         {
             _slots.Release(ctx); // the connection is closing

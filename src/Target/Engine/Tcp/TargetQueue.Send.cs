@@ -80,7 +80,9 @@ public sealed partial class TargetQueue
                     break;
                 }
 
+                FlushStarting(); // send-stall deadline (TargetQueue.Deadlines.cs)
                 var flush = await _writer.FlushAsync(ct).ConfigureAwait(false);
+                FlushDone();
                 if (flush.IsCompleted)
                 {
                     break;

@@ -20,7 +20,7 @@ namespace NvmeMptls.Target.Tcp;
 /// and flushes in batches. One catch ladder maps each failure to a wire action — a TermReq for transport-fatal
 /// errors, a plain close when the peer ended it — and to a <see cref="ConnectionEndReason"/>.
 /// </summary>
-[SuppressMessage("Design", "CA1001", Justification = "_abort is cancelled by controllers and the server after the run ends, so it is never disposed; its only timer (CancelAfter after a TermReq) ends by itself; the setup timer is disposed when the run ends")]
+[SuppressMessage("Design", "CA1001", Justification = "_abort is cancelled by controllers and the server after the run ends, so it is never disposed; its only timer (CancelAfter after a TermReq) ends by itself; the setup and deadline-sweep timers are disposed when the run ends")]
 public sealed partial class TargetQueue : ICommandQueue
 {
     private readonly StreamConnection _connection;
@@ -137,6 +137,7 @@ public sealed partial class TargetQueue : ICommandQueue
         finally
         {
             EnterSetupPhase(null);
+            StopDeadlineSweep();
             _send.Writer.TryComplete();
             try
             {
@@ -205,6 +206,7 @@ public sealed partial class TargetQueue : ICommandQueue
         _sqFlowControlDisabled = sqFlowControlDisabled;
         _slots.SetLimit(sqSize);
         EnterSetupPhase(null);
+        StartDeadlineSweep();
 
         // Fabrics commands travel in-capsule on every queue (≥ 8 KiB); I/O queues take the configured size.
         _settings.MaxInCapsuleData = qid == 0

@@ -256,7 +256,7 @@ public sealed record KeepAliveOptions
 }
 
 /// <summary>
-/// Setup deadlines (section "Target:Timeouts"): each runs from the start of its phase whatever the peer sends, so a
+/// Phase deadlines (section "Target:Timeouts"): each runs from the start of its phase whatever the peer sends, so a
 /// connection that trickles bytes is cut off as surely as a silent one.
 /// </summary>
 public sealed record TimeoutOptions
@@ -266,6 +266,15 @@ public sealed record TimeoutOptions
 
     /// <summary>From ICResp to a successful Fabrics Connect.</summary>
     public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// From an R2T to the last byte of the H2CData it asked for. 30 s, the Linux host's default I/O timeout
+    /// (nvme_core.io_timeout): by then the host has given the command up and is resetting the queue anyway.
+    /// </summary>
+    public TimeSpan Data { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the socket may take none of a flush of pending responses and read data (same reasoning as <see cref="Data"/>).</summary>
+    public TimeSpan SendStall { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed record MetricsOptions

@@ -42,6 +42,8 @@ internal sealed class TargetOptionsReader
             {
                 IcReq = Duration(target.GetSection("Timeouts"), "IcReq", defaults.Timeouts.IcReq),
                 Connect = Duration(target.GetSection("Timeouts"), "Connect", defaults.Timeouts.Connect),
+                Data = Duration(target.GetSection("Timeouts"), "Data", defaults.Timeouts.Data),
+                SendStall = Duration(target.GetSection("Timeouts"), "SendStall", defaults.Timeouts.SendStall),
             },
             Metrics = ReadMetrics(target.GetSection("Metrics")),
             Ana = new AnaOptions

@@ -36,6 +36,16 @@ internal static partial class TargetOptionsValidator
             errors.Add($"{Root}:Timeouts:Connect: must be greater than zero (was {options.Timeouts.Connect})");
         }
 
+        if (options.Timeouts.Data <= TimeSpan.Zero)
+        {
+            errors.Add($"{Root}:Timeouts:Data: must be greater than zero (was {options.Timeouts.Data})");
+        }
+
+        if (options.Timeouts.SendStall <= TimeSpan.Zero)
+        {
+            errors.Add($"{Root}:Timeouts:SendStall: must be greater than zero (was {options.Timeouts.SendStall})");
+        }
+
         if (options.Metrics.Enabled && !IsMetricsUrl(options.Metrics.Url))
         {
             errors.Add($"{Root}:Metrics:Url: must be an absolute http:// or https:// URL such as http://127.0.0.1:9464/metrics (was '{options.Metrics.Url}')");

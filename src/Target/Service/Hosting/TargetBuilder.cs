@@ -23,6 +23,8 @@ public static class TargetBuilder
         DiscoveryDefaultKeepAlive = options.KeepAlive.DiscoveryDefaultTimeout,
         IcReqTimeout = options.Timeouts.IcReq,
         ConnectTimeout = options.Timeouts.Connect,
+        DataTimeout = options.Timeouts.Data,
+        SendStallTimeout = options.Timeouts.SendStall,
         MaxBufferedBytes = options.Limits.MaxBufferedBytes,
         MaxConnectionBufferedBytes = options.Limits.MaxConnectionBufferedBytes,
         MaxOutstandingR2T = options.Limits.MaxOutstandingR2T,

@@ -221,11 +221,28 @@ public class TargetOptionsValidationTests
     }
 
     [Test]
+    public void DataAndSendStallTimeouts_DefaultsAndConfiguredValues_ReachTheEngineLimits()
+    {
+        var defaults = NvmeMptls.Target.Hosting.TargetBuilder.ToLimits(ConfigurationTestKit.Load());
+        Assert.That((defaults.DataTimeout, defaults.SendStallTimeout), Is.EqualTo((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30))));
+        var set = NvmeMptls.Target.Hosting.TargetBuilder.ToLimits(ConfigurationTestKit.Load(("Target:Timeouts:Data", "00:00:07"), ("Target:Timeouts:SendStall", "00:01:00")));
+        Assert.That((set.DataTimeout, set.SendStallTimeout), Is.EqualTo((TimeSpan.FromSeconds(7), TimeSpan.FromMinutes(1))));
+    }
+
+    [Test]
     public void Timeouts_ZeroOrNegative_AreReportedWithTheirKeys()
     {
         ImmutableArray<string> errors = ErrorsWith(("Target:Timeouts:IcReq", "00:00:00"), ("Target:Timeouts:Connect", "-00:00:01"));
         Assert.That(errors, Has.One.StartsWith("Target:Timeouts:IcReq: must be greater than zero"));
         Assert.That(errors, Has.One.StartsWith("Target:Timeouts:Connect: must be greater than zero"));
+    }
+
+    [Test]
+    public void DataAndSendStallTimeouts_ZeroOrNegative_AreReportedWithTheirKeys()
+    {
+        ImmutableArray<string> errors = ErrorsWith(("Target:Timeouts:Data", "00:00:00"), ("Target:Timeouts:SendStall", "-00:00:01"));
+        Assert.That(errors, Has.One.StartsWith("Target:Timeouts:Data: must be greater than zero"));
+        Assert.That(errors, Has.One.StartsWith("Target:Timeouts:SendStall: must be greater than zero"));
     }
 
     [Test]

@@ -116,6 +116,20 @@ public sealed class TargetMetricsTests
     }
 
     [Test]
+    public async Task Scrape_ExportsDataAndSendDeadlinesAsPhasesAndTransferTimeoutAsAReason()
+    {
+        var text = await ScrapeWithAsync(counters =>
+        {
+            counters.SetupTimeouts[(int)SetupPhase.Data] = 4;
+            counters.SetupTimeouts[(int)SetupPhase.Send] = 1;
+            counters.ConnectionsEndedByReason[(int)ConnectionEndReason.TransferTimeout] = 5;
+        });
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"data\"} 4"));
+        Assert.That(text, Does.Contain("nvmemptls_setup_timeouts_total{phase=\"send\"} 1"));
+        Assert.That(text, Does.Contain("nvmemptls_connections_ended_total{reason=\"transfer_timeout\"} 5"));
+    }
+
+    [Test]
     public async Task Scrape_ExportsEveryLimitReachedAndTheDataBufferPool()
     {
         var text = await ScrapeWithAsync(counters =>

@@ -10,7 +10,8 @@ namespace NvmeMptls.Transport.Connections;
 /// flight than that, and every segment beyond the pool's capacity was a new array (measured with
 /// <c>bench/NvmeMptls.Bench alloc</c>: 69 KB/IO plain, 246 KB/IO TLS at 128 KiB QD16 on one CPU).
 /// Each class keeps up to <see cref="MaxRetainedBytesPerClass"/> of returned blocks; beyond that a returned block is
-/// left to the GC, so a burst cannot pin memory for ever.
+/// left to the GC. With an idle trim, blocks that stayed unused through a whole period are dropped too (and a large
+/// drop asks the GC to give the memory back to the OS), so a burst of connections does not pin memory for ever.
 /// </summary>
 public sealed class PipeBufferPool : MemoryPool<byte>
 {
@@ -23,11 +24,18 @@ public sealed class PipeBufferPool : MemoryPool<byte>
     private const int MinShift = 12;
     private const int ClassCount = 9; // 4 KiB, 8 KiB … 1 MiB
 
+    /// <summary>A trim that drops at least this much asks for a compacting collection, which decommits the memory.</summary>
+    public const long ReturnToOsThreshold = 16L << 20;
+
     private readonly SizeClass[] _classes = new SizeClass[ClassCount];
+    private readonly ITimer? _trimTimer;
     private int _disposed;
+    private long _trimmedBytes;
 
     /// <param name="maxRetainedBytesPerClass">Returned blocks kept per size class; at least one block of each class.</param>
-    public PipeBufferPool(long maxRetainedBytesPerClass = 64L << 20)
+    /// <param name="idleTrim">Period of the idle trim (null or zero: none; <see cref="Trim"/> can still be called).</param>
+    /// <param name="time">Clock of the trim timer (tests pass a fake one).</param>
+    public PipeBufferPool(long maxRetainedBytesPerClass = 64L << 20, TimeSpan? idleTrim = null, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRetainedBytesPerClass);
         MaxRetainedBytesPerClass = maxRetainedBytesPerClass;
@@ -36,10 +44,39 @@ public sealed class PipeBufferPool : MemoryPool<byte>
             var blockSize = MinBlockSize << i;
             _classes[i] = new SizeClass(this, blockSize, (int)Math.Clamp(maxRetainedBytesPerClass / blockSize, 1, int.MaxValue));
         }
+
+        if (idleTrim is { } period && period > TimeSpan.Zero && period != Timeout.InfiniteTimeSpan)
+        {
+            _trimTimer = (time ?? TimeProvider.System).CreateTimer(static s => ((PipeBufferPool)s!).Trim(), this, period, period);
+        }
     }
 
-    /// <summary>The pool every connection pipe of the process uses.</summary>
-    public static PipeBufferPool Connections { get; } = new();
+    /// <summary>The pool every connection pipe of the process uses; blocks idle for 30 s are released.</summary>
+    public static PipeBufferPool Connections { get; } = new(idleTrim: TimeSpan.FromSeconds(30));
+
+    /// <summary>Bytes dropped by trims since start.</summary>
+    public long TrimmedBytes => Interlocked.Read(ref _trimmedBytes);
+
+    /// <summary>
+    /// Drops kept blocks: with <paramref name="all"/> every one, otherwise those that stayed unused since the previous
+    /// trim (the lowest free count seen in between). Returns the bytes dropped.
+    /// </summary>
+    public long Trim(bool all = false)
+    {
+        long dropped = 0;
+        foreach (var c in _classes)
+        {
+            dropped += c.Trim(all);
+        }
+
+        Interlocked.Add(ref _trimmedBytes, dropped);
+        if (dropped >= ReturnToOsThreshold)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        return dropped;
+    }
 
     public long MaxRetainedBytesPerClass { get; }
 
@@ -96,6 +133,7 @@ public sealed class PipeBufferPool : MemoryPool<byte>
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0 && disposing)
         {
+            _trimTimer?.Dispose();
             foreach (var c in _classes)
             {
                 c.Clear();
@@ -107,6 +145,7 @@ public sealed class PipeBufferPool : MemoryPool<byte>
     {
         private readonly Lock _lock = new();
         private Block[] _free = new Block[Math.Min(maxRetained, 16)];
+        private int _lowWater;
 
         public int BlockSize { get; } = blockSize;
 
@@ -121,6 +160,7 @@ public sealed class PipeBufferPool : MemoryPool<byte>
                 {
                     block = _free[--Count];
                     _free[Count] = null!;
+                    _lowWater = Math.Min(_lowWater, Count);
                 }
             }
 
@@ -156,6 +196,27 @@ public sealed class PipeBufferPool : MemoryPool<byte>
                 }
 
                 _free[Count++] = block;
+            }
+        }
+
+        /// <summary>Drops the blocks no one needed since the last trim (all of them with <paramref name="all"/>).</summary>
+        public long Trim(bool all)
+        {
+            lock (_lock)
+            {
+                var drop = all ? Count : Math.Min(_lowWater, Count);
+                for (var i = 0; i < drop; i++)
+                {
+                    _free[--Count] = null!;
+                }
+
+                if (Count == 0 && _free.Length > 16)
+                {
+                    _free = new Block[Math.Min(maxRetained, 16)];
+                }
+
+                _lowWater = Count;
+                return (long)drop * BlockSize;
             }
         }
 

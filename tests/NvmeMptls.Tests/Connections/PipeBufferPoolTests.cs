@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using NvmeMptls.Transport.Connections;
 
@@ -93,5 +94,59 @@ public sealed class PipeBufferPoolTests
             Assert.That(created, Is.GreaterThan(0), "the pipe took its segments from the pool");
             Assert.That(pool.BlocksCreated, Is.EqualTo(created), "100 more 128 KiB round trips reused the same blocks");
         });
+    }
+
+    [Test]
+    public void IdleTrim_DropsBlocksUnusedForAWholePeriod_KeepsThoseInUse()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var pool = new PipeBufferPool(idleTrim: TimeSpan.FromSeconds(30), time: clock);
+        var burst = new List<IMemoryOwner<byte>>();
+        for (var i = 0; i < 64; i++)
+        {
+            burst.Add(pool.Rent(16384));
+        }
+
+        foreach (var b in burst)
+        {
+            b.Dispose();
+        }
+
+        Assert.That(pool.RetainedBytes, Is.EqualTo(64 * 16384));
+        clock.Advance(TimeSpan.FromSeconds(30)); // the burst happened during this period: nothing is idle for a whole one yet
+        Assert.That(pool.RetainedBytes, Is.EqualTo(64 * 16384));
+
+        // Steady use of 4 blocks through the next period keeps 4; the other 60 go.
+        for (var round = 0; round < 3; round++)
+        {
+            var steady = new List<IMemoryOwner<byte>>();
+            for (var i = 0; i < 4; i++)
+            {
+                steady.Add(pool.Rent(16384));
+            }
+
+            foreach (var b in steady)
+            {
+                b.Dispose();
+            }
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.That(pool.RetainedBytes, Is.EqualTo(4 * 16384));
+        Assert.That(pool.TrimmedBytes, Is.EqualTo(60 * 16384));
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.That(pool.RetainedBytes, Is.Zero);
+    }
+
+    [Test]
+    public void Trim_All_EmptiesThePool_AndRentStillWorks()
+    {
+        using var pool = new PipeBufferPool();
+        pool.Rent(4096).Dispose();
+        pool.Rent(1 << 20).Dispose();
+        Assert.That(pool.Trim(all: true), Is.EqualTo(4096 + (1 << 20)));
+        Assert.That(pool.RetainedBytes, Is.Zero);
+        using var again = pool.Rent(4096);
+        Assert.That(again.Memory.Length, Is.EqualTo(4096));
     }
 }

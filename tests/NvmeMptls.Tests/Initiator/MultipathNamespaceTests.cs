@@ -41,6 +41,29 @@ public sealed class MultipathNamespaceTests
     }
 
     /// <summary>Writes then reads back <paramref name="count"/> distinct 4 KiB blocks; returns the failures.</summary>
+    /// <summary>Verified rounds of 4 blocks each on <paramref name="device"/> until stopped; the problems seen, in order.</summary>
+    private sealed class VerifyLoop
+    {
+        private int _rounds;
+
+        public VerifyLoop(INamespaceDevice device, CancellationToken stop) =>
+            Problems = Task.Run(async () =>
+            {
+                var problems = new List<string>();
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    problems.AddRange(await VerifyAsync(device, 4, i * 4));
+                    Interlocked.Increment(ref _rounds);
+                }
+
+                return problems;
+            });
+
+        public int Rounds => Volatile.Read(ref _rounds);
+
+        public Task<List<string>> Problems { get; }
+    }
+
     private static async Task<List<string>> VerifyAsync(INamespaceDevice device, int count, int seed)
     {
         var problems = new List<string>();
@@ -131,29 +154,18 @@ public sealed class MultipathNamespaceTests
         using var ns = await NvmeMultipathNamespace.OpenAsync([c1, c2], 1);
 
         using var stop = new CancellationTokenSource();
-        var rounds = 0;
-        var workload = Task.Run(async () =>
-        {
-            var problems = new List<string>();
-            for (var i = 0; !stop.IsCancellationRequested; i++)
-            {
-                problems.AddRange(await VerifyAsync(ns, 4, i * 4));
-                Interlocked.Increment(ref rounds);
-            }
-
-            return problems;
-        });
-        await Until(() => Volatile.Read(ref rounds) > 5, "the workload running");
+        var workload = new VerifyLoop(ns, stop.Token);
+        await Until(() => workload.Rounds > 5, "the workload running");
 
         // The move as a gateway group makes it: the old owner goes inaccessible first, then the new one optimized.
         target.Registry.Ana.SetState(1, 1, AnaState.Inaccessible);
         await Task.Delay(50);
         target.Registry.Ana.SetState(2, 1, AnaState.Optimized);
         await Until(() => ns.ActivePaths.Select(p => p.Controller).SequenceEqual([c2]), "I/O moving to port 2");
-        var moved = Volatile.Read(ref rounds);
-        await Until(() => Volatile.Read(ref rounds) > moved + 5, "the workload going on after the move");
+        var moved = workload.Rounds;
+        await Until(() => workload.Rounds > moved + 5, "the workload going on after the move");
         await stop.CancelAsync();
-        Assert.That(await workload, Is.Empty);
+        Assert.That(await workload.Problems, Is.Empty);
     }
 
     [Test]
@@ -185,19 +197,8 @@ public sealed class MultipathNamespaceTests
         Assert.That(ns.ActivePaths.Select(p => p.Controller), Is.EqualTo(new[] { c1 }));
 
         using var stop = new CancellationTokenSource();
-        var rounds = 0;
-        var workload = Task.Run(async () =>
-        {
-            var problems = new List<string>();
-            for (var i = 0; !stop.IsCancellationRequested; i++)
-            {
-                problems.AddRange(await VerifyAsync(ns, 4, i * 4));
-                Interlocked.Increment(ref rounds);
-            }
-
-            return problems;
-        });
-        await Until(() => Volatile.Read(ref rounds) > 5, "the workload running");
+        var workload = new VerifyLoop(ns, stop.Token);
+        await Until(() => workload.Rounds > 5, "the workload running");
 
         // Controller 1's connections (admin + 2 I/O queues, opened first) die.
         for (var i = 0; i < 3; i++)
@@ -206,11 +207,11 @@ public sealed class MultipathNamespaceTests
         }
 
         await Until(() => c1.State == NvmeControllerState.Resetting || c1.State == NvmeControllerState.Live && ns.ActivePaths.Count == 1, "path 1 lost");
-        var lost = Volatile.Read(ref rounds);
-        await Until(() => Volatile.Read(ref rounds) > lost + 5, "I/O going on over port 2");
+        var lost = workload.Rounds;
+        await Until(() => workload.Rounds > lost + 5, "I/O going on over port 2");
         await Until(() => c1.State == NvmeControllerState.Live && ns.ActivePaths.Select(p => p.Controller).SequenceEqual([c1]), "path 1 back after its reconnect");
         await stop.CancelAsync();
-        Assert.That(await workload, Is.Empty);
+        Assert.That(await workload.Problems, Is.Empty);
     }
 
     [Test]

@@ -116,7 +116,11 @@ public sealed class MultipathEndToEndTests : TestbedFixture
 
         EndToEndKit.AssertClean(report);
         Assert.That(report.Jobs[0].Read.Ios + report.Jobs[0].Write.Ios, Is.GreaterThan(1000), "the workload kept running");
-        Assert.That(otherWhileDown, Is.GreaterThan(16UL << 20), $"the I/O moved to path {other} while path {path} was down");
+        // Not a throughput figure: how much the surviving path carries in those 5 s depends on the machine's load
+        // (13.7 MB was seen on a busy CI run). What must hold is that the I/O moved there and the dead path did not
+        // keep it: the surviving subflow carried more than a megabyte and more than the dead one.
+        Assert.That(otherWhileDown, Is.GreaterThan(1UL << 20), $"the I/O moved to path {other} while path {path} was down");
+        Assert.That(otherWhileDown, Is.GreaterThan(sentWhileDown), $"path {other} carried more than the dead path {path} while it was down");
         Assert.That(end, Has.All.Matches<QueuePath>(p => p.Multipath!.Subflows.Count == 2));
         Assert.That(afterRun, Is.GreaterThan(atUp), $"path {path} carried data again after path-up");
         Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));

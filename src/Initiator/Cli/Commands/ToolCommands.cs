@@ -32,7 +32,7 @@ public static class ToolCommands
 
     public static Verb Umount { get; } = RawVerb("umount", "flush, unmount and tear down a mount made by 'mount': <mountpoint>", UmountAsync);
 
-    public static Verb Bench { get; } = RawVerb("bench", "fio-like load generator: --rw --bs --iodepth --numjobs --size --runtime --verify=crc32c… or a job file", BenchAsync);
+    public static Verb Bench { get; } = RawVerb("bench", "fio-like load generator: --rw --bs --iodepth --numjobs --size --runtime --verify=crc32c… or a job file; --controller ADDR[:PORT] (repeatable) adds controllers of the subsystem as ANA-aware paths", BenchAsync);
 
     private static Verb RawVerb(string name, string summary, Func<IReadOnlyList<string>, VerbContext, CancellationToken, Task<int>> raw) =>
         new(name, summary, [], static (_, _) => Task.FromResult(2)) { Raw = raw };
@@ -98,12 +98,14 @@ public static class ToolCommands
 
     private static async Task<int> BenchAsync(IReadOnlyList<string> args, VerbContext context, CancellationToken cancellationToken)
     {
-        var (fabricsArgs, benchArgs) = Split(args);
+        var (controllerArgs, rest) = BenchControllers.Take(args);
+        var (fabricsArgs, benchArgs) = Split(rest);
         var line = CommandLine.Parse(fabricsArgs, Fabrics);
         var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort);
+        var others = BenchControllers.Parse(controllerArgs, options);
         var nsid = FabricsOptions.Nsid(line);
-        NvmeController? controller = null;
-        NvmeNamespace? ns = null;
+        var controllers = new List<NvmeController>();
+        INamespaceDevice? device = null;
         var gate = new SemaphoreSlim(1, 1);
         try
         {
@@ -112,14 +114,8 @@ public static class ToolCommands
                 await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    if (ns is null)
-                    {
-                        var o = line.Has("nr-io-queues") ? options : options with { IoQueueCount = job.NrIoQueues };
-                        controller = await Session.ConnectAsync(context, line, o, cancellationToken).ConfigureAwait(false);
-                        ns = await controller.OpenNamespaceAsync(nsid, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    return ns;
+                    device ??= await BenchControllers.OpenAsync(context, line, options, others, job, nsid, controllers, cancellationToken).ConfigureAwait(false);
+                    return device;
                 }
                 finally
                 {
@@ -129,7 +125,8 @@ public static class ToolCommands
         }
         finally
         {
-            if (controller is not null)
+            (device as IDisposable)?.Dispose();
+            foreach (var controller in controllers)
             {
                 await controller.DisposeAsync().ConfigureAwait(false);
             }
@@ -142,7 +139,7 @@ public static class ToolCommands
     /// Separates the connection options from fio's; --nr-io-queues goes to both, --output-format (fio's report format:
     /// normal, json, json+, terse) only to bench.
     /// </summary>
-    private static (List<string> Fabrics, List<string> Bench) Split(IReadOnlyList<string> args)
+    private static (List<string> Fabrics, List<string> Bench) Split(List<string> args)
     {
         var fabrics = new List<string>();
         var bench = new List<string>();

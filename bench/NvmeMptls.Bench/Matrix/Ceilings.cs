@@ -11,6 +11,27 @@ namespace NvmeMptls.Bench.Matrix;
 /// </summary>
 public sealed record Ceilings(double? TcpMiBps, double? MptcpMiBps, double? Aes128GcmMiBps, double? Aes256GcmMiBps, double Crc32cMiBps)
 {
+    /// <summary>
+    /// The load generator's own cost: <c>nvme-mptls bench --ioengine=null</c>, 4 KiB randread QD32 on one core (IOPS and
+    /// CPU µs per I/O). Every initiator figure against a real target includes this much.
+    /// </summary>
+    public (double Iops, double CpuMicrosPerIo)? NullEngine { get; init; }
+
+    public static async Task<(double Iops, double CpuMicrosPerIo)?> NullEngineAsync(string cliDll, int? cpu, int seconds)
+    {
+        var args = Pinned(cpu, ["dotnet", cliDll, "bench", "--ioengine=null", "--name", "null", "--rw", "randread", "--bs", "4k", "--iodepth", "32",
+            "--size", "1g", "--ramp_time", "1", "--runtime", seconds.ToString(CultureInfo.InvariantCulture), "--time_based", "--output-format", "json"]);
+        var (exit, stdout, _) = await InitiatorRun.RunAsync(args[0], args[1..], TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(stdout);
+        return (json.RootElement.GetProperty("jobs")[0].GetProperty("read").GetProperty("iops").GetDouble(),
+            json.RootElement.GetProperty("nvme-mptls").GetProperty("cpu_us_per_io").GetDouble());
+    }
+
     public static async Task<Ceilings> MeasureAsync(int? serverCpu, int? clientCpu)
     {
         var tcp = await IperfAsync(mptcp: false, serverCpu, clientCpu).ConfigureAwait(false);

@@ -60,6 +60,7 @@ public static class MatrixCommand
         Console.WriteLine($"{machine}; {seconds} s per cell, {runs} interleaved runs, 1 GiB memory namespace");
 
         var ceilings = await Ceilings.MeasureAsync(targetCpu, initiatorCpu).ConfigureAwait(false);
+        ceilings = ceilings with { NullEngine = await Ceilings.NullEngineAsync(cliDll, initiatorCpu, seconds).ConfigureAwait(false) };
         var results = new List<MatrixResult>();
         for (var run = 1; run <= runs; run++)
         {

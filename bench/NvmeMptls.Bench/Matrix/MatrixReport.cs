@@ -20,6 +20,12 @@ public static class MatrixReport
         md.AppendLine(inv, $"| openssl speed aes-256-gcm, one core, 16 KiB | {Show(ceilings.Aes256GcmMiBps)} |");
         md.AppendLine(inv, $"| our CRC32C, one core | {ceilings.Crc32cMiBps:0} |");
         md.AppendLine();
+        if (ceilings.NullEngine is { } nul)
+        {
+            md.AppendLine(inv, $"The load generator alone (`nvme-mptls bench --ioengine=null`, 4 KiB randread QD32, one core): {nul.Iops:0} IOPS, {nul.CpuMicrosPerIo:0.00} CPU µs per I/O — included in every initiator CPU figure below.");
+            md.AppendLine();
+        }
+
         md.AppendLine("| carrier | cell | IOPS | MiB/s | of ceiling | p50 µs | p99 µs | target CPU µs/IO | initiator CPU µs/IO | target B/IO | initiator B/IO | errors |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var carrier in results.Select(r => r.Carrier).Distinct())

@@ -17,6 +17,16 @@ public enum BenchVerify
     Crc32c,
 }
 
+/// <summary>fio's <c>ioengine=</c>: the NVMe namespace (any other engine name is fio's and ignored), or <c>null</c>.</summary>
+public enum BenchEngine
+{
+    /// <summary>The namespace the command connects to.</summary>
+    Nvme,
+
+    /// <summary>fio's null engine: every I/O completes at once without data; measures the load generator itself.</summary>
+    Null,
+}
+
 public enum BenchOutputFormat
 {
     Normal,
@@ -63,6 +73,9 @@ public sealed record BenchJob
     public int NrIoQueues { get; init; } = 1;
 
     public BenchOutputFormat OutputFormat { get; init; }
+
+    /// <summary>fio ioengine: <see cref="BenchEngine.Null"/> runs without a target.</summary>
+    public BenchEngine Engine { get; init; }
 
     /// <summary>Report all clones of this job as one (fio group_reporting).</summary>
     public bool GroupReporting { get; init; }
@@ -115,6 +128,7 @@ public sealed record BenchJob
         Check(Runtime is null || Runtime > TimeSpan.Zero, "runtime", "positive");
         Check(!TimeBased || Runtime is not null, "time_based", "used together with runtime");
         Check(NrIoQueues is >= 1 and <= 1024, "nr-io-queues", "1..1024");
+        Check(Engine != BenchEngine.Null || Verify == BenchVerify.None, "verify", "0 with ioengine=null (the null engine keeps no data)");
     }
 
     private void Check(bool ok, string key, string accepted)

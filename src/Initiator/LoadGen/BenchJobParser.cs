@@ -206,6 +206,11 @@ public static class BenchJobParser
                     "0" or "none" => job with { Verify = BenchVerify.None },
                     _ => throw new BenchJobException($"verify={value} is not supported; use crc32c or 0"),
                 };
+            case "ioengine" when value == "null":
+                return job with { Engine = BenchEngine.Null };
+            case "ioengine":
+                notes.Add($"{key}={value}: fio engine option, not applicable here, ignored");
+                return job with { Engine = BenchEngine.Nvme };
             case "output_format":
                 return value switch
                 {

@@ -101,9 +101,6 @@ public static class ToolCommands
         var (controllerArgs, rest) = BenchControllers.Take(args);
         var (fabricsArgs, benchArgs) = Split(rest);
         var line = CommandLine.Parse(fabricsArgs, Fabrics);
-        var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort);
-        var others = BenchControllers.Parse(controllerArgs, options);
-        var nsid = FabricsOptions.Nsid(line);
         var controllers = new List<NvmeController>();
         INamespaceDevice? device = null;
         var gate = new SemaphoreSlim(1, 1);
@@ -114,7 +111,19 @@ public static class ToolCommands
                 await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    device ??= await BenchControllers.OpenAsync(context, line, options, others, job, nsid, controllers, cancellationToken).ConfigureAwait(false);
+                    if (job.Engine == BenchEngine.Null)
+                    {
+                        // fio's null engine: no target, nothing to connect; sized to cover every clone's range.
+                        return new NullNamespaceDevice(job.Size == 0 ? 1L << 30 : job.Offset + job.Size + ((job.NumJobs - 1) * job.OffsetIncrement));
+                    }
+
+                    if (device is null)
+                    {
+                        var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort);
+                        var others = BenchControllers.Parse(controllerArgs, options);
+                        device = await BenchControllers.OpenAsync(context, line, options, others, job, FabricsOptions.Nsid(line), controllers, cancellationToken).ConfigureAwait(false);
+                    }
+
                     return device;
                 }
                 finally

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.Target.Configuration;
-using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Service;
 
@@ -57,17 +56,9 @@ public sealed class BenchAnaFailoverTests
             await Task.Delay(TimeSpan.FromSeconds(3));
 
             // 2. Port 2's controllers are lost and port 1 takes the group back (what a gateway group does on a takeover).
-            var registry = target.Service.Server!.Registry;
-            var subsystem = registry.Find(AnaLiveReloadTests.Nqn)!;
             var before = Count(log, $"I/O now goes to 127.0.0.1:{port1}");
             clock.Restart();
-            foreach (var controller in subsystem.Controllers.Where(c => c.AdminPortId == 2).ToList())
-            {
-                await controller.CloseAsync("test: path lost");
-            }
-
-            registry.Ana.SetState(2, 2, AnaState.Inaccessible);
-            registry.Ana.SetState(1, 2, AnaState.Optimized);
+            await InitiatorAnaFailoverTests.LoseOptimizedPortAsync(target, lost: 2, takeover: 1, group: 2);
             await Until(() => Count(log, $"I/O now goes to 127.0.0.1:{port1}") > before, "bench moving back to port 1", bench, log);
             TestContext.Progress.WriteLine($"path loss + takeover: bench back on port 1 after {clock.ElapsedMilliseconds} ms");
 

@@ -88,16 +88,8 @@ public sealed class InitiatorAnaFailoverTests
             TestContext.Progress.WriteLine($"planned move: file written -> reload applied {reloadMs} ms -> host on port 2 {movedMs} ms");
 
             // 2. The optimized path (port 2) dies; port 1 takes the group over (as a gateway group would).
-            var registry = target.Service.Server!.Registry;
-            var subsystem = registry.Find(AnaLiveReloadTests.Nqn)!;
             clock.Restart();
-            foreach (var controller in subsystem.Controllers.Where(c => c.AdminPortId == 2).ToList())
-            {
-                await controller.CloseAsync("test: path lost");
-            }
-
-            registry.Ana.SetState(2, 2, AnaState.Inaccessible);
-            registry.Ana.SetState(1, 2, AnaState.Optimized);
+            await LoseOptimizedPortAsync(target, lost: 2, takeover: 1, group: 2);
             await Until(() => ns.ActivePaths.Select(p => p.Controller).SequenceEqual([c1]), "I/O moving back to port 1");
             var failoverMs = clock.ElapsedMilliseconds;
             at = Volatile.Read(ref last);
@@ -112,6 +104,23 @@ public sealed class InitiatorAnaFailoverTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// What a gateway group does when the optimized gateway dies, in one process: the controllers of port
+    /// <paramref name="lost"/> end, the group turns inaccessible there and optimized on port <paramref name="takeover"/>.
+    /// </summary>
+    internal static async Task LoseOptimizedPortAsync(InProcessTarget target, ushort lost, ushort takeover, uint group)
+    {
+        var registry = target.Service.Server!.Registry;
+        var subsystem = registry.Find(AnaLiveReloadTests.Nqn)!;
+        foreach (var controller in subsystem.Controllers.Where(c => c.AdminPortId == lost).ToList())
+        {
+            await controller.CloseAsync("test: path lost");
+        }
+
+        registry.Ana.SetState(lost, group, AnaState.Inaccessible);
+        registry.Ana.SetState(takeover, group, AnaState.Optimized);
     }
 
     private static async Task Until(Func<bool> condition, string what)

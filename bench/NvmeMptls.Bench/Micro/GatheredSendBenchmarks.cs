@@ -89,5 +89,5 @@ public class GatheredSendBenchmarks : IOutputSpliceCompletion
         }
     }
 
-    void IOutputSpliceCompletion.OnSpliceCompleted(object? token, bool sent) => Interlocked.Increment(ref _completed);
+    public void OnSpliceCompleted(object? token, bool sent) => Interlocked.Increment(ref _completed);
 }

@@ -16,8 +16,11 @@ namespace NvmeMptls.Transport.Sockets;
 /// </summary>
 public sealed partial class SocketConnection
 {
-    /// <summary>iovec entries per sendmsg: Linux refuses more than IOV_MAX (1024).</summary>
-    private const int MaxGatherEntries = 512;
+    /// <summary>
+    /// iovec entries per sendmsg. .NET's Unix socket layer builds up to 8 on the stack and allocates two arrays per send
+    /// beyond that, so a gathered send takes at most 8 pieces (about three reads' PDUs) to stay allocation-free.
+    /// </summary>
+    private const int MaxGatherEntries = 8;
 
     private readonly object _spliceLock = new();
     private readonly Queue<Splice> _splices = new();

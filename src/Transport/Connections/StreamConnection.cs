@@ -37,6 +37,24 @@ public abstract class StreamConnection : IDuplexPipe, IAsyncDisposable
     {
     }
 
+    /// <summary>
+    /// True when <see cref="SpliceOutput"/> sends caller memory to the socket without copying it (plain TCP/MPTCP and
+    /// kTLS); false for carriers that must transform or copy the bytes (the user-space TLS record layer, memory pipes).
+    /// </summary>
+    public virtual bool CanSpliceOutput => false;
+
+    /// <summary>
+    /// Sends <paramref name="data"/> exactly after every byte written to <see cref="Output"/> so far (flushed or not) and
+    /// before every byte written after this call, without copying it into the output pipe: the send loop hands the pipe's
+    /// bytes and the spliced memory to the kernel in one gathered send. The memory must stay unchanged until
+    /// <paramref name="completion"/> is called, exactly once, with <paramref name="token"/>: after the kernel took the
+    /// bytes (sent = true) or when the connection ended without sending them (sent = false) — possibly from inside this
+    /// call. Like the writes around it, a splice goes out at the next flush of <see cref="Output"/>. One writer at a time,
+    /// the same one that writes to <see cref="Output"/>. Only when <see cref="CanSpliceOutput"/>.
+    /// </summary>
+    public virtual void SpliceOutput(ArraySegment<byte> data, IOutputSpliceCompletion completion, object? token) =>
+        throw new NotSupportedException($"{TransportName} cannot splice output; write the bytes to Output");
+
     /// <summary>TLS session facts when this stream is protected by TLS (null otherwise).</summary>
     public virtual TlsSessionInfo? Tls => null;
 

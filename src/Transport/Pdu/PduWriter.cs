@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Transport.Pdu;
@@ -13,12 +14,35 @@ namespace NvmeMptls.Transport.Pdu;
 public sealed class PduWriter
 {
     private readonly PipeWriter _output;
+    private readonly StreamConnection? _splice;
 
-    public PduWriter(PipeWriter output, PduSettings settings)
+    /// <param name="output">Where the PDUs go.</param>
+    /// <param name="settings">Digests, alignment and limits of the connection.</param>
+    /// <param name="spliceTo">
+    /// The connection <paramref name="output"/> belongs to, when data may be spliced into it without a copy
+    /// (<see cref="StreamConnection.CanSpliceOutput"/>); null: data is always copied into <paramref name="output"/>.
+    /// </param>
+    public PduWriter(PipeWriter output, PduSettings settings, StreamConnection? spliceTo = null)
     {
         _output = output;
         Settings = settings;
+        _splice = spliceTo is { CanSpliceOutput: true } ? spliceTo : null;
     }
+
+    /// <summary>
+    /// Data of at least this many bytes is spliced (sent from where it lies) rather than copied into the pipe, when the
+    /// connection can splice. Below it a copy costs less than the gather entry and the deferred completion.
+    /// </summary>
+    public int MinSpliceLength { get; set; } = DefaultMinSpliceLength;
+
+    /// <summary>
+    /// Default <see cref="MinSpliceLength"/>: 32 KiB. A gathered send takes at most 8 pieces (three per read), so small
+    /// reads spliced would cost more sendmsg calls than the copy they save; from 32 KiB up the copy dominates.
+    /// </summary>
+    public const int DefaultMinSpliceLength = 32 * 1024;
+
+    /// <summary>True when <see cref="TryWriteC2HDataSpliced"/> can splice (the connection sends caller memory).</summary>
+    public bool CanSplice => _splice is not null;
 
     public PduSettings Settings { get; }
 
@@ -104,6 +128,42 @@ public sealed class PduWriter
         FinishHeader(span, C2HDataPdu.HeaderLength);
         WritePadding(pdo - C2HDataPdu.HeaderLength - Settings.HeaderDigestLength);
         WriteData(data);
+    }
+
+    /// <summary>
+    /// Writes one C2HData PDU whose data is sent from where it lies (a gathered send): header, header digest and padding
+    /// go into the pipe, the data is spliced after them, the data digest follows in the pipe. Returns false, having
+    /// written nothing, when the data is shorter than <see cref="MinSpliceLength"/> or the connection cannot splice: the
+    /// caller then uses <see cref="WriteC2HData"/>. When true, <paramref name="data"/> must not change until
+    /// <paramref name="completion"/> is called with <paramref name="token"/> (see <see cref="StreamConnection.SpliceOutput"/>).
+    /// The bytes on the wire are the same as <see cref="WriteC2HData"/>'s.
+    /// </summary>
+    public bool TryWriteC2HDataSpliced(in C2HDataPdu pdu, ArraySegment<byte> data, bool last, bool success,
+        IOutputSpliceCompletion completion, object? token)
+    {
+        if (_splice is null || data.Count < MinSpliceLength || data.Count == 0)
+        {
+            return false;
+        }
+
+        var pdo = DataOffsetFor(C2HDataPdu.HeaderLength);
+        var plen = (uint)(pdo + data.Count + Settings.DataDigestLength);
+        var flags = Flags(true) | (last ? PduFlags.Last : PduFlags.None) | (last && success ? PduFlags.Success : PduFlags.None);
+        var span = _output.GetSpan(C2HDataPdu.HeaderLength + 4);
+        pdu.WriteHeader(span, flags, (byte)pdo, plen);
+        FinishHeader(span, C2HDataPdu.HeaderLength);
+        WritePadding(pdo - C2HDataPdu.HeaderLength - Settings.HeaderDigestLength);
+        var crc = Settings.DataDigest ? Crc32C.Update(Crc32C.Seed, data) : 0;
+        _splice.SpliceOutput(data, completion, token);
+        UnflushedBytes += data.Count;
+        if (Settings.DataDigest)
+        {
+            var digest = _output.GetSpan(4);
+            BinaryPrimitives.WriteUInt32LittleEndian(digest, ~crc);
+            Advance(4);
+        }
+
+        return true;
     }
 
     public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)

@@ -13,11 +13,12 @@ namespace NvmeMptls.Transport.Sockets;
 /// send loop (Output → socket), never sharing state. Back-pressure comes from the pipe thresholds: a
 /// reader that does not read stops the receive loop, which closes the TCP window on the peer.
 /// </summary>
-public sealed class SocketConnection : StreamConnection
+public sealed partial class SocketConnection : StreamConnection
 {
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly SpliceCountingWriter _outputWriter;
     private readonly SocketConnectionOptions _options;
     private readonly ILogger _logger;
     private readonly string? _fallbackReason;
@@ -56,13 +57,14 @@ public sealed class SocketConnection : StreamConnection
             resumeWriterThreshold: _options.InputResumeThreshold, minimumSegmentSize: _options.ReceiveSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
             resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
+        _outputWriter = new SpliceCountingWriter(this, _output.Writer);
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
 
     public MultipathPolicy Policy { get; }
     public override PipeReader Input => _input.Reader;
-    public override PipeWriter Output => _output.Writer;
+    public override PipeWriter Output => _outputWriter;
     public override EndPoint? LocalEndPoint { get; }
     public override EndPoint? RemoteEndPoint { get; }
     public override string TransportName { get; }
@@ -190,7 +192,8 @@ public sealed class SocketConnection : StreamConnection
             while (true)
             {
                 var result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled)
+                // A cancelled read is an abort, or a flush that added no byte while splices wait (SpliceCountingWriter).
+                if (result.IsCanceled && _abortReason is not null)
                 {
                     error = _abortReason;
                     break;
@@ -198,11 +201,19 @@ public sealed class SocketConnection : StreamConnection
                 var buffer = result.Buffer;
                 try
                 {
-                    foreach (var segment in buffer)
-                        await SendAllAsync(segment).ConfigureAwait(false);
+                    if (Volatile.Read(ref _pendingSplices) > 0)
+                    {
+                        await SendGatheredAsync(buffer).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        foreach (var segment in buffer)
+                            await SendAllAsync(segment).ConfigureAwait(false);
+                    }
                 }
                 finally
                 {
+                    _consumed += buffer.Length;
                     reader.AdvanceTo(buffer.End);
                 }
                 if (result.IsCompleted)
@@ -219,6 +230,7 @@ public sealed class SocketConnection : StreamConnection
         }
         finally
         {
+            CloseSplices();
             await reader.CompleteAsync(error).ConfigureAwait(false);
         }
     }
@@ -286,5 +298,6 @@ public sealed class SocketConnection : StreamConnection
         await _receiveTask.ConfigureAwait(false);
         await _sendTask.ConfigureAwait(false);
         _receivePause.Dispose();
+        _gatherSender.Dispose();
     }
 }

@@ -25,6 +25,19 @@ public sealed class AesGcmRecordProtector : IRecordProtector
         }
     }
 
+    public bool TryOpenTo(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad, Span<byte> plaintext)
+    {
+        try
+        {
+            _aes.Decrypt(nonce, ciphertext, tag, plaintext[..ciphertext.Length], aad);
+            return true;
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return false;
+        }
+    }
+
     public void Dispose() => _aes.Dispose();
 }
 

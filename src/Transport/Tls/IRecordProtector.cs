@@ -11,6 +11,18 @@ public interface IRecordProtector : IDisposable
 
     /// <summary>False when the tag does not verify (the caller sends bad_record_mac).</summary>
     bool TryOpen(ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad);
+
+    /// <summary>
+    /// Opens <paramref name="ciphertext"/> (in the receive buffer) straight into <paramref name="plaintext"/> (where the
+    /// reader takes it), one pass; false when the tag does not verify, and then <paramref name="plaintext"/> holds
+    /// nothing usable. The default copies and opens in place; a provider whose AEAD takes separate input and output
+    /// overrides it.
+    /// </summary>
+    bool TryOpenTo(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad, Span<byte> plaintext)
+    {
+        ciphertext.CopyTo(plaintext);
+        return TryOpen(nonce, plaintext[..ciphertext.Length], tag, aad);
+    }
 }
 
 /// <summary>Creates protectors for one provider; its <see cref="Name"/> is what <see cref="TlsSessionInfo"/> reports.</summary>

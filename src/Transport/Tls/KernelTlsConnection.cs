@@ -30,6 +30,12 @@ public sealed class KernelTlsConnection : StreamConnection
     public override System.Net.Sockets.Socket? UnderlyingSocket => _inner.UnderlyingSocket;
     public override Multipath.MultipathStatus? GetMultipathStatus() => _inner.GetMultipathStatus();
     public override TlsSessionInfo Tls => _session;
+
+    /// <summary>The kernel seals what it is given, so caller memory can be spliced into the plaintext stream as on a plain socket.</summary>
+    public override bool CanSpliceOutput => _inner.CanSpliceOutput;
+
+    public override void SpliceOutput(ArraySegment<byte> data, IOutputSpliceCompletion completion, object? token) =>
+        _inner.SpliceOutput(data, completion, token);
     public override void Abort(Exception? reason = null) => _inner.Abort(reason);
     public override ValueTask DisposeAsync() => _inner.DisposeAsync();
 }

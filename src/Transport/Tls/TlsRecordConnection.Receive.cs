@@ -4,7 +4,7 @@ using System.IO.Pipelines;
 
 namespace NvmeMptls.Transport.Tls;
 
-/// <summary>Receive side: inner.Input (records) → open in place → outer Input (plaintext).</summary>
+/// <summary>Receive side: inner.Input (records) → opened in one pass into the outer Input's buffer (plaintext).</summary>
 public sealed partial class TlsRecordConnection
 {
     private enum RecordOutcome
@@ -121,13 +121,14 @@ public sealed partial class TlsRecordConnection
         {
             return RecordOutcome.NeedMoreData;
         }
-        Span<byte> body = _recordBuffer.AsSpan(0, length);
-        buffer.Slice(TlsRecordLimits.HeaderLength, length).CopyTo(body);
+        ReadOnlySequence<byte> record = buffer.Slice(TlsRecordLimits.HeaderLength, length);
         buffer = buffer.Slice(TlsRecordLimits.HeaderLength + length);
 
         if (type == TlsContentType.Alert)
         {
-            return HandleAlert(body);
+            Span<byte> alert = _recordBuffer.AsSpan(0, length);
+            record.CopyTo(alert);
+            return HandleAlert(alert);
         }
         // RFC 8446 §5.2: a protected record carries at least the inner content type and the tag.
         if (length < TlsRecordLimits.TagLength + 1)
@@ -136,9 +137,28 @@ public sealed partial class TlsRecordConnection
         }
         int cipherLength = length - TlsRecordLimits.TagLength;
         Span<byte> nonce = stackalloc byte[TlsRecordLimits.NonceLength];
+        Span<byte> tag = stackalloc byte[TlsRecordLimits.TagLength];
+        record.Slice(cipherLength).CopyTo(tag);
         _rx.WriteNonce(nonce);
+        // One pass: the record is opened from the receive buffer straight into the plaintext pipe's free memory, which
+        // the NVMe/TCP reader then reads; only a record that lies across two receive segments is first copied there
+        // (AES-GCM here is one-shot, so it needs its input contiguous) and opened in place. Nothing is advanced before
+        // the tag verifies, so no unauthenticated byte reaches the reader.
+        Span<byte> body = _plainIn.Writer.GetSpan(cipherLength)[..cipherLength];
+        ReadOnlySequence<byte> ciphertext = record.Slice(0, cipherLength);
+        bool opened;
+        if (ciphertext.IsSingleSegment)
+        {
+            opened = _opener.TryOpenTo(nonce, ciphertext.FirstSpan, tag, header, body);
+        }
+        else
+        {
+            ciphertext.CopyTo(body);
+            opened = _opener.TryOpen(nonce, body, tag, header);
+            RecordsOpenedAcrossSegments++;
+        }
         // RFC 8446 §5.2: if decryption fails, the receiver MUST terminate the connection with a bad_record_mac alert.
-        if (!_opener.TryOpen(nonce, body[..cipherLength], body[cipherLength..], header))
+        if (!opened)
         {
             throw new TlsRecordException(TlsAlertDescription.BadRecordMac, false, $"record {_rx.Sequence} failed authentication");
         }
@@ -170,7 +190,7 @@ public sealed partial class TlsRecordConnection
         switch (innerType)
         {
             case TlsContentType.ApplicationData:
-                _plainIn.Writer.Write(content);
+                _plainIn.Writer.Advance(end); // the plaintext is already where the reader takes it
                 return RecordOutcome.Consumed;
             case TlsContentType.Alert:
                 return HandleAlert(content);

@@ -82,6 +82,9 @@ public sealed partial class TlsRecordConnection : StreamConnection
 
     public long RecordsOpened { get; private set; }
 
+    /// <summary>Records that lay across two receive segments and were copied once before opening (the rest open in one pass).</summary>
+    public long RecordsOpenedAcrossSegments { get; private set; }
+
     public int KeyUpdatesSent { get; private set; }
 
     public int KeyUpdatesReceived { get; private set; }

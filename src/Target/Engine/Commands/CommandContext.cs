@@ -142,6 +142,24 @@ internal sealed class CommandContext : IThreadPoolWorkItem
     /// <summary>Completes a held command (an AER) from whichever thread raised the event.</summary>
     public void CompleteHeld(NvmeStatus status, uint dw0) => Executor.CompleteHeld(this, status, dw0);
 
+    /// <summary>
+    /// Hands the response data's buffer to the caller when <paramref name="owner"/> rented it: the slot then releases
+    /// without returning it, and the caller returns it once the data left (a gathered send still reading it).
+    /// </summary>
+    public bool TryDetachResponseBuffer(IBufferOwner owner, out ArraySegment<byte> data)
+    {
+        if (_buffer is { } b && ReferenceEquals(_bufferOwner, owner) && ResponseDataLength > 0)
+        {
+            data = new ArraySegment<byte>(b, 0, ResponseDataLength);
+            _buffer = null;
+            _bufferOwner = null;
+            return true;
+        }
+
+        data = default;
+        return false;
+    }
+
     /// <summary>Gives back what the command held: its namespace reference and its buffer.</summary>
     public void ReleaseResources()
     {

@@ -110,6 +110,21 @@ internal sealed class ConnectionBuffers : IBufferOwner, IBufferWaiter
         _pool.Return(buffer);
     }
 
+    /// <summary>
+    /// Takes back a read's buffer that left its slot for a gathered send (<see cref="CommandContext.TryDetachResponseBuffer"/>)
+    /// once the socket took the data or the connection ended; from the connection's send loop, also after <see cref="Close"/>.
+    /// </summary>
+    public void ReturnDetached(byte[] buffer)
+    {
+        lock (_lock)
+        {
+            _inUse -= buffer.Length;
+            ScheduleDrain();
+        }
+
+        _pool.Return(buffer);
+    }
+
     /// <summary>The connection is closing: parked commands are dropped (their slots are freed with the others).</summary>
     public void Close()
     {

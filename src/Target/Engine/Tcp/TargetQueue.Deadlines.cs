@@ -12,7 +12,8 @@ namespace NvmeMptls.Target.Tcp;
 /// byte at a time is cut off as surely as a silent one.</item>
 /// <item><see cref="SetupPhase.Send"/>: a flush of responses and read data that the socket has not taken within
 /// <see cref="Subsystems.TargetLimits.SendStallTimeout"/> (the host does not read its socket; the read data queued
-/// behind the flush holds its buffers).</item>
+/// behind the flush holds its buffers); likewise read data spliced into the socket's gathered send (no pipe holds it,
+/// so no flush waits for it): when some is pending and the socket took none for that long.</item>
 /// </list>
 /// One periodic timer per connected queue checks both; the I/O path only stamps times (two volatile writes per
 /// flush, one per R2T), it allocates nothing. On expiry the connection is closed without a C2HTermReq: no fatal
@@ -35,6 +36,11 @@ public sealed partial class TargetQueue
     private int _deadlineFired;
     private long _flushSince;
     private int _flushing;
+
+    // Read data spliced into the socket's send (TargetQueue.Send.cs) that the socket has not taken yet, and when the
+    // socket last took some (or the first was spliced): the send-stall clock for data that bypasses the pipe.
+    private int _splicesPending;
+    private long _spliceProgressSince;
 
     /// <summary>Connect succeeded: from now on the data and send deadlines are checked, once per sweep period.</summary>
     private void StartDeadlineSweep()
@@ -88,6 +94,13 @@ public sealed partial class TargetQueue
         var limits = _registry.Limits;
         var now = time.GetTimestamp();
         if (On(limits.SendStallTimeout) && Volatile.Read(ref _flushing) == 1 && time.GetElapsedTime(Volatile.Read(ref _flushSince), now) >= limits.SendStallTimeout)
+        {
+            Expire(SetupPhase.Send, limits.SendStallTimeout);
+            return;
+        }
+
+        if (On(limits.SendStallTimeout) && Volatile.Read(ref _splicesPending) > 0
+            && time.GetElapsedTime(Volatile.Read(ref _spliceProgressSince), now) >= limits.SendStallTimeout)
         {
             Expire(SetupPhase.Send, limits.SendStallTimeout);
             return;

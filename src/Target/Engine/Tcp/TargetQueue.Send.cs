@@ -150,7 +150,11 @@ public sealed partial class TargetQueue
         {
             // NVMe/TCP §3.3.5: with SQ flow control disabled a successful read may end with SUCCESS and no CapsuleResp.
             var success = _sqFlowControlDisabled && cqe.Status.IsSuccess && cqe.Dw0 == 0 && cqe.Dw1 == 0;
-            _writer.WriteC2HData(new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength), ctx.ResponseData, last: true, success);
+            var pdu = new C2HDataPdu(ctx.Command.CommandId, 0, (uint)dataLength);
+            if (!(dataLength >= _writer.MinSpliceLength && _writer.CanSplice && TrySpliceData(ctx, pdu, success)))
+            {
+                _writer.WriteC2HData(pdu, ctx.ResponseData, last: true, success);
+            }
             if (!success)
             {
                 _writer.WriteCapsuleResp(cqe);
@@ -163,6 +167,40 @@ public sealed partial class TargetQueue
 
         _commands.OnResponseSent(ctx);
         _slots.Release(ctx);
+    }
+
+    /// <summary>
+    /// Gathered send of a read's data (plain TCP/MPTCP, kTLS): the buffer leaves the slot, which is released now as
+    /// before, and goes back to the connection's budget when the socket took it (<see cref="OnSpliceCompleted"/>). The
+    /// host may reuse the command id and slot as soon as it has the response; the buffer is no longer the slot's, so a
+    /// new command gets a new buffer and the bytes on the wire cannot change.
+    /// </summary>
+    private bool TrySpliceData(CommandContext ctx, in C2HDataPdu pdu, bool success)
+    {
+        if (!ctx.TryDetachResponseBuffer(_buffers, out var data))
+        {
+            return false; // admin data, or a buffer from the shared array pool
+        }
+
+        if (Interlocked.Increment(ref _splicesPending) == 1)
+        {
+            Volatile.Write(ref _spliceProgressSince, _registry.Time.GetTimestamp());
+        }
+
+        if (!_writer.TryWriteC2HDataSpliced(pdu, data, last: true, success, this, data.Array))
+        {
+            throw new InvalidOperationException("the writer refused a splice its own checks allowed"); // unreachable: checked by the caller
+        }
+
+        return true;
+    }
+
+    /// <summary>The socket took a spliced read buffer, or the connection ended without sending it: it goes back to the budget.</summary>
+    void IOutputSpliceCompletion.OnSpliceCompleted(object? token, bool sent)
+    {
+        Volatile.Write(ref _spliceProgressSince, _registry.Time.GetTimestamp());
+        Interlocked.Decrement(ref _splicesPending);
+        _buffers.ReturnDetached((byte[])token!);
     }
 
     void ICommandQueue.Send(CommandContext ctx)

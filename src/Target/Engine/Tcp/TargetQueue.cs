@@ -21,7 +21,7 @@ namespace NvmeMptls.Target.Tcp;
 /// errors, a plain close when the peer ended it — and to a <see cref="ConnectionEndReason"/>.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "_abort is cancelled by controllers and the server after the run ends, so it is never disposed; its only timer (CancelAfter after a TermReq) ends by itself; the setup and deadline-sweep timers are disposed when the run ends")]
-public sealed partial class TargetQueue : ICommandQueue
+public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
 {
     private readonly StreamConnection _connection;
     private readonly TargetRegistry _registry;
@@ -55,7 +55,7 @@ public sealed partial class TargetQueue : ICommandQueue
             MaxH2CData = registry.Limits.MaxH2CData,
         };
         _reader = new PduReader(connection.Input, PduRole.Controller, _settings);
-        _writer = new PduWriter(connection.Output, _settings);
+        _writer = new PduWriter(connection.Output, _settings, connection);
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);
         _buffers = new ConnectionBuffers(registry.Buffers, registry.Limits, registry.Counters, StartWithBuffer);

@@ -58,6 +58,7 @@ public sealed class GatewayGroupLease : IDisposable
     private long _lastConfirmed;
     private long? _freeSince;
     private string? _owner;
+    private string? _preferredOwner;
     private long _fencedPeers;
 
     public GatewayGroupLease(uint anaGroup, GatewayLeaseSettings settings, IGatewayLeaseStore store, Func<IReadOnlyList<string>> imageAddresses,
@@ -70,7 +71,7 @@ public sealed class GatewayGroupLease : IDisposable
         }
 
         AnaGroup = anaGroup;
-        PreferredOwner = preferredOwner;
+        _preferredOwner = preferredOwner;
         _settings = settings;
         _store = store;
         _imageAddresses = imageAddresses;
@@ -82,7 +83,12 @@ public sealed class GatewayGroupLease : IDisposable
 
     public uint AnaGroup { get; }
 
-    public string? PreferredOwner { get; }
+    /// <summary>The member that takes the group at once when it is free (live: a reload may change it).</summary>
+    public string? PreferredOwner
+    {
+        get => Volatile.Read(ref _preferredOwner);
+        set => Volatile.Write(ref _preferredOwner, value);
+    }
 
     public GatewayRole Role
     {

@@ -180,9 +180,30 @@ public sealed class TargetRegistry
 
     public ulong DiscoveryGeneration => (ulong)Interlocked.Read(ref _discoveryGeneration);
 
+    private IReadOnlyList<TargetPortInfo> _peerPorts = [];
+
     public IEnumerable<Subsystem> Subsystems => _subsystems.Values;
 
     public IEnumerable<TargetPortInfo> Ports => _ports.Values;
+
+    /// <summary>
+    /// The other gateways' ports of a gateway group (Target:Gateway:Members): the discovery log lists them for every
+    /// subsystem after this target's own ports, so a host that knows one gateway finds every path. Setting a
+    /// different list bumps the discovery generation and notifies discovery controllers.
+    /// </summary>
+    public IReadOnlyList<TargetPortInfo> PeerPorts
+    {
+        get => Volatile.Read(ref _peerPorts);
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            var old = Interlocked.Exchange(ref _peerPorts, value);
+            if (!old.SequenceEqual(value))
+            {
+                DiscoveryChanged();
+            }
+        }
+    }
 
     public Subsystem? Find(string nqn) =>
         nqn == WellKnownNqns.Discovery ? Discovery : _subsystems.TryGetValue(nqn, out var s) ? s : null;

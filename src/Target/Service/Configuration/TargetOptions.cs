@@ -33,6 +33,9 @@ public sealed record TargetOptions
 
     public AnaOptions Ana { get; init; } = new();
 
+    /// <summary>The gateway group this target belongs to; null: none (section "Target:Gateway" absent).</summary>
+    public GatewayOptions? Gateway { get; init; }
+
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>

@@ -50,6 +50,7 @@ internal sealed class TargetOptionsReader
             {
                 TransitionTimeSeconds = Int(target.GetSection("Ana"), "TransitionTimeSeconds", defaults.Ana.TransitionTimeSeconds),
             },
+            Gateway = GatewayOptions.Read(target, _errors),
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
         };
     }

@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Text.Json;
 using NvmeMptls.Initiator;
 using NvmeMptls.IntegrationTests.TestKit;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Rbd;
 
@@ -202,7 +203,7 @@ internal sealed class GatewayVerifyLoop
             Interlocked.Exchange(ref _lastDoneMs, now);
             Interlocked.Increment(ref _completed);
         }
-    });
+    }, CancellationToken.None);
 
     public async Task WaitProgressAsync(long more, string what)
     {

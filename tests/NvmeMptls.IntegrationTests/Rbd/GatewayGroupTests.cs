@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using NvmeMptls.Initiator;
+using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Rbd;
 
@@ -13,14 +13,19 @@ namespace NvmeMptls.IntegrationTests.Rbd;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed partial class GatewayGroupTests
+public sealed class GatewayGroupTests
 {
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
+    private const string SIGKILL = "KILL";
+    private const string SIGCONT = "CONT";
+    private const string SIGSTOP = "STOP";
 
-    private const int SIGKILL = 9;
-    private const int SIGCONT = 18;
-    private const int SIGSTOP = 19;
+    /// <summary>kill(1) -s SIGNAL PID: 0 when the signal was sent.</summary>
+    private static int kill(int pid, string signal)
+    {
+        using var process = Process.Start("kill", ["-s", signal, pid.ToString(CultureInfo.InvariantCulture)]);
+        process.WaitForExit();
+        return process.ExitCode;
+    }
 
     private static string ImageName(string tag) => $"gw{tag}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
 

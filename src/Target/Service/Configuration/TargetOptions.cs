@@ -47,7 +47,16 @@ public sealed record TargetOptions
             subsystems.Add(subsystem.Resolve());
         }
 
-        return this with { Subsystems = subsystems.MoveToImmutable() };
+        var resolved = this with { Subsystems = subsystems.MoveToImmutable() };
+
+        // In a gateway group an acknowledged write must be in the OSDs: librbd's cache is off unless configured.
+        return Gateway is null ? resolved : resolved with
+        {
+            Subsystems = [.. resolved.Subsystems.Select(s => s with
+            {
+                Namespaces = [.. s.Namespaces.Select(n => n.Rbd is { Cache: null } rbd ? n with { Rbd = rbd with { Cache = false } } : n)],
+            })],
+        };
     }
 }
 

@@ -85,7 +85,7 @@ internal sealed class TargetOptionsReader
             ReadOnly = Bool(section, "ReadOnly", false),
             AnaGroup = UInt(section, "AnaGroup", 1),
             ReservationStateFile = Text(section, "ReservationStateFile"),
-            Rbd = RbdOptions.Read(section),
+            Rbd = RbdOptions.Read(section, _errors),
         };
 
         string? nguid = Text(section, "Nguid");

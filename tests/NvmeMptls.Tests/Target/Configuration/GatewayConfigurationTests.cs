@@ -84,6 +84,23 @@ public sealed class GatewayConfigurationTests
     }
 
     [Test]
+    public void RbdCache_IsOffInAGatewayGroupUnlessConfigured_AndABadValueNamesItsKey()
+    {
+        const string Ns = "Target:Subsystems:0:Namespaces";
+        (string, string?)[] rbd = [.. s_base, ($"{Ns}:1:Nsid", "2"), ($"{Ns}:1:Backing", "rbd"), ($"{Ns}:1:Rbd:Pool", "rbd"), ($"{Ns}:1:Rbd:Image", "a"),
+            ($"{Ns}:2:Nsid", "3"), ($"{Ns}:2:Backing", "rbd"), ($"{Ns}:2:Rbd:Pool", "rbd"), ($"{Ns}:2:Rbd:Image", "b"), ($"{Ns}:2:Rbd:Cache", "true")];
+        var inGroup = Load(rbd).Subsystems[0].Namespaces;
+        var alone = Load(rbd.Where(kv => !kv.Item1.StartsWith(Gw, StringComparison.Ordinal)).ToArray()).Subsystems[0].Namespaces;
+        Assert.Multiple(() =>
+        {
+            Assert.That(inGroup[1].Rbd!.Cache, Is.False);
+            Assert.That(inGroup[2].Rbd!.Cache, Is.True, "configured: kept");
+            Assert.That(alone[1].Rbd!.Cache, Is.Null, "no gateway group: ceph.conf decides");
+            Assert.That(Errors([.. rbd, ($"{Ns}:2:Rbd:Cache", "maybe")]), Does.Contain($"{Ns}:2:Rbd:Cache: must be true or false (was 'maybe')"));
+        });
+    }
+
+    [Test]
     public void PeerPorts_AreTheOtherMembersPorts_WithIdsApartFromOurs()
     {
         var peers = GatewayHosting.PeerPorts(Load(s_base).Gateway!);

@@ -71,10 +71,19 @@ public sealed class GatewayGroupTests
         await loop.WaitProgressAsync(1, "after the takeover");
         long resumedAt = loop.LastDoneMs;
         await loop.WaitProgressAsync(100, "going on after the takeover");
+        var (role, owner, fenced) = await kit.StatusAsync("gw2");
+
+        // The killed gateway restarts and rejoins as standby; a planned move (the CLI, asking the owner gw2) brings the group back.
+        await kit.StartAsync("gw1");
+        await kit.WaitRoleAsync("gw1", "standby");
+        var (code, output) = await CliAsync("gateway", "move", "--control", $"http://127.0.0.1:{kit.Metrics["gw2"]}/metrics", "--group", "2", "--to", "gw1");
+        Assert.That(code, Is.Zero, output);
+        await kit.WaitRoleAsync("gw1", "owner");
+        await WaitPathsAsync(ns, c1);
+        await loop.WaitProgressAsync(100, "after the move back to the restarted gw1");
         await stop.CancelAsync();
         await workload;
 
-        var (role, owner, fenced) = await kit.StatusAsync("gw2");
         TestContext.Progress.WriteLine(
             $"gateway failover (kill -9 owner, lease {GatewayGroupKit.Lease.TotalSeconds} s): kill -> ANA change seen by host {anaAt - killedAt} ms -> first I/O completed {resumedAt - killedAt} ms; "
             + $"longest I/O gap {loop.LongestGap.GapMs} ms; {loop.Completed} verified I/Os, {ioBefore} before resuming; gw2 {role}, owner {owner}, fenced peers {fenced}");
@@ -185,8 +194,8 @@ public sealed class GatewayGroupTests
         await loop.WaitProgressAsync(100, "after the move to gw2");
 
         long backAt = clock.ElapsedMilliseconds;
-        (status, body) = await kit.PostAsync("gw2", $"move?group={GatewayGroupKit.AnaGroup}&to=gw1");
-        Assert.That(status, Is.EqualTo(200), body);
+        var (code, output) = await CliAsync("gateway", "move", "--control", $"http://127.0.0.1:{kit.Metrics["gw2"]}/metrics", "--group", "2", "--to", "gw1");
+        Assert.That(code, Is.Zero, output);
         await kit.WaitRoleAsync("gw1", "owner");
         await WaitPathsAsync(ns, c1);
         long onGw1 = clock.ElapsedMilliseconds;
@@ -196,6 +205,10 @@ public sealed class GatewayGroupTests
 
         var gw1 = await kit.StatusAsync("gw1");
         var gw2 = await kit.StatusAsync("gw2");
+        (code, output) = await CliAsync("status", "-a", "127.0.0.1", "-s", kit.Ports["gw2"].ToString(CultureInfo.InvariantCulture), "-n", GatewayGroupKit.Nqn,
+            "--control", $"http://127.0.0.1:{kit.Metrics["gw2"]}/metrics");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Match(@"ANA group 2 +standby +ports inaccessible +owner gw1, lease age [0-9.]+ s, fenced peers 0"));
         TestContext.Progress.WriteLine($"planned move: gw1 -> gw2 host on gw2 after {onGw2 - movedAt} ms; back: host on gw1 after {onGw1 - backAt} ms; longest I/O gap {loop.LongestGap.GapMs} ms");
         Assert.Multiple(() =>
         {
@@ -203,6 +216,14 @@ public sealed class GatewayGroupTests
             Assert.That(gw1.Fenced + gw2.Fenced, Is.Zero, "planned moves fence nobody");
             Assert.That(gw2.Role, Is.EqualTo("standby"));
         });
+    }
+
+    private static async Task<(int Code, string Output)> CliAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = await Cli.Program.RunAsync(args, output, error, Stream.Null, Stream.Null, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
+        return (code, output.ToString() + error);
     }
 
     private static async Task WaitPathsAsync(NvmeMultipathNamespace ns, NvmeController only)

@@ -55,7 +55,7 @@ internal sealed class GatewayGroupKit : IAsyncDisposable
         return new GatewayGroupKit(cluster, image, Directory.CreateTempSubdirectory("nvmemptls-gw-").FullName);
     }
 
-    public string Config(string name) => $$"""
+    public string Config(string name, string standby = "inaccessible") => $$"""
         {
           "Target": {
             "Subsystems": [ { "Nqn": "{{Nqn}}", "Namespaces": [
@@ -66,7 +66,7 @@ internal sealed class GatewayGroupKit : IAsyncDisposable
             "ShutdownGracePeriod": "00:00:02",
             "Gateway": {
               "Group": "{{Group}}", "Name": "{{name}}", "Pool": "rbd", "CephConf": "{{Cluster.CephConf}}",
-              "LeaseDuration": "{{Lease}}", "StandbyState": "inaccessible",
+              "LeaseDuration": "{{Lease}}", "StandbyState": "{{standby}}",
               "AnaGroups": [ { "Id": {{AnaGroup}}, "PreferredOwner": "gw1" } ],
               "Members": [
                 { "Name": "gw1", "ControlUrl": "http://127.0.0.1:{{Metrics["gw1"]}}/metrics", "Ports": [ { "Address": "127.0.0.1", "Port": {{Ports["gw1"]}} } ] },
@@ -75,6 +75,17 @@ internal sealed class GatewayGroupKit : IAsyncDisposable
           }
         }
         """;
+
+    /// <summary>Rewrites <paramref name="name"/>'s configuration file (the service reloads it).</summary>
+    public Task RewriteAsync(string name, string standby) => File.WriteAllTextAsync(Path.Combine(_dir, name + ".json"), Config(name, standby));
+
+    /// <summary>GET /gateway/status of <paramref name="name"/>: the ANA state its ports show for group 2.</summary>
+    public async Task<string> PortStateAsync(string name)
+    {
+        string json = await s_http.GetStringAsync(new Uri($"http://127.0.0.1:{Metrics[name]}/gateway/status"));
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.GetProperty("ana_groups").EnumerateArray().Single(g => g.GetProperty("ana_group").GetUInt32() == AnaGroup).GetProperty("state").GetString()!;
+    }
 
     public async Task StartAsync(string name)
     {
@@ -93,6 +104,9 @@ internal sealed class GatewayGroupKit : IAsyncDisposable
         var group = doc.RootElement.GetProperty("ana_groups").EnumerateArray().Single(g => g.GetProperty("ana_group").GetUInt32() == AnaGroup);
         return (group.GetProperty("role").GetString()!, group.GetProperty("owner").GetString(), group.GetProperty("fenced_peers").GetInt64());
     }
+
+    /// <summary>The Prometheus text of <paramref name="name"/>'s /metrics.</summary>
+    public Task<string> MetricsAsync(string name) => s_http.GetStringAsync(new Uri($"http://127.0.0.1:{Metrics[name]}/metrics"));
 
     public async Task<(int Status, string Body)> PostAsync(string name, string pathAndQuery)
     {

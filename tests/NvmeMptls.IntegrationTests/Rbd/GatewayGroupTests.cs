@@ -50,6 +50,21 @@ public sealed class GatewayGroupTests
         var workload = loop.RunAsync(stop.Token);
         await loop.WaitProgressAsync(100, "before the kill");
 
+        // The target side of the timeline: when gw2 reports itself owner (its ports optimized, ANA notices sent).
+        long ownerAt = -1;
+        using var watching = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!watching.IsCancellationRequested && ownerAt < 0)
+            {
+                if ((await kit.StatusAsync("gw2")).Role == "owner")
+                {
+                    ownerAt = clock.ElapsedMilliseconds;
+                }
+
+                await Task.Delay(20, CancellationToken.None);
+            }
+        }, CancellationToken.None);
         long killedAt = clock.ElapsedMilliseconds;
         Assert.That(kill(kit.Process("gw1").Id, SIGKILL), Is.Zero);
         long anaAt = -1;
@@ -72,6 +87,9 @@ public sealed class GatewayGroupTests
         long resumedAt = loop.LastDoneMs;
         await loop.WaitProgressAsync(100, "going on after the takeover");
         var (role, owner, fenced) = await kit.StatusAsync("gw2");
+        string metrics = await kit.MetricsAsync("gw2");
+        await watching.CancelAsync();
+        await watcher;
 
         // The killed gateway restarts and rejoins as standby; a planned move (the CLI, asking the owner gw2) brings the group back.
         await kit.StartAsync("gw1");
@@ -85,7 +103,7 @@ public sealed class GatewayGroupTests
         await workload;
 
         TestContext.Progress.WriteLine(
-            $"gateway failover (kill -9 owner, lease {GatewayGroupKit.Lease.TotalSeconds} s): kill -> ANA change seen by host {anaAt - killedAt} ms -> first I/O completed {resumedAt - killedAt} ms; "
+            $"gateway failover (kill -9 owner, lease {GatewayGroupKit.Lease.TotalSeconds} s): kill -> gw2 owner (fenced gw1, ports optimized; status polled every 20 ms) {ownerAt - killedAt} ms -> ANA change seen by host {anaAt - killedAt} ms -> first I/O completed {resumedAt - killedAt} ms; "
             + $"longest I/O gap {loop.LongestGap.GapMs} ms; {loop.Completed} verified I/Os, {ioBefore} before resuming; gw2 {role}, owner {owner}, fenced peers {fenced}");
         Assert.Multiple(() =>
         {
@@ -93,6 +111,9 @@ public sealed class GatewayGroupTests
             Assert.That(role, Is.EqualTo("owner"));
             Assert.That(fenced, Is.EqualTo(1), "gw2 fenced the killed owner before taking over");
             Assert.That(kit.Process("gw2").StandardOutput, Does.Contain("fenced the previous owner gw1"));
+            Assert.That(metrics, Does.Contain("nvmemptls_gateway_group_owner{group=\"2\",owner=\"gw2\"} 1"));
+            Assert.That(metrics, Does.Contain("nvmemptls_gateway_group_role{group=\"2\",role=\"owner\"} 1"));
+            Assert.That(metrics, Does.Contain("nvmemptls_gateway_fenced_peers_total{group=\"2\"} 1"));
         });
     }
 
@@ -209,6 +230,17 @@ public sealed class GatewayGroupTests
             "--control", $"http://127.0.0.1:{kit.Metrics["gw2"]}/metrics");
         Assert.That(code, Is.Zero, output);
         Assert.That(output, Does.Match(@"ANA group 2 +standby +ports inaccessible +owner gw1, lease age [0-9.]+ s, fenced peers 0"));
+
+        // Live reload: gw2's standby ports turn non-optimized without a restart.
+        await kit.RewriteAsync("gw2", "non-optimized");
+        var reload = Stopwatch.StartNew();
+        while (await kit.PortStateAsync("gw2") != "non-optimized")
+        {
+            Assert.That(reload.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), "StandbyState reload not applied");
+            await Task.Delay(100);
+        }
+
+        await WaitPathsAsync(ns, c1);
         TestContext.Progress.WriteLine($"planned move: gw1 -> gw2 host on gw2 after {onGw2 - movedAt} ms; back: host on gw1 after {onGw1 - backAt} ms; longest I/O gap {loop.LongestGap.GapMs} ms");
         Assert.Multiple(() =>
         {

@@ -39,6 +39,29 @@ public sealed record GatewayOptions
 
     public TimeSpan EffectiveSafetyMargin => SafetyMargin ?? LeaseDuration / 5;
 
+    /// <summary>Members a group may have: one controller-id range of 4096 each in 1..FFEFh.</summary>
+    public const int MaxMembers = 16;
+
+    /// <summary>
+    /// The controller ids this gateway hands out: member k of <see cref="Members"/> (from 0) takes k×4096+1 to
+    /// k×4096+4096 (the sixteenth up to FFEFh). A host refuses a second controller of a subsystem whose CNTLID it
+    /// already knows (Linux: "Duplicate cntlid"), so the gateways of one subsystem must not overlap; keep Members in
+    /// the same order on every gateway. (1, FFEFh) when this gateway is not listed.
+    /// </summary>
+    public (ushort Min, ushort Max) ControllerIdRange
+    {
+        get
+        {
+            var k = Members.Select(m => m.Name).ToList().IndexOf(Name);
+            if (k < 0 || k >= MaxMembers)
+            {
+                return (1, 0xFFEF);
+            }
+
+            return ((ushort)((k * 4096) + 1), (ushort)Math.Min((k * 4096) + 4096, 0xFFEF));
+        }
+    }
+
     public bool Equals(GatewayOptions? other) =>
         other is not null && Group == other.Group && Name == other.Name && Pool == other.Pool && RadosNamespace == other.RadosNamespace
         && CephConf == other.CephConf && CephId == other.CephId && LeaseDuration == other.LeaseDuration && SafetyMargin == other.SafetyMargin

@@ -42,6 +42,11 @@ internal static partial class TargetOptionsValidator
         }
 
         var members = new HashSet<string>(StringComparer.Ordinal);
+        if (gw.Members.Length > GatewayOptions.MaxMembers)
+        {
+            errors.Add($"{key}:Members: at most {GatewayOptions.MaxMembers} gateways (each hands out its own range of 4096 controller ids), not {gw.Members.Length}");
+        }
+
         if (gw.Members.IsEmpty)
         {
             errors.Add($"{key}:Members: must list every gateway of the group (Name and Ports), this one included");

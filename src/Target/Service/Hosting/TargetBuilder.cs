@@ -35,6 +35,8 @@ public static class TargetBuilder
         MaxConnectionsPerHost = options.Limits.MaxConnectionsPerHost,
         MaxControllersPerHost = options.Limits.MaxControllersPerHost,
         FirmwareRevision = typeof(TargetBuilder).Assembly.GetName().Version?.ToString(2) ?? "1.0",
+        ControllerIdMin = options.Gateway?.ControllerIdRange.Min ?? 1,
+        ControllerIdMax = options.Gateway?.ControllerIdRange.Max ?? 0xFFEF,
     };
 
     public static TargetRegistry BuildRegistry(TargetOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)

@@ -4,6 +4,7 @@
 # expires, fences the old owner and turns optimized), restarts it (it rejoins as standby) and moves the group back
 # with a planned move. Needs IOP_PORT (gw1, the owner), IOP_PORT2 (gw2), IOP_NQN, IOP_MB, IOP_SYNC_PORT; helpers in
 # ana-paths.sh. Times in ms from the moment the test answered the sync request.
+state_is() { [ "$(path_state "$1")" = "$2" ]; }
 owner_is() { [ "$(path_state "$1")" = optimized ] && [ "$(path_state "$2")" = inaccessible ]; }
 rounds_past() { [ "$(loop_rounds)" -gt "$1" ]; }
 
@@ -13,7 +14,8 @@ connect connect1 -i 2 --reconnect-delay=1 --ctrl-loss-tmo=600 || finish
 msg "nvme connect -t tcp -a $IOP_A -s $IOP_PORT2 -n $IOP_NQN -i 2 --reconnect-delay=1 --ctrl-loss-tmo=600"
 check connect2 nvme connect -t tcp -a "$IOP_A" -s "$IOP_PORT2" -n "$IOP_NQN" -i 2 --reconnect-delay=1 --ctrl-loss-tmo=600 || finish
 dev=$(ns_dev "$IOP_NQN" 1) || { fail ns1 "no block device"; finish; }
-ana_wait 10 [ "$(ls -d /sys/class/nvme/nvme*/nvme*c*n1 2>/dev/null | wc -l)" = 2 ]
+two_paths() { [ "$(ls -d /sys/class/nvme/nvme*/nvme*c*n1 2>/dev/null | wc -l)" = 2 ]; }
+ana_wait 10 two_paths
 value before.gw1 "$(path_state "$IOP_PORT")"
 value before.gw2 "$(path_state "$IOP_PORT2")"
 nvme list-subsys "$dev" 2>&1 | sed 's/^/    /'
@@ -27,7 +29,7 @@ ana_wait 30 rounds_past 3 && pass io-before || fail io-before "$(loop_rounds) ro
 sync_host kill && pass kill-sync || fail kill-sync
 t=$(uptime_cs); r=$(loop_rounds)
 # (gw1's path keeps its last state while its controller reconnects to nothing, so only gw2's state is asked.)
-if ana_wait 120 [ "$(path_state "$IOP_PORT2")" = optimized ]; then
+if ana_wait 120 state_is "$IOP_PORT2" optimized; then
   value kill.ana.ms $(( ($(uptime_cs) - t) * 10 ))
   pass takeover "gw1 $(path_state "$IOP_PORT"), gw2 $(path_state "$IOP_PORT2")"
 else
@@ -38,7 +40,7 @@ ana_wait 120 rounds_past $((r + 1)) && { value kill.resume.ms $(( ($(uptime_cs) 
 
 # 2. The killed gateway restarts and rejoins as standby: the host's path to it comes back, inaccessible.
 sync_host restart && pass restart-sync || fail restart-sync
-ana_wait 120 [ "$(path_state "$IOP_PORT")" = inaccessible ] && pass rejoined "gw1 $(path_state "$IOP_PORT")" || fail rejoined "gw1 $(path_state "$IOP_PORT")"
+ana_wait 120 state_is "$IOP_PORT" inaccessible && pass rejoined "gw1 $(path_state "$IOP_PORT")" || fail rejoined "gw1 $(path_state "$IOP_PORT")"
 
 # 3. A planned move gives the group back to gw1.
 sync_host move && pass move-sync || fail move-sync

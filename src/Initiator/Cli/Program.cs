@@ -48,6 +48,7 @@ public static class Program
         table.Add(LogCommands.SmartLog);
         table.Add(LogCommands.ErrorLog);
         table.Add(StatusCommand.Status);
+        table.Add(GatewayCommands.Gateway);
         table.Add(ToolCommands.GenTlsKey);
         table.Add(ToolCommands.CheckTlsKey);
         table.Add(ToolCommands.GenDhChapKey);

@@ -44,7 +44,7 @@ public sealed class LinuxHostAnaTests
             ["IOP_NQN"] = Nqn,
             ["IOP_MB"] = "8",
         };
-        _vm = await LinuxVm.RunAsync(variables, ["ana.sh"], Target.Port, OnSyncAsync, harnessOptions: ["--suite", "trixie"]);
+        _vm = await LinuxVm.RunAsync(variables, ["ana-paths.sh", "ana.sh"], Target.Port, OnSyncAsync, harnessOptions: ["--suite", "trixie"]);
         TestContext.Progress.WriteLine($"ANA VM boot: {Vm.Elapsed.TotalSeconds:F0} s, guest rc={Vm.GuestRc}");
     }
 

@@ -105,6 +105,20 @@ public sealed class ConnectionLimitTests
         await using var again = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 0);
     }
 
+    /// <summary>A gateway's controller-id range (Target:Gateway:Members position): ids stay inside it; when all are live, Controller Busy.</summary>
+    [Test]
+    public async Task ControllerIdRange_IdsStayInside_AndAFullRangeGetsControllerBusy()
+    {
+        await using var target = LoopbackTarget.Start(namespaceBytes: 1 << 20, limits: new TargetLimits { ControllerIdMin = 4097, ControllerIdMax = 4098 });
+        await using var first = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 0);
+        await using var second = await RawNvmeHost.OpenAsync(target.EndPoint, LoopbackTarget.SubsystemNqn, 0);
+        Assert.That(new[] { first.ControllerId, second.ControllerId }, Is.EquivalentTo(new ushort[] { 4097, 4098 }));
+        await using var third = await OpenRawAsync(target);
+        var refused = await third.ConnectAsync(LoopbackTarget.SubsystemNqn, 0, 31);
+        Assert.That(refused.Status.Is(NvmeStatusCodes.ConnectControllerBusy), Is.True, refused.Status.ToString());
+        Assert.That(refused.Status.DoNotRetry, Is.False);
+    }
+
     [Test]
     public async Task QueueLimits_SqSizeAndQidBeyondThem_GetInvalidParametersAtTheirOffsets()
     {

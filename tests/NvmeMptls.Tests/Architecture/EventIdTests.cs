@@ -31,6 +31,7 @@ public sealed class EventIdTests
         ("NvmeMptls.Target.Tcp", EventIdRanges.TargetEngine),
         ("NvmeMptls.Target.Commands", EventIdRanges.TargetEngine),
         ("NvmeMptls.Target.Auth", EventIdRanges.TargetEngine),
+        ("NvmeMptls.Target.Gateway", EventIdRanges.TargetEngine),
         ("NvmeMptls.Initiator", EventIdRanges.Initiator),
         ("NvmeMptls.Initiator.Nbd", EventIdRanges.Nbd),
         ("NvmeMptls.Cli.Mount", EventIdRanges.Mount),

@@ -7,8 +7,9 @@ namespace NvmeMptls.Cli.Commands;
 /// <summary><c>nvme-mptls status</c>: connects and shows how each queue is carried — MPTCP or fallback, subflows, TLS.</summary>
 public static class StatusCommand
 {
-    public static Verb Status { get; } = new("status", "connect and show each queue's transport: MPTCP subflows, fallback, TLS",
-        FabricsOptions.Common(), StatusAsync);
+    public static Verb Status { get; } = new("status", "connect and show each queue's transport: MPTCP subflows, fallback, TLS; with --control, the gateway group",
+        [.. FabricsOptions.Common(), new("control", null, true, "a gateway group member's metrics/control URL: also show each ANA group's owner, lease age, fenced peers", "URL")],
+        StatusAsync);
 
     private static async Task<int> StatusAsync(VerbContext context, CancellationToken cancellationToken)
     {
@@ -68,6 +69,13 @@ public static class StatusCommand
             }
 
             WriteText(context.Out, controller, paths);
+            if (context.Options.Get("control") is { } control && Uri.TryCreate(control, UriKind.Absolute, out var url))
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+                string body = await http.GetStringAsync(new UriBuilder(url.Scheme, url.Host, url.Port, "/gateway/status").Uri, cancellationToken).ConfigureAwait(false);
+                await GatewayCommands.WriteStatusAsync(context.Out, body).ConfigureAwait(false);
+            }
+
             return 0;
         }
     }

@@ -181,9 +181,16 @@ internal sealed class FabricsCommands(CommandExecutor executor, ILogger logger)
                 kato = (uint)registry.Limits.DiscoveryDefaultKeepAlive.TotalMilliseconds;
             }
 
+            if (registry.AllocateControllerId() is not { } cntlid)
+            {
+                Refuse(ctx, NvmeStatusCodes.ConnectControllerBusy, 0,
+                    $"every controller id {registry.Limits.ControllerIdMin}..{registry.Limits.ControllerIdMax} of this target is in use", dnr: false);
+                return false;
+            }
+
             // The subsystem owns the controller from here on and closes it with its association.
 #pragma warning disable CA2000 // ownership moves to the subsystem on the next line
-            controller = new TargetController(registry, subsystem, registry.AllocateControllerId(), data.HostNqn, data.HostId, kato, _logger);
+            controller = new TargetController(registry, subsystem, cntlid, data.HostNqn, data.HostId, kato, _logger);
 #pragma warning restore CA2000
             subsystem.Attach(controller);
             Interlocked.Increment(ref registry.Counters.ControllersCreated);

@@ -74,6 +74,9 @@ public sealed partial class TargetController
         var entries = new List<DiscoveryLogEntry>();
         var ports = new List<TargetPortInfo>(Registry.Ports);
         ports.Sort((a, b) => a.Id.CompareTo(b.Id));
+
+        // A gateway group's other members' ports follow ours, for the same subsystems (a host finds every path).
+        ports.AddRange(Registry.PeerPorts);
         foreach (var port in ports)
         {
             var address = ResolveAddress(port.Address, local);

@@ -12,7 +12,10 @@ namespace NvmeMptls.Target.Namespaces;
 /// <param name="CephConf">ceph.conf path; null searches librados' default locations (/etc/ceph/ceph.conf, $CEPH_CONF).</param>
 /// <param name="CephId">Client id without "client." (e.g. "admin"); null is librados' default (admin).</param>
 /// <param name="Keyring">Keyring path; null takes the one ceph.conf names.</param>
-public sealed record RbdImageLocation(string Pool, string Image, string? RadosNamespace = null, string? CephConf = null, string? CephId = null, string? Keyring = null)
+/// <param name="Cache">librbd's client cache (rbd_cache); null keeps ceph.conf's. A gateway group turns it off, so a
+/// write is acknowledged only once the OSDs have it and a fenced gateway cannot acknowledge one from its cache.</param>
+public sealed record RbdImageLocation(string Pool, string Image, string? RadosNamespace = null, string? CephConf = null, string? CephId = null, string? Keyring = null,
+    bool? Cache = null)
 {
     public override string ToString() => RadosNamespace is null ? $"{Pool}/{Image}" : $"{Pool}/{RadosNamespace}/{Image}";
 }
@@ -146,6 +149,11 @@ public sealed partial class RbdBlockDevice : IBlockDevice
             Check(RbdNative.rados_conf_set(cluster, "rados_osd_op_timeout", seconds), location, "setting rados_osd_op_timeout");
             Check(RbdNative.rados_conf_set(cluster, "rados_mon_op_timeout", seconds), location, "setting rados_mon_op_timeout");
             Check(RbdNative.rados_conf_set(cluster, "client_mount_timeout", seconds), location, "setting client_mount_timeout");
+            if (location.Cache is { } cache)
+            {
+                Check(RbdNative.rados_conf_set(cluster, "rbd_cache", cache ? "true" : "false"), location, "setting rbd_cache");
+            }
+
             Check(RbdNative.rados_connect(cluster), location, "rados_connect");
             return cluster;
         }

@@ -77,6 +77,15 @@ public sealed record TargetLimits
 
     /// <summary>Live controllers of one host NQN over all subsystems (discovery included); more admin Connects get Controller Busy.</summary>
     public int MaxControllersPerHost { get; init; } = 64;
+
+    /// <summary>
+    /// Lowest controller id this target hands out (nvmet's cntlid_min). Gateways of one subsystem must use disjoint
+    /// ranges: a host refuses a second controller of a subsystem with a CNTLID it already has (Linux: "Duplicate cntlid").
+    /// </summary>
+    public ushort ControllerIdMin { get; init; } = 1;
+
+    /// <summary>Highest controller id this target hands out (nvmet's cntlid_max), at most FFEFh.</summary>
+    public ushort ControllerIdMax { get; init; } = 0xFFEF;
 }
 
 /// <summary>
@@ -180,9 +189,30 @@ public sealed class TargetRegistry
 
     public ulong DiscoveryGeneration => (ulong)Interlocked.Read(ref _discoveryGeneration);
 
+    private IReadOnlyList<TargetPortInfo> _peerPorts = [];
+
     public IEnumerable<Subsystem> Subsystems => _subsystems.Values;
 
     public IEnumerable<TargetPortInfo> Ports => _ports.Values;
+
+    /// <summary>
+    /// The other gateways' ports of a gateway group (Target:Gateway:Members): the discovery log lists them for every
+    /// subsystem after this target's own ports, so a host that knows one gateway finds every path. Setting a
+    /// different list bumps the discovery generation and notifies discovery controllers.
+    /// </summary>
+    public IReadOnlyList<TargetPortInfo> PeerPorts
+    {
+        get => Volatile.Read(ref _peerPorts);
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            var old = Interlocked.Exchange(ref _peerPorts, value);
+            if (!old.SequenceEqual(value))
+            {
+                DiscoveryChanged();
+            }
+        }
+    }
 
     public Subsystem? Find(string nqn) =>
         nqn == WellKnownNqns.Discovery ? Discovery : _subsystems.TryGetValue(nqn, out var s) ? s : null;
@@ -249,17 +279,23 @@ public sealed class TargetRegistry
         }
     }
 
-    /// <summary>Allocates a controller id in 1..0xFFEF, unique among live controllers.</summary>
-    public ushort AllocateControllerId()
+    /// <summary>
+    /// Allocates a controller id in <see cref="TargetLimits.ControllerIdMin"/>..<see cref="TargetLimits.ControllerIdMax"/>
+    /// (1..FFEFh by default), unique among live controllers; null when every id of the range is in use.
+    /// </summary>
+    public ushort? AllocateControllerId()
     {
-        while (true)
+        int min = Limits.ControllerIdMin, span = Limits.ControllerIdMax - Limits.ControllerIdMin + 1;
+        for (var tried = 0; tried < span; tried++)
         {
-            var id = (ushort)((Interlocked.Increment(ref _nextControllerId) % 0xFFEF) + 1);
+            var id = (ushort)(min + (int)((uint)Interlocked.Increment(ref _nextControllerId) % (uint)span));
             if (!IsControllerIdInUse(id))
             {
                 return id;
             }
         }
+
+        return null;
     }
 
     private bool IsControllerIdInUse(ushort id)

@@ -26,6 +26,9 @@ public sealed record RbdOptions
     /// <summary>Keyring path; null takes the one ceph.conf names.</summary>
     public string? Keyring { get; init; }
 
+    /// <summary>librbd's client cache (rbd_cache); null keeps ceph.conf's, except in a gateway group, where it is off.</summary>
+    public bool? Cache { get; init; }
+
     /// <summary>Parses "POOL/IMAGE" or "POOL/NAMESPACE/IMAGE" (the --rbd-ns and `rbd` CLI form).</summary>
     public static bool TryParseSpec(string spec, out RbdOptions options)
     {
@@ -40,7 +43,7 @@ public sealed record RbdOptions
         return parts.Length is 2 or 3 && Array.TrueForAll(parts, p => p.Length > 0);
     }
 
-    internal static RbdOptions? Read(IConfigurationSection namespaceSection)
+    internal static RbdOptions? Read(IConfigurationSection namespaceSection, List<string>? errors = null)
     {
         IConfigurationSection section = namespaceSection.GetSection("Rbd");
         if (!section.Exists())
@@ -56,7 +59,25 @@ public sealed record RbdOptions
             CephConf = Text(section, "CephConf"),
             CephId = Text(section, "CephId"),
             Keyring = Text(section, "Keyring"),
+            Cache = ReadCache(section, errors),
         };
+    }
+
+    private static bool? ReadCache(IConfigurationSection section, List<string>? errors)
+    {
+        string? text = Text(section, "Cache");
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (bool.TryParse(text, out bool cache))
+        {
+            return cache;
+        }
+
+        errors?.Add($"{section.Path}:Cache: must be true or false (was '{text}')");
+        return null;
     }
 
     private static string? Text(IConfigurationSection section, string key) =>

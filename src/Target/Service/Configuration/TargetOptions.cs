@@ -33,6 +33,9 @@ public sealed record TargetOptions
 
     public AnaOptions Ana { get; init; } = new();
 
+    /// <summary>The gateway group this target belongs to; null: none (section "Target:Gateway" absent).</summary>
+    public GatewayOptions? Gateway { get; init; }
+
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>
@@ -44,7 +47,16 @@ public sealed record TargetOptions
             subsystems.Add(subsystem.Resolve());
         }
 
-        return this with { Subsystems = subsystems.MoveToImmutable() };
+        var resolved = this with { Subsystems = subsystems.MoveToImmutable() };
+
+        // In a gateway group an acknowledged write must be in the OSDs: librbd's cache is off unless configured.
+        return Gateway is null ? resolved : resolved with
+        {
+            Subsystems = [.. resolved.Subsystems.Select(s => s with
+            {
+                Namespaces = [.. s.Namespaces.Select(n => n.Rbd is { Cache: null } rbd ? n with { Rbd = rbd with { Cache = false } } : n)],
+            })],
+        };
     }
 }
 

@@ -50,6 +50,7 @@ internal sealed class TargetOptionsReader
             {
                 TransitionTimeSeconds = Int(target.GetSection("Ana"), "TransitionTimeSeconds", defaults.Ana.TransitionTimeSeconds),
             },
+            Gateway = GatewayOptions.Read(target, _errors),
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
         };
     }
@@ -84,7 +85,7 @@ internal sealed class TargetOptionsReader
             ReadOnly = Bool(section, "ReadOnly", false),
             AnaGroup = UInt(section, "AnaGroup", 1),
             ReservationStateFile = Text(section, "ReservationStateFile"),
-            Rbd = RbdOptions.Read(section),
+            Rbd = RbdOptions.Read(section, _errors),
         };
 
         string? nguid = Text(section, "Nguid");

@@ -20,6 +20,7 @@ internal static partial class TargetOptionsValidator
         ValidateDhChap(options, errors);
         ValidateLimits(options.Limits, errors);
         ValidateAna(options, errors);
+        ValidateGateway(options, errors);
 
         if (options.KeepAlive.DiscoveryDefaultTimeout <= TimeSpan.Zero)
         {

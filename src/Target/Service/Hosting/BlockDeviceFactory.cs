@@ -30,7 +30,7 @@ public static partial class BlockDeviceFactory
     private static RbdBlockDevice OpenRbd(NamespaceOptions options, ILogger logger)
     {
         RbdOptions rbd = options.Rbd ?? throw new ArgumentException($"rbd namespace {options.Nsid} needs Rbd:Pool and Rbd:Image", nameof(options));
-        var location = new RbdImageLocation(rbd.Pool, rbd.Image, rbd.RadosNamespace, rbd.CephConf, rbd.CephId, rbd.Keyring);
+        var location = new RbdImageLocation(rbd.Pool, rbd.Image, rbd.RadosNamespace, rbd.CephConf, rbd.CephId, rbd.Keyring, rbd.Cache);
         return RbdBlockDevice.Open(location, options.LbaSize, options.ReadOnly, logger: logger);
     }
 

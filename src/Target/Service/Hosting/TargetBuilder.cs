@@ -6,6 +6,7 @@ using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Transport.Multipath;
+using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Nvme.Auth;
 
 namespace NvmeMptls.Target.Hosting;
@@ -34,6 +35,8 @@ public static class TargetBuilder
         MaxConnectionsPerHost = options.Limits.MaxConnectionsPerHost,
         MaxControllersPerHost = options.Limits.MaxControllersPerHost,
         FirmwareRevision = typeof(TargetBuilder).Assembly.GetName().Version?.ToString(2) ?? "1.0",
+        ControllerIdMin = options.Gateway?.ControllerIdRange.Min ?? 1,
+        ControllerIdMax = options.Gateway?.ControllerIdRange.Max ?? 0xFFEF,
     };
 
     public static TargetRegistry BuildRegistry(TargetOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
@@ -88,13 +91,28 @@ public static class TargetBuilder
         return new HostAuthentication(entries);
     }
 
-    /// <summary>ANATT and every port's ANA states (unchanged states tell no one; a changed one sends ANA Change notices).</summary>
-    public static void ApplyAna(TargetRegistry registry, TargetOptions options)
+    /// <summary>
+    /// ANATT and every port's ANA states (unchanged states tell no one; a changed one sends ANA Change notices). The
+    /// groups a gateway group manages take the state its leases give (<paramref name="gatewayStates"/>) on every port.
+    /// </summary>
+    public static void ApplyAna(TargetRegistry registry, TargetOptions options, IReadOnlyDictionary<uint, AnaState>? gatewayStates = null)
     {
         registry.Ana.TransitionTimeSeconds = (byte)options.Ana.TransitionTimeSeconds;
         foreach (var p in options.Ports)
         {
-            registry.Ana.SetPortStates((ushort)p.Id, p.AnaStates.States);
+            IReadOnlyDictionary<uint, AnaState> states = p.AnaStates.States;
+            if (gatewayStates is { Count: > 0 })
+            {
+                var merged = new Dictionary<uint, AnaState>(states);
+                foreach (var (group, state) in gatewayStates)
+                {
+                    merged[group] = state;
+                }
+
+                states = merged;
+            }
+
+            registry.Ana.SetPortStates((ushort)p.Id, states);
         }
     }
 

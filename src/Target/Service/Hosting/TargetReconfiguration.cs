@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Gateway;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Target.Subsystems;
 
@@ -11,7 +12,7 @@ namespace NvmeMptls.Target.Hosting;
 /// namespace or port whose settings changed is removed and added again. Each step is logged; a step that fails
 /// is logged and the others still run.
 /// </summary>
-internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILoggerFactory loggerFactory, ILogger logger)
+internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILoggerFactory loggerFactory, ILogger logger, GatewayCoordinator? gateway = null)
 {
     private TargetRegistry Registry => server.Registry;
 
@@ -19,9 +20,14 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
     {
         await ApplySubsystemsAsync(previous, next).ConfigureAwait(false);
         await ApplyPortsAsync(previous, next).ConfigureAwait(false);
+        await Step("apply gateway group settings", () =>
+        {
+            ApplyGateway(previous.Gateway, next.Gateway);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
         await Step("apply ANA states", () =>
         {
-            TargetBuilder.ApplyAna(Registry, next);
+            TargetBuilder.ApplyAna(Registry, next, gateway?.States());
             foreach (var port in next.Ports)
             {
                 var before = previous.Ports.FirstOrDefault(p => p.Id == port.Id);
@@ -194,6 +200,30 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
         }
     }
 
+    /// <summary>StandbyState, PreferredOwner and Members apply live; the rest of Target:Gateway at the next start.</summary>
+    private void ApplyGateway(GatewayOptions? previous, GatewayOptions? next)
+    {
+        if (previous is null && next is null || previous is not null && next is not null && previous.Equals(next))
+        {
+            return;
+        }
+
+        if (gateway is null || previous is null || next is null)
+        {
+            Log.RestartRequired(logger, "Target:Gateway (adding or removing the section)");
+            return;
+        }
+
+        gateway.SetStandbyState(next.StandbyState);
+        Registry.PeerPorts = GatewayHosting.PeerPorts(next);
+        gateway.SetPreferredOwners(next.AnaGroups.ToDictionary(g => g.Id, g => g.PreferredOwner));
+        Log.GatewayReloaded(logger, next.Group, Transport.Nvme.AnaStates.Name(next.StandbyState), next.Members.Length);
+        if (!previous.SameExceptLive(next))
+        {
+            Log.RestartRequired(logger, "Target:Gateway (other than StandbyState, AnaGroups:N:PreferredOwner and Members)");
+        }
+    }
+
     private void LogRestartOnly(TargetOptions previous, TargetOptions next)
     {
         if (previous.Limits != next.Limits)
@@ -242,6 +272,9 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 5120, Level = LogLevel.Information, Message = "Gateway group {Group}: reloaded (standby state {StandbyState}, {Members} members)")]
+        public static partial void GatewayReloaded(ILogger logger, string group, string standbyState, int members);
+
         [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Reload: subsystem {SubsystemNqn} added with {Namespaces} namespace(s)")]
         public static partial void SubsystemAdded(ILogger logger, string subsystemNqn, int namespaces);
 

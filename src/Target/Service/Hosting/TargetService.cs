@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Gateway;
 using NvmeMptls.Target.Metrics;
 using NvmeMptls.Target.Server;
 
@@ -21,6 +22,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
     private readonly SemaphoreSlim _applying = new(1, 1);
     private NvmeTargetServer? _server;
     private MetricsEndpoint? _metricsEndpoint;
+    private GatewayControlEndpoint? _gatewayControl;
     private IDisposable? _onChange;
     private TargetOptions? _current;
     private bool _stopped;
@@ -37,6 +39,9 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
 
     /// <summary>The metric families (null until started, or when <c>Metrics:Enabled</c> is false).</summary>
     public TargetMetrics? Metrics { get; private set; }
+
+    /// <summary>The gateway group side of this target (null when Target:Gateway is not configured).</summary>
+    public GatewayCoordinator? Gateway { get; private set; }
 
     /// <summary>The options in force: those at start-up, then each applied change.</summary>
     public TargetOptions CurrentOptions => _current ?? _options.CurrentValue;
@@ -57,6 +62,15 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         var registry = TargetBuilder.BuildRegistry(options, _loggerFactory, _time);
         Metrics = options.Metrics.Enabled ? new TargetMetrics() : null;
         _server = new NvmeTargetServer(registry, _loggerFactory, TargetSecurity.Create(options, _loggerFactory, new TlsHandshakeCounters(), Metrics, registry.GeneratedPsks), Metrics);
+        if (options.Gateway is { } gateway)
+        {
+            // Before any port accepts a connection: the managed groups start as standby until a lease says otherwise.
+            Gateway = GatewayHosting.Create(gateway, registry, _loggerFactory, _time);
+            Gateway.ApplyToPorts();
+            registry.PeerPorts = GatewayHosting.PeerPorts(gateway);
+            Log.GatewayStarting(_logger, gateway.Group, gateway.Name, string.Join(",", gateway.AnaGroups.Select(g => g.Id)), gateway.LeaseDuration.TotalSeconds);
+        }
+
         foreach (var port in options.Ports)
         {
             _server.StartPort(TargetBuilder.ToBinding(port));
@@ -64,10 +78,23 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         }
 
         Subflows = new SubflowMonitor(_server, _loggerFactory.CreateLogger<SubflowMonitor>(), _time);
+        if (Gateway is not null)
+        {
+            // Ports started with ephemeral numbers registered themselves: give them the managed groups' states too.
+            Gateway.Start();
+            _gatewayControl = GatewayControlEndpoint.Start(options.Metrics.Url, Gateway, () => CurrentOptions.Gateway ?? options.Gateway!,
+                _loggerFactory.CreateLogger<GatewayControlEndpoint>());
+            Log.GatewayControl(_logger, _gatewayControl.Prefix.ToString());
+        }
 
         if (Metrics is not null)
         {
             _ = new ScrapeSampler(Metrics, _server);
+            if (Gateway is not null)
+            {
+                _ = new GatewayMetrics(Metrics, Gateway);
+            }
+
             _metricsEndpoint = MetricsEndpoint.Start(options.Metrics.Url, Metrics.Registry);
             Log.MetricsServing(_logger, options.Metrics.Url);
         }
@@ -102,7 +129,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
                 return;
             }
 
-            var reconfiguration = new TargetReconfiguration(server, _loggerFactory, _logger);
+            var reconfiguration = new TargetReconfiguration(server, _loggerFactory, _logger, Gateway);
             await reconfiguration.ApplyAsync(previous, next).ConfigureAwait(false);
             _current = next;
             if (!previous.Tls.Keys.SequenceEqual(next.Tls.Keys))
@@ -168,6 +195,7 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
             _applying.Release();
         }
 
+        await StopGatewayAsync().ConfigureAwait(false);
         if (_server is { } server)
         {
             var grace = CurrentOptions.ShutdownGracePeriod;
@@ -183,8 +211,36 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>A stopping owner hands its groups to another member (no fencing, no wait for the lease to expire).</summary>
+    private async Task StopGatewayAsync()
+    {
+        if (_gatewayControl is { } control)
+        {
+            _gatewayControl = null;
+            await control.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Gateway is { } gateway && CurrentOptions.Gateway is { } options)
+        {
+            if (options.Members.Select(m => m.Name).FirstOrDefault(n => n != options.Name) is { } other)
+            {
+                var (_, detail) = await gateway.DrainAsync(other).ConfigureAwait(false);
+                Log.GatewayDrained(_logger, detail);
+            }
+
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            Gateway = null;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await StopGatewayAsync().ConfigureAwait(false);
+        if (_gatewayControl is not null)
+        {
+            await _gatewayControl.DisposeAsync().ConfigureAwait(false);
+        }
+
         Subflows?.Dispose();
         _onChange?.Dispose();
         if (_metricsEndpoint is not null)
@@ -203,6 +259,15 @@ public sealed partial class TargetService : IHostedService, IAsyncDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 5122, Level = LogLevel.Information, Message = "Gateway group {Group}: this is member {Gateway}, managing ANA groups {AnaGroups} with {LeaseSeconds} s leases")]
+        public static partial void GatewayStarting(ILogger logger, string group, string gateway, string anaGroups, double leaseSeconds);
+
+        [LoggerMessage(EventId = 5123, Level = LogLevel.Information, Message = "Gateway control on {Prefix} (status, move, drain)")]
+        public static partial void GatewayControl(ILogger logger, string prefix);
+
+        [LoggerMessage(EventId = 5124, Level = LogLevel.Information, Message = "Stopping: {Detail}")]
+        public static partial void GatewayDrained(ILogger logger, string detail);
+
         [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Port {PortId}: {ExpectedPaths} path(s) expected but {Warning}")]
         public static partial void PathWarning(ILogger logger, int portId, int expectedPaths, string warning);
 

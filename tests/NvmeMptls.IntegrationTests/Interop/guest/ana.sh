@@ -1,29 +1,7 @@
 # Native NVMe multipath over two ports of our target with ANA: one path optimized, one inaccessible; a verifying
 # workload through the multipath device while the test swaps the states in the target's configuration (planned
 # move: live reload, ANA Change notice, the host re-reads log 0Ch and moves I/O). Needs: IOP_PORT, IOP_PORT2,
-# IOP_NQN, IOP_MB, IOP_SYNC_PORT.
-ana_wait() {
-  local limit=$(( $1 * 10 )) i=0; shift
-  while [ $i -lt $limit ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done
-  return 1
-}
-# ctrl_on PORT : the controller (nvmeY) of IOP_NQN connected to TCP port PORT
-ctrl_on() {
-  local c
-  for c in /sys/class/nvme/nvme*; do
-    [ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$IOP_NQN" ] || continue
-    case "$(cat "$c/address" 2>/dev/null)," in *"trsvcid=$1,"*) echo "${c##*/}"; return 0 ;; esac
-  done
-  return 1
-}
-# path_attr PORT ATTR : ATTR (ana_state, ana_grpid) of the per-path namespace node under that controller
-path_attr() {
-  local c p
-  c=$(ctrl_on "$1") || { echo none; return; }
-  for p in /sys/class/nvme/$c/nvme*c*n1; do [ -e "$p/$2" ] && { cat "$p/$2"; return; }; done
-  echo none
-}
-path_state() { path_attr "$1" ana_state; }
+# IOP_NQN, IOP_MB, IOP_SYNC_PORT; helpers in ana-paths.sh.
 swapped() { [ "$(path_state "$IOP_PORT2")" = optimized ] && [ "$(path_state "$IOP_PORT")" = inaccessible ]; }
 
 value multipath.param "$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null)"
@@ -52,18 +30,7 @@ verify_io io-before "$dev" "$IOP_MB" 64k
 # keep data written before the move, then run a verifying loop through the multipath device during it
 dd if=/dev/urandom of=/tmp/keep bs=1M count="$IOP_MB" 2>/dev/null
 dd if=/tmp/keep of="$dev" bs=1M count="$IOP_MB" oflag=direct conv=fsync 2>/dev/null && pass keep-write || fail keep-write
-rm -f /tmp/stop /tmp/loop.err; : > /tmp/loop.count
-(
-  n=0
-  while [ ! -e /tmp/stop ]; do
-    dd if=/dev/urandom of=/tmp/lp bs=64k count=16 2>/dev/null
-    dd if=/tmp/lp of="$dev" bs=64k count=16 seek=$((IOP_MB * 16)) oflag=direct 2>>/tmp/loop.err || echo write >> /tmp/loop.fail
-    dd if="$dev" of=/tmp/lr bs=64k count=16 skip=$((IOP_MB * 16)) iflag=direct 2>>/tmp/loop.err || echo read >> /tmp/loop.fail
-    cmp -s /tmp/lp /tmp/lr || echo mismatch >> /tmp/loop.fail
-    n=$((n + 1)); echo $n > /tmp/loop.count
-  done
-) &
-loop=$!
+loop_start "$dev" "$IOP_MB"
 sleep 1
 t=$(uptime_cs)
 sync_host swap && pass swap-sync || fail swap-sync
@@ -74,10 +41,7 @@ else
   fail swapped "port $IOP_PORT $(path_state "$IOP_PORT"), port $IOP_PORT2 $(path_state "$IOP_PORT2")"
 fi
 sleep 2
-touch /tmp/stop; wait $loop
-value loop.rounds "$(cat /tmp/loop.count)"
-value loop.failures "$(cat /tmp/loop.fail 2>/dev/null | wc -l)"
-sed 's/^/    loop: /' /tmp/loop.err 2>/dev/null | grep -iv records | head -n 10
+loop_stop
 dd if="$dev" of=/tmp/kb bs=1M count="$IOP_MB" iflag=direct 2>/dev/null && cmp -s /tmp/keep /tmp/kb && pass keep-after-move || fail keep-after-move
 verify_io io-after "$dev" "$IOP_MB" 64k
 nvme list-subsys "$dev" 2>&1 | sed 's/^/    /'

@@ -262,6 +262,12 @@ internal sealed partial class HostQueue
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+
+        // The send loop may be writing into the output pipe on another thread; completing the pipe under it (dispose,
+        // abort) made its next Advance throw ArgumentOutOfRangeException, which then failed this method before any
+        // command was failed. Every wait of the loop is cancelled now and the channel is complete, so it ends at
+        // once; bounded all the same.
+        await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
         if (protocolError is not null || _closing)
         {
             // Reference §1.5: after a TermReq the sender closes; a reset could make the peer drop the TermReq unread.

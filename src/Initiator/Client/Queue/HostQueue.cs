@@ -220,6 +220,9 @@ internal sealed partial class HostQueue : IAsyncDisposable
         _closing = true;
         _sendQueue.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
+
+        // Let the send loop leave the output pipe before the connection completes it (see FailAllAsync).
+        await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
         _connection.Input.CancelPendingRead();
         await _connection.DisposeAsync().ConfigureAwait(false);
         try

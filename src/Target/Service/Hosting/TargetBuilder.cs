@@ -141,7 +141,7 @@ public static class TargetBuilder
         var uuid = new Guid(id, bigEndian: true);
         // An RBD image keeps its reservations in its own metadata unless a file is configured.
         IReservationStore? store = ns.ReservationStateFile is { } stateFile ? new FileReservationStore(stateFile)
-            : device is RbdBlockDevice rbd ? new RbdReservationStore(rbd) : null;
+            : device is RbdBlockDevice rbd ? new RbdReservationStore(rbd, loggerFactory.CreateLogger<RbdReservationStore>()) : null;
         var reservations = store is null ? null : new NamespaceReservations(store);
         return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup, reservations);
     }

@@ -60,6 +60,9 @@ internal sealed class CephMiniCluster : IDisposable
     /// <summary>Runs `rbd -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Rbd(string args) => Check(Run("rbd", $"-c {CephConf} {args}", TimeSpan.FromMinutes(2)));
 
+    /// <summary>Runs `rados -c ceph.conf ARGS` and returns its standard output.</summary>
+    public string Rados(string args) => Check(Run("rados", $"-c {CephConf} {args}", TimeSpan.FromMinutes(1)));
+
     /// <summary>Runs `ceph -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Ceph(string args) => Check(Run("ceph", $"-c {CephConf} {args}", TimeSpan.FromMinutes(1)));
 

@@ -94,6 +94,24 @@ public sealed class SharedReservationsTests
     }
 
     [Test]
+    public async Task PreemptAndAbortOnOneGateway_WaitsForThePreemptedHostsCommandOnTheOther()
+    {
+        var shared = new SharedObject();
+        var (g1, g2) = (new NamespaceReservations(shared.Gateway()), new NamespaceReservations(shared.Gateway()));
+        Register(g1, A, 0xA);
+        Register(g2, B, 0xB);
+        Assert.That(g1.Acquire(A, Cmd(ReservationCommand.AcquireAction, ReservationType.WriteExclusiveRegistrantsOnly), 0xA, 0, []), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(g2.EnterIo(B, write: true, out var slot), Is.EqualTo(NvmeStatus.Success), "B's write on gateway 2's device");
+
+        var acquire = Task.Run(() => g1.Acquire(A, Cmd(ReservationCommand.PreemptAndAbortAction, ReservationType.WriteExclusiveRegistrantsOnly), 0xA, 0xB, []));
+        await Task.Delay(500);
+        Assert.That(acquire.IsCompleted, Is.False, "gateway 2 acks only after B's command left its device");
+        Assert.That(g2.EnterIo(B, write: true, out _), Is.EqualTo(NvmeStatus.Make(0, 0x1B, dnr: true)), "B's next command on gateway 2 is aborted");
+        g2.ExitIo(slot);
+        Assert.That(await acquire.WaitAsync(TimeSpan.FromSeconds(30)), Is.EqualTo(NvmeStatus.Success));
+    }
+
+    [Test]
     public void OlderRemoteChange_NeverReplacesANewerView()
     {
         var shared = new SharedObject();

@@ -35,7 +35,7 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
     public static readonly TimeSpan FreshnessBound = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
-    private const ulong NotifyTimeoutMs = 10_000;
+    private const ulong NotifyTimeoutMs = 5_000; // as librbd's header notifies; a crashed gateway's watch holds a notify this long until the OSD drops it
 
     private readonly RbdBlockDevice _device;
     private readonly ILogger _logger;
@@ -147,7 +147,9 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
         nint reply;
         fixed (byte* p = payload)
         {
-            rc = RadosWatchNative.rados_notify2(_device.IoContext, ObjectName, p, payload.Length, NotifyTimeoutMs, out reply, out _);
+            // A Preempt and Abort waits for the other gateways to drain the aborted hosts' commands before they ack.
+            var timeoutMs = change.Aborted.Count > 0 ? NotifyTimeoutMs + (ulong)NamespaceReservations.AbortDrainTimeout.TotalMilliseconds : NotifyTimeoutMs;
+            rc = RadosWatchNative.rados_notify2(_device.IoContext, ObjectName, p, payload.Length, timeoutMs, out reply, out _);
         }
 
         if (reply != 0)

@@ -60,6 +60,10 @@ internal sealed class CephMiniCluster : IDisposable
     /// <summary>Runs `rbd -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Rbd(string args) => Check(Run("rbd", $"-c {CephConf} {args}", TimeSpan.FromMinutes(2)));
 
+    /// <summary>The id of image <paramref name="name"/> in pool rbd (`rbd info`'s "id:" line).</summary>
+    public string ImageId(string name) =>
+        Rbd($"info rbd/{name}").Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("id: ", StringComparison.Ordinal))[4..];
+
     /// <summary>Runs `rados -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Rados(string args) => Check(Run("rados", $"-c {CephConf} {args}", TimeSpan.FromMinutes(1)));
 

@@ -30,7 +30,7 @@ public sealed class RbdReservationStoreTests
             Assert.That(gateway1.Acquire(HostA, new ReservationCommand(0, false, ReservationType.WriteExclusiveRegistrantsOnly, 0), 0xA1, 0, []), Is.EqualTo(NvmeStatus.Success));
         }
 
-        var meta = cluster.Rados($"-p rbd get {RbdReservationStore.ObjectPrefix}pr -");
+        var meta = cluster.Rados($"-p rbd get {RbdReservationStore.ObjectPrefix}{cluster.ImageId("pr")} -");
         Assert.That(meta, Does.Contain("version 3").And.Contain("type 3").And.Contain("registrant aaaaaaaa-1111-2222-3333-444444444444 0x00000000000000a1"));
 
         await using var second = RbdBlockDevice.Open(location);

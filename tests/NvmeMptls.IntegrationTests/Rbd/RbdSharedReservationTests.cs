@@ -88,7 +88,7 @@ public sealed class RbdSharedReservationTests
             await gw2.DisposeAsync();
         }
 
-        var version = cluster.Rados($"-p rbd getxattr {RbdReservationStore.ObjectPrefix}prgw {RbdReservationStore.VersionXattr}").Trim();
+        var version = cluster.Rados($"-p rbd getxattr {RbdReservationStore.ObjectPrefix}{cluster.ImageId("prgw")} {RbdReservationStore.VersionXattr}").Trim();
         TestContext.Progress.WriteLine($"state object version after the run: {version}");
         Assert.That(ulong.Parse(version, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(6UL), "rados getxattr: every change went to the object");
 
@@ -126,7 +126,7 @@ public sealed class RbdSharedReservationTests
                 Assert.That(report.Registrants.Select(r => r.HostId), Is.EquivalentTo(hosts), "every registration, seen from either gateway");
             }
 
-            var version = cluster.Rados($"-p rbd getxattr {RbdReservationStore.ObjectPrefix}prcas {RbdReservationStore.VersionXattr}").Trim();
+            var version = cluster.Rados($"-p rbd getxattr {RbdReservationStore.ObjectPrefix}{cluster.ImageId("prcas")} {RbdReservationStore.VersionXattr}").Trim();
             Assert.That(version, Is.EqualTo(hosts.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)), "one version per registration");
         }
         finally

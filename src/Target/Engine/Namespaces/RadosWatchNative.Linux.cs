@@ -85,4 +85,8 @@ internal static unsafe partial class RadosWatchNative
 
     [LibraryImport(Rados)]
     public static partial void rados_buffer_free(nint buffer);
+
+    /// <summary>librbd: the image's id (unique, kept across renames, not reused by a new image of the same name); -ERANGE when the buffer is too small.</summary>
+    [LibraryImport("librbd.so.1")]
+    public static partial int rbd_get_id(nint image, byte* id, nuint length);
 }

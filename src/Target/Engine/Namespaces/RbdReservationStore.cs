@@ -9,8 +9,9 @@ namespace NvmeMptls.Target.Namespaces;
 
 /// <summary>
 /// Keeps an RBD namespace's persistent reservations in a RADOS object beside the image (<see cref="ObjectPrefix"/> +
-/// image name, in the image's pool and namespace; <c>rados -p POOL get nvmemptls.reservations.IMAGE -</c> shows it),
-/// shared by every gateway serving the image:
+/// the image's id as `rbd info` shows it, in the image's pool and namespace; <c>rados -p POOL get
+/// nvmemptls.reservations.ID -</c> shows it), shared by every gateway serving the image. The id, not the name: a renamed
+/// image keeps its state, a new image under an old name starts without one (the old object stays until removed):
 /// <list type="bullet">
 /// <item>A change is one RADOS write op: <c>cmpxattr(nvmemptls.version == expected)</c>, <c>write_full</c>,
 /// <c>setxattr(version + 1)</c>. The OSD applies all or nothing, so two gateways changing the state at once cannot
@@ -57,7 +58,7 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
         _device = device;
         _logger = logger ?? NullLogger.Instance;
         _time = timeProvider ?? TimeProvider.System;
-        ObjectName = ObjectPrefix + device.Location.Image;
+        ObjectName = ObjectPrefix + ImageId(device);
         device.Closing += Stop;
     }
 
@@ -201,6 +202,24 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
     {
         var end = Array.IndexOf(buffer, (byte)0);
         return Encoding.UTF8.GetString(buffer, 0, end >= 0 ? end : Math.Min(buffer.Length, length));
+    }
+
+    /// <summary>The image's id: the state belongs to this image, not to whichever image has its name later.</summary>
+    private static unsafe string ImageId(RbdBlockDevice device)
+    {
+        var buffer = new byte[128];
+        int rc;
+        fixed (byte* p = buffer)
+        {
+            rc = RadosWatchNative.rbd_get_id(device.Image, p, (nuint)buffer.Length);
+        }
+
+        if (rc < 0)
+        {
+            throw new IOException($"rbd_get_id on {device.Description} failed: {RbdNative.ErrnoName(-rc)}");
+        }
+
+        return Decode(buffer, buffer.Length);
     }
 
     /// <summary>Lock-free (called on librados threads too): the highest version this gateway has seen.</summary>

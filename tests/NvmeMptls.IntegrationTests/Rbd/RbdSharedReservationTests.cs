@@ -138,6 +138,34 @@ public sealed class RbdSharedReservationTests
         }
     }
 
+    [Test]
+    public async Task StateObjectRemovedWhileGatewaysRun_IsRecreatedAtTheVersionTheyHold_ChangesContinue()
+    {
+        var cluster = RbdClusterFixture.Require();
+        cluster.CreateImage("prrm", "16M");
+        await using var gw1 = StartGateway(cluster, "prrm");
+        await using var gw2 = StartGateway(cluster, "prrm");
+        await using var a = await ConnectAsync(gw1, HostA);
+        await using var b = await ConnectAsync(gw2, HostB);
+        Assert.That(await a.RegisterAsync(0xA), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(await a.AcquireAsync(0xA, ReservationType.WriteExclusive), Is.EqualTo(NvmeStatus.Success));
+        var name = RbdReservationStore.ObjectPrefix + cluster.ImageId("prrm");
+        cluster.Rados($"-p rbd rm {name}");
+
+        // The watches break; the gateways re-create the object at version 2 and keep enforcing what they hold.
+        var watch = Stopwatch.StartNew();
+        while (!cluster.Rados("-p rbd ls").Contains(name, StringComparison.Ordinal))
+        {
+            Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the object is re-created");
+            await Task.Delay(200);
+        }
+
+        Assert.That(await b.WriteAsync(), Is.EqualTo(Conflict), "gateway 2 still enforces A's reservation");
+        Assert.That(await b.RegisterAsync(0xB), Is.EqualTo(NvmeStatus.Success), "a change after the re-creation");
+        Assert.That((await a.ReportAsync()).Registrants.Select(r => r.HostId), Is.EquivalentTo(new[] { HostA, HostB }), "seen on gateway 1");
+        Assert.That(cluster.Rados($"-p rbd getxattr {name} {RbdReservationStore.VersionXattr}").Trim(), Is.EqualTo("3"));
+    }
+
     /// <summary>One host's admin and I/O queue on one gateway.</summary>
     private sealed record Host(RawNvmeHost Admin, RawNvmeHost Io) : IAsyncDisposable
     {

@@ -130,7 +130,12 @@ public sealed partial class RbdReservationStore
 
                 if (!TryWatchLocked())
                 {
-                    return;
+                    // The object may have been removed: re-create it at the version enforced here, then watch again.
+                    EnsureObject(Volatile.Read(ref _knownVersion));
+                    if (!TryWatchLocked())
+                    {
+                        return;
+                    }
                 }
 
                 ReservationLog.Rewatched(_logger, _device.Description, ObjectName);

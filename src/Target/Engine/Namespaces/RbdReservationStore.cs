@@ -82,9 +82,11 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
         if (string.IsNullOrEmpty(text))
         {
             // Nothing saved in the object yet: an older version's state in the image metadata, or none.
+            // The version is the xattr's: an object re-created after it was removed continues from the version known.
             var legacy = GetMetadata();
-            change = legacy is null ? ReservationChange.Initial
-                : ReservationChange.Initial with { Snapshot = Parse(legacy, $"{_device.Description} metadata {MetadataKey}") };
+            change = (legacy is null ? ReservationChange.Initial
+                : ReservationChange.Initial with { Snapshot = Parse(legacy, $"{_device.Description} metadata {MetadataKey}") })
+                with { Version = text is null ? 0 : ReadStoredVersion() };
         }
         else
         {
@@ -129,7 +131,7 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
                     ReservationLog.VersionConflict(_logger, _device.Description, expectedVersion);
                     return false;
                 case -RadosWatchNative.ENOENT when attempt == 0:
-                    EnsureObject();
+                    EnsureObject(expectedVersion); // removed behind our back: re-created at the version this gateway holds
                     continue;
                 default:
                     throw new IOException($"writing rados object {ObjectName} of {_device.Description} failed: {RbdNative.ErrnoName(-rc)}");
@@ -183,7 +185,7 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
             _listener = listener;
             _instanceId = RadosWatchNative.rados_get_instance_id(_device.Cluster);
             _self = GCHandle.Alloc(this);
-            EnsureObject();
+            EnsureObject(Volatile.Read(ref _knownVersion));
             if (TryWatchLocked())
             {
                 listener.OnFreshUntil(Environment.TickCount64 + (long)FreshnessBound.TotalMilliseconds);
@@ -238,10 +240,10 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
         }
     }
 
-    /// <summary>Creates the object (empty, version 0) unless it exists: the watch needs it.</summary>
-    private unsafe void EnsureObject()
+    /// <summary>Creates the object (empty, at <paramref name="version"/>) unless it exists: the watch needs it.</summary>
+    private unsafe void EnsureObject(ulong version)
     {
-        var zero = "0"u8.ToArray();
+        var zero = Encoding.ASCII.GetBytes(version.ToString(CultureInfo.InvariantCulture));
         var op = RadosWatchNative.rados_create_write_op();
         int rc;
         try
@@ -249,7 +251,7 @@ public sealed partial class RbdReservationStore : ISharedReservationStore
             RadosWatchNative.rados_write_op_create(op, RadosWatchNative.CreateExclusive, null);
             fixed (byte* z = zero)
             {
-                RadosWatchNative.rados_write_op_setxattr(op, VersionXattr, z, 1);
+                RadosWatchNative.rados_write_op_setxattr(op, VersionXattr, z, (nuint)zero.Length);
                 rc = RadosWatchNative.rados_write_op_operate(op, _device.IoContext, ObjectName, 0, 0);
             }
         }

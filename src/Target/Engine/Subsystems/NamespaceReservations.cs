@@ -98,41 +98,39 @@ public sealed partial class NamespaceReservations
 
     private NvmeStatus RegisterLocked(Guid host, ReservationCommand command, ulong currentKey, ulong newKey, List<ReservationNotice> notices)
     {
+        var registered = _registrants.TryGetValue(host, out var key);
+        switch (command.Action)
         {
-            var registered = _registrants.TryGetValue(host, out var key);
-            switch (command.Action)
-            {
-                case ReservationCommand.RegisterAction:
-                    if (registered)
-                    {
-                        // Registering again with the same key succeeds and changes nothing; another key conflicts.
-                        return key == newKey ? ChangePtplLocked(command) : Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+            case ReservationCommand.RegisterAction:
+                if (registered)
+                {
+                    // Registering again with the same key succeeds and changes nothing; another key conflicts.
+                    return key == newKey ? ChangePtplLocked(command) : Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants[host] = newKey;
-                    break;
-                case ReservationCommand.UnregisterAction:
-                    if (!registered || (!command.IgnoreExistingKey && key != currentKey))
-                    {
-                        return Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+                _registrants[host] = newKey;
+                break;
+            case ReservationCommand.UnregisterAction:
+                if (!registered || (!command.IgnoreExistingKey && key != currentKey))
+                {
+                    return Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants.Remove(host);
-                    LeaveLocked(host, notices);
-                    break;
-                default:
-                    if (!registered && !command.IgnoreExistingKey || registered && !command.IgnoreExistingKey && key != currentKey)
-                    {
-                        return Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+                _registrants.Remove(host);
+                LeaveLocked(host, notices);
+                break;
+            default:
+                if (!registered && !command.IgnoreExistingKey || registered && !command.IgnoreExistingKey && key != currentKey)
+                {
+                    return Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants[host] = newKey;
-                    break;
-            }
-
-            _generation++;
-            return ChangePtplLocked(command);
+                _registrants[host] = newKey;
+                break;
         }
+
+        _generation++;
+        return ChangePtplLocked(command);
     }
 
     /// <summary>Reservation Acquire: acquire, preempt, preempt and abort (NVMe Base 2.0 §7.3, §8.19.5–§8.19.6).</summary>
@@ -148,27 +146,25 @@ public sealed partial class NamespaceReservations
 
     private NvmeStatus AcquireLocked(Guid host, ReservationCommand command, ulong currentKey, ulong preemptKey, List<ReservationNotice> notices)
     {
+        if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
         {
-            if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
-            {
-                return Dnr(NvmeStatusCodes.ReservationConflict);
-            }
-
-            if (command.Action == ReservationCommand.AcquireAction)
-            {
-                if (_type == ReservationType.None)
-                {
-                    _type = command.Type;
-                    _holder = host;
-                    return SavedLocked();
-                }
-
-                var holds = _holder == host || ReservationTypes.AllRegistrantsHold(_type);
-                return holds && _type == command.Type ? NvmeStatus.Success : Dnr(NvmeStatusCodes.ReservationConflict);
-            }
-
-            return PreemptLocked(host, command.Type, preemptKey, notices, command.Action == ReservationCommand.PreemptAndAbortAction);
+            return Dnr(NvmeStatusCodes.ReservationConflict);
         }
+
+        if (command.Action == ReservationCommand.AcquireAction)
+        {
+            if (_type == ReservationType.None)
+            {
+                _type = command.Type;
+                _holder = host;
+                return SavedLocked();
+            }
+
+            var holds = _holder == host || ReservationTypes.AllRegistrantsHold(_type);
+            return holds && _type == command.Type ? NvmeStatus.Success : Dnr(NvmeStatusCodes.ReservationConflict);
+        }
+
+        return PreemptLocked(host, command.Type, preemptKey, notices, command.Action == ReservationCommand.PreemptAndAbortAction);
     }
 
     /// <summary>Reservation Release: release or clear (NVMe Base 2.0 §7.4, §8.19.8–§8.19.9).</summary>
@@ -184,43 +180,41 @@ public sealed partial class NamespaceReservations
 
     private NvmeStatus ReleaseCommandLocked(Guid host, ReservationCommand command, ulong currentKey, List<ReservationNotice> notices)
     {
+        if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
         {
-            if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
-            {
-                return Dnr(NvmeStatusCodes.ReservationConflict);
-            }
+            return Dnr(NvmeStatusCodes.ReservationConflict);
+        }
 
-            if (command.Action == ReservationCommand.ClearAction)
+        if (command.Action == ReservationCommand.ClearAction)
+        {
+            foreach (var other in _registrants.Keys)
             {
-                foreach (var other in _registrants.Keys)
+                if (other != host)
                 {
-                    if (other != host)
-                    {
-                        notices.Add(new ReservationNotice(other, ReservationNotificationLog.TypeReservationPreempted));
-                    }
+                    notices.Add(new ReservationNotice(other, ReservationNotificationLog.TypeReservationPreempted));
                 }
-
-                _registrants.Clear();
-                _type = ReservationType.None;
-                _holder = Guid.Empty;
-                _generation++;
-                return SavedLocked();
             }
 
-            var holds = _type != ReservationType.None && (_holder == host || ReservationTypes.AllRegistrantsHold(_type));
-            if (!holds)
-            {
-                return NvmeStatus.Success; // §8.19.8: releasing a reservation one does not hold changes nothing
-            }
-
-            if (command.Type != _type)
-            {
-                return Dnr(NvmeStatusCodes.InvalidField);
-            }
-
-            ReleaseLocked(host, notices);
+            _registrants.Clear();
+            _type = ReservationType.None;
+            _holder = Guid.Empty;
+            _generation++;
             return SavedLocked();
         }
+
+        var holds = _type != ReservationType.None && (_holder == host || ReservationTypes.AllRegistrantsHold(_type));
+        if (!holds)
+        {
+            return NvmeStatus.Success; // §8.19.8: releasing a reservation one does not hold changes nothing
+        }
+
+        if (command.Type != _type)
+        {
+            return Dnr(NvmeStatusCodes.InvalidField);
+        }
+
+        ReleaseLocked(host, notices);
+        return SavedLocked();
     }
 
     /// <summary>Reservation Report: every registrant with its key, host identifier and one of its controllers.</summary>

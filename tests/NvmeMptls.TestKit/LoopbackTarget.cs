@@ -32,7 +32,7 @@ public sealed class LoopbackTarget : IAsyncDisposable
     public static LoopbackTarget Start(long namespaceBytes = 256L << 20, int namespaces = 1, TargetLimits? limits = null,
         MultipathMode multipath = MultipathMode.Preferred, TlsMode tls = TlsMode.None, ConnectionSecurity? security = null,
         ILoggerFactory? loggerFactory = null, string address = "127.0.0.1",
-        string? networkNamespace = null, Func<long, IBlockDevice>? backing = null)
+        string? networkNamespace = null, Func<long, IBlockDevice>? backing = null, Func<IBlockDevice, NamespaceReservations>? reservations = null)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         var registry = new TargetRegistry(limits ?? new TargetLimits());
@@ -40,7 +40,7 @@ public sealed class LoopbackTarget : IAsyncDisposable
         for (uint nsid = 1; nsid <= namespaces; nsid++)
         {
             var device = backing?.Invoke(namespaceBytes) ?? new MemoryBlockDevice(namespaceBytes, 512);
-            subsystem.AddNamespace(new TargetNamespace(nsid, device, Guid.NewGuid(), Guid.NewGuid(), false));
+            subsystem.AddNamespace(new TargetNamespace(nsid, device, Guid.NewGuid(), Guid.NewGuid(), false, reservations: reservations?.Invoke(device)));
         }
 
         registry.AddSubsystem(subsystem);

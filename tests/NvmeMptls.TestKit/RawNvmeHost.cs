@@ -64,13 +64,15 @@ public sealed partial class RawNvmeHost : IAsyncDisposable
     /// Opens a queue over TCP: ICReq, Connect (SQSIZE 32); qid 0 creates a controller and enables it, qid ≥ 1 joins
     /// <paramref name="controllerId"/>. A refused Connect throws <see cref="NvmeStatusException"/>.
     /// </summary>
-    public static async Task<RawNvmeHost> OpenAsync(IPEndPoint endPoint, string subsystemNqn, ushort qid, ushort controllerId = 0xFFFF, uint katoMs = 0)
+    public static async Task<RawNvmeHost> OpenAsync(IPEndPoint endPoint, string subsystemNqn, ushort qid, ushort controllerId = 0xFFFF, uint katoMs = 0,
+        Guid? hostId = null, string hostNqn = HostNqn)
     {
         var host = new RawNvmeHost(await StreamConnector.ConnectAsync(endPoint, MultipathPolicy.Disabled).ConfigureAwait(false));
         try
         {
+            host.ConnectHostId = hostId ?? HostId;
             await host.InitializeAsync().ConfigureAwait(false);
-            var connect = await host.ConnectAsync(subsystemNqn, qid, 31, controllerId, katoMs: katoMs).ConfigureAwait(false);
+            var connect = await host.ConnectAsync(subsystemNqn, qid, 31, controllerId, hostNqn, katoMs).ConfigureAwait(false);
             if (!connect.Status.IsSuccess)
             {
                 throw new NvmeStatusException(connect.Status, "Connect");

@@ -71,6 +71,7 @@ public static class NvmeStatusCodes
     public const ushort HostIdInconsistent = 0x018;
     public const ushort KeepAliveExpired = 0x019;
     public const ushort KeepAliveInvalid = 0x01A;
+    public const ushort CommandAbortedPreemptAndAbort = 0x01B;
     public const ushort NamespaceWriteProtected = 0x020;
     public const ushort CommandInterrupted = 0x021;
     public const ushort TransientTransportError = 0x022;
@@ -131,6 +132,7 @@ public static class NvmeStatusCodes
         SglInvalidOffset => "SGL Offset Invalid",
         KeepAliveExpired => "Keep Alive Timer Expired",
         KeepAliveInvalid => "Keep Alive Timeout Invalid",
+        CommandAbortedPreemptAndAbort => "Command Aborted due to Preempt and Abort",
         CommandInterrupted => "Command Interrupted",
         TransientTransportError => "Transient Transport Error",
         LbaOutOfRange => "LBA Out of Range",

@@ -60,6 +60,13 @@ internal sealed class CephMiniCluster : IDisposable
     /// <summary>Runs `rbd -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Rbd(string args) => Check(Run("rbd", $"-c {CephConf} {args}", TimeSpan.FromMinutes(2)));
 
+    /// <summary>The id of image <paramref name="name"/> in pool rbd (`rbd info`'s "id:" line).</summary>
+    public string ImageId(string name) =>
+        Rbd($"info rbd/{name}").Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("id: ", StringComparison.Ordinal))[4..];
+
+    /// <summary>Runs `rados -c ceph.conf ARGS` and returns its standard output.</summary>
+    public string Rados(string args) => Check(Run("rados", $"-c {CephConf} {args}", TimeSpan.FromMinutes(1)));
+
     /// <summary>Runs `ceph -c ceph.conf ARGS` and returns its standard output.</summary>
     public string Ceph(string args) => Check(Run("ceph", $"-c {CephConf} {args}", TimeSpan.FromMinutes(1)));
 

@@ -5,8 +5,8 @@ using NvmeMptls.Transport.Nvme;
 namespace NvmeMptls.IntegrationTests.Rbd;
 
 /// <summary>
-/// Reservations of an RBD namespace live in the image's metadata: a second gateway (another librbd client) that opens
-/// the image after the first one changed them starts from the same registrants and reservation; `rbd image-meta get`
+/// Reservations of an RBD namespace live in a RADOS object beside the image: a second gateway (another librbd client)
+/// that opens the image after the first one changed them starts from the same registrants and reservation; `rados get`
 /// shows the state as a second path.
 /// </summary>
 [NonParallelizable]
@@ -16,7 +16,7 @@ public sealed class RbdReservationStoreTests
     private static readonly Guid HostB = Guid.Parse("bbbbbbbb-1111-2222-3333-444444444444");
 
     [Test]
-    public async Task StateSavedByOneGateway_IsLoadedByTheNext_AndVisibleWithRbdImageMeta()
+    public async Task StateSavedByOneGateway_IsLoadedByTheNext_AndVisibleWithRadosGet()
     {
         var cluster = RbdClusterFixture.Require();
         cluster.CreateImage("pr", "16M");
@@ -30,8 +30,8 @@ public sealed class RbdReservationStoreTests
             Assert.That(gateway1.Acquire(HostA, new ReservationCommand(0, false, ReservationType.WriteExclusiveRegistrantsOnly, 0), 0xA1, 0, []), Is.EqualTo(NvmeStatus.Success));
         }
 
-        var meta = cluster.Rbd($"image-meta get rbd/pr {RbdReservationStore.MetadataKey}");
-        Assert.That(meta, Does.Contain("type 3").And.Contain("registrant aaaaaaaa-1111-2222-3333-444444444444 0x00000000000000a1"));
+        var meta = cluster.Rados($"-p rbd get {RbdReservationStore.ObjectPrefix}{cluster.ImageId("pr")} -");
+        Assert.That(meta, Does.Contain("version 3").And.Contain("type 3").And.Contain("registrant aaaaaaaa-1111-2222-3333-444444444444 0x00000000000000a1"));
 
         await using var second = RbdBlockDevice.Open(location);
         var gateway2 = new NamespaceReservations(new RbdReservationStore(second));

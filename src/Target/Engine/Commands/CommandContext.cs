@@ -61,6 +61,9 @@ internal sealed class CommandContext : IThreadPoolWorkItem
     /// <summary>A status an I/O operation decided without failing (Compare mismatch, a DSM range out of bounds).</summary>
     public NvmeStatus DeviceStatus { get; set; }
 
+    /// <summary>The namespace's reservation gate slot this command holds while on the device, or -1.</summary>
+    public int ReservationSlot { get; set; } = -1;
+
     public ref readonly NvmeCompletion Completion => ref _completion;
 
     /// <summary>Bytes of <see cref="Data"/> returned to the host with the completion (reads, admin data).</summary>
@@ -86,6 +89,7 @@ internal sealed class CommandContext : IThreadPoolWorkItem
         Namespace = null;
         StartTimestamp = timestamp;
         DeviceStatus = NvmeStatus.Success;
+        ReservationSlot = -1;
     }
 
     /// <summary>Rents the buffer for a transfer of <paramref name="length"/> bytes from the shared pool (in-capsule data, tests).</summary>
@@ -163,6 +167,12 @@ internal sealed class CommandContext : IThreadPoolWorkItem
     /// <summary>Gives back what the command held: its namespace reference and its buffer.</summary>
     public void ReleaseResources()
     {
+        if (ReservationSlot >= 0)
+        {
+            Namespace?.Reservations.ExitIo(ReservationSlot);
+            ReservationSlot = -1;
+        }
+
         Namespace?.Release();
         Namespace = null;
         if (_buffer is { } b)

@@ -60,9 +60,11 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
 
         // NVMe Base 2.0 §8.19.1, Figure 421: a host without access under the namespace's reservation gets Reservation
         // Conflict; Flush and Dataset Management count as writes there.
-        if (ns.Reservations.Conflicts(controller.HostId, writes || op is IoOpcodes.Flush or IoOpcodes.DatasetManagement))
+        // Namespace Not Ready (no DNR) instead while a gateway group's shared state may be stale.
+        var access = ns.Reservations.CheckAccess(controller.HostId, writes || op is IoOpcodes.Flush or IoOpcodes.DatasetManagement);
+        if (!access.IsSuccess)
         {
-            return Dnr(NvmeStatusCodes.ReservationConflict);
+            return access;
         }
 
         if (writes && ns.ReadOnly)
@@ -114,6 +116,11 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
     {
         ref readonly var cmd = ref ctx.Command;
         var ns = ctx.Namespace;
+        if (ns is not null && !ReservationCommands.Is(cmd.Opcode) && !EnterReservationGate(ctx, ns))
+        {
+            return;
+        }
+
         try
         {
             switch (cmd.Opcode)
@@ -152,10 +159,36 @@ internal sealed class IoExecutor(CommandExecutor executor, ILogger logger)
         }
     }
 
+    /// <summary>
+    /// NVMe Base 2.0 §8.19.1 and §7.3 (Preempt and Abort): checked again as the command reaches the device, since the
+    /// reservation may have changed while its data arrived; the command holds the namespace's gate until it completes.
+    /// </summary>
+    private bool EnterReservationGate(CommandContext ctx, TargetNamespace ns)
+    {
+        var op = ctx.Command.Opcode;
+        var writes = op is IoOpcodes.Write or IoOpcodes.WriteZeroes or IoOpcodes.Flush or IoOpcodes.DatasetManagement;
+        var status = ns.Reservations.EnterIo(_executor.Controller!.HostId, writes, out var slot);
+        if (!status.IsSuccess)
+        {
+            _executor.Complete(ctx, status, dataLength: 0);
+            return false;
+        }
+
+        ctx.ReservationSlot = slot;
+        return true;
+    }
+
     private static long Offset(in NvmeCommand cmd, TargetNamespace ns) => (long)(IoCommand.StartLbaOf(cmd) << ns.LbaShift);
 
     public void OnDeviceCompleted(CommandContext ctx, Exception? error)
     {
+        // Off the device: a Preempt and Abort waiting for this command's host may complete now.
+        if (ctx.ReservationSlot >= 0)
+        {
+            ctx.Namespace?.Reservations.ExitIo(ctx.ReservationSlot);
+            ctx.ReservationSlot = -1;
+        }
+
         NvmeStatus status;
         if (error is null)
         {

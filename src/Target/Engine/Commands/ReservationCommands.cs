@@ -6,8 +6,9 @@ namespace NvmeMptls.Target.Commands;
 /// <summary>
 /// The reservation I/O commands (Register 0Dh, Report 0Eh, Acquire 11h, Release 15h; NVMe Base 2.0 §7.3–§7.6) on the
 /// namespace's <see cref="Subsystems.NamespaceReservations"/>, as the host identified by its Connect HOSTID; the
-/// notices a change causes go to every controller of the hosts concerned. Preempt and Abort preempts; commands of
-/// the preempted hosts already in flight complete rather than being aborted.
+/// notices a change causes go to every controller of the hosts concerned (on other gateways of a shared namespace, by
+/// its store's notify). Preempt and Abort completes after the preempted hosts' commands on the device finished; theirs
+/// reaching the device later are aborted (<see cref="Subsystems.NamespaceReservations.EnterIo"/>).
 /// </summary>
 internal static class ReservationCommands
 {

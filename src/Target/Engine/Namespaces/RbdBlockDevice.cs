@@ -81,6 +81,14 @@ public sealed partial class RbdBlockDevice : IBlockDevice
 
     internal nint Image => _image;
 
+    /// <summary>The librados cluster handle and pool I/O context of the image (for objects beside it).</summary>
+    internal nint Cluster => _cluster;
+
+    internal nint IoContext => _ioctx;
+
+    /// <summary>Runs (on a pool thread) just before the handles close: users of <see cref="IoContext"/> stop there.</summary>
+    internal event Action? Closing;
+
     /// <summary>
     /// Connects to the cluster and opens the image. The namespace is the whole image (rounded down to whole
     /// blocks); a resize of the image is followed at run time.
@@ -267,7 +275,11 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         }
 
         // rbd_close waits for the image's requests in flight, so every callback has run when it returns.
-        await Task.Run(() => Close(_cluster, _ioctx, _image)).ConfigureAwait(false);
+        await Task.Run(() =>
+        {
+            Closing?.Invoke();
+            Close(_cluster, _ioctx, _image);
+        }).ConfigureAwait(false);
         _image = _ioctx = _cluster = 0;
         while (_pool.TryDequeue(out RbdOperation? op))
         {

@@ -9,9 +9,12 @@ public readonly record struct ReservationNotice(Guid HostId, byte Type);
 /// Persistent reservations of one namespace (NVMe Base 2.0 §8.19): registrants by host identifier (every controller
 /// of a host shares its registration), the reservation's type and holder, the generation and PTPL. Commands run
 /// under one lock; the per-I/O access check reads an immutable view without locking or allocating. With a store,
-/// every change is saved before the command completes, and a restart keeps the state when PTPL is set.
+/// every change is saved before the command completes (a failed save leaves the state as it was), and a restart
+/// keeps the state when PTPL is set. With a store shared by several gateways (<see cref="ISharedReservationStore"/>)
+/// a change is a compare-and-set on the stored version (retried on the newer state when another gateway won) and
+/// is broadcast, so every gateway enforces it before the command completes; see NamespaceReservations.Shared.cs.
 /// </summary>
-public sealed class NamespaceReservations
+public sealed partial class NamespaceReservations
 {
     private readonly object _lock = new();
     private readonly Dictionary<Guid, ulong> _registrants = [];
@@ -22,23 +25,31 @@ public sealed class NamespaceReservations
     private bool _ptpl;
     private AccessView _view = AccessView.Open;
 
+    // Set by an operation that changed the state (saved by Change), and the hosts a Preempt and Abort removed.
+    private bool _dirty;
+    private List<Guid>? _abortHosts;
+
     /// <param name="store">Where the state persists (null: memory only, PTPL not supported).</param>
     public NamespaceReservations(IReservationStore? store = null)
     {
         _store = store;
-        if (store?.Load() is { PersistThroughPowerLoss: true } saved)
+        if (store is ISharedReservationStore shared)
+        {
+            // The state of a namespace served by a gateway group is the group's: a gateway (re)starting adopts it
+            // whatever PTPL says, since the other gateways did not lose power.
+            _shared = shared;
+            _freshUntil = 0;
+            var saved = shared.LoadVersioned();
+            RestoreLocked(saved.Snapshot);
+            _version = saved.Version;
+            Publish([]);
+            shared.Start(this);
+        }
+        else if (store?.Load() is { PersistThroughPowerLoss: true } saved)
         {
             // NVMe Base 2.0 §8.19.7: with PTPL set the registrations and the reservation survive a power loss.
-            _generation = saved.Generation;
-            _type = saved.Type;
-            _holder = saved.Holder;
-            _ptpl = true;
-            foreach (var (host, key) in saved.Registrants)
-            {
-                _registrants[host] = key;
-            }
-
-            Publish();
+            RestoreLocked(saved);
+            Publish([]);
         }
     }
 
@@ -51,6 +62,7 @@ public sealed class NamespaceReservations
         {
             lock (_lock)
             {
+                ApplyPendingLocked();
                 return _ptpl;
             }
         }
@@ -81,42 +93,44 @@ public sealed class NamespaceReservations
             return Dnr(NvmeStatusCodes.InvalidField);
         }
 
-        lock (_lock)
+        return Change(notices, () => RegisterLocked(host, command, currentKey, newKey, notices));
+    }
+
+    private NvmeStatus RegisterLocked(Guid host, ReservationCommand command, ulong currentKey, ulong newKey, List<ReservationNotice> notices)
+    {
+        var registered = _registrants.TryGetValue(host, out var key);
+        switch (command.Action)
         {
-            var registered = _registrants.TryGetValue(host, out var key);
-            switch (command.Action)
-            {
-                case ReservationCommand.RegisterAction:
-                    if (registered)
-                    {
-                        // Registering again with the same key succeeds and changes nothing; another key conflicts.
-                        return key == newKey ? ChangePtplLocked(command) : Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+            case ReservationCommand.RegisterAction:
+                if (registered)
+                {
+                    // Registering again with the same key succeeds and changes nothing; another key conflicts.
+                    return key == newKey ? ChangePtplLocked(command) : Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants[host] = newKey;
-                    break;
-                case ReservationCommand.UnregisterAction:
-                    if (!registered || (!command.IgnoreExistingKey && key != currentKey))
-                    {
-                        return Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+                _registrants[host] = newKey;
+                break;
+            case ReservationCommand.UnregisterAction:
+                if (!registered || (!command.IgnoreExistingKey && key != currentKey))
+                {
+                    return Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants.Remove(host);
-                    LeaveLocked(host, notices);
-                    break;
-                default:
-                    if (!registered && !command.IgnoreExistingKey || registered && !command.IgnoreExistingKey && key != currentKey)
-                    {
-                        return Dnr(NvmeStatusCodes.ReservationConflict);
-                    }
+                _registrants.Remove(host);
+                LeaveLocked(host, notices);
+                break;
+            default:
+                if (!registered && !command.IgnoreExistingKey || registered && !command.IgnoreExistingKey && key != currentKey)
+                {
+                    return Dnr(NvmeStatusCodes.ReservationConflict);
+                }
 
-                    _registrants[host] = newKey;
-                    break;
-            }
-
-            _generation++;
-            return ChangePtplLocked(command);
+                _registrants[host] = newKey;
+                break;
         }
+
+        _generation++;
+        return ChangePtplLocked(command);
     }
 
     /// <summary>Reservation Acquire: acquire, preempt, preempt and abort (NVMe Base 2.0 §7.3, §8.19.5–§8.19.6).</summary>
@@ -127,28 +141,30 @@ public sealed class NamespaceReservations
             return Dnr(NvmeStatusCodes.InvalidField);
         }
 
-        lock (_lock)
+        return Change(notices, () => AcquireLocked(host, command, currentKey, preemptKey, notices));
+    }
+
+    private NvmeStatus AcquireLocked(Guid host, ReservationCommand command, ulong currentKey, ulong preemptKey, List<ReservationNotice> notices)
+    {
+        if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
         {
-            if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
-            {
-                return Dnr(NvmeStatusCodes.ReservationConflict);
-            }
-
-            if (command.Action == ReservationCommand.AcquireAction)
-            {
-                if (_type == ReservationType.None)
-                {
-                    _type = command.Type;
-                    _holder = host;
-                    return SavedLocked();
-                }
-
-                var holds = _holder == host || ReservationTypes.AllRegistrantsHold(_type);
-                return holds && _type == command.Type ? NvmeStatus.Success : Dnr(NvmeStatusCodes.ReservationConflict);
-            }
-
-            return PreemptLocked(host, command.Type, preemptKey, notices);
+            return Dnr(NvmeStatusCodes.ReservationConflict);
         }
+
+        if (command.Action == ReservationCommand.AcquireAction)
+        {
+            if (_type == ReservationType.None)
+            {
+                _type = command.Type;
+                _holder = host;
+                return SavedLocked();
+            }
+
+            var holds = _holder == host || ReservationTypes.AllRegistrantsHold(_type);
+            return holds && _type == command.Type ? NvmeStatus.Success : Dnr(NvmeStatusCodes.ReservationConflict);
+        }
+
+        return PreemptLocked(host, command.Type, preemptKey, notices, command.Action == ReservationCommand.PreemptAndAbortAction);
     }
 
     /// <summary>Reservation Release: release or clear (NVMe Base 2.0 §7.4, §8.19.8–§8.19.9).</summary>
@@ -159,44 +175,46 @@ public sealed class NamespaceReservations
             return Dnr(NvmeStatusCodes.InvalidField);
         }
 
-        lock (_lock)
+        return Change(notices, () => ReleaseCommandLocked(host, command, currentKey, notices));
+    }
+
+    private NvmeStatus ReleaseCommandLocked(Guid host, ReservationCommand command, ulong currentKey, List<ReservationNotice> notices)
+    {
+        if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
         {
-            if (!_registrants.TryGetValue(host, out var key) || (!command.IgnoreExistingKey && key != currentKey))
-            {
-                return Dnr(NvmeStatusCodes.ReservationConflict);
-            }
+            return Dnr(NvmeStatusCodes.ReservationConflict);
+        }
 
-            if (command.Action == ReservationCommand.ClearAction)
+        if (command.Action == ReservationCommand.ClearAction)
+        {
+            foreach (var other in _registrants.Keys)
             {
-                foreach (var other in _registrants.Keys)
+                if (other != host)
                 {
-                    if (other != host)
-                    {
-                        notices.Add(new ReservationNotice(other, ReservationNotificationLog.TypeReservationPreempted));
-                    }
+                    notices.Add(new ReservationNotice(other, ReservationNotificationLog.TypeReservationPreempted));
                 }
-
-                _registrants.Clear();
-                _type = ReservationType.None;
-                _holder = Guid.Empty;
-                _generation++;
-                return SavedLocked();
             }
 
-            var holds = _type != ReservationType.None && (_holder == host || ReservationTypes.AllRegistrantsHold(_type));
-            if (!holds)
-            {
-                return NvmeStatus.Success; // §8.19.8: releasing a reservation one does not hold changes nothing
-            }
-
-            if (command.Type != _type)
-            {
-                return Dnr(NvmeStatusCodes.InvalidField);
-            }
-
-            ReleaseLocked(host, notices);
+            _registrants.Clear();
+            _type = ReservationType.None;
+            _holder = Guid.Empty;
+            _generation++;
             return SavedLocked();
         }
+
+        var holds = _type != ReservationType.None && (_holder == host || ReservationTypes.AllRegistrantsHold(_type));
+        if (!holds)
+        {
+            return NvmeStatus.Success; // §8.19.8: releasing a reservation one does not hold changes nothing
+        }
+
+        if (command.Type != _type)
+        {
+            return Dnr(NvmeStatusCodes.InvalidField);
+        }
+
+        ReleaseLocked(host, notices);
+        return SavedLocked();
     }
 
     /// <summary>Reservation Report: every registrant with its key, host identifier and one of its controllers.</summary>
@@ -204,6 +222,7 @@ public sealed class NamespaceReservations
     {
         lock (_lock)
         {
+            ApplyPendingLocked();
             var entries = new List<ReservationRegistrant>(_registrants.Count);
             foreach (var (host, key) in _registrants)
             {
@@ -223,18 +242,20 @@ public sealed class NamespaceReservations
             return false;
         }
 
-        lock (_lock)
+        Change([], () =>
         {
             _ptpl = value;
-            SavedLocked();
-        }
-
+            return SavedLocked();
+        });
         return true;
     }
 
-    private NvmeStatus PreemptLocked(Guid host, ReservationType type, ulong preemptKey, List<ReservationNotice> notices)
+    private NvmeStatus PreemptLocked(Guid host, ReservationType type, ulong preemptKey, List<ReservationNotice> notices, bool abort)
     {
         var removed = new List<Guid>();
+
+        // §8.19.7: Preempt and Abort also aborts the commands of the hosts whose registrations it removes.
+        _abortHosts = abort ? removed : null;
         if (_type != ReservationType.None && ReservationTypes.AllRegistrantsHold(_type) && preemptKey == 0)
         {
             // §8.19.6: preempting an All Registrants reservation with PRKEY 0 removes every other registrant.
@@ -363,36 +384,34 @@ public sealed class NamespaceReservations
         return SavedLocked();
     }
 
-    /// <summary>Publishes the new access view and saves the state; a failed save is an internal error for the command.</summary>
+    /// <summary>Marks the state changed: <see cref="Change"/> saves (and with a shared store, broadcasts) it.</summary>
     private NvmeStatus SavedLocked()
     {
-        Publish();
-        if (_store is null)
-        {
-            return NvmeStatus.Success;
-        }
+        _dirty = true;
+        return NvmeStatus.Success;
+    }
 
-        try
+    private ReservationSnapshot CaptureLocked() => new(_generation, _type, _holder, _ptpl, [.. _registrants]);
+
+    private void RestoreLocked(ReservationSnapshot snapshot)
+    {
+        _generation = snapshot.Generation;
+        _type = snapshot.Type;
+        _holder = snapshot.Holder;
+        _ptpl = snapshot.PersistThroughPowerLoss;
+        _registrants.Clear();
+        foreach (var (host, key) in snapshot.Registrants)
         {
-            _store.Save(new ReservationSnapshot(_generation, _type, _holder, _ptpl, [.. _registrants]));
-            return NvmeStatus.Success;
-        }
-        catch (IOException)
-        {
-            return new NvmeStatus(NvmeStatusCodes.InternalError);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return new NvmeStatus(NvmeStatusCodes.InternalError);
+            _registrants[host] = key;
         }
     }
 
-    private void Publish() => Volatile.Write(ref _view, new AccessView(_type, _holder, [.. _registrants.Keys]));
-
     private static NvmeStatus Dnr(ushort code) => new((ushort)(code | NvmeStatus.DnrBit));
 
-    private sealed record AccessView(ReservationType Type, Guid Holder, HashSet<Guid> Registrants)
+    /// <summary>What the per-I/O check reads: the reservation, its registrants, the version it came from (shared store)
+    /// and the hosts the latest Preempt and Abort removed (their refused in-flight commands complete as aborted).</summary>
+    private sealed record AccessView(ReservationType Type, Guid Holder, HashSet<Guid> Registrants, ulong Version, HashSet<Guid> Aborted)
     {
-        public static AccessView Open { get; } = new(ReservationType.None, Guid.Empty, []);
+        public static AccessView Open { get; } = new(ReservationType.None, Guid.Empty, [], 0, []);
     }
 }

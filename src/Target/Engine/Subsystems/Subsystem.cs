@@ -61,6 +61,7 @@ public sealed class Subsystem
         }
 
         ns.Resized = resized => NotifyNamespaceChanged(resized.Nsid);
+        ns.Reservations.NoticesRaised = notices => NotifyReservation(ns.Nsid, notices);
         Ana?.MembershipChanged(ns.AnaGroupId, notify: false);
         NotifyNamespaceChanged(ns.Nsid);
         return true;
@@ -126,7 +127,7 @@ public sealed class Subsystem
         _controllers.TryGetValue(cntlid, out var c) ? c : null;
 
     /// <summary>Delivers reservation notices to every controller of each host they name.</summary>
-    internal void NotifyReservation(uint nsid, List<ReservationNotice> notices)
+    internal void NotifyReservation(uint nsid, IReadOnlyList<ReservationNotice> notices)
     {
         foreach (var notice in notices)
         {

@@ -12,7 +12,7 @@ using NvmeMptls.Transport.Nvme.Auth;
 namespace NvmeMptls.Target.Hosting;
 
 /// <summary>Turns validated <see cref="TargetOptions"/> into the run-time registry the protocol engine serves.</summary>
-public static class TargetBuilder
+public static partial class TargetBuilder
 {
     public static TargetLimits ToLimits(TargetOptions options) => new()
     {
@@ -159,8 +159,20 @@ public static class TargetBuilder
         var uuid = new Guid(id, bigEndian: true);
         // An RBD image keeps its reservations in its own metadata unless a file is configured.
         IReservationStore? store = ns.ReservationStateFile is { } stateFile ? new FileReservationStore(stateFile)
-            : device is RbdBlockDevice rbd ? new RbdReservationStore(rbd) : null;
+            : device is RbdBlockDevice rbd ? new RbdReservationStore(rbd, loggerFactory.CreateLogger<RbdReservationStore>()) : null;
         var reservations = store is null ? null : new NamespaceReservations(store);
+        if (store is RbdReservationStore shared)
+        {
+            var report = reservations!.Report(_ => 0xFFFF);
+            Log.ReservationsShared(loggerFactory.CreateLogger(typeof(TargetBuilder)), ns.Nsid, shared.ObjectName, reservations.Version, report.Registrants.Count, report.Type);
+        }
+
         return new TargetNamespace(ns.Nsid, device, nguid, uuid, ns.ReadOnly, ns.AnaGroup, reservations);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5140, Level = LogLevel.Information, Message = "Namespace {Nsid}: reservations shared with every gateway of the image through rados object {Object}: version {Version}, {Registrants} registrant(s), reservation {Type}")]
+        public static partial void ReservationsShared(ILogger logger, uint nsid, string @object, ulong version, int registrants, NvmeMptls.Transport.Nvme.ReservationType type);
     }
 }

@@ -32,7 +32,6 @@ internal sealed class IoUringFile : IDisposable
     private uint _unsubmitted;
     private bool _submitting;
     private bool _closed;
-    private volatile bool _stopping;
 
     private IoUringFile(IoUring ring, SafeFileHandle handle, string path, bool direct, int memoryAlignment, ILogger logger)
     {
@@ -335,6 +334,7 @@ internal sealed class IoUringFile : IDisposable
 
     private void ReapLoop()
     {
+        bool wakeSeen = false;
         while (true)
         {
             while (_ring.TryPeek(out ulong userData, out int result))
@@ -342,15 +342,30 @@ internal sealed class IoUringFile : IDisposable
                 _ring.Advance();
                 if (userData == 0)
                 {
-                    // The wake-up NOP of Dispose.
+                    // The wake-up NOP of Dispose: from now on the ring may go once nothing is in flight.
+                    wakeSeen = true;
                     continue;
                 }
 
                 IoUringOperation.FromUserData(userData).OnCompleted(result);
             }
 
-            if (_stopping && Volatile.Read(ref _inFlight) == 0)
+            if (wakeSeen && Volatile.Read(ref _inFlight) == 0)
             {
+                // Nothing is in the kernel any more: the ring, the file and the operations' buffers can go.
+                _ring.Dispose();
+                _handle.Dispose();
+                lock (_lock)
+                {
+                    foreach (IoUringOperation op in _all)
+                    {
+                        op.Free();
+                    }
+
+                    _all.Clear();
+                    _pool.Clear();
+                }
+
                 return;
             }
 
@@ -381,41 +396,40 @@ internal sealed class IoUringFile : IDisposable
             _closed = true;
         }
 
-        _stopping = true;
+        // The reaper leaves (and frees the ring) only after it saw this NOP, so the ring is still mapped here.
         var wake = new IoUringSqe { Opcode = IoUringNative.IORING_OP_NOP, UserData = 0 };
-        bool prepared;
-        lock (_lock)
+        var spin = default(SpinWait);
+        bool run;
+        while (true)
         {
-            prepared = _ring.TryPrepare(wake);
-            if (prepared)
+            lock (_lock)
             {
-                _unsubmitted++;
-                prepared = !_submitting;
-                _submitting = true;
+                // Full only for the moment another caller takes to enter the kernel with what it prepared.
+                if (_ring.TryPrepare(wake))
+                {
+                    _unsubmitted++;
+                    run = !_submitting;
+                    _submitting = true;
+                    break;
+                }
             }
+
+            spin.SpinOnce();
         }
 
-        if (prepared)
+        if (run)
         {
             SubmitPending();
         }
 
-        if (_reaper.Join(drainTimeout))
+        // From a completion's continuation (on the reaper itself) there is nothing to wait for: the reaper frees
+        // everything once it returns to its loop.
+        if (Thread.CurrentThread != _reaper && !_reaper.Join(drainTimeout))
         {
-            _ring.Dispose();
-            _handle.Dispose();
-            lock (_lock)
-            {
-                foreach (IoUringOperation op in _all)
-                {
-                    op.Free();
-                }
-
-                _all.Clear();
-                _pool.Clear();
-            }
+            NamespaceLog.IoUringDrainTimedOut(_logger, Path, InFlight);
         }
 
-        // Otherwise requests are still in the kernel: the ring, the file and the buffers stay (a leak, never a use after free).
+        // Requests still in the kernel after the timeout keep the ring, the file and their buffers alive (the reaper
+        // frees them when the last one completes): a late release, never a use after free.
     }
 }

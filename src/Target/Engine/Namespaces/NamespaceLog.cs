@@ -39,4 +39,7 @@ internal static partial class NamespaceLog
 
     [LoggerMessage(EventId = 3314, Level = LogLevel.Information, Message = "Namespace {Path}: I/O engine positional (pread/pwrite on the thread pool), as configured")]
     public static partial void PositionalEngine(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 3315, Level = LogLevel.Warning, Message = "Namespace {Path}: {InFlight} io_uring requests still in the kernel at close; the ring is released when they complete")]
+    public static partial void IoUringDrainTimedOut(ILogger logger, string path, int inFlight);
 }

@@ -197,6 +197,16 @@ public sealed class IoUringFileTests
         }
     }
 
+    [Test]
+    public void SetupRefusedByTheKernel_IsReportedAsUnavailable_WithTheErrno()
+    {
+        // io_uring_setup(0 entries) is EINVAL: the same path as ENOSYS/EPERM (no ring, a reason, the caller falls back).
+        string path = CreateFile("refused.img", 4096);
+        IoUringFile? file = IoUringFile.TryOpen(path, readOnly: false, direct: true, logicalBlockSize: 512, NullLogger.Instance, out string reason, entries: 0);
+        Assert.That(file, Is.Null);
+        Assert.That(reason, Is.EqualTo("io_uring_setup failed with errno 22"));
+    }
+
     private string CreateFile(string name, long size)
     {
         string path = Path.Combine(_directory, name);

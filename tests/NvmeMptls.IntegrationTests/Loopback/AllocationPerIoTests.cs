@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.IntegrationTests.Nbd;
 using NvmeMptls.Target.Configuration;
 using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Server;
 using NvmeMptls.IntegrationTests.TestKit;
 using NvmeMptls.TestKit;
@@ -67,6 +68,45 @@ public sealed class AllocationPerIoTests
             Assert.That(targetPerIo, Is.LessThan(MaxBytesPerIo), "target: bytes allocated per I/O in steady state");
             Assert.That(longRun.InitiatorPerIo, Is.GreaterThanOrEqualTo(0).And.LessThan(MaxBytesPerIo), "initiator: bytes allocated per I/O in steady state");
         });
+    }
+
+    /// <summary>
+    /// The same measurement with a file namespace (a fresh file in /var/tmp) behind the target, once per I/O engine: with
+    /// io_uring the read goes to the ring and completes on its reaping thread (pooled operations, no closure), with
+    /// positional it is a pread on the thread pool. Both must allocate nothing per I/O in steady state.
+    /// </summary>
+    [TestCase("randread", IoEngine.IoUring)]
+    [TestCase("randwrite", IoEngine.IoUring)]
+    [TestCase("randread", IoEngine.Positional)]
+    public async Task FileNamespace_SteadyStateQd16_AllocationPerIoOnTheTarget(string rw, IoEngine engine)
+    {
+        if (!File.Exists(Cli))
+        {
+            Assert.Ignore($"{Cli} is missing: build the solution in Release first");
+        }
+
+        string path = Path.Combine("/var/tmp", "nvmemptls-alloc-" + Guid.NewGuid().ToString("N") + ".img");
+        try
+        {
+            FileBlockDevice? device = null;
+            await using (var target = LoopbackTarget.Start(64L << 20, backing: bytes => device = FileBlockDevice.Open(path, bytes, engine: engine)))
+            {
+                Assert.That(device!.UsesIoUring, Is.EqualTo(engine == IoEngine.IoUring), device.Engine);
+                await RunBenchAsync(target.Port, 1, "write");
+                await RunBenchAsync(target.Port, 1, rw);
+                var shortRun = await RunBenchAsync(target.Port, 1, rw);
+                var longRun = await RunBenchAsync(target.Port, 4, rw);
+                Assert.That(longRun.Ios, Is.GreaterThan(shortRun.Ios), "the longer run did more I/O");
+                var targetPerIo = (double)(longRun.TargetBytes - shortRun.TargetBytes) / (longRun.Ios - shortRun.Ios);
+                TestContext.Out.WriteLine($"file namespace ({device.Engine}) {rw} 4k QD16: target side {targetPerIo:F1} bytes/IO "
+                    + $"({longRun.TargetBytes} - {shortRun.TargetBytes} bytes over {longRun.Ios} - {shortRun.Ios} I/Os)");
+                Assert.That(targetPerIo, Is.LessThan(MaxBytesPerIo), "target: bytes allocated per I/O in steady state");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     internal static string Cli => Path.Combine(TargetRunner.RepositoryRoot(), "src", "Initiator", "Cli", "bin", "Release", "net10.0", "nvme-mptls.dll");

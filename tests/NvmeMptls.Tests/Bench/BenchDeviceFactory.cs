@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using NvmeMptls.Initiator;
+using NvmeMptls.Target.Namespaces;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Multipath;
 
@@ -34,15 +35,22 @@ public sealed class BenchDeviceFactory
         yield return new BenchDeviceFactory("memory-512", size => new MemoryNamespaceDevice(size, lbaSize: 512));
         yield return new BenchDeviceFactory("memory-4096", size => new MemoryNamespaceDevice(size, lbaSize: 4096, maxTransferBytes: 64 * 1024));
         yield return new BenchDeviceFactory("nvme-tcp-loopback", size => BenchDevices.ConnectAsync(size).GetAwaiter().GetResult(), allocationBudgetPerIo: 512);
+
+        // The same path with a file namespace behind it, once per I/O engine: io_uring (O_DIRECT in /var/tmp) and pread/pwrite.
+        yield return new BenchDeviceFactory("nvme-tcp-loopback-file-io_uring", size => BenchDevices.ConnectFileAsync(size, IoEngine.IoUring).GetAwaiter().GetResult(),
+            allocationBudgetPerIo: 512);
+        yield return new BenchDeviceFactory("nvme-tcp-loopback-file-positional", size => BenchDevices.ConnectFileAsync(size, IoEngine.Positional).GetAwaiter().GetResult(),
+            allocationBudgetPerIo: 512);
     }
 
     /// <summary>
     /// A device with media-error injection: the memory device itself, or, on the real path, a namespace whose
-    /// target-side backing fails the chosen blocks (the error then crosses NVMe/TCP as a status).
+    /// target-side backing fails the chosen blocks (the error then crosses NVMe/TCP as a status; a faulty memory
+    /// backing also for the file factories, whose files cannot fail on demand).
     /// </summary>
     public (INamespaceDevice Device, IFaultInjector Faults) CreateInjectable(long size)
     {
-        if (Name != "nvme-tcp-loopback")
+        if (Name.StartsWith("memory", StringComparison.Ordinal))
         {
             var memory = (MemoryNamespaceDevice)Create(size);
             return (memory, memory);
@@ -79,6 +87,19 @@ public sealed class BenchDevices
         return await controller.OpenNamespaceAsync(1);
     }
 
+    /// <summary>A loopback target whose namespace is a fresh file in /var/tmp (deleted at the end), opened with <paramref name="engine"/>.</summary>
+    public static async Task<INamespaceDevice> ConnectFileAsync(long size, IoEngine engine)
+    {
+        string path = Path.Combine(NvmeMptls.Tests.Target.Namespaces.IoUringTestDirectory.Root, "nvmemptls-bench-" + Guid.NewGuid().ToString("N") + ".img");
+        s_live.Add(new DeleteFile(path));
+        return await ConnectAsync(size, bytes =>
+        {
+            var device = FileBlockDevice.Open(path, bytes, engine: engine);
+            Assert.That(device.UsesIoUring, Is.EqualTo(engine == IoEngine.IoUring), device.Engine);
+            return device;
+        });
+    }
+
     [OneTimeTearDown]
     public static async Task CloseAll()
     {
@@ -89,5 +110,15 @@ public sealed class BenchDevices
         }
 
         s_live.Clear();
+    }
+}
+
+/// <summary>Deletes a bench file once the target using it is gone (disposed after it, in reverse order).</summary>
+internal sealed class DeleteFile(string path) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync()
+    {
+        File.Delete(path);
+        return ValueTask.CompletedTask;
     }
 }

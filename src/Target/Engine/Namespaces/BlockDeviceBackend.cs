@@ -18,8 +18,15 @@ public sealed class BlockDeviceBackend : PositionalBlockDevice
     private volatile bool _discardUnsupported;
     private volatile bool _zeroOutUnsupported;
 
-    private BlockDeviceBackend(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, long deviceSizeBytes, int deviceBlockSize, ILogger logger)
-        : base(path, file, sizeBytes, logicalBlockSize, logger)
+    private static readonly Action<PositionalBlockDevice, long, long> s_zeroOut =
+        static (device, offset, length) => ((BlockDeviceBackend)device).ZeroOut(offset, length);
+
+    private static readonly Action<PositionalBlockDevice, long, long> s_discard =
+        static (device, offset, length) => ((BlockDeviceBackend)device).Discard(offset, length);
+
+    private BlockDeviceBackend(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, long deviceSizeBytes, int deviceBlockSize, ILogger logger,
+        IoEngine engine)
+        : base(path, file, sizeBytes, logicalBlockSize, logger, engine)
     {
         DeviceSizeBytes = deviceSizeBytes;
         DeviceLogicalBlockSize = deviceBlockSize;
@@ -37,7 +44,8 @@ public sealed class BlockDeviceBackend : PositionalBlockDevice
     /// Opens a block device. <paramref name="sizeBytes"/> may limit the namespace to the start of the device;
     /// <paramref name="logicalBlockSize"/> defaults to the device's own and may not be smaller than it.
     /// </summary>
-    public static BlockDeviceBackend Open(string path, long? sizeBytes = null, int? logicalBlockSize = null, bool readOnly = false, ILogger? logger = null)
+    public static BlockDeviceBackend Open(string path, long? sizeBytes = null, int? logicalBlockSize = null, bool readOnly = false, ILogger? logger = null,
+        IoEngine engine = IoEngine.IoUring)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!OperatingSystem.IsLinux())
@@ -79,7 +87,7 @@ public sealed class BlockDeviceBackend : PositionalBlockDevice
             }
 
             NamespaceLog.BlockDeviceOpened(logger, path, deviceSize, deviceBlock, size, lba);
-            return new BlockDeviceBackend(path, file, size, lba, deviceSize, deviceBlock, logger);
+            return new BlockDeviceBackend(path, file, size, lba, deviceSize, deviceBlock, logger, engine);
         }
         catch
         {
@@ -93,18 +101,22 @@ public sealed class BlockDeviceBackend : PositionalBlockDevice
         CheckWritableRange(offset, length);
 
         // BLKZEROOUT lets the kernel unmap when the device can guarantee zeroes, so "deallocate" needs nothing extra.
-        ZeroOut(offset, length);
-        return ValueTask.CompletedTask;
+        return RunBlocking(s_zeroOut, offset, length);
     }
 
     public override ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
         CheckWritableRange(offset, length);
+        return RunBlocking(s_discard, offset, length);
+    }
+
+    private void Discard(long offset, long length)
+    {
         if (!_discardUnsupported)
         {
             if (LinuxBlockIo.TryDiscard(Storage.Handle, offset, length, out int errno))
             {
-                return ValueTask.CompletedTask;
+                return;
             }
 
             ThrowUnlessUnsupported("BLKDISCARD", errno, offset, length);
@@ -113,7 +125,6 @@ public sealed class BlockDeviceBackend : PositionalBlockDevice
         }
 
         ZeroOut(offset, length);
-        return ValueTask.CompletedTask;
     }
 
     private void ZeroOut(long offset, long length)

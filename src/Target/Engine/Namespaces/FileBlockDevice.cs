@@ -14,8 +14,14 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
     private volatile bool _punchUnsupported;
     private volatile bool _zeroRangeUnsupported;
 
-    private FileBlockDevice(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, ILogger logger)
-        : base(path, file, sizeBytes, logicalBlockSize, logger)
+    private static readonly Action<PositionalBlockDevice, long, long> s_punchHoleOrZero =
+        static (device, offset, length) => ((FileBlockDevice)device).PunchHoleOrZero(offset, length);
+
+    private static readonly Action<PositionalBlockDevice, long, long> s_zeroRange =
+        static (device, offset, length) => ((FileBlockDevice)device).ZeroRange(offset, length);
+
+    private FileBlockDevice(string path, PositionalFile file, long sizeBytes, int logicalBlockSize, ILogger logger, IoEngine engine)
+        : base(path, file, sizeBytes, logicalBlockSize, logger, engine)
     {
     }
 
@@ -23,9 +29,11 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
 
     /// <summary>
     /// Opens <paramref name="path"/>, creating it when missing (then <paramref name="sizeBytes"/> is required).
-    /// With no size the namespace covers the whole file, rounded down to a whole logical block.
+    /// With no size the namespace covers the whole file, rounded down to a whole logical block. <paramref name="engine"/>
+    /// chooses io_uring (O_DIRECT where possible; falls back to positional where the kernel refuses io_uring) or pread/pwrite.
     /// </summary>
-    public static FileBlockDevice Open(string path, long? sizeBytes, int logicalBlockSize = 512, bool readOnly = false, ILogger? logger = null)
+    public static FileBlockDevice Open(string path, long? sizeBytes, int logicalBlockSize = 512, bool readOnly = false, ILogger? logger = null,
+        IoEngine engine = IoEngine.IoUring)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (logicalBlockSize is not (512 or 4096))
@@ -96,7 +104,7 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
                 NamespaceLog.FileLargerThanNamespace(logger, fullPath, fileSize, size);
             }
 
-            return new FileBlockDevice(fullPath, file, size, logicalBlockSize, logger);
+            return new FileBlockDevice(fullPath, file, size, logicalBlockSize, logger, engine);
         }
         catch
         {
@@ -107,34 +115,22 @@ public sealed partial class FileBlockDevice : PositionalBlockDevice
 
     public override ValueTask WriteZeroesAsync(long offset, long length, bool deallocate, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, length);
-        if (Storage.IsReadOnly)
-        {
-            throw new InvalidOperationException("the namespace is read-only");
-        }
-
-        if (deallocate)
-        {
-            PunchHoleOrZero(offset, length);
-        }
-        else if (_zeroRangeUnsupported || !TryZeroRange(offset, length))
-        {
-            Storage.WriteZeroes(offset, length);
-        }
-
-        return ValueTask.CompletedTask;
+        CheckWritableRange(offset, length);
+        return RunBlocking(deallocate ? s_punchHoleOrZero : s_zeroRange, offset, length);
     }
 
     public override ValueTask DeallocateAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, length);
-        if (Storage.IsReadOnly)
-        {
-            throw new InvalidOperationException("the namespace is read-only");
-        }
+        CheckWritableRange(offset, length);
+        return RunBlocking(s_punchHoleOrZero, offset, length);
+    }
 
-        PunchHoleOrZero(offset, length);
-        return ValueTask.CompletedTask;
+    private void ZeroRange(long offset, long length)
+    {
+        if (_zeroRangeUnsupported || !TryZeroRange(offset, length))
+        {
+            Storage.WriteZeroes(offset, length);
+        }
     }
 
     private void PunchHoleOrZero(long offset, long length)

@@ -24,4 +24,22 @@ internal static partial class NamespaceLog
 
     [LoggerMessage(EventId = 3306, Level = LogLevel.Information, Message = "rbd image {Image} resized from {OldSizeBytes} to {SizeBytes} bytes")]
     public static partial void RbdImageResized(ILogger logger, string image, long oldSizeBytes, long sizeBytes);
+
+    [LoggerMessage(EventId = 3310, Level = LogLevel.Information, Message = "Namespace {Path}: I/O engine {Engine} ({Entries}-entry ring, one reaping thread)")]
+    public static partial void IoUringEngine(ILogger logger, string path, string engine, int entries);
+
+    [LoggerMessage(EventId = 3311, Level = LogLevel.Warning, Message = "Namespace {Path}: io_uring is unavailable ({Reason}); falling back to the positional engine (pread/pwrite on the thread pool)")]
+    public static partial void IoUringUnavailable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 3312, Level = LogLevel.Warning, Message = "Namespace {Path}: O_DIRECT is not possible ({Reason}); io_uring goes through the page cache")]
+    public static partial void DirectIoUnavailable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 3313, Level = LogLevel.Warning, Message = "Namespace {Path}: io_uring_enter failed with errno {Errno}; retrying")]
+    public static partial void IoUringEnterFailed(ILogger logger, string path, int errno);
+
+    [LoggerMessage(EventId = 3314, Level = LogLevel.Information, Message = "Namespace {Path}: I/O engine positional (pread/pwrite on the thread pool), as configured")]
+    public static partial void PositionalEngine(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 3315, Level = LogLevel.Warning, Message = "Namespace {Path}: {InFlight} io_uring requests still in the kernel at close; the ring is released when they complete")]
+    public static partial void IoUringDrainTimedOut(ILogger logger, string path, int inFlight);
 }

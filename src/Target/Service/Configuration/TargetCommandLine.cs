@@ -65,13 +65,15 @@ public static class TargetCommandLine
           --multipath required|preferred|disabled   MPTCP on every port
           --metrics URL|off             Prometheus endpoint (e.g. http://127.0.0.1:9464/metrics) or off
           --lba-size 512|4096           LBA size of the namespaces given by flags (or of the first subsystem's)
+          --io-engine io_uring|positional   I/O engine of the file and block namespaces given by flags (default io_uring,
+                                        O_DIRECT; positional: pread/pwrite on the thread pool)
           --help                        show this text
         """;
 
     private static readonly HashSet<string> s_flagsWithValue = new(StringComparer.Ordinal)
     {
         "--config", "--listen", "--discovery", "--memory-ns", "--file-ns", "--block-ns", "--rbd-ns", "--ceph-conf", "--ceph-id", "--nqn", "--allow-host",
-        "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size", "--dhchap-secret", "--dhchap-ctrl-secret",
+        "--tls", "--tls-key", "--tls-v0-form", "--multipath", "--metrics", "--lba-size", "--io-engine", "--dhchap-secret", "--dhchap-ctrl-secret",
     };
 
     /// <summary>Parses flags, reading configuration sources and environment of this process.</summary>
@@ -198,6 +200,7 @@ public static class TargetCommandLine
         private MultipathMode? _multipath;
         private string? _metrics;
         private int? _lbaSize;
+        private Namespaces.IoEngine? _ioEngine;
 
         public string? ConfigFile { get; private set; }
 
@@ -289,6 +292,12 @@ public static class TargetCommandLine
                 case "--lba-size":
                     errors.Add($"--lba-size: must be 512 or 4096 (was '{value}')");
                     break;
+                case "--io-engine" when value is "io_uring" or "positional":
+                    _ioEngine = value == "io_uring" ? Namespaces.IoEngine.IoUring : Namespaces.IoEngine.Positional;
+                    break;
+                case "--io-engine":
+                    errors.Add($"--io-engine: must be io_uring or positional (was '{value}')");
+                    break;
                 default:
                     errors.Add($"{name}: unknown option (see --help)");
                     break;
@@ -352,7 +361,7 @@ public static class TargetCommandLine
 
         private TargetOptions ApplySubsystem(TargetOptions options)
         {
-            if (_nqn is null && _allowedHosts.Count == 0 && _namespaces.Count == 0 && _lbaSize is null)
+            if (_nqn is null && _allowedHosts.Count == 0 && _namespaces.Count == 0 && _lbaSize is null && _ioEngine is null)
             {
                 return options;
             }
@@ -373,7 +382,8 @@ public static class TargetCommandLine
             foreach (NamespaceOptions ns in namespaces)
             {
                 NamespaceOptions updated = _namespaces.Count > 0 ? WithCephClient(ns) with { Nsid = (uint)numbered.Count + 1 } : ns;
-                numbered.Add(_lbaSize is { } lba ? updated with { LbaSize = lba } : updated);
+                updated = _lbaSize is { } lba ? updated with { LbaSize = lba } : updated;
+                numbered.Add(_ioEngine is { } engine && updated.Backing is NamespaceBacking.File or NamespaceBacking.Block ? updated with { IoEngine = engine } : updated);
             }
 
             first = first with { Namespaces = numbered.ToImmutable() };

@@ -117,6 +117,12 @@ public sealed record NamespaceOptions
     /// <summary>512 or 4096.</summary>
     public int LbaSize { get; init; } = 512;
 
+    /// <summary>
+    /// "IoEngine" of a file or block namespace: io_uring (default; O_DIRECT where the file system allows it, falling
+    /// back to positional where the kernel refuses io_uring) or positional (pread/pwrite on the thread pool).
+    /// </summary>
+    public NvmeMptls.Target.Namespaces.IoEngine IoEngine { get; init; } = NvmeMptls.Target.Namespaces.IoEngine.IoUring;
+
     /// <summary>NGUID as a big-endian 128-bit number (byte 0 of the Identify field is the most significant); zero means "derive".</summary>
     public UInt128 Nguid { get; init; }
 

@@ -82,6 +82,7 @@ internal sealed class TargetOptionsReader
             Path = Text(section, "Path"),
             SizeBytes = Size(section, "Size"),
             LbaSize = Int(section, "LbaSize", 512),
+            IoEngine = Choice(section, "IoEngine", Namespaces.IoEngine.IoUring, s_ioEngines),
             ReadOnly = Bool(section, "ReadOnly", false),
             AnaGroup = UInt(section, "AnaGroup", 1),
             ReservationStateFile = Text(section, "ReservationStateFile"),
@@ -382,6 +383,9 @@ internal sealed class TargetOptionsReader
 
     internal static readonly (string Name, NamespaceBacking Value)[] s_backings =
         [("memory", NamespaceBacking.Memory), ("file", NamespaceBacking.File), ("block", NamespaceBacking.Block), ("rbd", NamespaceBacking.Rbd)];
+
+    internal static readonly (string Name, Namespaces.IoEngine Value)[] s_ioEngines =
+        [("io_uring", Namespaces.IoEngine.IoUring), ("positional", Namespaces.IoEngine.Positional)];
 
     internal static readonly (string Name, MultipathMode Value)[] s_multipath =
         [("preferred", MultipathMode.Preferred), ("required", MultipathMode.Required), ("disabled", MultipathMode.Disabled)];

@@ -134,6 +134,15 @@ internal static partial class TargetOptionsValidator
                 errors.Add($"{key}:Path: is required for {ns.Backing.ToString().ToLowerInvariant()} backing");
             }
 
+            if (ns.IoEngine is not (Namespaces.IoEngine.IoUring or Namespaces.IoEngine.Positional))
+            {
+                errors.Add($"{key}:IoEngine: must be io_uring or positional (was {(int)ns.IoEngine})");
+            }
+            else if (ns.IoEngine == Namespaces.IoEngine.Positional && ns.Backing is not (NamespaceBacking.File or NamespaceBacking.Block))
+            {
+                errors.Add($"{key}:IoEngine: positional applies to file and block backing only, not {ns.Backing.ToString().ToLowerInvariant()}");
+            }
+
             bool lbaOk = ns.LbaSize is 512 or 4096;
             if (!lbaOk)
             {

@@ -17,8 +17,8 @@ public static partial class BlockDeviceFactory
             NamespaceBacking.Memory => new MemoryBlockDevice(
                 options.SizeBytes ?? throw new ArgumentException($"memory namespace {options.Nsid} needs a size", nameof(options)),
                 options.LbaSize),
-            NamespaceBacking.File => FileBlockDevice.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger),
-            NamespaceBacking.Block => BlockDeviceBackend.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger),
+            NamespaceBacking.File => FileBlockDevice.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger, options.IoEngine),
+            NamespaceBacking.Block => BlockDeviceBackend.Open(RequirePath(options), options.SizeBytes, options.LbaSize, options.ReadOnly, logger, options.IoEngine),
             NamespaceBacking.Rbd => OpenRbd(options, logger),
             _ => throw new ArgumentException($"unknown backing {options.Backing}", nameof(options)),
         };

@@ -199,4 +199,23 @@ public class TargetCommandLineTests
         Assert.That(ParseOk("--tls", "required", "--tls-key", key).Tls.Keys.Single().V0Compat, Is.Null, "no flag: both forms, by the PSK binder");
         Assert.That(Parse("--tls-v0-form", "old").Errors, Does.Contain("--tls-v0-form: must be rfc or compat (was 'old')"));
     }
+
+    [Test]
+    public void CommandLine_IoEngine_AppliesToTheFileAndBlockNamespacesOnly()
+    {
+        TargetOptions options = ParseOk("--memory-ns", "256MiB", "--file-ns", "/var/tmp/a.img:1GiB", "--block-ns", "/dev/loop7", "--io-engine", "positional");
+        var namespaces = options.Subsystems[0].Namespaces;
+        Assert.That(namespaces[0].IoEngine, Is.EqualTo(NvmeMptls.Target.Namespaces.IoEngine.IoUring), "memory keeps the default (unused)");
+        Assert.That(namespaces[1].IoEngine, Is.EqualTo(NvmeMptls.Target.Namespaces.IoEngine.Positional));
+        Assert.That(namespaces[2].IoEngine, Is.EqualTo(NvmeMptls.Target.Namespaces.IoEngine.Positional));
+        Assert.That(ParseOk("--file-ns", "/var/tmp/a.img:1GiB").Subsystems[0].Namespaces[0].IoEngine, Is.EqualTo(NvmeMptls.Target.Namespaces.IoEngine.IoUring));
+    }
+
+    [Test]
+    public void CommandLine_IoEngine_BadValue_NamesTheFlag()
+    {
+        TargetCommandLineResult result = Parse("--file-ns", "/var/tmp/a.img:1GiB", "--io-engine", "libaio");
+        Assert.That(result.Errors, Does.Contain("--io-engine: must be io_uring or positional (was 'libaio')"));
+        Assert.That(TargetCommandLine.HelpText, Does.Contain("--io-engine"));
+    }
 }

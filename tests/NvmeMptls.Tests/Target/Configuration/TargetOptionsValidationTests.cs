@@ -301,4 +301,33 @@ public class TargetOptionsValidationTests
         Assert.That(errors, Does.Contain("Target:Subsystems: at least one subsystem is required"));
         Assert.That(errors, Does.Contain("Target:Ports: at least one port is required"));
     }
+
+    [Test]
+    public void IoEngine_UnknownValue_NamesTheKey()
+    {
+        Assert.That(ErrorsWith(($"{Ns0}:Backing", "file"), ($"{Ns0}:Path", "/var/tmp/x.img"), ($"{Ns0}:IoEngine", "aio")),
+            Does.Contain($"{Ns0}:IoEngine: must be one of io_uring, positional (was 'aio')"));
+    }
+
+    [Test]
+    public void IoEngine_PositionalOnAMemoryNamespace_IsRefusedNamingTheKey()
+    {
+        Assert.That(ErrorsWith(($"{Ns0}:IoEngine", "positional")),
+            Does.Contain($"{Ns0}:IoEngine: positional applies to file and block backing only, not memory"));
+    }
+
+    [TestCase("io_uring", NvmeMptls.Target.Namespaces.IoEngine.IoUring)]
+    [TestCase("positional", NvmeMptls.Target.Namespaces.IoEngine.Positional)]
+    [TestCase(null, NvmeMptls.Target.Namespaces.IoEngine.IoUring)]
+    public void IoEngine_IsReadForFileNamespaces_DefaultIoUring(string? value, NvmeMptls.Target.Namespaces.IoEngine expected)
+    {
+        var values = new List<(string, string?)>(s_subsystem) { ($"{Ns0}:Backing", "file"), ($"{Ns0}:Path", "/var/tmp/x.img") };
+        if (value is not null)
+        {
+            values.Add(($"{Ns0}:IoEngine", value));
+        }
+
+        Assert.That(Errors([.. values]), Is.Empty);
+        Assert.That(Load([.. values]).Subsystems[0].Namespaces[0].IoEngine, Is.EqualTo(expected));
+    }
 }

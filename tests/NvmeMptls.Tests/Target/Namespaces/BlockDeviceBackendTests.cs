@@ -5,9 +5,14 @@ using NvmeMptls.Target.Namespaces;
 
 namespace NvmeMptls.Tests.Target.Namespaces;
 
-/// <summary>Runs against a loop device over a sparse file; needs root and losetup, and skips saying so otherwise.</summary>
+/// <summary>
+/// Runs against a loop device over a sparse file, once per I/O engine (io_uring with O_DIRECT, pread/pwrite); needs
+/// root and losetup, and skips saying so otherwise.
+/// </summary>
 [NonParallelizable]
-public class BlockDeviceBackendTests
+[TestFixture(IoEngine.IoUring)]
+[TestFixture(IoEngine.Positional)]
+public class BlockDeviceBackendTests(IoEngine engine)
 {
     private string _directory = "";
     private readonly List<string> _loopDevices = [];
@@ -35,7 +40,7 @@ public class BlockDeviceBackendTests
     public async Task BlockDeviceBackend_LoopDevice_ReportsSizeAndBlockSize()
     {
         string loop = AttachLoop(32L << 20, sectorSize: 512);
-        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop);
+        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop, engine: engine);
         Assert.That(device.DeviceSizeBytes, Is.EqualTo(32L << 20));
         Assert.That(device.SizeBytes, Is.EqualTo(32L << 20));
         Assert.That(device.DeviceLogicalBlockSize, Is.EqualTo(512));
@@ -44,30 +49,35 @@ public class BlockDeviceBackendTests
     }
 
     [Test]
-    public async Task BlockDeviceBackend_LoopDevice_DoesNotCompleteInline()
+    public async Task BlockDeviceBackend_LoopDevice_CompletesInlineOnlyWithIoUring()
     {
         string loop = AttachLoop(8L << 20, sectorSize: 512);
-        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop);
-        Assert.That(device.CompletesInline, Is.False);
+        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop, engine: engine);
+        Assert.That(device.UsesIoUring, Is.EqualTo(engine == IoEngine.IoUring), device.Engine);
+        Assert.That(device.CompletesInline, Is.EqualTo(engine == IoEngine.IoUring), "io_uring queues; pread/pwrite blocks");
+        if (engine == IoEngine.IoUring)
+        {
+            Assert.That(device.UsesDirectIo, Is.True, device.Engine);
+        }
     }
 
     [Test]
     public async Task BlockDeviceBackend_4KiBSectorLoop_DefaultsTo4096AndRejects512()
     {
         string loop = AttachLoop(16L << 20, sectorSize: 4096);
-        await using (BlockDeviceBackend device = BlockDeviceBackend.Open(loop))
+        await using (BlockDeviceBackend device = BlockDeviceBackend.Open(loop, engine: engine))
         {
             Assert.That(device.LogicalBlockSize, Is.EqualTo(4096));
         }
 
-        Assert.Throws<IOException>(() => BlockDeviceBackend.Open(loop, logicalBlockSize: 512));
+        Assert.Throws<IOException>(() => BlockDeviceBackend.Open(loop, logicalBlockSize: 512, engine: engine));
     }
 
     [Test]
     public async Task BlockDeviceBackend_ConcurrentRandomDisjointIo_MatchesModel()
     {
         string loop = AttachLoop(16L << 20, sectorSize: 512);
-        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop);
+        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop, engine: engine);
         await BlockDeviceWorkload.RunAndVerifyAsync(device, device.SizeBytes, workers: 4, operationsPerWorker: 1500, seed: 13);
     }
 
@@ -76,7 +86,7 @@ public class BlockDeviceBackendTests
     {
         string loop = AttachLoop(8L << 20, sectorSize: 512);
         byte[] data = BlockDeviceWorkload.Pattern(8 << 20, 14);
-        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop);
+        await using BlockDeviceBackend device = BlockDeviceBackend.Open(loop, engine: engine);
         await device.WriteAsync(0, data, forceUnitAccess: true);
         await device.FlushAsync();
 
@@ -95,19 +105,19 @@ public class BlockDeviceBackendTests
     public async Task BlockDeviceBackend_ConfiguredSize_LimitsNamespaceAndMayNotExceedDevice()
     {
         string loop = AttachLoop(8L << 20, sectorSize: 512);
-        await using (BlockDeviceBackend device = BlockDeviceBackend.Open(loop, sizeBytes: 4L << 20))
+        await using (BlockDeviceBackend device = BlockDeviceBackend.Open(loop, sizeBytes: 4L << 20, engine: engine))
         {
             Assert.That(device.SizeBytes, Is.EqualTo(4L << 20));
         }
 
-        Assert.Throws<IOException>(() => BlockDeviceBackend.Open(loop, sizeBytes: 16L << 20));
+        Assert.Throws<IOException>(() => BlockDeviceBackend.Open(loop, sizeBytes: 16L << 20, engine: engine));
     }
 
     [Test]
     public async Task BlockDeviceFactory_BlockBacking_OpensLoopDevice()
     {
         string loop = AttachLoop(4L << 20, sectorSize: 512);
-        await using IBlockDevice device = BlockDeviceFactory.Open(new NamespaceOptions { Backing = NamespaceBacking.Block, Path = loop, SizeBytes = null });
+        await using IBlockDevice device = BlockDeviceFactory.Open(new NamespaceOptions { Backing = NamespaceBacking.Block, Path = loop, SizeBytes = null, IoEngine = engine });
         Assert.That(device, Is.InstanceOf<BlockDeviceBackend>());
         Assert.That(device.SizeBytes, Is.EqualTo(4L << 20));
     }
@@ -122,7 +132,7 @@ public class BlockDeviceBackendTests
 
         string path = Path.Combine(_directory, "plain.img");
         File.WriteAllBytes(path, new byte[4096]);
-        IOException error = Assert.Throws<IOException>(() => BlockDeviceBackend.Open(path))!;
+        IOException error = Assert.Throws<IOException>(() => BlockDeviceBackend.Open(path, engine: engine))!;
         Assert.That(error.Message, Does.Contain("not a block device"));
     }
 

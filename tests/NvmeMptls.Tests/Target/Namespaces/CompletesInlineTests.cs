@@ -22,13 +22,33 @@ public sealed class CompletesInlineTests
     }
 
     [Test]
-    public async Task FileDevice_DoesNotCompleteInline()
+    public async Task FileDevice_Positional_DoesNotCompleteInline()
     {
         var path = Path.Combine(Path.GetTempPath(), "nvmemptls-inline-" + Guid.NewGuid().ToString("N") + ".img");
         try
         {
-            await using var device = FileBlockDevice.Open(path, 1 << 20);
+            await using var device = FileBlockDevice.Open(path, 1 << 20, engine: IoEngine.Positional);
             Assert.That(device.CompletesInline, Is.False);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public async Task FileDevice_IoUring_CompletesInline()
+    {
+        var path = Path.Combine(IoUringTestDirectory.Root, "nvmemptls-inline-" + Guid.NewGuid().ToString("N") + ".img");
+        try
+        {
+            await using var device = FileBlockDevice.Open(path, 1 << 20, engine: IoEngine.IoUring);
+            if (!device.UsesIoUring)
+            {
+                Assert.Ignore(device.Engine);
+            }
+
+            Assert.That(device.CompletesInline, Is.True, "a call only queues a submission; the reaping thread completes it");
         }
         finally
         {

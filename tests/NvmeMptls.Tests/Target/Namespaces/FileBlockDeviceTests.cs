@@ -3,14 +3,18 @@ using NvmeMptls.Target.Namespaces;
 
 namespace NvmeMptls.Tests.Target.Namespaces;
 
-public class FileBlockDeviceTests
+/// <summary>Every file-namespace behaviour, once per I/O engine (io_uring with O_DIRECT on a real file system, and pread/pwrite).</summary>
+[TestFixture(IoEngine.IoUring)]
+[TestFixture(IoEngine.Positional)]
+public class FileBlockDeviceTests(IoEngine engine)
 {
     private string _directory = "";
 
     [SetUp]
     public void SetUp()
     {
-        _directory = Path.Combine(Path.GetTempPath(), "nvmemptls-file-" + Guid.NewGuid().ToString("N"));
+        // /var/tmp: a real file system (O_DIRECT), unlike a tmpfs /tmp.
+        _directory = Path.Combine(IoUringTestDirectory.Root, "nvmemptls-file-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
     }
 
@@ -21,7 +25,7 @@ public class FileBlockDeviceTests
     public async Task FileBlockDevice_MissingFile_IsCreatedSparseAtConfiguredSize()
     {
         string path = Path.Combine(_directory, "ns.img");
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 1L << 30);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 1L << 30, engine: engine);
 
         Assert.That(new FileInfo(path).Length, Is.EqualTo(1L << 30));
         Assert.That(device.SizeBytes, Is.EqualTo(1L << 30));
@@ -32,7 +36,7 @@ public class FileBlockDeviceTests
     public void FileBlockDevice_MissingFileWithoutSize_IsRejected()
     {
         string path = Path.Combine(_directory, "none.img");
-        Assert.Throws<ArgumentException>(() => FileBlockDevice.Open(path, null));
+        Assert.Throws<ArgumentException>(() => FileBlockDevice.Open(path, null, engine: engine));
         Assert.That(File.Exists(path), Is.False);
     }
 
@@ -43,7 +47,7 @@ public class FileBlockDeviceTests
         byte[] data = BlockDeviceWorkload.Pattern(8192, 4);
         await File.WriteAllBytesAsync(path, data);
 
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 16L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 16L << 20, engine: engine);
         Assert.That(new FileInfo(path).Length, Is.EqualTo(16L << 20));
         var back = new byte[8192];
         await device.ReadAsync(0, back);
@@ -59,7 +63,7 @@ public class FileBlockDeviceTests
             stream.SetLength(8L << 20);
         }
 
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 4L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 4L << 20, engine: engine);
         Assert.That(device.SizeBytes, Is.EqualTo(4L << 20));
         Assert.That(new FileInfo(path).Length, Is.EqualTo(8L << 20));
         Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await device.ReadAsync(4L << 20, new byte[512]));
@@ -70,7 +74,7 @@ public class FileBlockDeviceTests
     {
         string path = Path.Combine(_directory, "odd.img");
         await File.WriteAllBytesAsync(path, new byte[10_000]);
-        await using FileBlockDevice device = FileBlockDevice.Open(path, null, 4096);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, null, 4096, engine: engine);
         Assert.That(device.SizeBytes, Is.EqualTo(8192));
     }
 
@@ -79,13 +83,13 @@ public class FileBlockDeviceTests
     {
         string path = Path.Combine(_directory, "persist.img");
         byte[] data = BlockDeviceWorkload.Pattern(64 * 1024, 5);
-        await using (FileBlockDevice device = FileBlockDevice.Open(path, 8L << 20))
+        await using (FileBlockDevice device = FileBlockDevice.Open(path, 8L << 20, engine: engine))
         {
             await device.WriteAsync(3L << 20, data, forceUnitAccess: false);
             await device.FlushAsync();
         }
 
-        await using FileBlockDevice reopened = FileBlockDevice.Open(path, 8L << 20);
+        await using FileBlockDevice reopened = FileBlockDevice.Open(path, 8L << 20, engine: engine);
         var back = new byte[data.Length];
         await reopened.ReadAsync(3L << 20, back);
         Assert.That(back, Is.EqualTo(data));
@@ -97,7 +101,7 @@ public class FileBlockDeviceTests
         string path = Path.Combine(_directory, "fua.img");
         byte[] fua = BlockDeviceWorkload.Pattern(4096, 6);
         byte[] plain = BlockDeviceWorkload.Pattern(4096, 7);
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 1L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 1L << 20, engine: engine);
         await device.WriteAsync(0, fua, forceUnitAccess: true);
         await device.WriteAsync(4096, plain, forceUnitAccess: false);
         await device.FlushAsync();
@@ -112,7 +116,7 @@ public class FileBlockDeviceTests
     {
         string path = Path.Combine(_directory, "punch.img");
         byte[] data = BlockDeviceWorkload.Pattern(8 << 20, 8);
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 8L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 8L << 20, engine: engine);
         await device.WriteAsync(0, data, forceUnitAccess: false);
         await device.FlushAsync();
         long allocated = AllocatedBytes(path);
@@ -134,7 +138,7 @@ public class FileBlockDeviceTests
     public async Task FileBlockDevice_WriteZeroesWithoutDeallocate_ZeroesAndKeepsBlocks()
     {
         string path = Path.Combine(_directory, "zero.img");
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 4L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 4L << 20, engine: engine);
         await device.WriteAsync(0, BlockDeviceWorkload.Pattern(4 << 20, 9), forceUnitAccess: false);
         await device.FlushAsync();
         long allocated = AllocatedBytes(path);
@@ -153,8 +157,52 @@ public class FileBlockDeviceTests
     public async Task FileBlockDevice_ConcurrentRandomDisjointIo_MatchesModel()
     {
         string path = Path.Combine(_directory, "concurrent.img");
-        await using FileBlockDevice device = FileBlockDevice.Open(path, 16L << 20);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 16L << 20, engine: engine);
         await BlockDeviceWorkload.RunAndVerifyAsync(device, device.SizeBytes, workers: 4, operationsPerWorker: 1500, seed: 11);
+    }
+
+    [Test]
+    public async Task FileBlockDevice_ReportsTheEngineItUses()
+    {
+        string path = Path.Combine(_directory, "engine.img");
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 1L << 20, engine: engine);
+        if (engine == IoEngine.Positional)
+        {
+            Assert.That(device.Engine, Is.EqualTo("positional"));
+            Assert.That(device.UsesIoUring, Is.False);
+            Assert.That(device.CompletesInline, Is.False);
+            return;
+        }
+
+        Assert.That(device.UsesIoUring, Is.True, device.Engine);
+        Assert.That(device.UsesDirectIo, Is.True, $"{_directory} is on a real file system, so O_DIRECT: {device.Engine}");
+        Assert.That(device.Engine, Is.EqualTo("io_uring, O_DIRECT"));
+        Assert.That(device.CompletesInline, Is.True, "io_uring calls only queue a submission");
+    }
+
+    [Test]
+    public async Task FileBlockDevice_UnalignedAndAlignedBuffers_RoundTrip()
+    {
+        string path = Path.Combine(_directory, "align.img");
+        await using FileBlockDevice device = FileBlockDevice.Open(path, 4L << 20, engine: engine);
+        byte[] backing = new byte[64 * 1024 + 1];
+        byte[] data = BlockDeviceWorkload.Pattern(64 * 1024, 12);
+
+        // Offset 1 of a managed array is never 512-aligned: the bounce buffer path, both ways.
+        data.CopyTo(backing.AsMemory(1));
+        await device.WriteAsync(512 * 3, backing.AsMemory(1, data.Length), forceUnitAccess: true);
+        var back = new byte[data.Length + 1];
+        await device.ReadAsync(512 * 3, back.AsMemory(1, data.Length));
+        Assert.That(back.AsSpan(1).SequenceEqual(data), Is.True);
+        Assert.That(back[0], Is.Zero, "nothing written before the destination");
+
+        // Pinned, page-aligned native memory: used in place.
+        Memory<byte> aligned = AlignedBuffer.Allocate(8192);
+        data.AsSpan(0, 8192).CopyTo(aligned.Span);
+        await device.WriteAsync(1L << 20, aligned, forceUnitAccess: false);
+        aligned.Span.Clear();
+        await device.ReadAsync(1L << 20, aligned);
+        Assert.That(aligned.Span.SequenceEqual(data.AsSpan(0, 8192)), Is.True);
     }
 
     [Test]
@@ -162,7 +210,7 @@ public class FileBlockDeviceTests
     {
         string path = Path.Combine(_directory, "ro.img");
         await File.WriteAllBytesAsync(path, new byte[1 << 20]);
-        await using FileBlockDevice device = FileBlockDevice.Open(path, null, readOnly: true);
+        await using FileBlockDevice device = FileBlockDevice.Open(path, null, readOnly: true, engine: engine);
         Assert.That(device.IsReadOnly, Is.True);
         Assert.ThrowsAsync<InvalidOperationException>(async () => await device.WriteAsync(0, new byte[512], false));
         Assert.ThrowsAsync<InvalidOperationException>(async () => await device.DeallocateAsync(0, 512));

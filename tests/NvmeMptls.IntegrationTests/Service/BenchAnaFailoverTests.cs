@@ -77,7 +77,7 @@ public sealed class BenchAnaFailoverTests
         }
     }
 
-    private static Process Start(string cli, string[] args, StringBuilder log)
+    internal static Process Start(string cli, string[] args, StringBuilder log)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(cli);
@@ -102,7 +102,7 @@ public sealed class BenchAnaFailoverTests
         return process;
     }
 
-    private static string Snapshot(StringBuilder log)
+    internal static string Snapshot(StringBuilder log)
     {
         lock (log)
         {
@@ -110,7 +110,7 @@ public sealed class BenchAnaFailoverTests
         }
     }
 
-    private static bool Logged(StringBuilder log, string text) => Snapshot(log).Contains(text, StringComparison.Ordinal);
+    internal static bool Logged(StringBuilder log, string text) => Snapshot(log).Contains(text, StringComparison.Ordinal);
 
     private static int Count(StringBuilder log, string text)
     {
@@ -124,7 +124,7 @@ public sealed class BenchAnaFailoverTests
         return n;
     }
 
-    private static async Task Until(Func<bool> condition, string what, Process bench, StringBuilder log)
+    internal static async Task Until(Func<bool> condition, string what, Process bench, StringBuilder log)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!condition())

@@ -86,15 +86,12 @@ public sealed class LinuxTargetDhChapTests
     }
 
     [Test]
-    public void WrongHostSecret_IsRefused()
+    public async Task WrongHostSecret_IsRefused()
     {
         string wrong = Secret(0, 48, null);
-        var refused = Assert.ThrowsAsync<NvmeAuthenticationException>(async () =>
-        {
-            await using var controller = await NvmeController.ConnectAsync(Options("B", wrong, null));
-        }, Vm.ConsoleTail);
+        var refused = await NvmetRefusal.ExpectFailure1Async(() => Options("B", wrong, null), () => Vm.ConsoleTail);
         TestContext.Out.WriteLine(refused);
-        Assert.That(refused!.RejectedByController, Is.True, "nvmet sent Failure1");
+        Assert.That(refused.RejectedByController, Is.True, "nvmet sent Failure1");
     }
 
     [Test]

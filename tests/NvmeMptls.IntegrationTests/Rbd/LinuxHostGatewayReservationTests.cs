@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Net;
+using NvmeMptls.IntegrationTests.Interop;
 using NvmeMptls.IntegrationTests.TestKit;
-using NvmeMptls.TestKit;
-using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.IntegrationTests.Rbd;
 
@@ -21,10 +20,7 @@ public sealed class LinuxHostGatewayReservationTests
     private const string Nqn = "nqn.2026-01.io.nvmemptls:resvgwvm";
     private readonly List<TargetRunner> _gateways = [];
     private LinuxVmOutput? _vm;
-    private NvmeStatus? _peerWriteBefore;
-    private NvmeStatus? _peerPreempt;
-    private NvmeStatus? _peerWriteAfter;
-    private ReservationReport? _peerReport;
+    private readonly ReservationPeer _peer = new();
 
     private LinuxVmOutput Vm => _vm ?? throw new InvalidOperationException("no VM run");
 
@@ -59,32 +55,10 @@ public sealed class LinuxHostGatewayReservationTests
     }
 
     [Test]
-    public void LinuxHostAcquiresOnGateway1_ThePeerIsRefusedWritesOnGateway2()
-    {
-        Vm.AssertCheck("register");
-        Vm.AssertCheck("acquire");
-        Vm.AssertCheck("write-as-holder");
-        Assert.That(Vm.Value("report1"), Does.Contain("\"rtype\":1").And.Contain("\"regctl\":1"), "nvme resv-report --eds after acquire");
-        Assert.That(_peerWriteBefore, Is.EqualTo(NvmeStatus.Make(0, 0x83, dnr: true)), "the peer's write on gateway 2 under the Linux host's Write Exclusive");
-    }
+    public void LinuxHostAcquiresOnGateway1_ThePeerIsRefusedWritesOnGateway2() => _peer.AssertLinuxHostHolds(Vm, " on gateway 2");
 
     [Test]
-    public void PeerPreemptsOnGateway2_LinuxHostOnGateway1LosesWritesAndGetsTheNotice()
-    {
-        Vm.AssertCheck("peer-sync");
-        Assert.Multiple(() =>
-        {
-            Assert.That(_peerPreempt, Is.EqualTo(NvmeStatus.Success), "preempt of key 0xAAAA on gateway 2");
-            Assert.That(_peerWriteAfter, Is.EqualTo(NvmeStatus.Success), "the peer writes as the new holder");
-            Assert.That(_peerReport!.Registrants.Select(r => r.Key), Is.EqualTo(new[] { 0xBBBBUL }), "only the peer is registered");
-        });
-        Vm.AssertCheck("write-refused");
-        Vm.AssertCheck("read-still");
-        Assert.That(Vm.Value("report2"), Does.Contain("\"rtype\":1").And.Contain("\"regctl\":1"));
-        Assert.That(Vm.Value("log80"), Does.StartWith("01 00 00 00 00 00 00 00 01"), "log 80h on gateway 1: count 1, Registration Preempted");
-        Vm.AssertCheck("register-again");
-        Vm.AssertCheck("disconnect");
-    }
+    public void PeerPreemptsOnGateway2_LinuxHostOnGateway1LosesWritesAndGetsTheNotice() => _peer.AssertPeerPreempted(Vm, " on gateway 2", " on gateway 1");
 
     private async Task OnSyncAsync(string request)
     {
@@ -93,21 +67,6 @@ public sealed class LinuxHostGatewayReservationTests
             throw new ArgumentException($"unknown sync request '{request}'", nameof(request));
         }
 
-        var endPoint = new IPEndPoint(IPAddress.Loopback, _gateways[1].Port);
-        await using var admin = await RawNvmeHost.OpenAsync(endPoint, Nqn, 0);
-        Assert.That((await admin.SetFeatureAsync(FeatureIds.NumberOfQueues, 0)).Status.IsSuccess, Is.True);
-        await using var io = await RawNvmeHost.OpenAsync(endPoint, Nqn, 1, admin.ControllerId);
-        _peerWriteBefore = (await io.WriteAsync(1, 8, new byte[512])).Status;
-        var keys = new byte[16];
-        ReservationCommand.WriteKeys(keys, 0, 0xBBBB);
-        var register = await io.ExecuteAsync(io.Command(IoOpcodes.ReservationRegister, 1, cdw10: new ReservationCommand(0, false, ReservationType.None, 0).ToCdw10(), length: 16), keys, null);
-        Assert.That(register.Status.IsSuccess, Is.True, register.Status.ToString());
-        ReservationCommand.WriteKeys(keys, 0xBBBB, 0xAAAA);
-        var preempt = await io.ExecuteAsync(io.Command(IoOpcodes.ReservationAcquire, 1, cdw10: new ReservationCommand(ReservationCommand.PreemptAction, false, ReservationType.WriteExclusive, 0).ToCdw10(), length: 16), keys, null);
-        _peerPreempt = preempt.Status;
-        _peerWriteAfter = (await io.WriteAsync(1, 8, new byte[512])).Status;
-        var buffer = new byte[4096];
-        await io.ExecuteAsync(io.Command(IoOpcodes.ReservationReport, 1, cdw10: 1023, cdw11: 1, length: 4096), default, buffer);
-        _peerReport = ReservationReport.Read(buffer);
+        await _peer.RunAsync(new IPEndPoint(IPAddress.Loopback, _gateways[1].Port), Nqn);
     }
 }

@@ -67,4 +67,10 @@ internal static partial class Log
 
     [LoggerMessage(6022, LogLevel.Information, "multipath namespace {Nsid}: I/O now goes to {Paths}")]
     public static partial void PathsChosen(ILogger logger, uint nsid, string paths);
+
+    [LoggerMessage(6007, LogLevel.Warning, "queue {QueueId}: closing its connection failed ({Kind}: {Reason}); the queue is closed all the same")]
+    public static partial void QueueCloseError(ILogger logger, ushort queueId, string kind, string reason);
+
+    [LoggerMessage(6024, LogLevel.Warning, "tearing down the lost association failed ({Kind}: {Reason}); reconnecting all the same")]
+    public static partial void TearDownFailed(ILogger logger, string kind, string reason);
 }

@@ -37,7 +37,18 @@ public sealed partial class NvmeController
     private async Task RecoverAsync(Association lost, Exception cause)
     {
         RaiseStateChanged(NvmeControllerState.Live, NvmeControllerState.Resetting, cause);
-        await lost.TearDownAsync().ConfigureAwait(false);
+        try
+        {
+            await lost.TearDownAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // whatever the old association's end was, the controller must go on to reconnect (or fail)
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // A fault here once ended this task with the controller left in Resetting and its I/O waiting forever.
+            Log.TearDownFailed(_logger, ex.GetType().Name, ex.Message);
+        }
+
         var time = Options.TimeProvider;
         var started = time.GetTimestamp();
         var attempt = 0;

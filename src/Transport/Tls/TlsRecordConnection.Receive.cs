@@ -79,8 +79,11 @@ public sealed partial class TlsRecordConnection
             TlsRecordLog.ReceivedFatalAlert(_logger, ex.Alert);
             await SendAlertAndCloseAsync(null).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
+        catch (Exception ex)
         {
+            // Any other end of the inner stream: its own errors, or the reason it was aborted with (a command timeout
+            // aborts with TimeoutException). The loop must end with the pipes completed, never faulted: DisposeAsync
+            // awaits it, and a fault there once stopped the initiator's recovery for good.
             error = ex;
         }
         ReceiveError = error;

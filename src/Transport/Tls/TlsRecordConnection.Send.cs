@@ -128,9 +128,10 @@ public sealed partial class TlsRecordConnection
             }
             await _inner.Output.CompleteAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException)
+        catch (Exception)
         {
-            // The carrier is already gone; nothing more can be said to the peer.
+            // The carrier is already gone (its flush throws whatever it ended with: an I/O error, or the reason it was
+            // aborted with, such as a command timeout); nothing more can be said to the peer.
         }
         finally
         {

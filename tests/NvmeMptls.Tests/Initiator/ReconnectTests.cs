@@ -134,4 +134,43 @@ public sealed class ReconnectTests
         Assert.That(back, Is.EqualTo(fake.Storage.AsSpan(0, 512).ToArray()));
         Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));
     }
+
+    [Test]
+    public async Task QueueCloseThrows_RecoveryGoesOn_AndTheWaitingReadCompletes()
+    {
+        // The soak found this: a connection whose close failed (TLS over a connection aborted by a command timeout) made
+        // the teardown throw, which ended the recovery task and left the controller in Resetting with its I/O waiting.
+        var fake = new FakeController();
+        Pattern(512, 13).CopyTo(fake.Storage, 0);
+        NvmeQueueConnector connector = async (endpoint, ct) => new CloseThrows(await fake.Factory(endpoint, ct));
+        await using var controller = await NvmeController.ConnectAsync(fake.Options(1), connector);
+        var states = TrackStates(controller);
+        var ns = await controller.OpenNamespaceAsync(1);
+
+        fake.DropAll();
+        var back = new byte[512];
+        await ns.ReadAsync(0, back).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.That(back, Is.EqualTo(fake.Storage.AsSpan(0, 512).ToArray()));
+        Assert.That(controller.State, Is.EqualTo(NvmeControllerState.Live));
+        Assert.That(states, Is.EqualTo(new[] { NvmeControllerState.Resetting, NvmeControllerState.Live }));
+    }
+
+    /// <summary>A connector's pipe whose close fails after closing, as a TLS connection over an aborted carrier did.</summary>
+    private sealed class CloseThrows(System.IO.Pipelines.IDuplexPipe inner) : System.IO.Pipelines.IDuplexPipe, IAsyncDisposable
+    {
+        public System.IO.Pipelines.PipeReader Input => inner.Input;
+
+        public System.IO.Pipelines.PipeWriter Output => inner.Output;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (inner is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+
+            throw new TimeoutException("command 3 (opcode 0x02) on queue 1 timed out");
+        }
+    }
 }

@@ -356,6 +356,25 @@ public sealed class TlsRecordLayerTests
     public void Options_KeyLimitAboveAesGcmLimit_Rejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new TlsRecordLayerOptions { KeyLimitRecords = 1L << 25 }.Validate());
 
+    [Test]
+    public async Task InnerAbortedWithTimeout_ReaderGetsTheReason_AndDisposeDoesNotThrow()
+    {
+        // The initiator aborts a queue's connection with TimeoutException when a command is overdue. The record layer's
+        // receive loop once let that escape, so its DisposeAsync threw, and the controller's recovery stopped for good.
+        var (a, b) = NvmeMptls.Transport.Connections.MemoryConnection.CreatePair();
+        var session = new TlsSessionInfo("id", null, null, 0x1301, TlsCryptoInfo.SuiteName(0x1301), "", "");
+        var conn = new TlsRecordConnection(a, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret),
+            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret), session);
+        await using var carrier = a;
+
+        // The carrier's input ends with the abort reason, as a SocketConnection's does after Abort(reason).
+        b.Abort(new TimeoutException("command 7 (opcode 0x02) on queue 1 timed out"));
+
+        var ex = Assert.ThrowsAsync<TimeoutException>(() => HandshakeTests.ReadExactlyAsync(conn.Input, 1));
+        Assert.That(ex!.Message, Does.Contain("timed out"));
+        Assert.DoesNotThrowAsync(async () => await conn.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     /// <summary>The connection must fail its reader, send exactly this fatal alert, and end the stream.</summary>
     private static async Task AssertFatalAsync(TlsRecordConnection conn, RawTlsPeer peer, TlsAlertDescription alert)
     {

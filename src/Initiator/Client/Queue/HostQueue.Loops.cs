@@ -43,7 +43,9 @@ internal sealed partial class HostQueue
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException)
+#pragma warning disable CA1031 // a flush throws whatever the connection ended with (an abort reason may be any exception)
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             // The receive loop owns the queue's end; make sure it notices.
             if (!_stop.IsCancellationRequested)
@@ -271,14 +273,23 @@ internal sealed partial class HostQueue
         if (protocolError is not null || _closing)
         {
             // Reference §1.5: after a TermReq the sender closes; a reset could make the peer drop the TermReq unread.
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            await CloseConnectionAsync().ConfigureAwait(false);
         }
         else
         {
             _connection.Abort(cause);
         }
 
-        await _sendLoop.ConfigureAwait(false);
+        try
+        {
+            await _sendLoop.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the loop's own end is not this queue's cause; every command must still be failed below
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
         foreach (var context in _contexts)
         {
             context.TryFail(new QueueLostException(QueueId, cause));

@@ -224,19 +224,38 @@ internal sealed partial class HostQueue : IAsyncDisposable
         // Let the send loop leave the output pipe before the connection completes it (see FailAllAsync).
         await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
         _connection.Input.CancelPendingRead();
-        await _connection.DisposeAsync().ConfigureAwait(false);
+        await CloseConnectionAsync().ConfigureAwait(false);
         try
         {
             await _receiveLoop.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+#pragma warning disable CA1031 // the loop reports through the commands it fails; closing only waits for its end
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            // the loop reports through the commands it fails
         }
 
         if (_receiveLoop == Task.CompletedTask)
         {
             await FailAllAsync(new ObjectDisposedException(nameof(HostQueue)), null).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Disposes the connection; a failure to close (a TLS layer over an aborted carrier, a custom connector's pipe) is
+    /// logged and the queue's end goes on: its commands must still be failed and its owner told.
+    /// </summary>
+    private async ValueTask CloseConnectionAsync()
+    {
+        try
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // whatever the connection's end was, closing must finish; the cause is logged
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.QueueCloseError(_logger, QueueId, ex.GetType().Name, ex.Message);
         }
     }
 

@@ -48,6 +48,9 @@ for p in "${projects[@]}"; do
   name=$(basename "$p")
   args=(test "$p" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results"
         --logger "console;verbosity=normal")
+  # A test that hangs (no test starts or ends for 15 min; the longest test takes ~3 min) ends the run with a failure
+  # and the name of the test, instead of running into the CI's time limit.
+  args+=(--blame-hang --blame-hang-dump-type none --blame-hang-timeout 15min)
   [ -n "$FILTER" ] && args+=(--filter "$FILTER")
   dotnet "${args[@]}" | tee -a "$results/console.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1

@@ -18,6 +18,9 @@ internal sealed class SoakInitiator
     private const uint Magic = 0x4B414F53; // "SOAK"
     private static readonly TimeSpan IoLimit = TimeSpan.FromSeconds(150);
 
+    /// <summary>A read-back gives up after one hung read or this many failed reads in a row: the controller is not serving.</summary>
+    private const int VerifyGiveUpAfter = 3;
+
     private readonly NvmeNamespace _ns;
     private readonly long _firstByte;
     private readonly int _slots;
@@ -34,10 +37,11 @@ internal sealed class SoakInitiator
     private int _inFlight;
     private volatile TaskCompletionSource? _paused;
 
-    public SoakInitiator(int id, NvmeController controller, NvmeNamespace ns, long firstByte, int slots, SoakErrors errors)
+    public SoakInitiator(int id, NvmeController controller, NvmeNamespace ns, long firstByte, int slots, SoakErrors errors, SoakClientLog log)
     {
         Id = id;
         Controller = controller;
+        Log = log;
         _ns = ns;
         _firstByte = firstByte;
         _slots = slots;
@@ -59,6 +63,14 @@ internal sealed class SoakInitiator
 
     public int Id { get; }
     public NvmeController Controller { get; }
+    public SoakClientLog Log { get; }
+
+    /// <summary>I/O issued and not yet completed (hung ones included).</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The controller's state, its I/O queue count and what is in flight, for the soak's log.</summary>
+    public string Describe() =>
+        $"initiator {Id}: controller {Controller.State}, {InFlight} I/O in flight, {Interlocked.Read(ref Hangs)} hung, {Interlocked.Read(ref Reconnects)} reconnects";
 
     public long Reads;
     public long Writes;
@@ -104,6 +116,7 @@ internal sealed class SoakInitiator
         var buffer = new byte[SlotBytes];
         var expected = new byte[UnitBytes];
         long durable = 0;
+        var failedInARow = 0;
         for (var slot = 0; slot < _slots; slot++)
         {
             if (Volatile.Read(ref _busy[slot]) != 0)
@@ -111,10 +124,20 @@ internal sealed class SoakInitiator
                 continue; // a hung I/O still holds it
             }
 
-            if (!await DoAsync(() => _ns.ReadAsync(Lba(slot, 0), buffer), $"verify read slot {slot}").ConfigureAwait(false))
+            var outcome = await TryAsync(() => _ns.ReadAsync(Lba(slot, 0), buffer), $"verify read slot {slot}").ConfigureAwait(false);
+            if (outcome != Outcome.Done)
             {
+                if (outcome == Outcome.Hung || ++failedInARow == VerifyGiveUpAfter)
+                {
+                    // Each failed read costs seconds and a hang minutes: reading on would take hours and find nothing more.
+                    _errors.Error(Id, $"verify ({when})", $"read-back abandoned at slot {slot} of {_slots} after {(outcome == Outcome.Hung ? "a hung read" : $"{failedInARow} failed reads in a row")}; {Describe()}", hang: false);
+                    return durable;
+                }
+
                 continue;
             }
+
+            failedInARow = 0;
 
             for (var u = 0; u < UnitsPerSlot; u++)
             {
@@ -351,6 +374,4 @@ internal sealed class SoakInitiator
 
         return Outcome.Failed;
     }
-
-    private async Task<bool> DoAsync(Func<ValueTask> io, string what) => await TryAsync(io, what).ConfigureAwait(false) == Outcome.Done;
 }

@@ -147,17 +147,27 @@ public sealed class SoakTests : TestbedFixture
             var subflowsEnd = target.SocketStates().GetValueOrDefault("tcp ESTAB");
             Note($"end: RSS {Mib(rssEnd)} MiB, {fdsEnd} fds besides assemblies; this (initiator) process {clientFdsEnd} fds; target {target.DescriptorReport()}");
 
+            foreach (var i in initiators)
+            {
+                Note(i.Describe());
+            }
+
             await stopIo.CancelAsync();
             await load.WaitAsync(TimeSpan.FromSeconds(200));
             foreach (var i in initiators)
             {
                 await i.PauseAsync();
+                if (!await WaitLiveAsync(i, TimeSpan.FromSeconds(60)))
+                {
+                    Note($"not live 60 s after the faults: {i.Describe()}; its log:\n{i.Log.Tail()}");
+                }
+
                 await i.VerifyAllAsync("final read-back");
             }
 
             foreach (var i in initiators)
             {
-                await i.Controller.DisposeAsync();
+                await DisposeBoundedAsync(i, errors);
             }
 
             finalExit = await target.StopGracefullyAsync();
@@ -205,6 +215,11 @@ public sealed class SoakTests : TestbedFixture
             TestContext.Out.WriteLine(string.Join('\n', log));
             TestContext.Out.WriteLine("fault windows:\n" + errors.Timeline());
             TestContext.Out.WriteLine("target log (tail):\n" + Tail(target.Log, 200));
+            foreach (var i in initiators)
+            {
+                TestContext.Out.WriteLine($"{i.Describe()}; log (tail):\n{i.Log.Tail()}");
+            }
+
             throw;
         }
         finally
@@ -212,7 +227,7 @@ public sealed class SoakTests : TestbedFixture
             faults.Restore();
             foreach (var i in initiators)
             {
-                await i.Controller.DisposeAsync();
+                await DisposeBoundedAsync(i, errors);
             }
 
             await target.DisposeAsync();
@@ -293,11 +308,36 @@ public sealed class SoakTests : TestbedFixture
         {
             if (initiator is not null)
             {
-                await initiator.Controller.DisposeAsync();
+                await DisposeBoundedAsync(initiator, errors);
             }
 
             await target.DisposeAsync();
             dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<bool> WaitLiveAsync(SoakInitiator initiator, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (initiator.Controller.State != NvmeControllerState.Live && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        return initiator.Controller.State == NvmeControllerState.Live;
+    }
+
+    /// <summary>Closes an initiator's controller; a close that does not end in 30 s is recorded as a hang, not waited for.</summary>
+    private static async Task DisposeBoundedAsync(SoakInitiator initiator, SoakErrors errors)
+    {
+        try
+        {
+            await initiator.Controller.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            errors.Error(initiator.Id, "close", $"the controller's close did not end in 30 s; {initiator.Describe()}", hang: true);
+            TestContext.Out.WriteLine($"{initiator.Describe()}: close did not end in 30 s; its log:\n{initiator.Log.Tail()}");
         }
     }
 
@@ -320,10 +360,11 @@ public sealed class SoakTests : TestbedFixture
             Tls = true,
             TlsKey = Key,
         };
-        var controller = await NvmeController.ConnectAsync(options).WaitAsync(EndToEndKit.HangLimit);
+        var log = new SoakClientLog($"initiator {id}");
+        var controller = await NvmeController.ConnectAsync(options, logger: log).WaitAsync(EndToEndKit.HangLimit);
         var ns = await controller.OpenNamespaceAsync(1);
         var first = (id - 1) * (128L << 20);
-        return new SoakInitiator(id, controller, ns, first, SlotsPerInitiator, errors);
+        return new SoakInitiator(id, controller, ns, first, SlotsPerInitiator, errors, log);
     }
 
     private static long Mib(long bytes) => bytes >> 20;

@@ -7,6 +7,8 @@
 #   DIR_x holds target/nvme-mptls-target.dll and cli/nvme-mptls.dll (copies of the two Release output folders).
 #   carriers: comma list of tcp,mptcp,tls/tcp,tls/mptcp (default tcp,tls/tcp)
 #   cells: comma list of randread:4k:32, read:128k:16, ... (default both)
+#   AB_ENV_A / AB_ENV_B (optional): VAR=VALUE pairs set for side A's / B's target and load generator, so one build can be
+#   compared with itself under two settings (DIR_A = DIR_B).
 # Prints one line per run and a min/median/max summary of B/A ratios.
 set -euo pipefail
 A=$1; B=$2; RUNS=${3:-3}; SECS=${4:-5}; CARRIERS=${5:-tcp,tls/tcp}; CELLS=${6:-randread:4k:32,read:128k:16}
@@ -18,23 +20,24 @@ echo "# results in $OUT" >&2
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-run_one() { # dir carrier rw bs qd -> "iops mibs cpu_us_per_io"
+run_one() { # dir carrier rw bs qd envs -> "iops mibs cpu_us_per_io"
   local dir=$1 carrier=$2 rw=$3 bs=$4 qd=$5
+  local -a envs; read -ra envs <<<"${6:-}"
   local port=$((20000 + RANDOM % 20000)) mp=disabled tlsargs=() ctls=()
   [[ $carrier == *mptcp ]] && mp=required
   [[ $carrier == tls/* ]] && tlsargs=(--tls required --tls-key "$KEY") && ctls=(--tls --tls-key "$KEY")
   local log=$OUT/target-$$-$RANDOM.log
-  DOTNET_gcServer=0 taskset -c 0 dotnet "$dir/target/nvme-mptls-target.dll" --listen "127.0.0.1:$port" --discovery none \
+  env "${envs[@]}" DOTNET_gcServer=0 taskset -c 0 dotnet "$dir/target/nvme-mptls-target.dll" --listen "127.0.0.1:$port" --discovery none \
     --memory-ns 1GiB --multipath "$mp" "${tlsargs[@]}" >"$log" 2>&1 &
   local pid=$!
   for _ in $(seq 300); do grep -q "is serving" "$log" 2>/dev/null && break; sleep 0.1; done
   # The dotnet host execs the app in the same process: $pid is the target.
   local nqn=$NQN
   # Fill the namespace once so reads touch allocated chunks.
-  taskset -c 1 dotnet "$dir/cli/nvme-mptls.dll" bench -a 127.0.0.1 -s "$port" -n "$nqn" --multipath "$mp" "${ctls[@]}" \
+  env "${envs[@]}" taskset -c 1 dotnet "$dir/cli/nvme-mptls.dll" bench -a 127.0.0.1 -s "$port" -n "$nqn" --multipath "$mp" "${ctls[@]}" \
     --name fill --rw write --bs 128k --iodepth 16 --size 1GiB --output-format json >/dev/null
   local t0; t0=$(cpu_ticks $pid)
-  local json; json=$(taskset -c 1 dotnet "$dir/cli/nvme-mptls.dll" bench -a 127.0.0.1 -s "$port" -n "$nqn" --multipath "$mp" "${ctls[@]}" \
+  local json; json=$(env "${envs[@]}" taskset -c 1 dotnet "$dir/cli/nvme-mptls.dll" bench -a 127.0.0.1 -s "$port" -n "$nqn" --multipath "$mp" "${ctls[@]}" \
     --name cell --rw "$rw" --bs "$bs" --iodepth "$qd" --size 1GiB --ramp_time 1 --runtime "$SECS" --time_based --output-format json)
   local t1; t1=$(cpu_ticks $pid)
   kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -52,8 +55,8 @@ for run in $(seq "$RUNS"); do
     for cell in "${cells[@]}"; do
       IFS=: read -r rw bs qd <<<"$cell"
       for side in A B; do
-        dir=$A; [[ $side == B ]] && dir=$B
-        r=$(run_one "$dir" "$carrier" "$rw" "$bs" "$qd")
+        dir=$A; envs=${AB_ENV_A:-}; [[ $side == B ]] && dir=$B && envs=${AB_ENV_B:-}
+        r=$(run_one "$dir" "$carrier" "$rw" "$bs" "$qd" "$envs")
         echo "$run $carrier $rw/$bs/QD$qd $side $r" | tee -a "$OUT/results.txt"
       done
     done

@@ -49,4 +49,7 @@ public sealed record SpdkResult(string Pair, MatrixCell Cell, double Iops, doubl
     public const string PerfOnSpdk = "spdk_nvme_perf → SPDK nvmf_tgt";
     public const string PerfOnOurs = "spdk_nvme_perf → NvmeMptls";
     public const string BenchOnSpdk = "nvme-mptls bench → SPDK nvmf_tgt";
+    public const string PerfTlsOnSpdkStock = "spdk_nvme_perf TLS → SPDK nvmf_tgt TLS (stock ssl options)";
+    public const string PerfTlsOnSpdkTuned = "spdk_nvme_perf TLS → SPDK nvmf_tgt TLS (2 MiB ssl buffers)";
+    public const string PerfTlsOnOurs = "spdk_nvme_perf TLS → NvmeMptls TLS";
 }

@@ -93,9 +93,14 @@ public static class MatrixCommand
         if (SpdkRows.Root is { } spdkRoot && carriers.Contains(Carrier.All[0]))
         {
             await RunSpdkAsync(spdkRoot, targetDll, cliDll, targetCpu, initiatorCpu, seconds, runs, spdkRows).ConfigureAwait(false);
+            if (carriers.Any(c => c.Tls && !c.Mptcp))
+            {
+                await RunSpdkTlsAsync(spdkRoot, targetDll, cliDll, targetCpu, initiatorCpu, seconds, runs, spdkRows).ConfigureAwait(false);
+            }
         }
 
-        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results) + MatrixReport.SpdkMarkdown(spdkRows, results);
+        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results) + MatrixReport.SpdkMarkdown(spdkRows, results)
+            + MatrixReport.SpdkTlsMarkdown(spdkRows, results);
         Directory.CreateDirectory(outDir);
         var stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmm", CultureInfo.InvariantCulture);
         var mdPath = Path.Combine(outDir, $"matrix-{stamp}.md");
@@ -134,6 +139,56 @@ public static class MatrixCommand
                     rows.Add(new SpdkResult(SpdkResult.PerfOnOurs, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// SPDK beside us with TLS, spdk_nvme_perf as the one initiator: perf → SPDK with stock ssl options, → SPDK with
+    /// 2 MiB ssl socket buffers, → our target with TLS; each cell, each run. The PSK is the matrix's key in a 0600 file.
+    /// </summary>
+    private static async Task RunSpdkTlsAsync(string root, string targetDll, string cliDll, int? targetCpu, int? initiatorCpu, int seconds, int runs, List<SpdkResult> rows)
+    {
+        var tls = Carrier.All.First(c => c.Tls && !c.Mptcp);
+        var keyFile = Path.Combine(Path.GetTempPath(), $"nvmemptls-matrix-psk-{Environment.ProcessId}");
+        await File.WriteAllTextAsync(keyFile, TlsKey).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite); // SPDK's keyring refuses a key others can read
+        }
+
+        try
+        {
+            for (var run = 1; run <= runs; run++)
+            {
+                foreach (var (mode, pair) in new[] { (SpdkTls.Stock, SpdkResult.PerfTlsOnSpdkStock), (SpdkTls.Tuned, SpdkResult.PerfTlsOnSpdkTuned) })
+                {
+                    using var spdk = await SpdkRows.StartAsync(root, mode, keyFile).ConfigureAwait(false);
+                    foreach (var cell in MatrixCell.All)
+                    {
+                        var perf = await SpdkRows.PerfAsync(root, spdk.Port, SpdkRows.SpdkNqn, cell, seconds, keyFile).ConfigureAwait(false);
+                        rows.Add(new SpdkResult(pair, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
+                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"run {run} {pair}: {cell.Name} {perf.Iops:0} IOPS {perf.MiBps:0} MiB/s")).ConfigureAwait(false);
+                    }
+                }
+
+#pragma warning disable CA2000 // disposed by the await using below; the analyzer does not follow an awaited factory
+                var target = await TargetProcess.StartAsync(targetDll, tls, TlsKey, targetCpu, NamespaceSize).ConfigureAwait(false);
+#pragma warning restore CA2000
+                await using (target.ConfigureAwait(false))
+                {
+                    await InitiatorRun.RunAsync(cliDll, target, tls, new MatrixCell("fill", "write", "128k", 16), TlsKey, initiatorCpu, 120, NamespaceSize, timeBased: false).ConfigureAwait(false);
+                    foreach (var cell in MatrixCell.All)
+                    {
+                        var perf = await SpdkRows.PerfAsync(root, target.Port, TargetProcess.Nqn, cell, seconds, keyFile).ConfigureAwait(false);
+                        rows.Add(new SpdkResult(SpdkResult.PerfTlsOnOurs, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
+                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"run {run} {SpdkResult.PerfTlsOnOurs}: {cell.Name} {perf.Iops:0} IOPS {perf.MiBps:0} MiB/s")).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(keyFile);
         }
     }
 

@@ -34,11 +34,16 @@ public sealed partial class SpdkRows : IDisposable
 
     public static string? Root => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } r && File.Exists(Path.Combine(r, "build", "bin", "nvmf_tgt")) ? r : null;
 
-    public static async Task<SpdkRows> StartAsync(string root)
+    /// <summary>
+    /// Starts nvmf_tgt with the 1 GiB Malloc namespace. With <paramref name="tls"/> the listener is TLS only (<c>-k</c>),
+    /// the host is admitted with the PSK in <paramref name="keyFile"/> (interchange format, mode 0600), and
+    /// <see cref="SpdkTls.Tuned"/> first raises the ssl socket buffers to 2 MiB, as the issue's tuned SPDK rows did.
+    /// </summary>
+    public static async Task<SpdkRows> StartAsync(string root, SpdkTls tls = SpdkTls.None, string? keyFile = null)
     {
         var socket = Path.Combine(Path.GetTempPath(), $"spdk-bench-{Environment.ProcessId}.sock");
         var port = FreePort();
-        var psi = StartInfo(root, Path.Combine(root, "build", "bin", "nvmf_tgt"), ["--no-huge", "-s", "2048", "-m", "0x1", "-r", socket]);
+        var psi = StartInfo(root, Path.Combine(root, "build", "bin", "nvmf_tgt"), ["--no-huge", "-s", "2048", "-m", "0x1", "-r", socket, .. tls == SpdkTls.Tuned ? ["--wait-for-rpc"] : Array.Empty<string>()]);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start nvmf_tgt");
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
@@ -56,14 +61,30 @@ public sealed partial class SpdkRows : IDisposable
                 await Task.Delay(250).ConfigureAwait(false);
             }
 
-            string[][] config =
-            [
-                ["nvmf_create_transport", "-t", "TCP"],
-                ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
-                ["nvmf_create_subsystem", Nqn, "-a", "-s", "SPDK00000000000001"],
-                ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
-                ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", port.ToString(CultureInfo.InvariantCulture)],
-            ];
+            var listen = port.ToString(CultureInfo.InvariantCulture);
+            string[][] config = tls == SpdkTls.None
+                ?
+                [
+                    ["nvmf_create_transport", "-t", "TCP"],
+                    ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
+                    ["nvmf_create_subsystem", Nqn, "-a", "-s", "SPDK00000000000001"],
+                    ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
+                    ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", listen],
+                ]
+                :
+                [
+                    // Socket options may only be set before the framework starts (hence --wait-for-rpc above).
+                    .. tls == SpdkTls.Tuned
+                        ? [["sock_impl_set_options", "-i", "ssl", "-r", "2097152", "-s", "2097152"], ["framework_start_init"], ["framework_wait_init"]]
+                        : Array.Empty<string[]>(),
+                    ["nvmf_create_transport", "-t", "TCP"],
+                    ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
+                    ["nvmf_create_subsystem", Nqn, "-s", "SPDK00000000000001"],
+                    ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
+                    ["keyring_file_add_key", "key0", keyFile ?? throw new ArgumentNullException(nameof(keyFile))],
+                    ["nvmf_subsystem_add_host", Nqn, HostNqn, "--psk", "key0"],
+                    ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", listen, "-k"],
+                ];
             foreach (var step in config)
             {
                 if (await spdk.RpcAsync(step).ConfigureAwait(false) != 0)
@@ -81,15 +102,19 @@ public sealed partial class SpdkRows : IDisposable
         }
     }
 
-    /// <summary>spdk_nvme_perf on CPU 1 against a target: IOPS, MiB/s and mean latency in µs.</summary>
-    public static async Task<(double Iops, double MiBps, double MeanMicros)> PerfAsync(string root, int port, string nqn, MatrixCell cell, int seconds)
+    /// <summary>
+    /// spdk_nvme_perf on CPU 1 against a target: IOPS, MiB/s and mean latency in µs. With <paramref name="pskFile"/> it
+    /// connects over TLS (its ssl socket implementation, that PSK).
+    /// </summary>
+    public static async Task<(double Iops, double MiBps, double MeanMicros)> PerfAsync(string root, int port, string nqn, MatrixCell cell, int seconds,
+        string? pskFile = null)
     {
         var bytes = cell.BlockSize == "4k" ? "4096" : "131072";
         // spdk_nvme_perf sends an empty HOSTNQN unless the transport id names one; our target refuses an empty one.
         var trid = $"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{nqn} hostnqn:{HostNqn}";
         var psi = StartInfo(root, Path.Combine(root, "build", "bin", "spdk_nvme_perf"),
             ["--no-huge", "-s", "1024", "-c", "0x2", "-q", cell.IoDepth.ToString(CultureInfo.InvariantCulture), "-o", bytes, "-w", cell.Rw,
-             "-t", seconds.ToString(CultureInfo.InvariantCulture), "-r", trid]);
+             "-t", seconds.ToString(CultureInfo.InvariantCulture), .. pskFile is null ? Array.Empty<string>() : ["-S", "ssl", "--psk-path", pskFile], "-r", trid]);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start spdk_nvme_perf");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -146,4 +171,12 @@ public sealed partial class SpdkRows : IDisposable
 
     [GeneratedRegex(@"^Total\s+:\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)", RegexOptions.Multiline)]
     private static partial Regex TotalLine();
+}
+
+/// <summary>How SPDK's target is set up for the TLS rows: no TLS, stock ssl socket options, or 2 MiB ssl socket buffers.</summary>
+public enum SpdkTls
+{
+    None,
+    Stock,
+    Tuned,
 }

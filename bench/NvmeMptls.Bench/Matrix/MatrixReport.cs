@@ -74,14 +74,11 @@ public static class MatrixReport
         md.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var cell in MatrixCell.All)
         {
-            double Pick(string pair) => Figure(cell, spdk.Where(r => r.Pair == pair && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.LatencyMicros)));
-            var perfSpdk = Pick(SpdkResult.PerfOnSpdk);
-            var perfOurs = Pick(SpdkResult.PerfOnOurs);
-            var benchSpdk = Pick(SpdkResult.BenchOnSpdk);
+            var perfSpdk = Pick(spdk, cell, SpdkResult.PerfOnSpdk);
+            var perfOurs = Pick(spdk, cell, SpdkResult.PerfOnOurs);
+            var benchSpdk = Pick(spdk, cell, SpdkResult.BenchOnSpdk);
             var benchOurs = Figure(cell, ours.Where(r => r.Carrier.Name == "tcp" && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.P50Micros)));
-            var lowerIsBetter = cell.IsLatencyCell;
-            string Ratio(double a, double b) => b == 0 ? "—" : (lowerIsBetter ? b / a : a / b).ToString("0.00", inv);
-            md.AppendLine(inv, $"| {cell.Name}{(lowerIsBetter ? " (µs)" : "")} | {perfSpdk:0.#} | {perfOurs:0.#} | {Ratio(perfOurs, perfSpdk)} | {benchSpdk:0.#} | {Ratio(benchSpdk, perfSpdk)} | {benchOurs:0.#} |");
+            md.AppendLine(inv, $"| {CellLabel(cell)} | {perfSpdk:0.#} | {perfOurs:0.#} | {Ratio(cell, perfOurs, perfSpdk)} | {benchSpdk:0.#} | {Ratio(cell, benchSpdk, perfSpdk)} | {benchOurs:0.#} |");
         }
 
         md.AppendLine();
@@ -110,14 +107,11 @@ public static class MatrixReport
         md.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var cell in MatrixCell.All)
         {
-            double Pick(string pair) => Figure(cell, spdk.Where(r => r.Pair == pair && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.LatencyMicros)));
-            var stock = Pick(SpdkResult.PerfTlsOnSpdkStock);
-            var tuned = Pick(SpdkResult.PerfTlsOnSpdkTuned);
-            var oursTls = Pick(SpdkResult.PerfTlsOnOurs);
-            var oursPlain = Pick(SpdkResult.PerfOnOurs);
-            var lowerIsBetter = cell.IsLatencyCell;
-            string Ratio(double a, double b) => a == 0 || b == 0 ? "—" : (lowerIsBetter ? b / a : a / b).ToString("0.00", inv);
-            md.AppendLine(inv, $"| {cell.Name}{(lowerIsBetter ? " (µs)" : "")} | {stock:0.#} | {tuned:0.#} | {oursTls:0.#} | {Ratio(oursTls, stock)} | {Ratio(oursTls, tuned)} | {Ratio(oursTls, oursPlain)} |");
+            var stock = Pick(spdk, cell, SpdkResult.PerfTlsOnSpdkStock);
+            var tuned = Pick(spdk, cell, SpdkResult.PerfTlsOnSpdkTuned);
+            var oursTls = Pick(spdk, cell, SpdkResult.PerfTlsOnOurs);
+            var oursPlain = Pick(spdk, cell, SpdkResult.PerfOnOurs);
+            md.AppendLine(inv, $"| {CellLabel(cell)} | {stock:0.#} | {tuned:0.#} | {oursTls:0.#} | {Ratio(cell, oursTls, stock)} | {Ratio(cell, oursTls, tuned)} | {Ratio(cell, oursTls, oursPlain)} |");
         }
 
         md.AppendLine();
@@ -126,6 +120,16 @@ public static class MatrixReport
             "column includes that client's cost, and the matrix above gives our TLS over our plain under our own initiator.");
         return md.ToString();
     }
+
+    /// <summary>The median figure of one pair's rows for a cell (µs for the latency cell, MiB/s or IOPS otherwise).</summary>
+    private static double Pick(IReadOnlyList<SpdkResult> spdk, MatrixCell cell, string pair) =>
+        Figure(cell, spdk.Where(r => r.Pair == pair && r.Cell == cell).Select(r => (r.Iops, r.MiBps, r.LatencyMicros)));
+
+    /// <summary>Ours over theirs, written so that above 1.0 is better for us (for the latency cell: theirs over ours).</summary>
+    private static string Ratio(MatrixCell cell, double ours, double theirs) =>
+        ours == 0 || theirs == 0 ? "—" : (cell.IsLatencyCell ? theirs / ours : ours / theirs).ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string CellLabel(MatrixCell cell) => cell.IsLatencyCell ? cell.Name + " (µs)" : cell.Name;
 
     private static double Figure(MatrixCell cell, IEnumerable<(double Iops, double MiBps, double Micros)> rows)
     {

@@ -65,13 +65,10 @@ public static class MatrixReport
         }
 
         var inv = CultureInfo.InvariantCulture;
-        var md = new StringBuilder();
-        md.AppendLine();
-        md.AppendLine("SPDK v24.09 beside us, plain TCP, same pinning (targets on CPU 0, initiators on CPU 1), median of runs. " +
-            "Latency: spdk_nvme_perf's mean, our bench's p50 (µs). 4 KiB cells in IOPS, 128 KiB cells in MiB/s.");
-        md.AppendLine();
-        md.AppendLine("| cell | perf → SPDK | perf → NvmeMptls | target ratio (ours/SPDK) | bench → SPDK | initiator ratio (bench/perf on SPDK) | bench → NvmeMptls |");
-        md.AppendLine("|---|---|---|---|---|---|---|");
+        var md = TableStart(
+            "SPDK v24.09 beside us, plain TCP, same pinning (targets on CPU 0, initiators on CPU 1), median of runs. " +
+            "Latency: spdk_nvme_perf's mean, our bench's p50 (µs). 4 KiB cells in IOPS, 128 KiB cells in MiB/s.",
+            "| cell | perf → SPDK | perf → NvmeMptls | target ratio (ours/SPDK) | bench → SPDK | initiator ratio (bench/perf on SPDK) | bench → NvmeMptls |");
         foreach (var cell in MatrixCell.All)
         {
             var perfSpdk = Pick(spdk, cell, SpdkResult.PerfOnSpdk);
@@ -98,13 +95,10 @@ public static class MatrixReport
         }
 
         var inv = CultureInfo.InvariantCulture;
-        var md = new StringBuilder();
-        md.AppendLine();
-        md.AppendLine("TLS 1.3 (TLS_AES_128_GCM_SHA256, PSK), spdk_nvme_perf `-S ssl --psk-path` as the initiator on CPU 1 for every target on CPU 0, " +
-            "median of runs. SPDK tuned = `sock_impl_set_options -i ssl -r 2097152 -s 2097152` before the listener. 4 KiB cells in IOPS, 128 KiB in MiB/s, QD1 in µs (perf's mean).");
-        md.AppendLine();
-        md.AppendLine("| cell | perf → SPDK TLS stock | perf → SPDK TLS tuned | perf → NvmeMptls TLS | ours / SPDK stock | ours / SPDK tuned | our TLS / our plain, both under perf |");
-        md.AppendLine("|---|---|---|---|---|---|---|");
+        var md = TableStart(
+            "TLS 1.3 (TLS_AES_128_GCM_SHA256, PSK), spdk_nvme_perf `-S ssl --psk-path` as the initiator on CPU 1 for every target on CPU 0, " +
+            "median of runs. SPDK tuned = `sock_impl_set_options -i ssl -r 2097152 -s 2097152` before the listener. 4 KiB cells in IOPS, 128 KiB in MiB/s, QD1 in µs (perf's mean).",
+            "| cell | perf → SPDK TLS stock | perf → SPDK TLS tuned | perf → NvmeMptls TLS | ours / SPDK stock | ours / SPDK tuned | our TLS / our plain, both under perf |");
         foreach (var cell in MatrixCell.All)
         {
             var stock = Pick(spdk, cell, SpdkResult.PerfTlsOnSpdkStock);
@@ -119,6 +113,14 @@ public static class MatrixReport
             "4 KiB ssl buffers, not tunable from perf) is in every TLS row, so these rows compare targets under one TLS initiator; the last " +
             "column includes that client's cost, and the matrix above gives our TLS over our plain under our own initiator.");
         return md.ToString();
+    }
+
+    /// <summary>A blank line, the table's caption, a blank line, its header row and the separator for seven columns.</summary>
+    private static StringBuilder TableStart(string caption, string header)
+    {
+        var md = new StringBuilder();
+        md.AppendLine().AppendLine(caption).AppendLine().AppendLine(header).AppendLine("|---|---|---|---|---|---|---|");
+        return md;
     }
 
     /// <summary>The median figure of one pair's rows for a cell (µs for the latency cell, MiB/s or IOPS otherwise).</summary>

@@ -71,9 +71,7 @@ public static class MatrixCommand
 #pragma warning restore CA2000
                 try
                 {
-                    // Fill the namespace first: the memory namespace allocates its chunks on first write.
-                    var fill = new MatrixCell("fill", "write", "128k", 16);
-                    await InitiatorRun.RunAsync(cliDll, target, carrier, fill, TlsKey, initiatorCpu, 120, NamespaceSize, timeBased: false).ConfigureAwait(false);
+                    await FillAsync(cliDll, target, carrier, TlsKey, initiatorCpu).ConfigureAwait(false);
                     foreach (var cell in MatrixCell.All)
                     {
                         var result = await InitiatorRun.RunAsync(cliDll, target, carrier, cell, TlsKey, initiatorCpu, seconds, NamespaceSize).ConfigureAwait(false);
@@ -132,7 +130,7 @@ public static class MatrixCommand
             var target = await TargetProcess.StartAsync(targetDll, tcp, null, targetCpu, NamespaceSize).ConfigureAwait(false);
             await using (target.ConfigureAwait(false))
             {
-                await InitiatorRun.RunAsync(cliDll, target, tcp, new MatrixCell("fill", "write", "128k", 16), null, initiatorCpu, 120, NamespaceSize, timeBased: false).ConfigureAwait(false);
+                await FillAsync(cliDll, target, tcp, null, initiatorCpu).ConfigureAwait(false);
                 foreach (var cell in MatrixCell.All)
                 {
                     var perf = await SpdkRows.PerfAsync(root, target.Port, TargetProcess.Nqn, cell, seconds).ConfigureAwait(false);
@@ -163,12 +161,7 @@ public static class MatrixCommand
                 foreach (var (mode, pair) in new[] { (SpdkTls.Stock, SpdkResult.PerfTlsOnSpdkStock), (SpdkTls.Tuned, SpdkResult.PerfTlsOnSpdkTuned) })
                 {
                     using var spdk = await SpdkRows.StartAsync(root, mode, keyFile).ConfigureAwait(false);
-                    foreach (var cell in MatrixCell.All)
-                    {
-                        var perf = await SpdkRows.PerfAsync(root, spdk.Port, SpdkRows.SpdkNqn, cell, seconds, keyFile).ConfigureAwait(false);
-                        rows.Add(new SpdkResult(pair, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
-                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"run {run} {pair}: {cell.Name} {perf.Iops:0} IOPS {perf.MiBps:0} MiB/s")).ConfigureAwait(false);
-                    }
+                    await PerfOverTlsAsync(root, spdk.Port, SpdkRows.SpdkNqn, keyFile, seconds, run, pair, rows).ConfigureAwait(false);
                 }
 
 #pragma warning disable CA2000 // disposed by the await using below; the analyzer does not follow an awaited factory
@@ -176,19 +169,29 @@ public static class MatrixCommand
 #pragma warning restore CA2000
                 await using (target.ConfigureAwait(false))
                 {
-                    await InitiatorRun.RunAsync(cliDll, target, tls, new MatrixCell("fill", "write", "128k", 16), TlsKey, initiatorCpu, 120, NamespaceSize, timeBased: false).ConfigureAwait(false);
-                    foreach (var cell in MatrixCell.All)
-                    {
-                        var perf = await SpdkRows.PerfAsync(root, target.Port, TargetProcess.Nqn, cell, seconds, keyFile).ConfigureAwait(false);
-                        rows.Add(new SpdkResult(SpdkResult.PerfTlsOnOurs, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
-                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"run {run} {SpdkResult.PerfTlsOnOurs}: {cell.Name} {perf.Iops:0} IOPS {perf.MiBps:0} MiB/s")).ConfigureAwait(false);
-                    }
+                    await FillAsync(cliDll, target, tls, TlsKey, initiatorCpu).ConfigureAwait(false);
+                    await PerfOverTlsAsync(root, target.Port, TargetProcess.Nqn, keyFile, seconds, run, SpdkResult.PerfTlsOnOurs, rows).ConfigureAwait(false);
                 }
             }
         }
         finally
         {
             File.Delete(keyFile);
+        }
+    }
+
+    /// <summary>Writes the whole namespace once: the memory namespace allocates its chunks on first write.</summary>
+    private static Task<MatrixResult> FillAsync(string cliDll, TargetProcess target, Carrier carrier, string? tlsKey, int? initiatorCpu) =>
+        InitiatorRun.RunAsync(cliDll, target, carrier, new MatrixCell("fill", "write", "128k", 16), tlsKey, initiatorCpu, 120, NamespaceSize, timeBased: false);
+
+    /// <summary>spdk_nvme_perf over TLS for every cell against one target, each result a row of <paramref name="pair"/>.</summary>
+    private static async Task PerfOverTlsAsync(string root, int port, string nqn, string keyFile, int seconds, int run, string pair, List<SpdkResult> rows)
+    {
+        foreach (var cell in MatrixCell.All)
+        {
+            var perf = await SpdkRows.PerfAsync(root, port, nqn, cell, seconds, keyFile).ConfigureAwait(false);
+            rows.Add(new SpdkResult(pair, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"run {run} {pair}: {cell.Name} {perf.Iops:0} IOPS {perf.MiBps:0} MiB/s")).ConfigureAwait(false);
         }
     }
 

@@ -62,29 +62,26 @@ public sealed partial class SpdkRows : IDisposable
             }
 
             var listen = port.ToString(CultureInfo.InvariantCulture);
-            string[][] config = tls == SpdkTls.None
-                ?
-                [
-                    ["nvmf_create_transport", "-t", "TCP"],
-                    ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
-                    ["nvmf_create_subsystem", Nqn, "-a", "-s", "SPDK00000000000001"],
-                    ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
-                    ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", listen],
-                ]
-                :
-                [
-                    // Socket options may only be set before the framework starts (hence --wait-for-rpc above).
-                    .. tls == SpdkTls.Tuned
-                        ? [["sock_impl_set_options", "-i", "ssl", "-r", "2097152", "-s", "2097152"], ["framework_start_init"], ["framework_wait_init"]]
-                        : Array.Empty<string[]>(),
-                    ["nvmf_create_transport", "-t", "TCP"],
-                    ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
-                    ["nvmf_create_subsystem", Nqn, "-s", "SPDK00000000000001"],
-                    ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
-                    ["keyring_file_add_key", "key0", keyFile ?? throw new ArgumentNullException(nameof(keyFile))],
-                    ["nvmf_subsystem_add_host", Nqn, HostNqn, "--psk", "key0"],
-                    ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", listen, "-k"],
-                ];
+            var secure = tls != SpdkTls.None;
+            string[][] config =
+            [
+                // Socket options may only be set before the framework starts (hence --wait-for-rpc above).
+                .. tls == SpdkTls.Tuned
+                    ? [["sock_impl_set_options", "-i", "ssl", "-r", "2097152", "-s", "2097152"], ["framework_start_init"], ["framework_wait_init"]]
+                    : Array.Empty<string[]>(),
+                ["nvmf_create_transport", "-t", "TCP"],
+                ["bdev_malloc_create", "-b", "Malloc0", "1024", "512"],
+                ["nvmf_create_subsystem", Nqn, .. secure ? Array.Empty<string>() : ["-a"], "-s", "SPDK00000000000001"],
+                ["nvmf_subsystem_add_ns", Nqn, "Malloc0"],
+                .. secure
+                    ?
+                    [
+                        ["keyring_file_add_key", "key0", keyFile ?? throw new ArgumentNullException(nameof(keyFile))],
+                        ["nvmf_subsystem_add_host", Nqn, HostNqn, "--psk", "key0"],
+                    ]
+                    : Array.Empty<string[]>(),
+                ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", port.ToString(CultureInfo.InvariantCulture), .. secure ? ["-k"] : Array.Empty<string>()],
+            ];
             foreach (var step in config)
             {
                 if (await spdk.RpcAsync(step).ConfigureAwait(false) != 0)

@@ -57,17 +57,8 @@ internal sealed class Association
         }
 
         await Admin.DisposeAsync().ConfigureAwait(false);
-        try
-        {
-            await Task.WhenAll(KeepAlive, AsyncEvents).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // the loops report their own errors; teardown only waits for them to end
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            // the background loops end with their queues
-        }
-
+        // The background loops end with their queues and report their own errors; teardown only waits for them.
+        await Task.WhenAll(KeepAlive, AsyncEvents).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Background.Dispose();
     }
 }

@@ -26,8 +26,14 @@ internal static partial class Log
     [LoggerMessage(6006, LogLevel.Information, "queue {QueueId}: secure channel concatenation generated TLS PSK {Identity}")]
     public static partial void TlsPskGenerated(ILogger logger, ushort queueId, string identity);
 
+    [LoggerMessage(6007, LogLevel.Warning, "queue {QueueId}: closing its connection failed ({Kind}: {Reason}); the queue is closed all the same")]
+    public static partial void QueueCloseError(ILogger logger, ushort queueId, string kind, string reason);
+
     [LoggerMessage(6023, LogLevel.Information, "secure channel concatenation: reconnecting admin and I/O queues with TLS under {Identity}")]
     public static partial void ConcatReconnecting(ILogger logger, string identity);
+
+    [LoggerMessage(6024, LogLevel.Warning, "tearing down the lost association failed ({Kind}: {Reason}); reconnecting all the same")]
+    public static partial void TearDownFailed(ILogger logger, string kind, string reason);
 
     [LoggerMessage(6010, LogLevel.Information, "controller {ControllerId} of {SubsystemNqn} at {Address}:{Port} live with {IoQueues} I/O queues of {QueueSize}")]
     public static partial void ControllerLive(ILogger logger, ushort controllerId, string subsystemNqn, string address, int port, int ioQueues, int queueSize);
@@ -67,10 +73,4 @@ internal static partial class Log
 
     [LoggerMessage(6022, LogLevel.Information, "multipath namespace {Nsid}: I/O now goes to {Paths}")]
     public static partial void PathsChosen(ILogger logger, uint nsid, string paths);
-
-    [LoggerMessage(6007, LogLevel.Warning, "queue {QueueId}: closing its connection failed ({Kind}: {Reason}); the queue is closed all the same")]
-    public static partial void QueueCloseError(ILogger logger, ushort queueId, string kind, string reason);
-
-    [LoggerMessage(6024, LogLevel.Warning, "tearing down the lost association failed ({Kind}: {Reason}); reconnecting all the same")]
-    public static partial void TearDownFailed(ILogger logger, string kind, string reason);
 }

@@ -280,15 +280,8 @@ internal sealed partial class HostQueue
             _connection.Abort(cause);
         }
 
-        try
-        {
-            await _sendLoop.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // the loop's own end is not this queue's cause; every command must still be failed below
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
+        // The loop's own end is not this queue's cause; every command must still be failed below.
+        await _sendLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         foreach (var context in _contexts)
         {

@@ -225,15 +225,8 @@ internal sealed partial class HostQueue : IAsyncDisposable
         await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
         _connection.Input.CancelPendingRead();
         await CloseConnectionAsync().ConfigureAwait(false);
-        try
-        {
-            await _receiveLoop.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // the loop reports through the commands it fails; closing only waits for its end
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
+        // The loop reports through the commands it fails; closing only waits for its end.
+        await _receiveLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         if (_receiveLoop == Task.CompletedTask)
         {

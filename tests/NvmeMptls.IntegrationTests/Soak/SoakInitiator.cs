@@ -65,12 +65,9 @@ internal sealed class SoakInitiator
     public NvmeController Controller { get; }
     public SoakClientLog Log { get; }
 
-    /// <summary>I/O issued and not yet completed (hung ones included).</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
-
     /// <summary>The controller's state, its I/O queue count and what is in flight, for the soak's log.</summary>
     public string Describe() =>
-        $"initiator {Id}: controller {Controller.State}, {InFlight} I/O in flight, {Interlocked.Read(ref Hangs)} hung, {Interlocked.Read(ref Reconnects)} reconnects";
+        $"initiator {Id}: controller {Controller.State}, {Volatile.Read(ref _inFlight)} I/O in flight, {Interlocked.Read(ref Hangs)} hung, {Interlocked.Read(ref Reconnects)} reconnects";
 
     public long Reads;
     public long Writes;

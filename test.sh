@@ -69,7 +69,7 @@ if [ "$FUZZ" = 1 ] && [ -z "$FILTER" ]; then
     case $? in
       0) passed=$((passed + 1)); echo "  Passed fuzz smoke $t" ;;
       3) skipped=$((skipped + 1)); echo "  Skipped fuzz smoke $t: afl-fuzz or sharpfuzz is not installed" ;;
-      *) failed=$((failed + 1)); echo "  Failed fuzz smoke $t (inputs under fuzz/crashes/$t, AFL output in fuzz/out/$t)" ;;
+      *) failed=$((failed + 1)); echo "  Failed fuzz smoke $t (inputs under fuzz/crashes/$t, AFL output in fuzz/out/$t)" | tee -a "$results/fuzz-failed.log" ;;
     esac
     build=1
   done
@@ -86,6 +86,13 @@ for trx in "$results"/*.trx; do
 done
 if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # a crashed test host counts as a failure
 grep -E '^ *soak: [0-9]+ s,' "$results/console.log" 2>/dev/null | head -n 1 | sed 's/^ *//'
+# Repeat each failed test's name and error message last, so that the tail of a long log names what failed.
+if [ "$failed" != 0 ]; then
+  echo "failed tests:"
+  awk '/^  Failed /{n=1; c=0} n&&/^  (Stack Trace|Standard Output Messages):/{n=0} n&&c<12{print "  " $0; c++}' \
+    "$results/console.log" 2>/dev/null | head -n 60
+  cat "$results/fuzz-failed.log" 2>/dev/null
+fi
 rm -rf "$results"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -89,8 +89,8 @@ grep -E '^ *soak: [0-9]+ s,' "$results/console.log" 2>/dev/null | head -n 1 | se
 # Repeat each failed test's name and error message last, so that the tail of a long log names what failed.
 if [ "$failed" != 0 ]; then
   echo "failed tests:"
-  awk '/^  Failed /{n=1; c=0} n&&/^  (Stack Trace|Standard Output Messages):/{n=0} n&&c<12{print "  " $0; c++}' \
-    "$results/console.log" 2>/dev/null | head -n 60
+  awk '/^  Failed /{n=1; c=0} n&&/^  (Stack Trace|Standard Output Messages):/{n=0} n&&c<6{print "  " $0; c++}' \
+    "$results/console.log" 2>/dev/null | head -n 80
   cat "$results/fuzz-failed.log" 2>/dev/null
 fi
 rm -rf "$results"

@@ -12,7 +12,9 @@
 # Environment knobs:
 #   MINICEPH_DIR   scratch dir                  (default /tmp/minceph)
 #   MINICEPH_STORE memstore | bluestore         (default memstore)
-#   MINICEPH_PORT  mon v2 port; v1 = PORT+1     (default 43300)
+#   MINICEPH_PORT  mon v2 port; v1 = PORT+1     (default 23300; below the kernel's ephemeral range 32768-60999,
+#                  so an outgoing connection's local port never takes it)
+#   MINICEPH_MS_PORTS  first:last port for the OSD's messengers (default 26800:27300, also below that range)
 #   MINICEPH_MGR   1 = also start a ceph-mgr    (default 0; needs ceph-mgr pkg)
 #   MINICEPH_IMG_SIZE   rbd image size          (default 1G)
 #   MINICEPH_EXTRA  extra "key = value" lines appended to [global]
@@ -23,7 +25,8 @@ set -euo pipefail
 
 D=${MINICEPH_DIR:-/tmp/minceph}
 STORE=${MINICEPH_STORE:-memstore}
-PORT=${MINICEPH_PORT:-43300}
+PORT=${MINICEPH_PORT:-23300}
+MS_PORTS=${MINICEPH_MS_PORTS:-26800:27300}
 V1PORT=$((PORT + 1))
 WANT_MGR=${MINICEPH_MGR:-0}
 IMG_SIZE=${MINICEPH_IMG_SIZE:-1G}
@@ -74,8 +77,8 @@ public addr = 127.0.0.1
 cluster addr = 127.0.0.1
 ms bind ipv4 = true
 ms bind ipv6 = false
-ms bind port min = 46800
-ms bind port max = 47300
+ms bind port min = ${MS_PORTS%%:*}
+ms bind port max = ${MS_PORTS##*:}
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx

@@ -32,8 +32,9 @@ internal sealed class CephMiniCluster : IDisposable
     public static CephMiniCluster? TryStart(out string? reason)
     {
         string script = Path.Combine(TestKit.TargetRunner.RepositoryRoot(), "scripts", "ceph-minicluster.sh");
-        int port = 43400 + (Environment.ProcessId % 200) * 4;
-        var cluster = new CephMiniCluster(script, Path.Combine(Path.GetTempPath(), $"nvmemptls-ceph-{Environment.ProcessId}"), port);
+        string directory = Path.Combine(Path.GetTempPath(), $"nvmemptls-ceph-{Environment.ProcessId}");
+        int port = FreePortPair(23400 + (Environment.ProcessId % 500) * 4);
+        var cluster = new CephMiniCluster(script, directory, port);
         if (!File.Exists("/usr/bin/ceph-mon") || !File.Exists("/usr/bin/ceph-osd"))
         {
             if (Environment.UserName != "root" || cluster.Script("install", TimeSpan.FromMinutes(10)).ExitCode != 0 || !File.Exists("/usr/bin/ceph-mon"))
@@ -43,15 +44,56 @@ internal sealed class CephMiniCluster : IDisposable
             }
         }
 
+        // The monitor's ports are checked free just before the start, but another process may take one in between:
+        // a bind failure moves to the next free pair (at most three tries).
         var start = cluster.Script("start", TimeSpan.FromMinutes(3));
+        for (int attempt = 1; start.ExitCode != 0 && attempt < 3 && start.Output.Contains("Address already in use", StringComparison.Ordinal); attempt++)
+        {
+            cluster.Dispose();
+            port = FreePortPair(port + 4);
+            cluster = new CephMiniCluster(script, directory, port);
+            start = cluster.Script("start", TimeSpan.FromMinutes(3));
+        }
+
         if (start.ExitCode != 0)
         {
             cluster.Dispose();
-            throw new InvalidOperationException($"ceph-minicluster.sh start failed ({start.ExitCode}):\n{start.Output}");
+            throw new InvalidOperationException($"ceph-minicluster.sh start failed ({start.ExitCode}) on monitor port {port}:\n{start.Output}");
         }
 
         reason = null;
         return cluster;
+    }
+
+    /// <summary>
+    /// The first port from <paramref name="first"/> on (in steps of 4, below the kernel's ephemeral range 32768-60999)
+    /// where 127.0.0.1 can bind both it and the next one: the monitor's v2 and v1 ports.
+    /// </summary>
+    private static int FreePortPair(int first)
+    {
+        for (int port = first; port < 32760; port += 4)
+        {
+            if (CanBind(port) && CanBind(port + 1))
+            {
+                return port;
+            }
+        }
+
+        throw new InvalidOperationException($"no free pair of ports for the Ceph monitor between {first} and 32760");
+    }
+
+    private static bool CanBind(int port)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Creates an image in pool rbd (e.g. size "64M").</summary>

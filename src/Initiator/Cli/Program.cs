@@ -10,6 +10,9 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Before any socket exists: socket completions run on the epoll thread (see SocketEngineSettings).
+        NvmeMptls.Transport.Sockets.SocketEngineSettings.PreferInlineCompletions();
+
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {

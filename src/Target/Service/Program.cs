@@ -11,6 +11,9 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Before any socket exists: socket completions run on the epoll thread (see SocketEngineSettings).
+        NvmeMptls.Transport.Sockets.SocketEngineSettings.PreferInlineCompletions();
+
         // JSON sources are watched: an edited configuration file is applied without a restart (TargetService).
         var parsed = TargetCommandLine.Parse(args, environment: null, reloadOnChange: true);
         if (parsed.HelpRequested)

@@ -24,6 +24,7 @@ public static class ConnectHint
             sb.Append("  subsystem ").Append(s.Nqn).Append(": ").Append(s.Namespaces.Length).AppendLine(" namespace(s)");
         }
 
+        sb.Append("  runtime: ").AppendLine(RuntimeSettings());
         sb.AppendLine("Connect with:");
         var tls = first.Tls == TlsMode.None ? "" : " --tls --tls-key <KEY>";
         if (disc is not null)
@@ -38,5 +39,21 @@ public static class ConnectHint
         }
 
         return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>
+    /// The runtime settings that decide the data path's speed, as this process runs with them: where socket completions
+    /// run (SocketEngineSettings) and whether tiered compilation is on (the runtimeconfig, or DOTNET_TieredCompilation).
+    /// </summary>
+    public static string RuntimeSettings()
+    {
+        var inline = Environment.GetEnvironmentVariable(NvmeMptls.Transport.Sockets.SocketEngineSettings.InlineCompletionsVariable) == "1";
+        var tiered = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") switch
+        {
+            "0" => false,
+            "1" => true,
+            _ => AppContext.GetData("System.Runtime.TieredCompilation") is not string s || !bool.TryParse(s, out var on) || on,
+        };
+        return $"socket completions {(inline ? "inline (epoll thread)" : "on the thread pool")}, tiered compilation {(tiered ? "on" : "off")}";
     }
 }

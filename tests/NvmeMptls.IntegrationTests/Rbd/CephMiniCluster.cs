@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 
 namespace NvmeMptls.IntegrationTests.Rbd;
 
@@ -86,11 +88,11 @@ internal sealed class CephMiniCluster : IDisposable
     {
         try
         {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
             return true;
         }
-        catch (System.Net.Sockets.SocketException)
+        catch (SocketException)
         {
             return false;
         }

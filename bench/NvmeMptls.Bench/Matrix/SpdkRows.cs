@@ -80,7 +80,7 @@ public sealed partial class SpdkRows : IDisposable
                         ["nvmf_subsystem_add_host", Nqn, HostNqn, "--psk", "key0"],
                     ]
                     : Array.Empty<string[]>(),
-                ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", port.ToString(CultureInfo.InvariantCulture), .. secure ? ["-k"] : Array.Empty<string>()],
+                ["nvmf_subsystem_add_listener", Nqn, "-t", "tcp", "-a", "127.0.0.1", "-s", listen, .. secure ? ["-k"] : Array.Empty<string>()],
             ];
             foreach (var step in config)
             {

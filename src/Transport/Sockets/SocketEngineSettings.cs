@@ -22,13 +22,14 @@ public static class SocketEngineSettings
     /// <returns>Whether completions run inline now.</returns>
     public static bool PreferInlineCompletions()
     {
-        var value = Environment.GetEnvironmentVariable(InlineCompletionsVariable);
-        if (value is null)
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
         {
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
-            return true;
         }
 
-        return value == "1";
+        return InlineCompletions;
     }
+
+    /// <summary>Whether socket completions run on the epoll thread in this process (the runtime's reading of the variable).</summary>
+    public static bool InlineCompletions => Environment.GetEnvironmentVariable(InlineCompletionsVariable) == "1";
 }

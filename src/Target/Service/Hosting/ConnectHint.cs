@@ -47,13 +47,12 @@ public static class ConnectHint
     /// </summary>
     public static string RuntimeSettings()
     {
-        var inline = Environment.GetEnvironmentVariable(NvmeMptls.Transport.Sockets.SocketEngineSettings.InlineCompletionsVariable) == "1";
         var tiered = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") switch
         {
             "0" => false,
             "1" => true,
             _ => AppContext.GetData("System.Runtime.TieredCompilation") is not string s || !bool.TryParse(s, out var on) || on,
         };
-        return $"socket completions {(inline ? "inline (epoll thread)" : "on the thread pool")}, tiered compilation {(tiered ? "on" : "off")}";
+        return $"socket completions {(NvmeMptls.Transport.Sockets.SocketEngineSettings.InlineCompletions ? "inline (epoll thread)" : "on the thread pool")}, tiered compilation {(tiered ? "on" : "off")}";
     }
 }

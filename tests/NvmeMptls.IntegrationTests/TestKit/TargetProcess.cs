@@ -148,13 +148,8 @@ public sealed class TargetProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>A TCP port free on loopback right now.</summary>
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback TCP port free now and not handed out before in this run (<see cref="TestPorts"/>).</summary>
+    public static int FreePort() => TestPorts.Next();
 
     public async ValueTask DisposeAsync()
     {

@@ -120,12 +120,8 @@ public sealed class TargetRunner : IDisposable
         throw new DirectoryNotFoundException("NvmeMptls.sln not found above " + TestContext.CurrentContext.TestDirectory);
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback TCP port free now and not handed out before in this run (<see cref="TestPorts"/>).</summary>
+    public static int FreePort() => TestPorts.Next();
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

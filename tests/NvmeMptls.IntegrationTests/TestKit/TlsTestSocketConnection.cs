@@ -42,12 +42,7 @@ public sealed class TlsTestSocketConnection : StreamConnection
         }
     }
 
-    public static int FreeLoopbackPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    public static int FreeLoopbackPort() => TestPorts.Next();
 
     public override void Abort(Exception? reason = null) => _socket.Close(0);
 

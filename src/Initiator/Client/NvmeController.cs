@@ -112,46 +112,6 @@ public sealed partial class NvmeController : IAsyncDisposable
 
     internal int NextQueue() => Interlocked.Increment(ref _nextQueue) & int.MaxValue;
 
-    /// <summary>
-    /// The one submission path: picks the queue of the live association, sends, and when the queue is lost
-    /// waits for the reconnect and sends again. Retryable statuses without DNR are retried once.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal async ValueTask<NvmeCompletion> SubmitAsync(int queue, NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, CancellationToken cancellationToken)
-    {
-        var statusRetried = false;
-        while (true)
-        {
-            var association = _current;
-            HostQueue target;
-            if (association is null || association.AdminLost || (target = Pick(association, queue)).IsLost)
-            {
-                association = await WaitLiveAsync(association, cancellationToken).ConfigureAwait(false);
-                target = Pick(association, queue);
-            }
-
-            NvmeCompletion completion;
-            try
-            {
-                completion = await target.SubmitAsync(command, readBuffer, writeData, cancellationToken).ConfigureAwait(false);
-            }
-            catch (QueueLostException ex)
-            {
-                Log.Retrying(_logger, command.Opcode, ex.Message);
-                continue;
-            }
-
-            if (!completion.Status.IsSuccess && !statusRetried && IsRetryable(completion.Status))
-            {
-                statusRetried = true;
-                Log.Retrying(_logger, command.Opcode, NvmeStatusCodes.Describe(completion.Status));
-                continue;
-            }
-
-            return completion;
-        }
-    }
-
     /// <summary>Like the Linux host: Transient Transport Error and Command Interrupted are retried unless DNR.</summary>
     internal static bool IsRetryable(NvmeStatus status)
     {

@@ -50,29 +50,30 @@ public sealed class NvmeNamespace : INamespaceDevice
     public NvmeController Controller => _controller;
 
     /// <inheritdoc />
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ReadAsync(ulong lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public ValueTask ReadAsync(ulong lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var blocks = CheckTransfer(buffer.Length);
-        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Read, Nsid, lba, blocks, false), buffer, default, cancellationToken).ConfigureAwait(false);
-        ThrowOnError(completion.Status, IoOpcodes.Read);
+        if (!TryBlocks(buffer.Length, out var blocks))
+        {
+            return ValueTask.FromException(BadLength(buffer.Length));
+        }
+
+        return _controller.SubmitCheckedAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Read, Nsid, lba, blocks, false), buffer, default, cancellationToken);
     }
 
     /// <inheritdoc />
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteAsync(ulong lba, ReadOnlyMemory<byte> data, bool forceUnitAccess = false, CancellationToken cancellationToken = default)
+    public ValueTask WriteAsync(ulong lba, ReadOnlyMemory<byte> data, bool forceUnitAccess = false, CancellationToken cancellationToken = default)
     {
-        var blocks = CheckTransfer(data.Length);
-        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Write, Nsid, lba, blocks, forceUnitAccess), default, data, cancellationToken).ConfigureAwait(false);
-        ThrowOnError(completion.Status, IoOpcodes.Write);
+        if (!TryBlocks(data.Length, out var blocks))
+        {
+            return ValueTask.FromException(BadLength(data.Length));
+        }
+
+        return _controller.SubmitCheckedAsync(_controller.NextQueue(), Commands.ReadWrite(IoOpcodes.Write, Nsid, lba, blocks, forceUnitAccess), default, data, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
-    {
-        var completion = await _controller.SubmitAsync(_controller.NextQueue(), Commands.Flush(Nsid), default, default, cancellationToken).ConfigureAwait(false);
-        ThrowOnError(completion.Status, IoOpcodes.Flush);
-    }
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        _controller.SubmitCheckedAsync(_controller.NextQueue(), Commands.Flush(Nsid), default, default, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask WriteZeroesAsync(ulong lba, uint blocks, bool deallocate = false, CancellationToken cancellationToken = default)
@@ -108,20 +109,16 @@ public sealed class NvmeNamespace : INamespaceDevice
         }
     }
 
-    private uint CheckTransfer(int length)
+    private bool TryBlocks(int length, out uint blocks)
     {
-        if (length <= 0 || length % LbaSize != 0 || length > MaxTransferBytes)
-        {
-            ThrowBadLength(length);
-        }
-
-        return (uint)(length / LbaSize);
+        blocks = (uint)(length / LbaSize);
+        return length > 0 && length % LbaSize == 0 && length <= MaxTransferBytes;
     }
 
-    private void ThrowBadLength(int length) =>
-        throw new ArgumentException($"transfer of {length} bytes must be a positive multiple of {LbaSize} up to {MaxTransferBytes}");
+    private ArgumentException BadLength(int length) =>
+        new($"transfer of {length} bytes must be a positive multiple of {LbaSize} up to {MaxTransferBytes}");
 
-    private static void ThrowOnError(NvmeStatus status, byte opcode)
+    internal static void ThrowOnError(NvmeStatus status, byte opcode)
     {
         if (!status.IsSuccess)
         {

@@ -213,63 +213,84 @@ internal sealed class BenchJobRun
                 tracked = _trackerBase + block;
             }
 
-            await DoIoAsync(buffer, isRead, block, tracked, recording).ConfigureAwait(false);
+            // The I/O itself is awaited right here, not in a per-I/O async method: a pooled state machine per I/O
+            // allocates whenever the runtime's small per-thread cache runs dry, and the worker's own lives for the run.
+            var offset = RegionStart + (block * Job.BlockSize);
+            BeginIo(buffer, isRead, offset, tracked, out var generation, out var expected);
+            Exception? failure = null;
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                await Transfer(buffer, offset, isRead).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            EndIo(buffer, isRead, offset, tracked, generation, expected, recording, start, failure);
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask DoIoAsync(byte[] buffer, bool isRead, long block, long tracked, bool recording)
+    /// <summary>Before an I/O: the generation a tracked read expects, or the pattern a tracked write carries.</summary>
+    private void BeginIo(byte[] buffer, bool isRead, long offset, long tracked, out uint generation, out uint expected)
     {
-        var offset = RegionStart + (block * Job.BlockSize);
-        var generation = 0u;
-        var expected = 0u;
-        if (tracked >= 0)
+        generation = 0u;
+        expected = 0u;
+        if (tracked < 0)
         {
-            if (isRead)
-            {
-                expected = _tracker!.Generation(tracked);
-            }
-            else
-            {
-                generation = _tracker!.NextGeneration();
-                BenchVerifier.Fill(buffer, (ulong)offset, generation, JobId);
-            }
+            return;
         }
 
+        if (isRead)
+        {
+            expected = _tracker!.Generation(tracked);
+        }
+        else
+        {
+            generation = _tracker!.NextGeneration();
+            BenchVerifier.Fill(buffer, (ulong)offset, generation, JobId);
+        }
+    }
+
+    /// <summary>After an I/O: latency and counters, the read's check or the write's new generation, or the error.</summary>
+    private void EndIo(byte[] buffer, bool isRead, long offset, long tracked, uint generation, uint expected, bool recording, long start, Exception? failure)
+    {
         var recorder = isRead ? Read : Write;
         try
         {
-            var start = Stopwatch.GetTimestamp();
-            await TransferAsync(buffer, offset, isRead).ConfigureAwait(false);
-            var elapsed = (long)((Stopwatch.GetTimestamp() - start) * s_nsPerTick);
-            if (recording)
+            if (failure is null)
             {
-                recorder.Record(elapsed, Job.BlockSize);
-            }
+                var elapsed = (long)((Stopwatch.GetTimestamp() - start) * s_nsPerTick);
+                if (recording)
+                {
+                    recorder.Record(elapsed, Job.BlockSize);
+                }
 
-            Interlocked.Increment(ref _completedIos);
-            Interlocked.Add(ref _completedBytes, Job.BlockSize);
-            if (tracked >= 0)
-            {
-                if (isRead)
+                Interlocked.Increment(ref _completedIos);
+                Interlocked.Add(ref _completedBytes, Job.BlockSize);
+                if (tracked >= 0)
                 {
-                    CheckBlock(buffer, offset, expected);
-                }
-                else
-                {
-                    _tracker!.Completed(tracked, generation);
+                    if (isRead)
+                    {
+                        CheckBlock(buffer, offset, expected);
+                    }
+                    else
+                    {
+                        _tracker!.Completed(tracked, generation);
+                    }
                 }
             }
-        }
-        catch (Exception ex)
-        {
-            recorder.RecordError();
-            Fail(offset, (uint)Errno.FromException(ex), ex.Message);
-            if (tracked >= 0 && !isRead)
+            else
             {
-                // A failed write may still have landed (executed, then the connection dropped): the block holds the
-                // old or the new generation, so it is checked like a block of unknown generation (magic, offset, CRC).
-                _tracker!.Completed(tracked, 0);
+                recorder.RecordError();
+                Fail(offset, (uint)Errno.FromException(failure), failure.Message);
+                if (tracked >= 0 && !isRead)
+                {
+                    // A failed write may still have landed (executed, then the connection dropped): the block holds the
+                    // old or the new generation, so it is checked like a block of unknown generation (magic, offset, CRC).
+                    _tracker!.Completed(tracked, 0);
+                }
             }
         }
         finally
@@ -325,6 +346,19 @@ internal sealed class BenchJobRun
                 _tracker.Release(tracked);
             }
         }
+    }
+
+    /// <summary>One block: a single command when the device takes it whole (the usual case), else <see cref="TransferAsync"/>.</summary>
+    private ValueTask Transfer(byte[] buffer, long offset, bool isRead)
+    {
+        var lbaSize = Device.LbaSize;
+        if (buffer.Length > Math.Max(lbaSize, Device.MaxTransferBytes / lbaSize * lbaSize))
+        {
+            return TransferAsync(buffer, offset, isRead);
+        }
+
+        var lba = (ulong)(offset / lbaSize);
+        return isRead ? Device.ReadAsync(lba, buffer) : Device.WriteAsync(lba, buffer);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 using NvmeMptls.Transport.Nvme;
 
@@ -6,8 +7,11 @@ namespace NvmeMptls.Initiator.Queue;
 /// <summary>
 /// One command slot of a queue, preallocated and reused: the awaitable (a reset-able value task source),
 /// the caller's buffers and the transfer progress. Its index in the queue is its command id.
+/// A command sent with a <see cref="ICommandSink"/> is not awaited: its end queues the slot itself to the thread
+/// pool (no allocation, unlike queuing a continuation delegate), and the sink takes the result with
+/// <see cref="TakeResult"/>.
 /// </summary>
-internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
+internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>, IThreadPoolWorkItem
 {
     private const int Free = 0;
     private const int Active = 1;
@@ -16,6 +20,9 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
     private readonly HostQueue _owner;
     private ManualResetValueTaskSourceCore<NvmeCompletion> _core;
     private int _state;
+    private ICommandSink? _sink;
+    private NvmeCompletion _result;
+    private Exception? _failure;
 
     public CommandContext(HostQueue owner, ushort commandId)
     {
@@ -60,8 +67,10 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
 
     public bool IsActive => Volatile.Read(ref _state) == Active;
 
-    public void Begin(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, bool inCapsule)
+    public void Begin(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, bool inCapsule, ICommandSink? sink)
     {
+        _sink = sink;
+        _failure = null;
         Command = command;
         ReadBuffer = readBuffer;
         WriteData = writeData;
@@ -86,7 +95,16 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
             return false;
         }
 
-        _core.SetResult(completion);
+        if (_sink is not null)
+        {
+            _result = completion;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        }
+        else
+        {
+            _core.SetResult(completion);
+        }
+
         return true;
     }
 
@@ -97,8 +115,34 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
             return false;
         }
 
-        _core.SetException(error);
+        if (_sink is not null)
+        {
+            _failure = error;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        }
+        else
+        {
+            _core.SetException(error);
+        }
+
         return true;
+    }
+
+    /// <summary>Runs on the thread pool once a command sent with a sink has ended: tells the sink.</summary>
+    void IThreadPoolWorkItem.Execute() => _sink!.Completed(this);
+
+    /// <summary>The sink's side of <see cref="GetResult"/>: the completion, or the failure thrown; frees the slot.</summary>
+    public NvmeCompletion TakeResult()
+    {
+        var failure = _failure;
+        var result = _result;
+        Recycle();
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        return result;
     }
 
     public NvmeCompletion GetResult(short token)
@@ -109,11 +153,18 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>
         }
         finally
         {
-            ReadBuffer = default;
-            WriteData = default;
-            Volatile.Write(ref _state, Free);
-            _owner.Release(this);
+            Recycle();
         }
+    }
+
+    private void Recycle()
+    {
+        ReadBuffer = default;
+        WriteData = default;
+        _sink = null;
+        _failure = null;
+        Volatile.Write(ref _state, Free);
+        _owner.Release(this);
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);

@@ -163,6 +163,35 @@ internal sealed partial class HostQueue : IAsyncDisposable
             throw new QueueLostException(QueueId, null);
         }
 
+        var context = Send(command, readBuffer, writeData, null);
+        return await context.AsValueTask().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The allocation-free form of <see cref="SubmitAsync"/> for the I/O path: sends only when the queue is live and a
+    /// slot is free right now (false otherwise: use <see cref="SubmitAsync"/>). The end of the command goes to
+    /// <paramref name="sink"/> on a thread-pool thread, a lost queue as a <see cref="QueueLostException"/>.
+    /// </summary>
+    internal bool TrySubmit(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, ICommandSink sink)
+    {
+        if (IsLost || !_slots.Wait(0))
+        {
+            return false;
+        }
+
+        if (IsLost)
+        {
+            _slots.Release();
+            return false;
+        }
+
+        Send(command, readBuffer, writeData, sink);
+        return true;
+    }
+
+    /// <summary>Takes a free slot (the caller holds one of <c>_slots</c>), fills in command id and data pointer, queues the command.</summary>
+    private CommandContext Send(NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, ICommandSink? sink)
+    {
         CommandContext context;
         lock (_freeLock)
         {
@@ -186,13 +215,13 @@ internal sealed partial class HostQueue : IAsyncDisposable
             command.SglIdentifier = SglDescriptor.TransportIdentifier;
         }
 
-        context.Begin(command, readBuffer, writeData, inCapsule);
+        context.Begin(command, readBuffer, writeData, inCapsule, sink);
         if (!_sendQueue.Writer.TryWrite(new SendItem(SendKind.Command, context, 0, 0, 0)))
         {
             context.TryFail(new QueueLostException(QueueId, null));
         }
 
-        return await context.AsValueTask().ConfigureAwait(false);
+        return context;
     }
 
     /// <summary>Returns a finished slot to the pool (called by the slot once its result was taken).</summary>

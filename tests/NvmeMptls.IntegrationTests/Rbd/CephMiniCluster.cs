@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using NvmeMptls.IntegrationTests.TestKit;
 
 namespace NvmeMptls.IntegrationTests.Rbd;
 
@@ -75,27 +76,13 @@ internal sealed class CephMiniCluster : IDisposable
     {
         for (int port = first; port < 32760; port += 4)
         {
-            if (CanBind(port) && CanBind(port + 1))
+            if (TestPorts.CanBind(port) && TestPorts.CanBind(port + 1))
             {
                 return port;
             }
         }
 
         throw new InvalidOperationException($"no free pair of ports for the Ceph monitor between {first} and 32760");
-    }
-
-    private static bool CanBind(int port)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>Creates an image in pool rbd (e.g. size "64M").</summary>

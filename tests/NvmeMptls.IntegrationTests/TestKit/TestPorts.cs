@@ -33,7 +33,8 @@ public static class TestPorts
         throw new InvalidOperationException($"no loopback port between {First} and {End} can be bound");
     }
 
-    private static bool CanBind(int port)
+    /// <summary>127.0.0.1 can bind <paramref name="port"/> now (TCP, without SO_REUSEADDR).</summary>
+    public static bool CanBind(int port)
     {
         try
         {

@@ -13,14 +13,25 @@ public static class InitiatorRun
     public static async Task<MatrixResult> RunAsync(
         string cliDll, TargetProcess target, Carrier carrier, MatrixCell cell, string? tlsKey, int? cpu, int seconds, string size, bool timeBased = true)
     {
-        var before = await target.SampleAsync().ConfigureAwait(false);
-        var result = await RunAsync(cliDll, target.Port, TargetProcess.Nqn, carrier, cell, tlsKey, cpu, seconds, size, timeBased).ConfigureAwait(false);
-        var after = await target.SampleAsync().ConfigureAwait(false);
-        var ios = result.Iops * seconds;
+        // The target is sampled inside the load generator's measured window (after its connect and 1 s ramp, before
+        // its end), so its CPU and allocation per command are steady-state figures, not the connect's and ramp's.
+        var run = RunAsync(cliDll, target.Port, TargetProcess.Nqn, carrier, cell, tlsKey, cpu, seconds, size, timeBased);
+        await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        var first = run.IsCompleted ? default : await target.SampleAsync().ConfigureAwait(false);
+        var window = Stopwatch.StartNew();
+        await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(Math.Max(0.5, seconds - 1.5)))).ConfigureAwait(false);
+        var last = run.IsCompleted ? default : await target.SampleAsync().ConfigureAwait(false);
+        var result = await run.ConfigureAwait(false);
+        var commands = last.Commands - first.Commands;
+        if (commands <= 0 || window.Elapsed.TotalSeconds < 0.5)
+        {
+            return result;
+        }
+
         return result with
         {
-            TargetCpuMicrosPerIo = ios == 0 ? 0 : (after.CpuSeconds - before.CpuSeconds) * 1e6 / ios,
-            TargetBytesPerIo = ios == 0 ? 0 : (after.AllocatedBytes - before.AllocatedBytes) / ios,
+            TargetCpuMicrosPerIo = (last.CpuSeconds - first.CpuSeconds) * 1e6 / commands,
+            TargetBytesPerIo = (last.AllocatedBytes - first.AllocatedBytes) / commands,
         };
     }
 

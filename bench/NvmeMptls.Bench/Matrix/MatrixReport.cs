@@ -50,8 +50,10 @@ public static class MatrixReport
 
         md.AppendLine();
         md.AppendLine("Target CPU and allocation come from the target's own metrics (`process_cpu_seconds_total`, " +
-            "`nvmemptls_process_allocated_bytes_total`) around each cell, so they include the connect and the 1 s ramp; the " +
-            "initiator's are measured by the load generator over its measured window only. \"of ceiling\" is MiB/s over " +
+            "`nvmemptls_process_allocated_bytes_total`, per `nvmemptls_namespace_commands_total`), sampled inside the load " +
+            "generator's measured window (2 s after its start, 1.5 s before its end), so they leave out the connect and the " +
+            "ramp; they include what the target does besides commands in that time (timers, the metrics scrape). The " +
+            "initiator's are measured by the load generator over its measured window. \"of ceiling\" is MiB/s over " +
             "iperf3's loopback figure for the same carrier.");
         return md.ToString();
     }

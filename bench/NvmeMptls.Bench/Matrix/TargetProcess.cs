@@ -73,11 +73,30 @@ public sealed class TargetProcess : IAsyncDisposable
         throw new InvalidOperationException($"the target exited before serving (exit code {(process.HasExited ? process.ExitCode : -1)})");
     }
 
-    /// <summary>CPU seconds and managed bytes allocated so far by the target process, read from its metrics.</summary>
-    public async Task<(double CpuSeconds, double AllocatedBytes)> SampleAsync()
+    /// <summary>
+    /// CPU seconds, managed bytes allocated and I/O commands completed so far by the target process, read from its
+    /// metrics.
+    /// </summary>
+    public async Task<(double CpuSeconds, double AllocatedBytes, double Commands)> SampleAsync()
     {
         var text = await _http.GetStringAsync(MetricsUrl).ConfigureAwait(false);
-        return (Read(text, "process_cpu_seconds_total"), Read(text, "nvmemptls_process_allocated_bytes_total"));
+        return (Read(text, "process_cpu_seconds_total"), Read(text, "nvmemptls_process_allocated_bytes_total"),
+            Sum(text, "nvmemptls_namespace_commands_total{"));
+    }
+
+    /// <summary>The sum of every series of a labelled metric (0 when it has none yet).</summary>
+    private static double Sum(string metrics, string prefix)
+    {
+        var sum = 0.0;
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                sum += double.Parse(line.AsSpan(line.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
     }
 
     private static double Read(string metrics, string name)

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace NvmeMptls.Bench.Matrix;
@@ -42,7 +40,7 @@ public sealed partial class SpdkRows : IDisposable
     public static async Task<SpdkRows> StartAsync(string root, SpdkTls tls = SpdkTls.None, string? keyFile = null)
     {
         var socket = Path.Combine(Path.GetTempPath(), $"spdk-bench-{Environment.ProcessId}.sock");
-        var port = FreePort();
+        var port = TargetProcess.FreePorts(1)[0];
         var psi = StartInfo(root, Path.Combine(root, "build", "bin", "nvmf_tgt"), ["--no-huge", "-s", "2048", "-m", "0x1", "-r", socket, .. tls == SpdkTls.Tuned ? ["--wait-for-rpc"] : Array.Empty<string>()]);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start nvmf_tgt");
         _ = process.StandardOutput.ReadToEndAsync();
@@ -145,13 +143,6 @@ public sealed partial class SpdkRows : IDisposable
     {
         var (exit, _, _) = await InitiatorRun.RunAsync("python3", [Path.Combine(_root, "scripts", "rpc.py"), "-s", _socket, .. args], TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         return exit;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public void Dispose()

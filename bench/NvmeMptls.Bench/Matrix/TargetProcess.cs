@@ -29,8 +29,9 @@ public sealed class TargetProcess : IAsyncDisposable
 
     public static async Task<TargetProcess> StartAsync(string targetDll, Carrier carrier, string? tlsKey, int? cpu, string namespaceSize)
     {
-        var port = FreePort();
-        var metricsPort = FreePort();
+        var ports = FreePorts(2);
+        var port = ports[0];
+        var metricsPort = ports[1];
         var args = new List<string>();
         if (cpu is { } c)
         {
@@ -112,11 +113,32 @@ public sealed class TargetProcess : IAsyncDisposable
         throw new InvalidDataException($"{name} is not in the target's metrics");
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// Distinct loopback ports free now: every listener stays open until all are chosen, so the kernel cannot hand the
+    /// same port out twice (two "bind 0, close" calls in a row can return the same one).
+    /// </summary>
+    internal static int[] FreePorts(int count)
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        var listeners = new TcpListener[count];
+        try
+        {
+            var ports = new int[count];
+            for (var i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+                ports[i] = ((IPEndPoint)listeners[i].LocalEndpoint).Port;
+            }
+
+            return ports;
+        }
+        finally
+        {
+            foreach (var l in listeners)
+            {
+                l?.Dispose();
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -348,16 +348,18 @@ internal sealed class BenchJobRun
         }
     }
 
+    /// <summary>The most one command moves: the device's MDTS in whole LBAs, at least one LBA.</summary>
+    private int ChunkBytes => Math.Max(Device.LbaSize, Device.MaxTransferBytes / Device.LbaSize * Device.LbaSize);
+
     /// <summary>One block: a single command when the device takes it whole (the usual case), else <see cref="TransferAsync"/>.</summary>
     private ValueTask Transfer(byte[] buffer, long offset, bool isRead)
     {
-        var lbaSize = Device.LbaSize;
-        if (buffer.Length > Math.Max(lbaSize, Device.MaxTransferBytes / lbaSize * lbaSize))
+        if (buffer.Length > ChunkBytes)
         {
             return TransferAsync(buffer, offset, isRead);
         }
 
-        var lba = (ulong)(offset / lbaSize);
+        var lba = (ulong)(offset / Device.LbaSize);
         return isRead ? Device.ReadAsync(lba, buffer) : Device.WriteAsync(lba, buffer);
     }
 
@@ -365,7 +367,7 @@ internal sealed class BenchJobRun
     private async ValueTask TransferAsync(byte[] buffer, long offset, bool isRead)
     {
         var lbaSize = Device.LbaSize;
-        var chunk = Math.Max(lbaSize, Device.MaxTransferBytes / lbaSize * lbaSize);
+        var chunk = ChunkBytes;
         var done = 0;
         while (done < buffer.Length)
         {

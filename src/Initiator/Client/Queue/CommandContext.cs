@@ -70,7 +70,6 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>, IThread
     public void Begin(in NvmeCommand command, Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, bool inCapsule, ICommandSink? sink)
     {
         _sink = sink;
-        _failure = null;
         Command = command;
         ReadBuffer = readBuffer;
         WriteData = writeData;

@@ -104,9 +104,10 @@ public static class LinuxVm
         }
     }
 
-    private static bool CrashedBeforeTheGuestScript(List<string> lines) =>
-        !lines.Exists(l => l.Contains("NVMEVM-GUEST-START", StringComparison.Ordinal))
-        && lines.Exists(l => l.Contains("Oops:", StringComparison.Ordinal) || l.Contains("Kernel panic", StringComparison.Ordinal));
+    /// <summary>The guest kernel died while booting, before the guest script started (see <see cref="RunAsync"/>): worth one more boot.</summary>
+    internal static bool CrashedBeforeTheGuestScript(IReadOnlyList<string> lines) =>
+        !lines.Any(l => l.Contains("NVMEVM-GUEST-START", StringComparison.Ordinal))
+        && lines.Any(l => l.Contains("Oops:", StringComparison.Ordinal) || l.Contains("Kernel panic", StringComparison.Ordinal));
 
     private static async Task<(int ExitCode, List<string> Lines, TimeSpan Elapsed)> RunOnceAsync(
         IReadOnlyDictionary<string, string> variables,

@@ -25,6 +25,17 @@ public sealed class LinuxTargetVm : IAsyncDisposable
 
     public int Port { get; }
 
+    private string Console
+    {
+        get
+        {
+            lock (_console)
+            {
+                return _console.ToString();
+            }
+        }
+    }
+
     public string ConsoleTail
     {
         get
@@ -120,6 +131,20 @@ public sealed class LinuxTargetVm : IAsyncDisposable
 
     private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness = null)
     {
+        // The guest kernel under TCG now and then dies while booting (LinuxVm.CrashedBeforeTheGuestScript): boot once more.
+        try
+        {
+            return await StartOnceAsync(bootLimit, durationSeconds, extra, harness);
+        }
+        catch (BootFailedException failed) when (NvmeMptls.IntegrationTests.TestKit.LinuxVm.CrashedBeforeTheGuestScript(failed.Console.Split('\n')))
+        {
+            TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
+            return await StartOnceAsync(bootLimit, durationSeconds, extra, harness);
+        }
+    }
+
+    private static async Task<LinuxTargetVm> StartOnceAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness)
+    {
         var port = FreePort();
         var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
         File.Delete(ready);
@@ -152,7 +177,7 @@ public sealed class LinuxTargetVm : IAsyncDisposable
             {
                 var why = process.HasExited ? $"exited with {process.ExitCode}" : $"not ready within {bootLimit.TotalSeconds:0} s";
                 await vm.DisposeAsync();
-                throw new TimeoutException($"Linux target VM {why}:\n{vm.ConsoleTail}");
+                throw new BootFailedException($"Linux target VM {why}:\n{vm.ConsoleTail}", vm.Console);
             }
 
             await Task.Delay(200);
@@ -218,5 +243,11 @@ public sealed class LinuxTargetVm : IAsyncDisposable
         }
 
         throw new IOException("no free port in 14440..14499");
+    }
+
+    /// <summary>The VM exited or was not ready in time; <see cref="Console"/> holds everything it printed.</summary>
+    private sealed class BootFailedException(string message, string console) : TimeoutException(message)
+    {
+        public string Console { get; } = console;
     }
 }

@@ -64,6 +64,9 @@ public sealed class FakeController
 
     public int Connections => _sessions.Count;
 
+    /// <summary>Connections whose session still runs.</summary>
+    public int OpenConnections => _sessions.Count(s => !s.Ended);
+
     public int H2CDataPdus;
     public int KeepAlives;
     public int WritesExecuted;

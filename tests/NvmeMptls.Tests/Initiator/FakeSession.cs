@@ -37,6 +37,11 @@ public sealed class FakeSession
 
     public PduSettings Settings => _settings;
 
+    private bool _ended;
+
+    /// <summary>True once the session stopped reading: the host closed or dropped the connection.</summary>
+    public bool Ended => Volatile.Read(ref _ended);
+
     public void Start() => _ = Task.Run(RunAsync);
 
     public void Drop() => _connection.Abort(new IOException("fake dropped the connection"));
@@ -164,6 +169,10 @@ public sealed class FakeSession
         {
             _fake.Events.Enqueue($"session {QueueId} ended: {ex.Message}");
             _connection.Abort(ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _ended, true);
         }
     }
 

@@ -68,15 +68,34 @@ public sealed class QueueConnectOrderTests
     private sealed class ConnectProbe(NvmeQueueConnector inner, bool waitForOthers)
     {
         private readonly TaskCompletionSource _allArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _gate = new();
         private int _inFlight;
         private int _mostAtOnce;
         private int _ioConnects;
 
         public ushort FailQueue { get; init; }
 
-        public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+        public int MostAtOnce
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _mostAtOnce;
+                }
+            }
+        }
 
-        public int IoConnects => Volatile.Read(ref _ioConnects);
+        public int IoConnects
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _ioConnects;
+                }
+            }
+        }
 
         public async ValueTask<IDuplexPipe> ConnectAsync(NvmeQueueEndpoint endpoint, CancellationToken cancellationToken)
         {
@@ -85,9 +104,13 @@ public sealed class QueueConnectOrderTests
                 return await inner(endpoint, cancellationToken);
             }
 
-            var total = Interlocked.Increment(ref _ioConnects);
-            var now = Interlocked.Increment(ref _inFlight);
-            InterlockedMax(ref _mostAtOnce, now);
+            int total;
+            lock (_gate)
+            {
+                total = ++_ioConnects;
+                _mostAtOnce = Math.Max(_mostAtOnce, ++_inFlight);
+            }
+
             try
             {
                 if (waitForOthers)
@@ -115,22 +138,10 @@ public sealed class QueueConnectOrderTests
             }
             finally
             {
-                Interlocked.Decrement(ref _inFlight);
-            }
-        }
-
-        private static void InterlockedMax(ref int target, int value)
-        {
-            var seen = Volatile.Read(ref target);
-            while (value > seen)
-            {
-                var previous = Interlocked.CompareExchange(ref target, value, seen);
-                if (previous == seen)
+                lock (_gate)
                 {
-                    return;
+                    _inFlight--;
                 }
-
-                seen = previous;
             }
         }
     }

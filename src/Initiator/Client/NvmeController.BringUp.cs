@@ -162,7 +162,7 @@ public sealed partial class NvmeController
         var inCapsule = Math.Max(0, (int)Math.Min(association.Identify.Ioccsz * 16L - 64, int.MaxValue));
         var parameters = new QueueParameters(Options.HostId, Options.HostNqn, Options.SubsystemNqn, association.ControllerId, (ushort)(size - 1), 0, size, size, Options.CommandTimeout,
             Options.DhChapSecret, Options.DhChapControllerSecret);
-        // Plain queues connect together. TLS queues connect one after another, as the Linux host does: tlshd 1.2 and
+        // Plain queues connect together. TLS queues connect one after another, as the Linux host does: tlshd 1.1 and
         // later (the Linux target's handshake agent) links the target's keyring into the session keyring its handshake
         // processes share and unlinks it when any handshake ends, so a handshake that overlaps another's end cannot
         // find its PSK and the target closes the connection.

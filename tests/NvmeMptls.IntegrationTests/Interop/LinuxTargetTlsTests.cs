@@ -112,7 +112,7 @@ public sealed class LinuxTargetTlsTests(NvmePskHash hash, string suite, bool com
     }
 
     /// <summary>
-    /// Many TLS queues, several times: the Linux target fails handshakes that overlap (tlshd 1.2 and later, forky,
+    /// Many TLS queues, several times: the Linux target fails handshakes that overlap (tlshd 1.1 and later, forky,
     /// unlinks the target's keyring from the session keyring its handshake processes share whenever one handshake ends:
     /// "failed to search 'psk' key"). Both guests failed this with the I/O queues connected in parallel; the initiator
     /// opens TLS queues one at a time, as the Linux host does.

@@ -53,15 +53,10 @@ public sealed class KernelTlsGuestTests
             string script = Path.Combine(work, "guest.sh");
             await File.WriteAllTextAsync(script, GuestScript + "\n");
 
-            Task<(int, string)> Boot() => RunAsync(harness, ["--suite", Suite, "--mem", "2048", "--timeout", "280", "run", script],
-                new Dictionary<string, string> { ["NVMEVM_EXTRA_ROOT"] = root }, TimeSpan.FromMinutes(6));
-            var (rc, output) = await Boot();
-            if (NvmeMptls.IntegrationTests.TestKit.LinuxVm.CrashedBeforeTheGuestScript(output.Split('\n')))
-            {
-                // The guest kernel under TCG now and then dies while booting: boot once more, by LinuxVm's shared rule.
-                TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
-                (rc, output) = await Boot();
-            }
+            var (rc, output) = await NvmeMptls.IntegrationTests.TestKit.LinuxVm.BootOnceMoreAfterEarlyCrashAsync(
+                () => RunAsync(harness, ["--suite", Suite, "--mem", "2048", "--timeout", "280", "run", script],
+                    new Dictionary<string, string> { ["NVMEVM_EXTRA_ROOT"] = root }, TimeSpan.FromMinutes(6)),
+                r => r.Output.Split('\n'));
 
             string[] lines = output.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("KTLS-", StringComparison.Ordinal)).ToArray();
             TestContext.Out.WriteLine(string.Join('\n', lines));

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using NvmeMptls.Crypto.Psk;
 using NvmeMptls.IntegrationTests.Service;
 using NvmeMptls.IntegrationTests.TestKit;
@@ -39,13 +37,9 @@ public sealed class LinuxHostDefaultTlsTests
             "--metrics", metricsUrl.ToString());
         string[] arguments = ["--suite", suite, "host", "--port", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nqn", Nqn,
             "--tls", "--tls-key", key, "--hostnqn", HostNqn, "--io-mb", "8", "--timeout", "280"];
-        var (exitCode, text) = await RunHarnessAsync(arguments);
-        if (LinuxVm.CrashedBeforeTheGuestScript(text.Split('\n')))
-        {
-            // The shared early-boot crash rule of LinuxVm.RunAsync: nothing was asked of the target yet.
-            TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
-            (exitCode, text) = await RunHarnessAsync(arguments);
-        }
+        var run = await LinuxVm.BootOnceMoreAfterEarlyCrashAsync(
+            () => ToolRunner.RunAsync(LinuxVm.Harness(), arguments, TimeSpan.FromSeconds(320)), r => (r.Stdout + r.Stderr).Split('\n'));
+        var (exitCode, text) = (run.ExitCode, run.Stdout + run.Stderr);
 
         TestContext.Out.WriteLine(text.Length > 6000 ? text[^6000..] : text);
         var metrics = await MetricsScrape.FetchAsync(metricsUrl);
@@ -62,26 +56,5 @@ public sealed class LinuxHostDefaultTlsTests
             Assert.That(metrics.Sum("nvmemptls_tls_handshakes_total", $"form=v0-{otherForm}"), Is.Zero);
             Assert.That(metrics.Sum("nvmemptls_tls_handshakes_total", "outcome=failure"), Is.Zero, "no refused handshake");
         });
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunHarnessAsync(string[] arguments)
-    {
-        var info = new ProcessStartInfo(LinuxVm.Harness()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(info)!;
-        var output = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
-        await vm.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(320));
-        lock (output)
-        {
-            return (vm.ExitCode, output.ToString());
-        }
     }
 }

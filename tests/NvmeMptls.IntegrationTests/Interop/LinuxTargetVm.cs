@@ -131,19 +131,15 @@ public sealed class LinuxTargetVm : IAsyncDisposable
 
     private static async Task<LinuxTargetVm> StartAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness = null)
     {
-        // The guest kernel under TCG now and then dies while booting (LinuxVm.CrashedBeforeTheGuestScript): boot once more.
-        try
-        {
-            return await StartOnceAsync(bootLimit, durationSeconds, extra, harness);
-        }
-        catch (BootFailedException failed) when (NvmeMptls.IntegrationTests.TestKit.LinuxVm.CrashedBeforeTheGuestScript(failed.Console.Split('\n')))
-        {
-            TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
-            return await StartOnceAsync(bootLimit, durationSeconds, extra, harness);
-        }
+        var boot = await NvmeMptls.IntegrationTests.TestKit.LinuxVm.BootOnceMoreAfterEarlyCrashAsync(
+            () => StartOnceAsync(bootLimit, durationSeconds, extra, harness), b => b.Vm is null ? b.Console.Split('\n') : []);
+        return boot.Vm ?? throw new TimeoutException(boot.Failure);
     }
 
-    private static async Task<LinuxTargetVm> StartOnceAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness)
+    /// <summary>A booted VM, or why it did not come up and everything it printed.</summary>
+    private readonly record struct Boot(LinuxTargetVm? Vm, string Failure, string Console);
+
+    private static async Task<Boot> StartOnceAsync(TimeSpan bootLimit, int durationSeconds, string[] extra, string? harness)
     {
         var port = FreePort();
         var ready = Path.Combine(Path.GetTempPath(), $"initiator-nvmet-{port}-{Environment.ProcessId}.ready");
@@ -177,14 +173,14 @@ public sealed class LinuxTargetVm : IAsyncDisposable
             {
                 var why = process.HasExited ? $"exited with {process.ExitCode}" : $"not ready within {bootLimit.TotalSeconds:0} s";
                 await vm.DisposeAsync();
-                throw new BootFailedException($"Linux target VM {why}:\n{vm.ConsoleTail}", vm.Console);
+                return new Boot(null, $"Linux target VM {why}:\n{vm.ConsoleTail}", vm.Console);
             }
 
             await Task.Delay(200);
         }
 
         File.Delete(ready);
-        return vm;
+        return new Boot(vm, "", "");
     }
 
     public async ValueTask DisposeAsync()
@@ -243,11 +239,5 @@ public sealed class LinuxTargetVm : IAsyncDisposable
         }
 
         throw new IOException("no free port in 14440..14499");
-    }
-
-    /// <summary>The VM exited or was not ready in time; <see cref="Console"/> holds everything it printed.</summary>
-    private sealed class BootFailedException(string message, string console) : TimeoutException(message)
-    {
-        public string Console { get; } = console;
     }
 }

@@ -91,21 +91,29 @@ public static class LinuxVm
     {
         var scriptList = scripts.ToList();
         var options = harnessOptions?.ToList();
-        for (var attempt = 1; ; attempt++)
-        {
-            var (exitCode, lines, elapsed) = await RunOnceAsync(variables, scriptList, port, onSync, options, timeoutSeconds).ConfigureAwait(false);
-            if (attempt == 1 && CrashedBeforeTheGuestScript(lines))
-            {
-                TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
-                continue;
-            }
-
-            return LinuxVmOutput.Parse(exitCode, lines, elapsed);
-        }
+        var (exitCode, lines, elapsed) = await BootOnceMoreAfterEarlyCrashAsync(
+            () => RunOnceAsync(variables, scriptList, port, onSync, options, timeoutSeconds), run => run.Lines).ConfigureAwait(false);
+        return LinuxVmOutput.Parse(exitCode, lines, elapsed);
     }
 
-    /// <summary>The guest kernel died while booting, before the guest script started (see <see cref="RunAsync"/>): worth one more boot.</summary>
-    internal static bool CrashedBeforeTheGuestScript(IReadOnlyList<string> lines) =>
+    /// <summary>
+    /// Runs <paramref name="boot"/>; when the guest kernel died while booting, before the guest script started (a TCG
+    /// guest now and then panics that early; nothing was asked of anyone yet), says so and boots once more. Every
+    /// fixture that starts the harness goes through here.
+    /// </summary>
+    internal static async Task<T> BootOnceMoreAfterEarlyCrashAsync<T>(Func<Task<T>> boot, Func<T, IReadOnlyList<string>> printed)
+    {
+        var first = await boot().ConfigureAwait(false);
+        if (!CrashedBeforeTheGuestScript(printed(first)))
+        {
+            return first;
+        }
+
+        TestContext.Progress.WriteLine("vm| the guest kernel crashed before the guest script started; booting it once more");
+        return await boot().ConfigureAwait(false);
+    }
+
+    private static bool CrashedBeforeTheGuestScript(IReadOnlyList<string> lines) =>
         !lines.Any(l => l.Contains("NVMEVM-GUEST-START", StringComparison.Ordinal))
         && lines.Any(l => l.Contains("Oops:", StringComparison.Ordinal) || l.Contains("Kernel panic", StringComparison.Ordinal));
 

@@ -53,10 +53,11 @@ public sealed partial class SocketConnection : StreamConnection
         RemoteEndPoint = EndPointOrNull(socket, remote: true);
         TransportName = ComputeTransportName();
 
-        _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold,
-            resumeWriterThreshold: _options.InputResumeThreshold, minimumSegmentSize: _options.ReceiveSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold,
-            resumeWriterThreshold: _options.OutputResumeThreshold, minimumSegmentSize: _options.SendSegmentSize, pool: PipeBufferPool.Connections, useSynchronizationContext: false));
+        var readers = _options.InlineReaders ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        _input = new Pipe(new PipeOptions(pauseWriterThreshold: _options.InputPauseThreshold, resumeWriterThreshold: _options.InputResumeThreshold,
+            minimumSegmentSize: _options.ReceiveSegmentSize, pool: PipeBufferPool.Connections, readerScheduler: readers, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pauseWriterThreshold: _options.OutputPauseThreshold, resumeWriterThreshold: _options.OutputResumeThreshold,
+            minimumSegmentSize: _options.SendSegmentSize, pool: PipeBufferPool.Connections, readerScheduler: readers, useSynchronizationContext: false));
         _outputWriter = new SpliceCountingWriter(this, _output.Writer);
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();

@@ -28,6 +28,14 @@ public sealed record SocketConnectionOptions
     /// next receive goes into a new segment.
     /// </summary>
     public int MinReceiveSize { get; init; } = 512;
+    /// <summary>
+    /// Runs the application's reader of Input on the thread that received the bytes, and the send loop on the thread
+    /// that flushed Output, instead of handing each over to the thread pool. For a protocol loop that answers a burst
+    /// inline (<see cref="Connections.BurstEndReader"/>): receive, execute and send then stay on one thread. The
+    /// application must not block in its reader: it would hold up this connection's receive loop.
+    /// </summary>
+    public bool InlineReaders { get; init; }
+
     /// <summary>How long DisposeAsync waits for unsent bytes to leave before it aborts the connection.</summary>
     public TimeSpan DisposeFlushTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

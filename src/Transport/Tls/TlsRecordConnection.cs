@@ -21,8 +21,12 @@ public sealed partial class TlsRecordConnection : StreamConnection
         pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, minimumSegmentSize: TlsRecordLimits.MaxPlaintext,
         useSynchronizationContext: false);
 
+    private static readonly PipeOptions InlinePlainPipeOptions = new(pool: PipeBufferPool.Connections,
+        pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, minimumSegmentSize: TlsRecordLimits.MaxPlaintext,
+        readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false);
+
     private readonly StreamConnection _inner;
-    private readonly Pipe _plainIn = new(PlainPipeOptions);
+    private readonly Pipe _plainIn;
     private readonly RecordWriter _output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly IRecordProtectorFactory _sealFactory;
@@ -51,6 +55,7 @@ public sealed partial class TlsRecordConnection : StreamConnection
         _isServer = isServer;
         _options = options ?? TlsRecordLayerOptions.Default;
         _options.Validate();
+        _plainIn = new Pipe(_options.InlineReader ? InlinePlainPipeOptions : PlainPipeOptions);
         _inner = inner;
         _tx = tx;
         _rx = rx;

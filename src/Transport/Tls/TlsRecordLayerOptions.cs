@@ -32,6 +32,13 @@ public sealed record TlsRecordLayerOptions
     /// <summary>Largest plaintext per record (≤ 2^14).</summary>
     public int MaxPlaintextPerRecord { get; init; } = TlsRecordLimits.MaxPlaintext;
 
+    /// <summary>
+    /// Runs the application's reader of the plaintext on the thread that opened the records, instead of handing it to
+    /// the thread pool: for a protocol loop that answers each burst inline (see
+    /// <see cref="Sockets.SocketConnectionOptions.InlineReaders"/>). The reader must not block.
+    /// </summary>
+    public bool InlineReader { get; init; }
+
     public void Validate()
     {
         if (KeyLimitRecords <= 0 || KeyLimitRecords > AesGcmRecordLimit)

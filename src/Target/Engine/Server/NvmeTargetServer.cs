@@ -46,6 +46,13 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
     public TargetRegistry Registry => _registry;
 
+    /// <summary>Socket buffering of accepted connections: in burst mode the socket's loops run inline with the queue's.</summary>
+    private SocketConnectionOptions SocketOptions => _registry.Limits.SendMode == QueueSendMode.Burst
+        ? BurstSocketOptions
+        : SocketConnectionOptions.Default;
+
+    private static readonly SocketConnectionOptions BurstSocketOptions = SocketConnectionOptions.Default with { InlineReaders = true };
+
     /// <summary>
     /// The TLS handshake for ports with TLS (null: TLS ports refuse every connection). The server owns it:
     /// <see cref="DisposeAsync"/> disposes it with the keys it holds.
@@ -76,7 +83,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     {
         var info = port.Info;
         var policy = port.Multipath;
-        var io = StreamListener.Bind(port.ListenEndPoint, policy, networkNamespace: port.NetworkNamespace, logger: _loggerFactory.CreateLogger<StreamListener>());
+        var io = StreamListener.Bind(port.ListenEndPoint, policy, networkNamespace: port.NetworkNamespace, options: SocketOptions, logger: _loggerFactory.CreateLogger<StreamListener>());
         if (port.ListenEndPoint.Port == 0)
         {
             info = info with { Port = io.LocalEndPoint.Port };
@@ -86,7 +93,7 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
         Start(io, info);
         if (port.DiscoveryEndPoint is { } d)
         {
-            var disc = StreamListener.Bind(d, policy, networkNamespace: port.NetworkNamespace, logger: _loggerFactory.CreateLogger<StreamListener>());
+            var disc = StreamListener.Bind(d, policy, networkNamespace: port.NetworkNamespace, options: SocketOptions, logger: _loggerFactory.CreateLogger<StreamListener>());
 
             // The discovery listener is not an I/O port: it is not listed in the discovery log.
             Start(disc, info with { IsDiscovery = true });

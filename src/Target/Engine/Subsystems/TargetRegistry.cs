@@ -86,6 +86,9 @@ public sealed record TargetLimits
 
     /// <summary>Highest controller id this target hands out (nvmet's cntlid_max), at most FFEFh.</summary>
     public ushort ControllerIdMax { get; init; } = 0xFFEF;
+
+    /// <summary>How queues send their answers (<see cref="Tcp.QueueSendMode"/>).</summary>
+    public Tcp.QueueSendMode SendMode { get; init; } = Tcp.QueueSendMode.Burst;
 }
 
 /// <summary>

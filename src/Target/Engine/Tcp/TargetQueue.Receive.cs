@@ -62,7 +62,7 @@ public sealed partial class TargetQueue
         _settings.HeaderDigest = icreq.HeaderDigest;
         _settings.DataDigest = icreq.DataDigest;
         EnterSetupPhase(SetupPhase.Connect);
-        _send.Writer.TryWrite(SendItem.IcResp(new IcRespPdu(0, 0, icreq.HeaderDigest, icreq.DataDigest, _registry.Limits.MaxH2CData)));
+        Post(SendItem.IcResp(new IcRespPdu(0, 0, icreq.HeaderDigest, icreq.DataDigest, _registry.Limits.MaxH2CData)));
     }
 
     /// <summary>A CapsuleCmd: take a slot, check the data pointer, read in-capsule data, hand the command on.</summary>
@@ -132,7 +132,7 @@ public sealed partial class TargetQueue
         {
             _slots.MarkDataPhase(ctx, _registry.Time.GetTimestamp());
             ctx.SetState(CommandState.AwaitingData);
-            _send.Writer.TryWrite(SendItem.R2T(ctx));
+            Post(SendItem.R2T(ctx));
             return;
         }
 
@@ -149,7 +149,7 @@ public sealed partial class TargetQueue
         }
 
         _slots.MarkDataPhase(ctx, _registry.Time.GetTimestamp());
-        if (ctx.TrySetState(CommandState.Receiving, CommandState.AwaitingData) && !_send.Writer.TryWrite(SendItem.R2T(ctx)))
+        if (ctx.TrySetState(CommandState.Receiving, CommandState.AwaitingData) && !Post(SendItem.R2T(ctx)))
         {
             _slots.Release(ctx); // the connection is closing
         }

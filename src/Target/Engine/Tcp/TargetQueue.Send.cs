@@ -52,40 +52,39 @@ public sealed partial class TargetQueue
     /// <summary>Bytes written before a flush (which waits when the peer does not read): bounds memory per connection.</summary>
     private const long MaxUnflushed = 1L << 20;
 
-    /// <summary>Drains the channel into the PDU writer and flushes once per burst.</summary>
+    /// <summary>Why writing answers stopped for good (0 while it goes on).</summary>
+    private enum SendEnd
+    {
+        None,
+
+        /// <summary>The queue's token fired (the Stop item, or a kick with the stop flag in burst mode).</summary>
+        Stopped,
+
+        /// <summary>A TermReq was written: close after its flush, send nothing more (reference §1.5).</summary>
+        CloseAfterTerm,
+
+        /// <summary>The connection's output is closed.</summary>
+        OutputClosed,
+    }
+
+    private int _sendEnd; // SendEnd, set once by the drain that met the end
+
+    /// <summary>The send task: waits for answers (loop mode) or kicks (burst mode) and drains them into the socket.</summary>
     private async Task SendLoopAsync(CancellationToken ct)
     {
-        var reader = _send.Reader;
-        var closeAfterFlush = false;
-        var stopped = false;
-        using var wake = SendLoopStop.PostOnCancel(_send.Writer, SendItem.Stop, ct);
+        using var wake = _burst
+            ? ct.UnsafeRegister(static state => ((TargetQueue)state!).StopBurstSending(), this)
+            : SendLoopStop.PostOnCancel(_send.Writer, SendItem.Stop, ct);
         try
         {
-            while (!closeAfterFlush && !stopped && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            if (_burst)
             {
-                // A batch stops at MaxUnflushed so the pipe, not this loop, decides how much waits for the peer.
-                while (!closeAfterFlush && _writer.UnflushedBytes < MaxUnflushed && reader.TryRead(out var item))
+                await BurstSendLoopAsync(ct).ConfigureAwait(false);
+            }
+            else
+            {
+                while (await _send.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && await DrainAsync(ct).ConfigureAwait(false) == SendEnd.None)
                 {
-                    if (item.Kind == SendKind.Stop)
-                    {
-                        stopped = true;
-                        break;
-                    }
-
-                    closeAfterFlush = WriteItem(item);
-                }
-
-                if (stopped)
-                {
-                    break;
-                }
-
-                FlushStarting(); // send-stall deadline (TargetQueue.Deadlines.cs)
-                var flush = await _writer.FlushAsync(ct).ConfigureAwait(false);
-                FlushDone();
-                if (flush.IsCompleted)
-                {
-                    break;
                 }
             }
         }
@@ -99,7 +98,7 @@ public sealed partial class TargetQueue
             await _abort.CancelAsync().ConfigureAwait(false);
         }
 
-        if (closeAfterFlush)
+        if ((SendEnd)Volatile.Read(ref _sendEnd) == SendEnd.CloseAfterTerm)
         {
             // After a TermReq nothing else is sent (reference §1.5): give the host a moment to read it, then close.
             await _connection.Output.CompleteAsync().ConfigureAwait(false);
@@ -107,13 +106,71 @@ public sealed partial class TargetQueue
         }
 
         // Drop what is left: those commands end with the connection (the host retries them on reconnect).
-        while (reader.TryRead(out var item))
+        while (_send.Reader.TryRead(out var item))
         {
             if (item.Context is { } ctx)
             {
                 _slots.Release(ctx);
             }
         }
+    }
+
+    /// <summary>
+    /// Writes the queued answers and flushes, in batches of at most <see cref="MaxUnflushed"/> bytes, until none is
+    /// left or the sending ends. The caller is the one writer (the send task, or in burst mode the holder of the write
+    /// lock). Allocates nothing unless a flush waits for the peer.
+    /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<SendEnd> DrainAsync(CancellationToken ct)
+    {
+        var reader = _send.Reader;
+        while (true)
+        {
+            var end = (SendEnd)Volatile.Read(ref _sendEnd);
+            if (end != SendEnd.None)
+            {
+                return end;
+            }
+
+            var wrote = false;
+            while (end == SendEnd.None && _writer.UnflushedBytes < MaxUnflushed && reader.TryRead(out var item))
+            {
+                if (item.Kind == SendKind.Stop)
+                {
+                    return EndSending(SendEnd.Stopped);
+                }
+
+                wrote = true;
+                if (WriteItem(item))
+                {
+                    end = SendEnd.CloseAfterTerm;
+                }
+            }
+
+            if (!wrote)
+            {
+                return SendEnd.None;
+            }
+
+            FlushStarting(); // send-stall deadline (TargetQueue.Deadlines.cs)
+            var flush = await _writer.FlushAsync(ct).ConfigureAwait(false);
+            FlushDone();
+            if (end != SendEnd.None)
+            {
+                return EndSending(end);
+            }
+
+            if (flush.IsCompleted)
+            {
+                return EndSending(SendEnd.OutputClosed);
+            }
+        }
+    }
+
+    private SendEnd EndSending(SendEnd end)
+    {
+        Interlocked.CompareExchange(ref _sendEnd, (int)end, (int)SendEnd.None);
+        return (SendEnd)Volatile.Read(ref _sendEnd);
     }
 
     /// <summary>Writes one item; returns true when the connection must close after this flush.</summary>
@@ -205,7 +262,7 @@ public sealed partial class TargetQueue
 
     void ICommandQueue.Send(CommandContext ctx)
     {
-        if (!_send.Writer.TryWrite(SendItem.Response(ctx)))
+        if (!Post(SendItem.Response(ctx)))
         {
             _slots.Release(ctx); // the connection is closing
         }

@@ -54,7 +54,8 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
             MaxInCapsuleData = registry.Limits.AdminInCapsuleDataSize,
             MaxH2CData = registry.Limits.MaxH2CData,
         };
-        _reader = new PduReader(connection.Input, PduRole.Controller, _settings);
+        _burst = registry.Limits.SendMode == QueueSendMode.Burst;
+        _reader = new PduReader(_burst ? new BurstEndReader(connection.Input, this) : connection.Input, PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings, connection);
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);
@@ -138,7 +139,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
         {
             EnterSetupPhase(null);
             StopDeadlineSweep();
-            _send.Writer.TryComplete();
+            CompleteSending();
             try
             {
                 await sendLoop.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
@@ -182,7 +183,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
         _terminated = true;
         Interlocked.Increment(ref _registry.Counters.TermReqsSent);
         Interlocked.Increment(ref _registry.Counters.TermReqsSentByFes[(int)fes & 7]);
-        _send.Writer.TryWrite(SendItem.Term(fes, fei, offendingHeader.ToArray()));
+        Post(SendItem.Term(fes, fei, offendingHeader.ToArray()));
     }
 
     private async Task CloseAsync()

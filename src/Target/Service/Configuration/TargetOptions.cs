@@ -38,6 +38,9 @@ public sealed record TargetOptions
 
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How queues send their answers: "burst" (the receive loop flushes each burst's answers inline) or "loop" (a send task per queue).</summary>
+    public Tcp.QueueSendMode SendMode { get; init; } = Tcp.QueueSendMode.Burst;
+
     /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>
     public TargetOptions Resolve()
     {

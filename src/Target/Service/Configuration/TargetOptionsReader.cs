@@ -52,6 +52,7 @@ internal sealed class TargetOptionsReader
             },
             Gateway = GatewayOptions.Read(target, _errors),
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
+            SendMode = Choice(target, "SendMode", defaults.SendMode, s_sendMode),
         };
     }
 
@@ -389,6 +390,9 @@ internal sealed class TargetOptionsReader
 
     internal static readonly (string Name, MultipathMode Value)[] s_multipath =
         [("preferred", MultipathMode.Preferred), ("required", MultipathMode.Required), ("disabled", MultipathMode.Disabled)];
+
+    internal static readonly (string Name, Tcp.QueueSendMode Value)[] s_sendMode =
+        [("burst", Tcp.QueueSendMode.Burst), ("loop", Tcp.QueueSendMode.Loop)];
 
     internal static readonly (string Name, TlsMode Value)[] s_tls =
         [("none", TlsMode.None), ("optional", TlsMode.Optional), ("required", TlsMode.Required)];

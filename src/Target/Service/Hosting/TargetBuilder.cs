@@ -37,6 +37,7 @@ public static partial class TargetBuilder
         FirmwareRevision = typeof(TargetBuilder).Assembly.GetName().Version?.ToString(2) ?? "1.0",
         ControllerIdMin = options.Gateway?.ControllerIdRange.Min ?? 1,
         ControllerIdMax = options.Gateway?.ControllerIdRange.Max ?? 0xFFEF,
+        SendMode = options.SendMode,
     };
 
     public static TargetRegistry BuildRegistry(TargetOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)

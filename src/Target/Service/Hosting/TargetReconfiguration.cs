@@ -231,6 +231,11 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
             Log.RestartRequired(logger, "Target:Limits");
         }
 
+        if (previous.SendMode != next.SendMode)
+        {
+            Log.RestartRequired(logger, "Target:SendMode");
+        }
+
         if (previous.KeepAlive != next.KeepAlive)
         {
             Log.RestartRequired(logger, "Target:KeepAlive");

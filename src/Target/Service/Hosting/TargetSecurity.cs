@@ -43,6 +43,7 @@ public static partial class TargetSecurity
             {
                 KeyLimitPolicy = ToPolicy(options.Tls.KeyUpdate),
                 KeyLimitRecords = options.Tls.KeyLimitRecords ?? TlsRecordLayerOptions.Default.KeyLimitRecords,
+                InlineReader = options.SendMode == Tcp.QueueSendMode.Burst,
             },
         };
         if (tls.KeyLogPath is not null)

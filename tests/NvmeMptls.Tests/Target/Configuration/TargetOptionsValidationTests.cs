@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using NvmeMptls.Target.Configuration;
+using NvmeMptls.Target.Hosting;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.Transport.Nvme;
 using static NvmeMptls.Tests.Target.Configuration.ConfigurationTestKit;
 
@@ -69,6 +71,20 @@ public class TargetOptionsValidationTests
     public void Validation_UnknownBacking_ListsAcceptedValues()
     {
         Assert.That(ErrorsWith(($"{Ns0}:Backing", "tape")), Does.Contain($"{Ns0}:Backing: must be one of memory, file, block, rbd (was 'tape')"));
+    }
+
+    [Test]
+    public void Validation_UnknownSendMode_ListsAcceptedValues()
+    {
+        Assert.That(ErrorsWith(("Target:SendMode", "reactor")), Does.Contain("Target:SendMode: must be one of burst, loop (was 'reactor')"));
+    }
+
+    [TestCase(null, QueueSendMode.Burst)]
+    [TestCase("loop", QueueSendMode.Loop)]
+    [TestCase("Burst", QueueSendMode.Burst)]
+    public void SendMode_IsReadAndReachesTheEngine(string? value, QueueSendMode expected)
+    {
+        Assert.That(TargetBuilder.ToLimits(Load([.. s_subsystem, ("Target:SendMode", value)])).SendMode, Is.EqualTo(expected));
     }
 
     [TestCase("file")]

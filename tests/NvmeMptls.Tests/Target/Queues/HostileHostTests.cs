@@ -1,3 +1,5 @@
+using NvmeMptls.Target.Tcp;
+using NvmeMptls.Target.Subsystems;
 using System.Buffers.Binary;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
@@ -9,15 +11,19 @@ namespace NvmeMptls.Tests.Target.Queues;
 /// A hostile host sends each class of malformed PDU: the target answers with a C2HTermReq carrying the right FES,
 /// the offset of the bad field and the offending header, closes that connection, and keeps serving the others.
 /// </summary>
-public sealed class HostileHostTests
+[TestFixture(QueueSendMode.Burst)]
+[TestFixture(QueueSendMode.Loop)]
+public sealed class HostileHostTests(QueueSendMode mode)
 {
+    private TargetLimits Limits(TargetLimits? limits = null) => (limits ?? new TargetLimits()) with { SendMode = mode };
+
     private InMemoryTarget _target = null!;
     private RawNvmeHost _bystander = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _target = new InMemoryTarget();
+        _target = new InMemoryTarget(Limits());
         _bystander = _target.Connect();
         await _bystander.BringUpAdminAsync(InMemoryTarget.SubsystemNqn);
     }

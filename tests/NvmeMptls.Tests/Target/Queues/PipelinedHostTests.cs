@@ -1,3 +1,5 @@
+using NvmeMptls.Target.Tcp;
+using NvmeMptls.Target.Subsystems;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
 
@@ -7,8 +9,12 @@ namespace NvmeMptls.Tests.Target.Queues;
 /// The queue engine with several commands outstanding at once (the fake host's pipelined side, which the
 /// service tests drive over TCP): an AER held while other commands complete, concurrent writes and reads.
 /// </summary>
-public sealed class PipelinedHostTests
+[TestFixture(QueueSendMode.Burst)]
+[TestFixture(QueueSendMode.Loop)]
+public sealed class PipelinedHostTests(QueueSendMode mode)
 {
+    private TargetLimits Limits(TargetLimits? limits = null) => (limits ?? new TargetLimits()) with { SendMode = mode };
+
     private InMemoryTarget _target = null!;
     private RawNvmeHost _admin = null!;
     private RawNvmeHost _io = null!;
@@ -16,7 +22,7 @@ public sealed class PipelinedHostTests
     [SetUp]
     public async Task SetUp()
     {
-        _target = new InMemoryTarget();
+        _target = new InMemoryTarget(Limits());
         _admin = _target.Connect();
         await _admin.BringUpAdminAsync(InMemoryTarget.SubsystemNqn);
         Assert.That((await _admin.SetFeatureAsync(FeatureIds.NumberOfQueues, 0)).Status.IsSuccess, Is.True);

@@ -1,3 +1,4 @@
+using NvmeMptls.Target.Tcp;
 using System.Buffers.Binary;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.TestKit;
@@ -6,8 +7,12 @@ using NvmeMptls.Transport.Nvme;
 namespace NvmeMptls.Tests.Target.Queues;
 
 /// <summary>The target's queue engine driven over in-memory pipes.</summary>
-public sealed class TargetQueueTests
+[TestFixture(QueueSendMode.Burst)]
+[TestFixture(QueueSendMode.Loop)]
+public sealed class TargetQueueTests(QueueSendMode mode)
 {
+    private TargetLimits Limits(TargetLimits? limits = null) => (limits ?? new TargetLimits()) with { SendMode = mode };
+
     internal static async Task<(RawNvmeHost Admin, RawNvmeHost Io)> ConnectAsync(InMemoryTarget target, bool hd = false, bool dd = false, byte hpda = 0)
     {
         var admin = target.Connect();
@@ -24,7 +29,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task IdentifyController_AfterBringUp_DescribesSubsystem()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var admin = target.Connect();
         await admin.BringUpAdminAsync(InMemoryTarget.SubsystemNqn);
         var page = new byte[4096];
@@ -48,7 +53,7 @@ public sealed class TargetQueueTests
     [TestCase(true, true, (byte)7)]
     public async Task WriteThenRead_InCapsuleAndR2T_ReturnsSameData(bool hd, bool dd, byte hpda)
     {
-        await using var target = new InMemoryTarget(new TargetLimits { MaxH2CData = 16384 });
+        await using var target = new InMemoryTarget(Limits(new TargetLimits { MaxH2CData = 16384 }));
         var (_, io) = await ConnectAsync(target, hd, dd, hpda);
         var rng = new Random(3);
         foreach (var size in new[] { 512, 4096, 16384, 65536, 1 << 20 })
@@ -69,7 +74,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task Read_InactiveNamespace_ReturnsInvalidNamespaceWithDnr()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var r = await io.ExecuteAsync(io.Command(IoOpcodes.Read, 7, 0, 0, 0, 512), default, new byte[512]);
         Assert.That(r.Status, Is.EqualTo(NvmeStatus.Make(0, 0x0B, dnr: true)));
@@ -78,7 +83,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task Read_BeyondLastBlock_ReturnsLbaOutOfRangeWithDnr()
     {
-        await using var target = new InMemoryTarget(namespaceBytes: 1 << 20);
+        await using var target = new InMemoryTarget(Limits(), namespaceBytes: 1 << 20);
         var (_, io) = await ConnectAsync(target);
         var r = await io.ExecuteAsync(io.Command(IoOpcodes.Read, 1, 2047, 0, 1, 1024), default, new byte[1024]);
         Assert.That(r.Status, Is.EqualTo(NvmeStatus.Make(0, 0x80, dnr: true)));
@@ -89,7 +94,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task UnknownIoOpcode_ReturnsInvalidOpcodeWithDnr()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var r = await io.ExecuteAsync(io.Command(0x7E, 1), default, null);
         Assert.That(r.Status, Is.EqualTo(NvmeStatus.Make(0, 0x01, dnr: true)));
@@ -98,7 +103,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task TransferLengthDisagreeingWithNlb_ReturnsSglDataLengthInvalid()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var r = await io.ExecuteAsync(io.Command(IoOpcodes.Read, 1, 0, 0, 0, 4096), default, new byte[4096]);
         Assert.That(r.Status, Is.EqualTo(NvmeStatus.Make(0, 0x0F, dnr: true)));
@@ -107,7 +112,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task UnsupportedSglType_ReturnsSglDescriptorTypeInvalid()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var cmd = io.Command(IoOpcodes.Read, 1, 0, 0, 0, 512);
         cmd.SglIdentifier = 0x20;
@@ -118,7 +123,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task CommandBeforeConnect_ReturnsCommandSequenceError()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var host = target.Connect();
         await host.InitializeAsync();
         var r = await host.ExecuteAsync(host.Command(AdminOpcodes.Identify, cdw10: 1, length: 4096), default, new byte[4096]);
@@ -128,7 +133,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task Connect_UnknownSubsystem_ReturnsInvalidParametersPointingAtSubNqn()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var host = target.Connect();
         await host.InitializeAsync();
         var r = await host.ConnectAsync("nqn.2026-01.io.nvmemptls:nope", 0, 31);
@@ -139,7 +144,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task Connect_HostNotAllowed_ReturnsInvalidHost()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         target.Subsystem.Access = new HostAccess(false, new HashSet<string> { "nqn.2014-08.org.nvmexpress:uuid:someone-else" });
         var host = target.Connect();
         await host.InitializeAsync();
@@ -150,7 +155,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task IoConnect_QidBeyondGranted_ReturnsInvalidParametersAtQid()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (admin, _) = await ConnectAsync(target);
         var extra = target.Connect();
         await extra.InitializeAsync();
@@ -162,7 +167,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task IoConnect_DuplicateQid_ReturnsCommandSequenceError()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (admin, _) = await ConnectAsync(target);
         var dup = target.Connect();
         await dup.InitializeAsync();
@@ -173,7 +178,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task IdentifyNamespace_InactiveNsid_ReturnsZeroesWithSuccess()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (admin, _) = await ConnectAsync(target);
         var page = new byte[4096];
         page.AsSpan().Fill(0xAA);
@@ -185,7 +190,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task WriteZeroesAndDeallocate_ReadBackZeroes()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var data = Enumerable.Repeat((byte)0x5A, 8192).ToArray();
         Assert.That((await io.ExecuteAsync(io.Command(IoOpcodes.Write, 1, 100, 0, 15), data, null)).Status.IsSuccess, Is.True);
@@ -202,7 +207,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task Compare_Mismatch_ReturnsCompareFailure()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (_, io) = await ConnectAsync(target);
         var data = Enumerable.Repeat((byte)1, 512).ToArray();
         await io.ExecuteAsync(io.Command(IoOpcodes.Write, 1, 0, 0, 0), data, null);
@@ -214,7 +219,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task NamespaceAdded_RaisesAerAndChangedNamespaceLogListsIt()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var (admin, _) = await ConnectAsync(target);
         Assert.That((await admin.ExecuteAsync(admin.Command(AdminOpcodes.SetFeatures, cdw10: FeatureIds.AsyncEventConfig, cdw11: 1u << 8), default, null)).Status.IsSuccess, Is.True);
         var aer = admin.ExecuteAsync(admin.Command(AdminOpcodes.AsyncEventRequest), default, null);
@@ -233,7 +238,7 @@ public sealed class TargetQueueTests
     [Test]
     public async Task DiscoveryLog_WithOffsetAndLength_ReturnsHeaderThenEntries()
     {
-        await using var target = new InMemoryTarget();
+        await using var target = new InMemoryTarget(Limits());
         var host = target.Connect();
         await host.InitializeAsync();
         Assert.That((await host.ConnectAsync(WellKnownNqns.Discovery, 0, 31)).Status.IsSuccess, Is.True);

@@ -71,6 +71,26 @@ public sealed class BurstEndReaderTests
     }
 
     [Test]
+    public async Task BurstBoundReached_EndsTheBurstThoughBytesWait_AndReturnsThemAtOnce()
+    {
+        var pipe = new Pipe();
+        var burst = new Recorder();
+        var reader = new BurstEndReader(pipe.Reader, burst, maxBurstBytes: 100);
+        await pipe.Writer.WriteAsync(new byte[250]);
+        var first = await reader.ReadAsync();
+        burst.Events.Clear();
+        reader.AdvanceTo(first.Buffer.GetPosition(60));
+        var second = await reader.ReadAsync();
+        Assert.That(burst.Events, Is.Empty, "60 of 100 bytes: the burst goes on");
+        reader.AdvanceTo(second.Buffer.GetPosition(60));
+
+        var third = reader.ReadAsync();
+        Assert.That(third.IsCompleted, Is.True, "the bytes are here: no wait");
+        Assert.That((await third).Buffer.Length, Is.EqualTo(130));
+        Assert.That(burst.Events, Is.EqualTo(new[] { "end", "start" }), "120 bytes used: the burst ends although more wait");
+    }
+
+    [Test]
     public async Task PartialPduExamined_EndsTheBurst_AndTheReadReturnsOldAndNewBytes()
     {
         var pipe = new Pipe();

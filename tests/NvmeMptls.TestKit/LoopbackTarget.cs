@@ -29,6 +29,15 @@ public sealed class LoopbackTarget : IAsyncDisposable
     public int Port { get; }
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
+    /// <summary>Client options for this target's subsystem over plain TCP on 127.0.0.1; callers add queues, digests, TLS.</summary>
+    public NvmeMptls.Initiator.NvmeControllerOptions ClientOptions => NvmeMptls.Initiator.NvmeControllerOptions.Default with
+    {
+        TargetAddress = "127.0.0.1",
+        TargetPort = Port,
+        SubsystemNqn = SubsystemNqn,
+        Multipath = NvmeMptls.Initiator.NvmeMultipathPolicy.Disabled,
+    };
+
     public static LoopbackTarget Start(long namespaceBytes = 256L << 20, int namespaces = 1, TargetLimits? limits = null,
         MultipathMode multipath = MultipathMode.Preferred, TlsMode tls = TlsMode.None, ConnectionSecurity? security = null,
         ILoggerFactory? loggerFactory = null, string address = "127.0.0.1",

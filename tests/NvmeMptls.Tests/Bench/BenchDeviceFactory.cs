@@ -74,15 +74,7 @@ public sealed class BenchDevices
     {
         var target = LoopbackTarget.Start(size, backing: backing);
         s_live.Add(target);
-        var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
-        {
-            TargetAddress = "127.0.0.1",
-            TargetPort = target.Port,
-            SubsystemNqn = LoopbackTarget.SubsystemNqn,
-            IoQueueCount = 2,
-            QueueSize = 64,
-            Multipath = NvmeMultipathPolicy.Disabled,
-        });
+        var controller = await NvmeController.ConnectAsync(target.ClientOptions with { IoQueueCount = 2, QueueSize = 64 });
         s_live.Add(controller);
         return await controller.OpenNamespaceAsync(1);
     }

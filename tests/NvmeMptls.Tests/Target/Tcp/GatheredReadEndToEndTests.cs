@@ -19,14 +19,10 @@ public sealed class GatheredReadEndToEndTests
     public async Task ManyConcurrentReadsRacingWrites_EveryBlockWholeAndItsOwn([Values(false, true)] bool digests)
     {
         await using var target = LoopbackTarget.Start(Size);
-        await using var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
+        await using var controller = await NvmeController.ConnectAsync(target.ClientOptions with
         {
-            TargetAddress = "127.0.0.1",
-            TargetPort = target.Port,
-            SubsystemNqn = LoopbackTarget.SubsystemNqn,
             IoQueueCount = 2,
             QueueSize = 64,
-            Multipath = NvmeMultipathPolicy.Disabled,
             HeaderDigest = digests,
             DataDigest = digests,
         });

@@ -24,14 +24,10 @@ public sealed class SendModeEndToEndTests
         [Values(QueueSendMode.Burst, QueueSendMode.Loop)] QueueSendMode mode, [Values(1, 32)] int depth, [Values(false, true)] bool digests)
     {
         await using var target = LoopbackTarget.Start(Size, limits: new TargetLimits { SendMode = mode }, backing: bytes => new JitterDevice(bytes));
-        await using var controller = await NvmeController.ConnectAsync(NvmeControllerOptions.Default with
+        await using var controller = await NvmeController.ConnectAsync(target.ClientOptions with
         {
-            TargetAddress = "127.0.0.1",
-            TargetPort = target.Port,
-            SubsystemNqn = LoopbackTarget.SubsystemNqn,
             IoQueueCount = 1,
             QueueSize = 64,
-            Multipath = NvmeMultipathPolicy.Disabled,
             HeaderDigest = digests,
             DataDigest = digests,
         });

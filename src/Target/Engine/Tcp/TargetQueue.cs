@@ -29,7 +29,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
     private readonly PduSettings _settings;
     private readonly PduReader _reader;
     private readonly PduWriter _writer;
-    private readonly Channel<SendItem> _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly Channel<SendItem> _send;
     private readonly CancellationTokenSource _abort = new();
     private readonly CommandExecutor _commands;
     private readonly CommandSlots _slots;
@@ -55,6 +55,11 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
             MaxH2CData = registry.Limits.MaxH2CData,
         };
         _burst = registry.Limits.SendMode == QueueSendMode.Burst;
+
+        // In burst mode two threads read the channel in turn (the receive loop and the send task, whichever holds _writing),
+        // the queue is counted without holding it, and the send task's last sweep may overlap a drain handed over to it:
+        // that needs the multi-reader channel, whose queue any thread may read and count.
+        _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = !_burst, AllowSynchronousContinuations = false });
         _reader = new PduReader(_burst ? new BurstEndReader(connection.Input, this) : connection.Input, PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings, connection);
         _commands = new CommandExecutor(this, registry, logger);

@@ -1,8 +1,9 @@
-using NvmeMptls.Target.Tcp;
 using System.Buffers.Binary;
 using NvmeMptls.Target.Subsystems;
+using NvmeMptls.Target.Tcp;
 using NvmeMptls.TestKit;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Pdu;
 
 namespace NvmeMptls.Tests.Target.Queues;
 
@@ -260,5 +261,58 @@ public sealed class TargetQueueTests(QueueSendMode mode)
             Assert.That(e.TransportServiceId, Is.EqualTo("4420"));
             Assert.That(e.TransportAddress, Is.EqualTo("127.0.0.1"));
         });
+    }
+
+    /// <summary>
+    /// A host that writes all its commands before it reads anything: 40 reads of 128 KiB (5 MiB of answers; the
+    /// target's output pipe takes 1 MiB before its flush waits), then 80 writes with 16 KiB in the capsule (1.3 MB, more
+    /// than the host's own pipe takes before its flush waits for the target to read). The target must read on while its
+    /// answers wait for the host, or both sides wait for each other.
+    /// </summary>
+    [Test]
+    public async Task HostWritesEverythingBeforeReading_TargetReadsOnAndAnswersAll()
+    {
+        await using var target = new InMemoryTarget(Limits(), namespaceBytes: 64L << 20);
+        var (admin, io) = await ConnectAsync(target);
+        const int Reads = 40;
+        const int Writes = 80;
+        var data = new byte[16384];
+        for (var i = 0; i < Reads + Writes; i++)
+        {
+            var read = i < Reads;
+            var length = read ? 128 * 1024 : data.Length;
+            var cmd = io.Command(read ? IoOpcodes.Read : IoOpcodes.Write, 1, cdw10: (uint)(i * 256), cdw12: (uint)(length / 512 - 1), length: (uint)length);
+            cmd.CommandId = (ushort)(i + 1);
+            if (!read)
+            {
+                cmd.SglIdentifier = SglDescriptor.InCapsuleIdentifier;
+            }
+
+            io.Writer.WriteCapsuleCmd(cmd, read ? default : data);
+        }
+
+        await io.Writer.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var answered = new HashSet<ushort>();
+        var sink = new byte[128 * 1024];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (answered.Count < Reads + Writes && await io.Reader.ReadHeaderAsync(deadline.Token))
+        {
+            if (io.Reader.Common.Type == PduType.C2HData)
+            {
+                var pdu = C2HDataPdu.Read(io.Reader.Header);
+                Assert.That(await io.Reader.ReadDataAsync(sink.AsMemory(0, (int)pdu.DataLength), deadline.Token), Is.True);
+                continue;
+            }
+
+            Assert.That(io.Reader.Common.Type, Is.EqualTo(PduType.CapsuleResp));
+            var cqe = CapsuleRespPdu.ReadCompletion(io.Reader.Header);
+            Assert.That(cqe.Status.IsSuccess, Is.True, $"command {cqe.CommandId}: {cqe.Status}");
+            Assert.That(answered.Add(cqe.CommandId), Is.True, $"command {cqe.CommandId} answered twice");
+        }
+
+        Assert.That(answered, Has.Count.EqualTo(Reads + Writes));
+        await io.DisposeAsync();
+        await admin.DisposeAsync();
     }
 }

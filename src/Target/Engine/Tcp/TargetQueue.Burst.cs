@@ -176,18 +176,13 @@ public sealed partial class TargetQueue : IReceiveBurst
             ReleaseWriter();
         }
 
-        AfterBurstDrain(end);
+        if (end != SendEnd.None)
+        {
+            Kick(); // the drain met the end of sending: the send task finishes it (closes after a TermReq)
+        }
+
         return default;
     }
 
     void IReceiveBurst.OnBurstStart() => Volatile.Write(ref _receiving, 1);
-
-    /// <summary>The receive loop's drain met the end of sending: the send task finishes it (closes after a TermReq).</summary>
-    private void AfterBurstDrain(SendEnd end)
-    {
-        if (end != SendEnd.None)
-        {
-            Kick();
-        }
-    }
 }

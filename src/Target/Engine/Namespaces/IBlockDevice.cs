@@ -3,7 +3,10 @@ namespace NvmeMptls.Target.Namespaces;
 /// <summary>
 /// The storage behind one namespace: a file, a block device or memory. Offsets and lengths are in bytes and
 /// are always multiples of <see cref="LogicalBlockSize"/>; the caller has range-checked them.
-/// Implementations are safe for concurrent calls on disjoint ranges and never allocate per call.
+/// Implementations are safe for concurrent calls and never allocate per call. Hosts may overlap commands; the
+/// namespace reports AWUN = 0, so a block read while a racing write or deallocate changes it must come back all old or all
+/// new: memory enforces this itself (a seqlock per stripe), files and block devices get it from the kernel's page or
+/// sector writes, RBD from RADOS's atomic object writes.
 /// </summary>
 public interface IBlockDevice : IAsyncDisposable
 {

@@ -3,18 +3,29 @@ namespace NvmeMptls.Target.Namespaces;
 /// <summary>
 /// A sparse in-memory namespace. Storage is split into fixed-size chunks that are allocated on the first write
 /// that touches them; a chunk never written reads as zeroes, and deallocate / write-zeroes that cover a whole
-/// chunk give it back. There is no lock on the data path: a chunk slot is published with a compare-exchange,
-/// and callers guarantee that concurrent requests touch disjoint ranges, so a chunk being released can never be
-/// in use by another request at the same moment.
+/// chunk give it back.
+/// <para>
+/// Hosts may send overlapping commands at once, and the namespace reports AWUN = 0 (one logical block written
+/// atomically, NVMe base spec "Atomic Operations"): a read racing a write of the same block must see it all old or
+/// all new, and two racing writes must leave one of them whole. Each stripe of <see cref="StripeSize"/> bytes has a
+/// sequence word: a writer (write, zeroing, deallocate) makes it odd with a compare-exchange, copies, and makes it
+/// even again, so writers of one stripe take turns; a reader copies without a lock and copies again if the word was
+/// odd or changed meanwhile (a seqlock). Blocks never straddle stripes, so every block is copied whole.
+/// </para>
 /// </summary>
 public sealed class MemoryBlockDevice : IBlockDevice
 {
     /// <summary>1 MiB: large enough that the chunk table stays small (1024 slots per GiB), small enough to stay sparse.</summary>
     public const int DefaultChunkSize = 1 << 20;
 
+    /// <summary>64 KiB, or the chunk if smaller: a 128 KiB read waits for, or retries after, a racing write of at most 64 KiB of it.</summary>
+    public const int MaxStripeSize = 64 * 1024;
+
     private readonly byte[]?[] _chunks;
+    private readonly int[] _stripes;
     private readonly int _chunkShift;
     private readonly int _chunkMask;
+    private readonly int _stripeShift;
     private long _allocatedChunks;
     private bool _disposed;
 
@@ -47,6 +58,15 @@ public sealed class MemoryBlockDevice : IBlockDevice
         _chunkShift = System.Numerics.BitOperations.Log2((uint)chunkSize);
         _chunkMask = chunkSize - 1;
         _chunks = new byte[]?[chunkCount];
+        StripeSize = Math.Min(chunkSize, MaxStripeSize);
+        _stripeShift = System.Numerics.BitOperations.Log2((uint)StripeSize);
+        long stripeCount = (sizeBytes + StripeSize - 1) / StripeSize;
+        if (stripeCount > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes, "too large for the stripe table");
+        }
+
+        _stripes = new int[stripeCount];
     }
 
     public string Kind => "memory";
@@ -62,6 +82,9 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
     public int ChunkSize { get; }
 
+    /// <summary>The unit of the write turn and the read retry: a power of two, a multiple of the block size, within one chunk.</summary>
+    public int StripeSize { get; }
+
     /// <summary>Chunks currently backed by memory.</summary>
     public long AllocatedChunks => Interlocked.Read(ref _allocatedChunks);
 
@@ -75,19 +98,8 @@ public sealed class MemoryBlockDevice : IBlockDevice
         Span<byte> span = destination.Span;
         while (!span.IsEmpty)
         {
-            int index = (int)(offset >> _chunkShift);
-            int within = (int)(offset & _chunkMask);
-            int count = Math.Min(span.Length, ChunkLength(index) - within);
-            byte[]? chunk = Volatile.Read(ref _chunks[index]);
-            if (chunk is null)
-            {
-                span[..count].Clear();
-            }
-            else
-            {
-                chunk.AsSpan(within, count).CopyTo(span);
-            }
-
+            int count = Math.Min(span.Length, SegmentLength(offset));
+            ReadStripe(offset, span[..count]);
             span = span[count..];
             offset += count;
         }
@@ -102,10 +114,11 @@ public sealed class MemoryBlockDevice : IBlockDevice
         ReadOnlySpan<byte> span = source.Span;
         while (!span.IsEmpty)
         {
-            int index = (int)(offset >> _chunkShift);
-            int within = (int)(offset & _chunkMask);
-            int count = Math.Min(span.Length, ChunkLength(index) - within);
-            span[..count].CopyTo(GetOrAllocateChunk(index).AsSpan(within, count));
+            int count = Math.Min(span.Length, SegmentLength(offset));
+            ref int stripe = ref _stripes[offset >> _stripeShift];
+            int sequence = EnterWriter(ref stripe);
+            span[..count].CopyTo(GetOrAllocateChunk((int)(offset >> _chunkShift)).AsSpan((int)(offset & _chunkMask), count));
+            LeaveWriter(ref stripe, sequence);
             span = span[count..];
             offset += count;
         }
@@ -139,15 +152,11 @@ public sealed class MemoryBlockDevice : IBlockDevice
             int count = (int)Math.Min(end - offset, chunkLength - within);
             if (within == 0 && count == chunkLength)
             {
-                if (Interlocked.Exchange(ref _chunks[index], null) is not null)
-                {
-                    Interlocked.Decrement(ref _allocatedChunks);
-                }
+                ReleaseChunk(index, offset, chunkLength);
             }
             else
             {
-                byte[]? chunk = Volatile.Read(ref _chunks[index]);
-                chunk?.AsSpan(within, count).Clear();
+                ClearWithinChunk(offset, count);
             }
 
             offset += count;
@@ -168,6 +177,105 @@ public sealed class MemoryBlockDevice : IBlockDevice
     {
         long start = (long)index << _chunkShift;
         return (int)Math.Min(ChunkSize, SizeBytes - start);
+    }
+
+    /// <summary>Bytes from <paramref name="offset"/> to the end of its stripe (stripes never cross a chunk or the end).</summary>
+    private int SegmentLength(long offset)
+    {
+        long stripeEnd = Math.Min(((offset >> _stripeShift) + 1) << _stripeShift, SizeBytes);
+        return (int)(stripeEnd - offset);
+    }
+
+    /// <summary>Copies one stripe's segment out, again if a writer held or took the stripe meanwhile.</summary>
+    private void ReadStripe(long offset, Span<byte> destination)
+    {
+        ref int stripe = ref _stripes[offset >> _stripeShift];
+        int index = (int)(offset >> _chunkShift);
+        int within = (int)(offset & _chunkMask);
+        var spin = default(SpinWait);
+        while (true)
+        {
+            int before = Volatile.Read(ref stripe);
+            if ((before & 1) == 0)
+            {
+                byte[]? chunk = Volatile.Read(ref _chunks[index]);
+                if (chunk is null)
+                {
+                    destination.Clear();
+                }
+                else
+                {
+                    chunk.AsSpan(within, destination.Length).CopyTo(destination);
+                }
+
+                // The copy's loads must be done before the second look at the word.
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref stripe) == before)
+                {
+                    return;
+                }
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Takes the stripe's write turn: from an even sequence to the next odd one. Returns the odd value.</summary>
+    private static int EnterWriter(ref int stripe)
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            int current = Volatile.Read(ref stripe);
+            if ((current & 1) == 0 && Interlocked.CompareExchange(ref stripe, current + 1, current) == current)
+            {
+                return current + 1;
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Ends the write turn: the next even sequence, published after the copy's stores.</summary>
+    private static void LeaveWriter(ref int stripe, int odd) => Volatile.Write(ref stripe, odd + 1);
+
+    private void ClearWithinChunk(long offset, int count)
+    {
+        while (count > 0)
+        {
+            int segment = Math.Min(count, SegmentLength(offset));
+            ref int stripe = ref _stripes[offset >> _stripeShift];
+            int sequence = EnterWriter(ref stripe);
+            Volatile.Read(ref _chunks[offset >> _chunkShift])?.AsSpan((int)(offset & _chunkMask), segment).Clear();
+            LeaveWriter(ref stripe, sequence);
+            offset += segment;
+            count -= segment;
+        }
+    }
+
+    /// <summary>
+    /// Drops a whole chunk holding every one of its stripes (taken in ascending order, as nothing else holds two), so no
+    /// writer can be copying into the array being dropped and no reader keeps a copy taken from it.
+    /// </summary>
+    private void ReleaseChunk(int index, long offset, int chunkLength)
+    {
+        int first = (int)(offset >> _stripeShift);
+        int last = (int)((offset + chunkLength - 1) >> _stripeShift);
+        for (int s = first; s <= last; s++)
+        {
+            EnterWriter(ref _stripes[s]);
+        }
+
+        if (Interlocked.Exchange(ref _chunks[index], null) is not null)
+        {
+            Interlocked.Decrement(ref _allocatedChunks);
+        }
+
+        for (int s = first; s <= last; s++)
+        {
+            // Every sequence here is odd: held by this call.
+            Volatile.Write(ref _stripes[s], _stripes[s] + 1);
+        }
     }
 
     private byte[] GetOrAllocateChunk(int index)

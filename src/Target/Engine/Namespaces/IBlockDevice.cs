@@ -5,8 +5,9 @@ namespace NvmeMptls.Target.Namespaces;
 /// are always multiples of <see cref="LogicalBlockSize"/>; the caller has range-checked them.
 /// Implementations are safe for concurrent calls and never allocate per call. Hosts may overlap commands; the
 /// namespace reports AWUN = 0, so a block read while a racing write or deallocate changes it must come back all old or all
-/// new: memory enforces this itself (a seqlock per stripe), files and block devices get it from the kernel's page or
-/// sector writes, RBD from RADOS's atomic object writes.
+/// new. Memory enforces this itself (a seqlock per stripe). Files and block devices give what the kernel gives: a
+/// device's sector writes are atomic, but Linux does not lock a page-cache page between a buffered read and a racing
+/// write of it. RBD writes within one RADOS object are atomic.
 /// </summary>
 public interface IBlockDevice : IAsyncDisposable
 {

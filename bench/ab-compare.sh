@@ -9,6 +9,7 @@
 #   cells: comma list of randread:4k:32, read:128k:16, ... (default both)
 #   AB_ENV_A / AB_ENV_B (optional): VAR=VALUE pairs set for side A's / B's target and load generator, so one build can be
 #   compared with itself under two settings (DIR_A = DIR_B). AB_TARGET_ENV_x / AB_INIT_ENV_x: the same, for the target only / the load generator only.
+#   AB_INIT_ARGS_A / AB_INIT_ARGS_B (optional): extra arguments of the measured bench run, e.g. "--completions pool".
 # Prints one line per run and a min/median/max summary of B/A ratios.
 set -euo pipefail
 A=$1; B=$2; RUNS=${3:-3}; SECS=${4:-5}; CARRIERS=${5:-tcp,tls/tcp}; CELLS=${6:-randread:4k:32,read:128k:16}
@@ -22,7 +23,7 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 run_one() { # dir carrier rw bs qd envs -> "iops mibs cpu_us_per_io"
   local dir=$1 carrier=$2 rw=$3 bs=$4 qd=$5
-  local -a envs tenvs ienvs; read -ra envs <<<"${6:-}"; read -ra tenvs <<<"${7:-}"; read -ra ienvs <<<"${8:-}"
+  local -a envs tenvs ienvs iargs; read -ra envs <<<"${6:-}"; read -ra tenvs <<<"${7:-}"; read -ra ienvs <<<"${8:-}"; read -ra iargs <<<"${9:-}"
   local port=$((20000 + RANDOM % 20000)) mp=disabled tlsargs=() ctls=()
   [[ $carrier == *mptcp ]] && mp=required
   [[ $carrier == tls/* ]] && tlsargs=(--tls required --tls-key "$KEY") && ctls=(--tls --tls-key "$KEY")
@@ -38,7 +39,7 @@ run_one() { # dir carrier rw bs qd envs -> "iops mibs cpu_us_per_io"
     --name fill --rw write --bs 128k --iodepth 16 --size 1GiB --output-format json >/dev/null
   local t0; t0=$(cpu_ticks $pid)
   local json; json=$(env "${envs[@]}" "${ienvs[@]}" taskset -c 1 dotnet "$dir/cli/nvme-mptls.dll" bench -a 127.0.0.1 -s "$port" -n "$nqn" --multipath "$mp" "${ctls[@]}" \
-    --name cell --rw "$rw" --bs "$bs" --iodepth "$qd" --size 1GiB --ramp_time 1 --runtime "$SECS" --time_based --output-format json)
+    --name cell --rw "$rw" --bs "$bs" --iodepth "$qd" --size 1GiB --ramp_time 1 --runtime "$SECS" --time_based --output-format json "${iargs[@]}")
   local t1; t1=$(cpu_ticks $pid)
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local iops mibs err
@@ -55,9 +56,9 @@ for run in $(seq "$RUNS"); do
     for cell in "${cells[@]}"; do
       IFS=: read -r rw bs qd <<<"$cell"
       for side in A B; do
-        dir=$A; envs=${AB_ENV_A:-}; tenvs=${AB_TARGET_ENV_A:-}; ienvs=${AB_INIT_ENV_A:-}
-        [[ $side == B ]] && dir=$B && envs=${AB_ENV_B:-} && tenvs=${AB_TARGET_ENV_B:-} && ienvs=${AB_INIT_ENV_B:-}
-        r=$(run_one "$dir" "$carrier" "$rw" "$bs" "$qd" "$envs" "$tenvs" "$ienvs")
+        dir=$A; envs=${AB_ENV_A:-}; tenvs=${AB_TARGET_ENV_A:-}; ienvs=${AB_INIT_ENV_A:-}; iargs=${AB_INIT_ARGS_A:-}
+        [[ $side == B ]] && dir=$B && envs=${AB_ENV_B:-} && tenvs=${AB_TARGET_ENV_B:-} && ienvs=${AB_INIT_ENV_B:-} && iargs=${AB_INIT_ARGS_B:-}
+        r=$(run_one "$dir" "$carrier" "$rw" "$bs" "$qd" "$envs" "$tenvs" "$ienvs" "$iargs")
         echo "$run $carrier $rw/$bs/QD$qd $side $r" | tee -a "$OUT/results.txt"
       done
     done

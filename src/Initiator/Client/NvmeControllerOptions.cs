@@ -109,6 +109,13 @@ public sealed record NvmeControllerOptions
     /// </summary>
     public bool SecureConcat { get; init; }
 
+    /// <summary>
+    /// Where I/O completions run: <see cref="NvmeCompletionMode.ThreadPool"/> (default; the continuation may block) or
+    /// <see cref="NvmeCompletionMode.Inline"/> (on the queue's receive thread, commands submitted there leave in one send
+    /// per receive burst; the continuation must not block). <c>nvme-mptls bench</c> uses Inline.
+    /// </summary>
+    public NvmeCompletionMode CompletionMode { get; init; }
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -121,6 +128,11 @@ public sealed record NvmeControllerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and the values it accepts.</summary>
     public void Validate()
     {
+        if (!Enum.IsDefined(CompletionMode))
+        {
+            throw new ArgumentException($"CompletionMode {(int)CompletionMode} is not ThreadPool or Inline", nameof(CompletionMode));
+        }
+
         if (string.IsNullOrWhiteSpace(TargetAddress))
         {
             throw new ArgumentException("TargetAddress must be an IP address or host name", nameof(TargetAddress));

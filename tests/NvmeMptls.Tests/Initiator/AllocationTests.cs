@@ -34,14 +34,14 @@ public sealed class AllocationTests
     /// pooled submission does not.
     /// </summary>
     [Test]
-    public async Task SteadyState_32InFlight_AllocatesAlmostNothingPerIo()
+    public async Task SteadyState_32InFlight_AllocatesAlmostNothingPerIo([Values] NvmeCompletionMode completions)
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = completions };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(2), fake.Factory);
         var perIo = await ThirtyTwoInFlightAsync(await controller.OpenNamespaceAsync(1));
 
         // Measured here: 0.2 with the controller's pooled submission, 29-34 with an async method per layer.
-        TestContext.Out.WriteLine($"32 in flight, 4096 B: {perIo:0.00} bytes allocated per I/O (process-wide, fake controller included)");
+        TestContext.Out.WriteLine($"32 in flight, 4096 B, completions {completions}: {perIo:0.00} bytes allocated per I/O (process-wide, fake controller included)");
         Assert.That(perIo, Is.LessThan(8));
     }
 
@@ -50,19 +50,19 @@ public sealed class AllocationTests
     /// in-memory target, both optimized). Bytes are process-wide, the target included.
     /// </summary>
     [Test]
-    public async Task SteadyState_32InFlightOverTwoPaths_AllocatesAlmostNothingPerIo()
+    public async Task SteadyState_32InFlightOverTwoPaths_AllocatesAlmostNothingPerIo([Values] NvmeCompletionMode completions)
     {
         await using var target = new InMemoryTarget(namespaceBytes: 8 << 20);
         var port2 = new TargetPortInfo(2, "127.0.0.2", 4421, PortTlsMode.None);
         target.Registry.AddPort(port2);
-        await using var c1 = await ConnectAsync(target, target.Port);
-        await using var c2 = await ConnectAsync(target, port2);
+        await using var c1 = await ConnectAsync(target, target.Port, completions);
+        await using var c2 = await ConnectAsync(target, port2, completions);
         using var ns = await NvmeMultipathNamespace.OpenAsync([c1, c2], 1);
         Assert.That(ns.ActivePaths, Has.Count.EqualTo(2));
         var perIo = await ThirtyTwoInFlightAsync(ns);
 
         // Measured here: 0.35-1.00.
-        TestContext.Out.WriteLine($"multipath, 2 paths, 32 in flight, 4096 B: {perIo:0.00} bytes allocated per I/O (process-wide, target included)");
+        TestContext.Out.WriteLine($"multipath, 2 paths, 32 in flight, 4096 B, completions {completions}: {perIo:0.00} bytes allocated per I/O (process-wide, target included)");
         Assert.That(perIo, Is.LessThan(8));
     }
 
@@ -80,9 +80,10 @@ public sealed class AllocationTests
         return await BytesPerIoAsync(() => RunConcurrentAsync(ns, buffers, PerWorker), PerWorker * buffers.Length);
     }
 
-    private static Task<NvmeController> ConnectAsync(InMemoryTarget target, TargetPortInfo port) =>
+    private static Task<NvmeController> ConnectAsync(InMemoryTarget target, TargetPortInfo port, NvmeCompletionMode completions) =>
         NvmeController.ConnectAsync(NvmeControllerOptions.Default with
         {
+            CompletionMode = completions,
             SubsystemNqn = InMemoryTarget.SubsystemNqn,
             TargetPort = port.Port,
             IoQueueCount = 2,

@@ -82,8 +82,12 @@ public sealed class FakeController
     /// <summary>The fake-clock time of every admin queue connect attempt, refused ones included.</summary>
     public ConcurrentQueue<DateTimeOffset> AdminConnects { get; } = new();
 
+    /// <summary>Where <see cref="Options"/> runs I/O completions (fixtures run their tests in both modes).</summary>
+    public NvmeCompletionMode CompletionMode { get; init; }
+
     public NvmeControllerOptions Options(int ioQueues = 2) => NvmeControllerOptions.Default with
     {
+        CompletionMode = CompletionMode,
         SubsystemNqn = Nqn,
         IoQueueCount = ioQueues,
         QueueSize = 32,

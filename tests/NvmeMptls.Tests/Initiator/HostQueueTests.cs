@@ -6,7 +6,9 @@ using static NvmeMptls.Tests.Initiator.InitiatorTestHelpers;
 namespace NvmeMptls.Tests.Initiator;
 
 /// <summary>The host queue's data paths against the fake controller: in-capsule, R2T, C2HData, digests.</summary>
-public sealed class HostQueueTests
+[TestFixture(NvmeCompletionMode.ThreadPool)]
+[TestFixture(NvmeCompletionMode.Inline)]
+public sealed class HostQueueTests(NvmeCompletionMode mode)
 {
     [TestCase(512)]
     [TestCase(8192)]
@@ -14,7 +16,7 @@ public sealed class HostQueueTests
     [TestCase(128 * 1024)]
     public async Task WriteThenRead_RoundTripsEverySize(int size)
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(), fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
         var data = Pattern(size, size);
@@ -31,7 +33,7 @@ public sealed class HostQueueTests
     [Test]
     public async Task Write_R2TLargerThanMaxH2CData_SplitsIntoH2CDataWithLastOnEachR2T()
     {
-        var fake = new FakeController { MaxH2CData = 4096, R2TChunk = 16 * 1024 };
+        var fake = new FakeController { CompletionMode = mode, MaxH2CData = 4096, R2TChunk = 16 * 1024 };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1), fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
         var data = Pattern(64 * 1024, 3);
@@ -47,7 +49,7 @@ public sealed class HostQueueTests
     [TestCase(true)]
     public async Task Read_SplitC2HData_WithOrWithoutSuccessFlag_FillsTheBuffer(bool successFlag)
     {
-        var fake = new FakeController { C2HChunk = 4096, UseSuccessFlag = successFlag };
+        var fake = new FakeController { CompletionMode = mode, C2HChunk = 4096, UseSuccessFlag = successFlag };
         Pattern(64 * 1024, 9).CopyTo(fake.Storage, 0);
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1), fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
@@ -65,7 +67,7 @@ public sealed class HostQueueTests
     [TestCase(true, true)]
     public async Task Digests_Negotiated_DataRoundTrips(bool header, bool data)
     {
-        var fake = new FakeController { MaxH2CData = 8192 };
+        var fake = new FakeController { CompletionMode = mode, MaxH2CData = 8192 };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(2) with { HeaderDigest = header, DataDigest = data }, fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
         var payload = Pattern(40 * 1024, 5);
@@ -81,7 +83,7 @@ public sealed class HostQueueTests
     [Test]
     public async Task DataDigestMismatch_Once_IsRetriedOnTheSameConnection()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         Pattern(4096, 1).CopyTo(fake.Storage, 0);
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { DataDigest = true }, fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
@@ -99,7 +101,7 @@ public sealed class HostQueueTests
     [Test]
     public async Task DataDigestMismatch_Twice_FailsTheCommandWithTransientTransportError_ConnectionKept()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { DataDigest = true }, fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
         var connections = fake.Connections;
@@ -116,7 +118,7 @@ public sealed class HostQueueTests
     [Test]
     public async Task QueueFull_CallersWaitForASlot_AndAllComplete()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { QueueSize = 4 }, fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
 
@@ -133,7 +135,7 @@ public sealed class HostQueueTests
     [Test]
     public async Task CommandErrorStatus_WithDnr_IsNotRetried()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         var seen = 0;
         fake.OnCommand = async (session, command) =>
         {

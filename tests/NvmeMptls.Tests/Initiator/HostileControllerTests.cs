@@ -6,7 +6,9 @@ using static NvmeMptls.Tests.Initiator.InitiatorTestHelpers;
 namespace NvmeMptls.Tests.Initiator;
 
 /// <summary>A controller that breaks the protocol: the host refuses, terminates with the right FES, and recovers.</summary>
-public sealed class HostileControllerTests
+[TestFixture(NvmeCompletionMode.ThreadPool)]
+[TestFixture(NvmeCompletionMode.Inline)]
+public sealed class HostileControllerTests(NvmeCompletionMode mode)
 {
     [TestCase(1, 0, 0u, "PFV", TermReqFes.UnsupportedParameter, 8u)]
     [TestCase(0, 32, 0u, "CPDA", TermReqFes.UnsupportedParameter, 10u)]
@@ -29,7 +31,7 @@ public sealed class HostileControllerTests
     [Test]
     public async Task IcResp_DigestNotAsRequested_IsRefused()
     {
-        var fake = new FakeController { IcRespOverride = r => r with { DataDigest = false } };
+        var fake = new FakeController { CompletionMode = mode, IcRespOverride = r => r with { DataDigest = false } };
 
         var error = Assert.ThrowsAsync<IOException>(() => NvmeController.ConnectAsync(fake.Options() with { DataDigest = true }, fake.Factory));
 
@@ -39,7 +41,7 @@ public sealed class HostileControllerTests
     [Test]
     public async Task C2HData_BeyondTheCommandBuffer_TerminatesWithFes04_AndTheReadIsRetriedAfterReconnect()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         Pattern(4096, 4).CopyTo(fake.Storage, 0);
         var misbehaved = 0;
         fake.OnCommand = async (session, command) =>
@@ -69,7 +71,7 @@ public sealed class HostileControllerTests
     [Test]
     public async Task CapsuleResp_UnknownCommandId_TerminatesWithFes01AtTheCidOffset()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1), fake.Factory);
         var states = TrackStates(controller);
         var misbehaved = 0;
@@ -96,7 +98,7 @@ public sealed class HostileControllerTests
     [Test]
     public async Task C2HData_SuccessWithoutLast_TerminatesWithFes01AtFlags()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         var misbehaved = 0;
         fake.OnCommand = async (session, command) =>
         {
@@ -121,7 +123,7 @@ public sealed class HostileControllerTests
     [Test]
     public async Task C2HTermReq_FromTheController_StartsRecovery_NoTermReqBack()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         var misbehaved = 0;
         fake.OnCommand = async (session, command) =>
         {
@@ -150,7 +152,7 @@ public sealed class HostileControllerTests
     [TestCase((byte)41)]
     public async Task IdentifyNamespace_LbaDataSizeOutOfRange_OpenRefusedWithClearError(byte lbads)
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         fake.OnCommand = async (session, command) =>
         {
             if (command.Opcode != AdminOpcodes.Identify || IdentifyCns.CnsOf(command) != IdentifyCns.Namespace)

@@ -4,12 +4,14 @@ using static NvmeMptls.Tests.Initiator.InitiatorTestHelpers;
 namespace NvmeMptls.Tests.Initiator;
 
 /// <summary>Connection loss: teardown, reconnect after the delay, resubmission, and the controller loss timeout.</summary>
-public sealed class ReconnectTests
+[TestFixture(NvmeCompletionMode.ThreadPool)]
+[TestFixture(NvmeCompletionMode.Inline)]
+public sealed class ReconnectTests(NvmeCompletionMode mode)
 {
     [Test]
     public async Task ConnectionDrop_DuringIo_ReconnectsWithNewControllerId_AndEveryCommandCompletes()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         await using var controller = await NvmeController.ConnectAsync(fake.Options(2), fake.Factory);
         var ns = await controller.OpenNamespaceAsync(1);
         var data = Pattern(1024 * 1024, 11);
@@ -48,7 +50,7 @@ public sealed class ReconnectTests
     [Test]
     public async Task ControllerLossTimeout_Expired_FailsWaitingCommandsWithIOException()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         var delay = TimeSpan.FromSeconds(3);
         var loss = TimeSpan.FromSeconds(10);
         await using var controller = await NvmeController.ConnectAsync(
@@ -79,7 +81,7 @@ public sealed class ReconnectTests
     [Test]
     public async Task Reconnect_FailsTwice_RetriesEveryReconnectDelay_ThenSucceeds()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         var delay = TimeSpan.FromSeconds(3);
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1) with { ReconnectDelay = delay }, fake.Factory);
         var states = TrackStates(controller);
@@ -110,7 +112,7 @@ public sealed class ReconnectTests
     [Test]
     public async Task CommandTimeout_ControllerNeverAnswers_ResetsAndRetriesTheCommand()
     {
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         Pattern(512, 12).CopyTo(fake.Storage, 0);
         var swallowed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         fake.OnCommand = (session, command) =>
@@ -140,7 +142,7 @@ public sealed class ReconnectTests
     {
         // The soak found this: a connection whose close failed (TLS over a connection aborted by a command timeout) made
         // the teardown throw, which ended the recovery task and left the controller in Resetting with its I/O waiting.
-        var fake = new FakeController();
+        var fake = new FakeController { CompletionMode = mode };
         Pattern(512, 13).CopyTo(fake.Storage, 0);
         NvmeQueueConnector connector = async (endpoint, ct) => new CloseThrows(await fake.Factory(endpoint, ct));
         await using var controller = await NvmeController.ConnectAsync(fake.Options(1), connector);

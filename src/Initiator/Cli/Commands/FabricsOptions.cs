@@ -34,6 +34,7 @@ public static class FabricsOptions
         new("concat", null, false, "secure channel concatenation: authenticate the admin queue in the clear (needs --dhchap-secret), then TLS on every queue with the generated PSK"),
         new("netns", null, true, "open the queues' sockets in network namespace NAME (/var/run/netns/NAME)", "NAME"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
+        new("completions", null, true, "where I/O completions run: pool (thread pool; default) or inline (on each queue's receive thread, one send per receive burst; bench's default)", "pool|inline"),
         new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
         new("output-format", 'o', true, "normal|json", "FMT"),
         new("verbose", 'v', false, "log to stderr"),
@@ -46,8 +47,11 @@ public static class FabricsOptions
 
     public static OptionSpec NamespaceId => new("namespace-id", 'N', true, "namespace id (default 1)", "NSID");
 
-    /// <summary>Builds controller options; the subsystem NQN is required unless <paramref name="defaultNqn"/> is given.</summary>
-    public static NvmeControllerOptions Build(CommandLine line, int defaultPort, string? defaultNqn = null)
+    /// <summary>
+    /// Builds controller options; the subsystem NQN is required unless <paramref name="defaultNqn"/> is given.
+    /// <paramref name="completions"/> is the verb's default for <c>--completions</c> (bench: inline).
+    /// </summary>
+    public static NvmeControllerOptions Build(CommandLine line, int defaultPort, string? defaultNqn = null, NvmeCompletionMode completions = NvmeCompletionMode.ThreadPool)
     {
         var nqn = line.Get("nqn") ?? defaultNqn ?? throw new UsageException("--nqn/-n is required");
         var traddr = line.Get("traddr") ?? throw new UsageException("--traddr/-a is required");
@@ -74,6 +78,13 @@ public static class FabricsOptions
             SecureConcat = line.Has("concat"),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             NetworkNamespace = line.Get("netns"),
+            CompletionMode = line.Get("completions") switch
+            {
+                null => completions,
+                "pool" => NvmeCompletionMode.ThreadPool,
+                "inline" => NvmeCompletionMode.Inline,
+                var other => throw new UsageException($"--completions '{other}' must be pool or inline"),
+            },
             Multipath = line.GetOr("multipath", "preferred") switch
             {
                 "preferred" => NvmeMultipathPolicy.Preferred,

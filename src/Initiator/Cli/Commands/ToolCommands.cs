@@ -119,7 +119,7 @@ public static class ToolCommands
 
                     if (device is null)
                     {
-                        var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort);
+                        var options = FabricsOptions.Build(line, FabricsOptions.DefaultPort, completions: NvmeCompletionMode.Inline);
                         var others = BenchControllers.Parse(controllerArgs, options);
                         device = await BenchControllers.OpenAsync(context, line, options, others, job, FabricsOptions.Nsid(line), controllers, cancellationToken).ConfigureAwait(false);
                     }

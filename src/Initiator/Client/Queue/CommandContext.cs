@@ -9,7 +9,8 @@ namespace NvmeMptls.Initiator.Queue;
 /// the caller's buffers and the transfer progress. Its index in the queue is its command id.
 /// A command sent with a <see cref="ICommandSink"/> is not awaited: its end queues the slot itself to the thread
 /// pool (no allocation, unlike queuing a continuation delegate), and the sink takes the result with
-/// <see cref="TakeResult"/>.
+/// <see cref="TakeResult"/>. On a queue in burst mode (<see cref="NvmeCompletionMode.Inline"/>) a completion tells the
+/// sink right on the receive thread.
 /// </summary>
 internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>, IThreadPoolWorkItem
 {
@@ -97,7 +98,16 @@ internal sealed class CommandContext : IValueTaskSource<NvmeCompletion>, IThread
         if (_sink is not null)
         {
             _result = completion;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+            if (_owner.InlineCompletions)
+            {
+                // NvmeCompletionMode.Inline: the caller continues on the receive thread, and what it submits there
+                // leaves with this receive burst. Failures (a lost queue) still go to the thread pool.
+                _sink.Completed(this);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+            }
         }
         else
         {

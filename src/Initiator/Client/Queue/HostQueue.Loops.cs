@@ -231,7 +231,7 @@ internal sealed partial class HostQueue
 
         context.Granted += (int)r2t.Length;
         context.SendingR2TData = true;
-        _sendQueue.Writer.TryWrite(new SendItem(SendKind.R2TData, context, r2t.TransferTag, r2t.Offset, r2t.Length));
+        Post(new SendItem(SendKind.R2TData, context, r2t.TransferTag, r2t.Offset, r2t.Length));
     }
 
     /// <summary>The one place a queue ends: TermReq if we found a protocol error, close, fail every command, tell the owner.</summary>
@@ -251,7 +251,7 @@ internal sealed partial class HostQueue
             _sendQueue.Writer.TryWrite(new SendItem(SendKind.TermReq, null, (ushort)protocolError.Fes, protocolError.Fei, 0));
         }
 
-        _sendQueue.Writer.TryComplete();
+        CompleteSending();
         if (_watchdog is not null)
         {
             await _watchdog.DisposeAsync().ConfigureAwait(false);

@@ -45,15 +45,16 @@ internal sealed partial class HostQueue : IAsyncDisposable
     private long _commandTimeoutTicks;
     private readonly Action<HostQueue, Exception>? _onLost;
 
-    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, Action<HostQueue, Exception>? onLost, ILogger logger, TimeProvider time)
+    private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, bool burst, Action<HostQueue, Exception>? onLost, ILogger logger, TimeProvider time)
     {
+        _burst = burst;
         _onLost = onLost;
         Time = time;
         QueueId = queueId;
         _connection = connection;
         _logger = logger;
         Settings = new PduSettings { MaxC2HData = MaxDataPerPdu };
-        _reader = new PduReader(connection.Input, PduRole.Host, Settings);
+        _reader = new PduReader(burst ? new BurstEndReader(connection.Input, this) : connection.Input, PduRole.Host, Settings);
         _writer = new PduWriter(connection.Output, Settings);
         _contexts = new CommandContext[slots];
         _free = new int[slots];
@@ -66,7 +67,8 @@ internal sealed partial class HostQueue : IAsyncDisposable
         _freeCount = slots;
         MaxOutstanding = Math.Min(maxOutstanding, slots);
         _slots = new SemaphoreSlim(MaxOutstanding, MaxOutstanding);
-        _sendQueue = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        // Burst mode: the receive loop and the send task both drain it (taking turns), so it has more than one reader.
+        _sendQueue = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = !burst, AllowSynchronousContinuations = false });
     }
 
     /// <summary>The most C2HData bytes one PDU may carry to us: bounds what a hostile PLEN can make us wait for.</summary>
@@ -117,7 +119,8 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
 
 #pragma warning disable CA2000 // false positive: every catch below disposes it, and success hands it to the caller
-        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, onLost, logger, endpoint.Options.TimeProvider);
+        var burst = endpoint.QueueId != 0 && endpoint.Options.CompletionMode == NvmeCompletionMode.Inline;
+        var queue = new HostQueue(endpoint.QueueId, connection, parameters.Slots, parameters.MaxOutstanding, burst, onLost, logger, endpoint.Options.TimeProvider);
 #pragma warning restore CA2000
         try
         {
@@ -216,7 +219,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         }
 
         context.Begin(command, readBuffer, writeData, inCapsule, sink);
-        if (!_sendQueue.Writer.TryWrite(new SendItem(SendKind.Command, context, 0, 0, 0)))
+        if (!Post(new SendItem(SendKind.Command, context, 0, 0, 0)))
         {
             context.TryFail(new QueueLostException(QueueId, null));
         }
@@ -247,7 +250,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _closing = true;
-        _sendQueue.Writer.TryComplete();
+        CompleteSending();
         await _stop.CancelAsync().ConfigureAwait(false);
 
         // Let the send loop leave the output pipe before the connection completes it (see FailAllAsync).
@@ -283,7 +286,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
     private void Start(TimeSpan commandTimeout)
     {
-        _sendLoop = Task.Run(SendLoopAsync);
+        _sendLoop = _burst ? Task.Run(BurstSendLoopAsync) : Task.Run(SendLoopAsync);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
         if (commandTimeout > TimeSpan.Zero)
         {

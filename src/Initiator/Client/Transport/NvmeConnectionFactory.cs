@@ -17,6 +17,8 @@ namespace NvmeMptls.Initiator.Transport;
 /// </summary>
 public static class NvmeConnectionFactory
 {
+    private static readonly SocketConnectionOptions InlineSocketOptions = SocketConnectionOptions.Default with { InlineReaders = true };
+
     /// <summary>The production connector, logging nowhere.</summary>
     public static NvmeQueueConnector Instance { get; } = Create(NullLoggerFactory.Instance);
 
@@ -35,14 +37,18 @@ public static class NvmeConnectionFactory
     {
         var options = endpoint.Options;
         var logger = loggerFactory.CreateLogger("NvmeMptls.Initiator.Connect");
+
+        // Inline completions: the queue's receive loop runs on the socket's receive thread and its flushes send there.
+        var inline = endpoint.QueueId != 0 && options.CompletionMode == NvmeCompletionMode.Inline;
+        var socketOptions = inline ? InlineSocketOptions : null;
         SocketConnection socket;
         try
         {
             socket = IPAddress.TryParse(endpoint.Address, out var ip)
                 ? await StreamConnector.ConnectAsync(new IPEndPoint(ip, endpoint.Port), options.Multipath.ToTransport(), timeout: options.ConnectTimeout,
-                    networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false)
+                    networkNamespace: options.NetworkNamespace, options: socketOptions, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false)
                 : await StreamConnector.ConnectAsync(endpoint.Address, endpoint.Port, options.Multipath.ToTransport(), timeout: options.ConnectTimeout,
-                    networkNamespace: options.NetworkNamespace, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    networkNamespace: options.NetworkNamespace, options: socketOptions, logger: logger, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
         {
@@ -69,6 +75,7 @@ public static class NvmeConnectionFactory
                 {
                     KeyLimitRecords = options.TlsKeyLimitRecords ?? TlsRecordLayerOptions.Default.KeyLimitRecords,
                     KeyLimitPolicy = options.TlsKeyUpdate ? TlsKeyLimitPolicy.SendKeyUpdate : TlsKeyLimitPolicy.ReconnectBeforeLimit,
+                    InlineReader = inline,
                 },
             }, cancellationToken).ConfigureAwait(false);
             if (tls is TlsRecordConnection record)

@@ -16,13 +16,14 @@ public sealed class GatheredReadEndToEndTests
     private const long Size = 16L << 20;
 
     [Test]
-    public async Task ManyConcurrentReadsRacingWrites_EveryBlockWholeAndItsOwn([Values(false, true)] bool digests)
+    public async Task ManyConcurrentReadsRacingWrites_EveryBlockWholeAndItsOwn([Values(false, true)] bool digests, [Values] NvmeCompletionMode completions)
     {
         await using var target = LoopbackTarget.Start(Size);
         await using var controller = await NvmeController.ConnectAsync(target.ClientOptions with
         {
             IoQueueCount = 2,
             QueueSize = 64,
+            CompletionMode = completions,
             HeaderDigest = digests,
             DataDigest = digests,
         });

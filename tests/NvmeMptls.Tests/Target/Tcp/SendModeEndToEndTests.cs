@@ -12,7 +12,8 @@ namespace NvmeMptls.Tests.Target.Tcp;
 /// after a hop to the thread pool, or after a short timer. In burst mode answers finished off the receive loop race
 /// its burst-end drains (the send task and the receive loop take turns at the writer); every command must get its
 /// answer, at depth 1 (the receive loop waits for the peer while the device finishes) and at depth 32, with and
-/// without digests, and every block read back must be the last one written there.
+/// without digests, with the client's completions on the thread pool or inline on its receive thread (where its
+/// resubmissions race its own burst-end drains), and every block read back must be the last one written there.
 /// </summary>
 public sealed class SendModeEndToEndTests
 {
@@ -21,13 +22,15 @@ public sealed class SendModeEndToEndTests
 
     [Test]
     public async Task JitteryDevice_EveryCommandAnswered_EveryBlockReadBack(
-        [Values(QueueSendMode.Burst, QueueSendMode.Loop)] QueueSendMode mode, [Values(1, 32)] int depth, [Values(false, true)] bool digests)
+        [Values(QueueSendMode.Burst, QueueSendMode.Loop)] QueueSendMode mode, [Values(1, 32)] int depth, [Values(false, true)] bool digests,
+        [Values] NvmeCompletionMode completions)
     {
         await using var target = LoopbackTarget.Start(Size, limits: new TargetLimits { SendMode = mode }, backing: bytes => new JitterDevice(bytes));
         await using var controller = await NvmeController.ConnectAsync(target.ClientOptions with
         {
             IoQueueCount = 1,
             QueueSize = 64,
+            CompletionMode = completions,
             HeaderDigest = digests,
             DataDigest = digests,
         });

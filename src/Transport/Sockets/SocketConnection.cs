@@ -113,6 +113,7 @@ public sealed partial class SocketConnection : StreamConnection
         await Task.Yield();
         var writer = _input.Writer;
         var pause = _receivePause.Token;
+        var hint = _options.MinReceiveSize;
         Exception? error = null;
         try
         {
@@ -121,7 +122,8 @@ public sealed partial class SocketConnection : StreamConnection
                 // Asking for no more than MinReceiveSize lets a receive land in the free rest of the last segment. Asking
                 // for a whole segment each time made every small receive start a new one, which the pipe keeps until
                 // the reader consumes past it: a peer sending one byte per segment made us hold a segment per byte.
-                var memory = writer.GetMemory(_options.MinReceiveSize);
+                // Only after a receive that filled its buffer is the hint BurstReceiveSize.
+                var memory = writer.GetMemory(hint);
                 int received;
                 try
                 {
@@ -137,6 +139,8 @@ public sealed partial class SocketConnection : StreamConnection
                     SocketLog.PeerFin(_logger, RemoteEndPoint);
                     break;
                 }
+                // A full buffer means more is likely waiting: the next receive asks for a burst-sized buffer (BurstReceiveSize).
+                hint = received == memory.Length ? _options.BurstReceiveSize : _options.MinReceiveSize;
                 writer.Advance(received);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)

@@ -153,11 +153,7 @@ internal sealed partial class HostQueue : IReceiveBurst
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            if (!_stop.IsCancellationRequested)
-            {
-                _connection.Abort(ex);
-                _connection.Input.CancelPendingRead();
-            }
+            OnSendFailed(ex);
         }
     }
 

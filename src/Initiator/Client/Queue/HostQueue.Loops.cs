@@ -47,12 +47,17 @@ internal sealed partial class HostQueue
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            // The receive loop owns the queue's end; make sure it notices.
-            if (!_stop.IsCancellationRequested)
-            {
-                _connection.Abort(ex);
-                _connection.Input.CancelPendingRead();
-            }
+            OnSendFailed(ex);
+        }
+    }
+
+    /// <summary>A send failed: the receive loop owns the queue's end, so make sure it notices.</summary>
+    private void OnSendFailed(Exception ex)
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            _connection.Abort(ex);
+            _connection.Input.CancelPendingRead();
         }
     }
 

@@ -30,7 +30,9 @@ internal sealed class ControllerSubmission : IValueTaskSource<NvmeCompletion>, I
         _controller = controller;
         _onSlowPathCompleted = OnSlowPathCompleted;
 
-        // The sink already runs on a thread-pool thread (never the receive loop): the caller continues right there.
+        // The caller continues right where the sink runs: a thread-pool thread, or with NvmeCompletionMode.Inline the
+        // queue's receive thread (then a continuation that blocks holds up the queue, and an exception thrown by a
+        // custom awaiter's continuation ends the queue, which reconnects).
         _core.RunContinuationsAsynchronously = false;
     }
 

@@ -17,8 +17,11 @@ internal sealed partial class HostQueue : IReceiveBurst
 {
     private readonly bool _burst;
 
-    /// <summary>Burst mode: 1 while the receive loop or the send task writes.</summary>
+    /// <summary>Burst mode: 1 while the receive loop or the send task writes; <see cref="WriterClosed"/> once sending is over for good.</summary>
     private int _writing;
+
+    /// <summary>No one may take the writer any more: a drain met the end, or the queue ends and closes the output.</summary>
+    private const int WriterClosed = 2;
 
     /// <summary>1 while the receive loop handles a burst (it drains what is queued when the burst ends), 0 while it waits.</summary>
     private int _receiving = 1;
@@ -82,12 +85,45 @@ internal sealed partial class HostQueue : IReceiveBurst
     /// Lets go of the writer; an item posted meanwhile may have found it taken, so the send task looks again. Count, not
     /// TryPeek: a peek makes the multi-reader channel's queue keep its segment, and every later enqueue rents a new one.
     /// </summary>
-    private void ReleaseWriter()
+    private void ReleaseWriter(bool ended = false)
     {
+        if (ended)
+        {
+            // Sending is over (our TermReq went out, or the output no longer takes bytes): nobody writes again.
+            Volatile.Write(ref _writing, WriterClosed);
+            return;
+        }
+
         Interlocked.Exchange(ref _writing, 0);
         if (_sendQueue.Reader.Count != 0)
         {
             Kick();
+        }
+    }
+
+    /// <summary>
+    /// At the queue's end, before the output pipe is completed or aborted: waits (bounded) for a writer that is copying
+    /// into it to let go and closes the writer for good. A holder never waits for anything but its own flush, which
+    /// observes the stop token, so this is short; after the bound the connection is torn down regardless.
+    /// </summary>
+    private void CloseWriter()
+    {
+        if (!_burst)
+        {
+            return;
+        }
+
+        var deadline = Environment.TickCount64 + 1000;
+        var spin = default(SpinWait);
+        while (true)
+        {
+            var state = Interlocked.CompareExchange(ref _writing, WriterClosed, 0);
+            if (state != 1 || Environment.TickCount64 > deadline)
+            {
+                return;
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -107,6 +143,7 @@ internal sealed partial class HostQueue : IReceiveBurst
                 kicks.TryRead(out _);
                 if (_sendStopping)
                 {
+                    await FinishHandedOverAsync().ConfigureAwait(false);
                     return;
                 }
 
@@ -123,7 +160,7 @@ internal sealed partial class HostQueue : IReceiveBurst
                     }
                     finally
                     {
-                        ReleaseWriter();
+                        ReleaseWriter(ended);
                     }
                 }
 
@@ -135,7 +172,7 @@ internal sealed partial class HostQueue : IReceiveBurst
                     }
                     finally
                     {
-                        ReleaseWriter();
+                        ReleaseWriter(ended);
                     }
                 }
                 else if (!ended)
@@ -153,7 +190,37 @@ internal sealed partial class HostQueue : IReceiveBurst
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            CloseWriter(); // the receive loop must not be copying into the pipe the abort tears down
             OnSendFailed(ex);
+        }
+    }
+
+    /// <summary>
+    /// The queue stops: a drain handed over by the receive loop may still be flushing (its flush observes the stop
+    /// token, so it ends soon). It is awaited so that it neither writes after the queue's end nor stays unobserved.
+    /// </summary>
+    private async ValueTask FinishHandedOverAsync()
+    {
+        if (!_hasHandedOver)
+        {
+            return;
+        }
+
+        _hasHandedOver = false;
+        var handedOver = _handedOver;
+        _handedOver = default;
+        try
+        {
+            await handedOver.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the queue is ending; the flush's error is the connection's end, reported by the receive loop
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            ReleaseWriter(ended: true);
         }
     }
 
@@ -202,19 +269,14 @@ internal sealed partial class HostQueue : IReceiveBurst
             return default;
         }
 
-        bool ended;
+        var ended = true;
         try
         {
             ended = drain.Result;
         }
         finally
         {
-            ReleaseWriter();
-        }
-
-        if (ended)
-        {
-            Kick(); // the send task sees the end (a TermReq went out, or the connection closed) and stops
+            ReleaseWriter(ended); // ended: the output no longer takes bytes and nobody takes the writer again
         }
 
         return default;

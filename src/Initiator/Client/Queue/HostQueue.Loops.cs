@@ -275,6 +275,7 @@ internal sealed partial class HostQueue
         // command was failed. Every wait of the loop is cancelled now and the channel is complete, so it ends at
         // once; bounded all the same.
         await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
+        CloseWriter();
         if (protocolError is not null || _closing)
         {
             // Reference §1.5: after a TermReq the sender closes; a reset could make the peer drop the TermReq unread.

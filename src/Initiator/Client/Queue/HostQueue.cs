@@ -253,8 +253,10 @@ internal sealed partial class HostQueue : IAsyncDisposable
         CompleteSending();
         await _stop.CancelAsync().ConfigureAwait(false);
 
-        // Let the send loop leave the output pipe before the connection completes it (see FailAllAsync).
+        // Let the send loop leave the output pipe before the connection completes it (see FailAllAsync); in burst mode the
+        // receive loop may be writing a burst's commands too.
         await Task.WhenAny(_sendLoop, Task.Delay(TimeSpan.FromSeconds(1), Time)).ConfigureAwait(false);
+        CloseWriter();
         _connection.Input.CancelPendingRead();
         await CloseConnectionAsync().ConfigureAwait(false);
         // The loop reports through the commands it fails; closing only waits for its end.

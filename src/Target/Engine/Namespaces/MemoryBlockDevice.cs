@@ -21,6 +21,9 @@ public sealed class MemoryBlockDevice : IBlockDevice
     /// <summary>64 KiB, or the chunk if smaller: a 128 KiB read waits for, or retries after, a racing write of at most 64 KiB of it.</summary>
     public const int MaxStripeSize = 64 * 1024;
 
+    /// <summary>Lock-free copies a read tries before it takes the stripe's turn.</summary>
+    private const int OptimisticReads = 16;
+
     private readonly byte[]?[] _chunks;
     private readonly int[] _stripes;
     private readonly int _chunkShift;
@@ -115,9 +118,17 @@ public sealed class MemoryBlockDevice : IBlockDevice
         while (!span.IsEmpty)
         {
             int count = Math.Min(span.Length, SegmentLength(offset));
+            int index = (int)(offset >> _chunkShift);
+            if (Volatile.Read(ref _chunks[index]) is null)
+            {
+                // Allocate (a zeroed chunk, maybe a GC) before taking the stripe, not while others spin on it; a
+                // deallocate may still drop it before the turn, and the lookup inside the turn then allocates again.
+                GetOrAllocateChunk(index);
+            }
+
             ref int stripe = ref _stripes[offset >> _stripeShift];
             int sequence = EnterWriter(ref stripe);
-            span[..count].CopyTo(GetOrAllocateChunk((int)(offset >> _chunkShift)).AsSpan((int)(offset & _chunkMask), count));
+            span[..count].CopyTo(GetOrAllocateChunk(index).AsSpan((int)(offset & _chunkMask), count));
             LeaveWriter(ref stripe, sequence);
             span = span[count..];
             offset += count;
@@ -186,27 +197,31 @@ public sealed class MemoryBlockDevice : IBlockDevice
         return (int)(stripeEnd - offset);
     }
 
-    /// <summary>Copies one stripe's segment out, again if a writer held or took the stripe meanwhile.</summary>
+    /// <summary>
+    /// Copies one stripe's segment out, again if a writer held or took the stripe meanwhile. After
+    /// <see cref="OptimisticReads"/> such tries (writes keep landing in the stripe) it takes the stripe's turn like a
+    /// writer and copies under it, so a read is never starved by a stream of small writes.
+    /// </summary>
     private void ReadStripe(long offset, Span<byte> destination)
     {
         ref int stripe = ref _stripes[offset >> _stripeShift];
         int index = (int)(offset >> _chunkShift);
         int within = (int)(offset & _chunkMask);
         var spin = default(SpinWait);
-        while (true)
+        for (int attempt = 0; ; attempt++)
         {
+            if (attempt == OptimisticReads)
+            {
+                int held = EnterWriter(ref stripe);
+                CopyOut(index, within, destination);
+                LeaveWriter(ref stripe, held);
+                return;
+            }
+
             int before = Volatile.Read(ref stripe);
             if ((before & 1) == 0)
             {
-                byte[]? chunk = Volatile.Read(ref _chunks[index]);
-                if (chunk is null)
-                {
-                    destination.Clear();
-                }
-                else
-                {
-                    chunk.AsSpan(within, destination.Length).CopyTo(destination);
-                }
+                CopyOut(index, within, destination);
 
                 // The copy's loads must be done before the second look at the word.
                 Interlocked.MemoryBarrier();
@@ -217,6 +232,19 @@ public sealed class MemoryBlockDevice : IBlockDevice
             }
 
             spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    private void CopyOut(int index, int within, Span<byte> destination)
+    {
+        byte[]? chunk = Volatile.Read(ref _chunks[index]);
+        if (chunk is null)
+        {
+            destination.Clear();
+        }
+        else
+        {
+            chunk.AsSpan(within, destination.Length).CopyTo(destination);
         }
     }
 

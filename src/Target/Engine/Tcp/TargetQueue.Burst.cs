@@ -93,6 +93,7 @@ public sealed partial class TargetQueue : IReceiveBurst
             kicks.TryRead(out _);
             if (_sendStopping)
             {
+                await FinishHandedOverAsync().ConfigureAwait(false);
                 EndSending(SendEnd.Stopped);
                 return;
             }
@@ -135,6 +136,32 @@ public sealed partial class TargetQueue : IReceiveBurst
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// The queue stops: a drain handed over by the receive loop may still be flushing (its flush observes the queue's
+    /// token, so it ends soon). It is awaited so that it neither writes after the send task ended nor stays unobserved;
+    /// the writer is not given back (sending is over).
+    /// </summary>
+    private async ValueTask FinishHandedOverAsync()
+    {
+        if (!_hasHandedOver)
+        {
+            return;
+        }
+
+        _hasHandedOver = false;
+        var handedOver = _handedOver;
+        _handedOver = default;
+        try
+        {
+            await handedOver.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the queue is stopping; the flush's error is the connection's end, reported by the receive loop
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

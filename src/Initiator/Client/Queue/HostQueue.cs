@@ -47,14 +47,14 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
     private HostQueue(ushort queueId, StreamConnection connection, int slots, int maxOutstanding, bool burst, Action<HostQueue, Exception>? onLost, ILogger logger, TimeProvider time)
     {
-        _burst = burst;
+        _burst = burst ? new BurstSender(this) : null;
         _onLost = onLost;
         Time = time;
         QueueId = queueId;
         _connection = connection;
         _logger = logger;
         Settings = new PduSettings { MaxC2HData = MaxDataPerPdu };
-        _reader = new PduReader(burst ? new BurstEndReader(connection.Input, this) : connection.Input, PduRole.Host, Settings);
+        _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Host, Settings);
         _writer = new PduWriter(connection.Output, Settings);
         _contexts = new CommandContext[slots];
         _free = new int[slots];
@@ -288,7 +288,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
 
     private void Start(TimeSpan commandTimeout)
     {
-        _sendLoop = _burst ? Task.Run(BurstSendLoopAsync) : Task.Run(SendLoopAsync);
+        _sendLoop = _burst is null ? Task.Run(SendLoopAsync) : Task.Run(BurstSendLoopAsync);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
         if (commandTimeout > TimeSpan.Zero)
         {

@@ -72,18 +72,19 @@ public sealed partial class TargetQueue
     /// <summary>The send task: waits for answers (loop mode) or kicks (burst mode) and drains them into the socket.</summary>
     private async Task SendLoopAsync(CancellationToken ct)
     {
-        using var wake = _burst
-            ? ct.UnsafeRegister(static state => ((TargetQueue)state!).StopBurstSending(), this)
-            : SendLoopStop.PostOnCancel(_send.Writer, SendItem.Stop, ct);
+        using var wake = _burst is null ? SendLoopStop.PostOnCancel(_send.Writer, SendItem.Stop, ct) : default;
         try
         {
-            if (_burst)
+            if (_burst is not null)
             {
-                await BurstSendLoopAsync(ct).ConfigureAwait(false);
+                if (await _burst.RunAsync(ct).ConfigureAwait(false))
+                {
+                    EndSending(SendEnd.Stopped);
+                }
             }
             else
             {
-                while (await _send.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && await DrainAsync(ct).ConfigureAwait(false) == SendEnd.None)
+                while (await _send.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !await DrainAsync(ct).ConfigureAwait(false))
                 {
                 }
             }
@@ -118,10 +119,10 @@ public sealed partial class TargetQueue
     /// <summary>
     /// Writes the queued answers and flushes, in batches of at most <see cref="MaxUnflushed"/> bytes, until none is
     /// left or the sending ends. The caller is the one writer (the send task, or in burst mode the holder of the write
-    /// lock). Allocates nothing unless a flush waits for the peer.
+    /// lock). Allocates nothing unless a flush waits for the peer. True when sending is over (<see cref="_sendEnd"/> says why).
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SendEnd> DrainAsync(CancellationToken ct)
+    private async ValueTask<bool> DrainAsync(CancellationToken ct)
     {
         var reader = _send.Reader;
         while (true)
@@ -129,7 +130,7 @@ public sealed partial class TargetQueue
             var end = (SendEnd)Volatile.Read(ref _sendEnd);
             if (end != SendEnd.None)
             {
-                return end;
+                return true;
             }
 
             var wrote = false;
@@ -149,7 +150,7 @@ public sealed partial class TargetQueue
 
             if (!wrote)
             {
-                return SendEnd.None;
+                return false;
             }
 
             FlushStarting(); // send-stall deadline (TargetQueue.Deadlines.cs)
@@ -167,10 +168,11 @@ public sealed partial class TargetQueue
         }
     }
 
-    private SendEnd EndSending(SendEnd end)
+    /// <summary>Records why sending ended (the first reason wins); true, for the drain to return.</summary>
+    private bool EndSending(SendEnd end)
     {
         Interlocked.CompareExchange(ref _sendEnd, (int)end, (int)SendEnd.None);
-        return (SendEnd)Volatile.Read(ref _sendEnd);
+        return true;
     }
 
     /// <summary>Writes one item; returns true when the connection must close after this flush.</summary>

@@ -54,13 +54,13 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
             MaxInCapsuleData = registry.Limits.AdminInCapsuleDataSize,
             MaxH2CData = registry.Limits.MaxH2CData,
         };
-        _burst = registry.Limits.SendMode == QueueSendMode.Burst;
+        _burst = registry.Limits.SendMode == QueueSendMode.Burst ? new BurstSender(this) : null;
 
-        // In burst mode two threads read the channel in turn (the receive loop and the send task, whichever holds _writing),
+        // In burst mode two threads read the channel in turn (the receive loop and the send task, whichever holds the writer),
         // the queue is counted without holding it, and the send task's last sweep may overlap a drain handed over to it:
         // that needs the multi-reader channel, whose queue any thread may read and count.
-        _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = !_burst, AllowSynchronousContinuations = false });
-        _reader = new PduReader(_burst ? new BurstEndReader(connection.Input, this) : connection.Input, PduRole.Controller, _settings);
+        _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = _burst is null, AllowSynchronousContinuations = false });
+        _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings, connection);
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);

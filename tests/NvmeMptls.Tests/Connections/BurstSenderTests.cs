@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using NvmeMptls.Transport.Connections;
+
+namespace NvmeMptls.Tests.Connections;
+
+/// <summary>
+/// <see cref="BurstSender"/>, the writer turns of burst mode shared by the target's and the host's queues: the receive
+/// loop drains at the end of its burst on its own thread; items posted while it waits wake the send task; a flush that
+/// waits is handed to the send task with the writer (the receive loop goes on, nobody else writes meanwhile); the end of
+/// sending closes the writer for good; a stop finishes a handed-over flush first.
+/// </summary>
+public sealed class BurstSenderTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>A queue of numbers "written" by draining; a flush can be made to wait, or to end sending.</summary>
+    private sealed class Drain : IBurstDrain
+    {
+        private int _inDrain;
+
+        public ConcurrentQueue<int> Queue { get; } = new();
+        public ConcurrentQueue<int> Written { get; } = new();
+        public ConcurrentQueue<int> DrainThreads { get; } = new();
+        public TaskCompletionSource<bool>? Flush { get; set; }
+        public bool EndAfterNext { get; set; }
+        private int _overlaps;
+        private int _drains;
+
+        public int Overlaps => Volatile.Read(ref _overlaps);
+        public int Drains => Volatile.Read(ref _drains);
+
+        public bool HasQueued => !Queue.IsEmpty;
+
+        public ValueTask<bool> DrainAsync(CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _inDrain, 1) != 0)
+            {
+                Interlocked.Increment(ref _overlaps);
+            }
+
+            Interlocked.Increment(ref _drains);
+            DrainThreads.Enqueue(Environment.CurrentManagedThreadId);
+            while (Queue.TryDequeue(out var item))
+            {
+                Written.Enqueue(item);
+            }
+
+            if (Flush is { } flush)
+            {
+                Flush = null;
+                return new ValueTask<bool>(LeaveAfter(flush.Task));
+            }
+
+            Volatile.Write(ref _inDrain, 0);
+            return new ValueTask<bool>(EndAfterNext);
+        }
+
+        private async Task<bool> LeaveAfter(Task<bool> flush)
+        {
+            var ended = await flush.ConfigureAwait(false);
+            Volatile.Write(ref _inDrain, 0);
+            return ended;
+        }
+    }
+
+    private static void Post(Drain drain, BurstSender sender, int item)
+    {
+        drain.Queue.Enqueue(item);
+        sender.OnPosted();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
+            await Task.Delay(5);
+        }
+    }
+
+    [Test]
+    public void BurstEnd_DrainsOnTheReceiveThread_WithoutTheSendTask()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        Post(drain, sender, 1); // the receive loop is in a burst: no kick needed, it drains at the end
+        Post(drain, sender, 2);
+
+        var end = burst.OnBurstEndAsync(CancellationToken.None);
+
+        Assert.That(end.IsCompletedSuccessfully, Is.True);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1, 2 }));
+        Assert.That(drain.DrainThreads, Is.EqualTo(new[] { Environment.CurrentManagedThreadId }));
+    }
+
+    [Test]
+    public async Task PostedWhileTheReceiveLoopWaits_KicksTheSendTask()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        await ((IReceiveBurst)sender).OnBurstEndAsync(CancellationToken.None); // nothing queued: the receive loop waits
+
+        Post(drain, sender, 7);
+        await WaitUntilAsync(() => drain.Written.Contains(7));
+
+        await stop.CancelAsync();
+        Assert.That(await run.WaitAsync(Timeout), Is.True, "ended by the stop");
+    }
+
+    [Test]
+    public async Task PostedDuringABurst_WaitsForTheBurstEnd_NotTheSendTask()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        burst.OnBurstStart();
+
+        Post(drain, sender, 3);
+        await Task.Delay(100);
+        Assert.That(drain.Drains, Is.Zero, "the receive loop will drain it: no kick, no send-task wake-up");
+
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 3 }));
+        await stop.CancelAsync();
+        await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task AFlushThatWaits_IsHandedOver_AndNobodyWritesUntilItEnds()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        drain.Flush = flush;
+        Post(drain, sender, 1);
+
+        var end = burst.OnBurstEndAsync(CancellationToken.None);
+        Assert.That(end.IsCompleted, Is.True, "the receive loop does not wait for the peer: it reads on");
+
+        burst.OnBurstStart();
+        Post(drain, sender, 2);
+        await burst.OnBurstEndAsync(CancellationToken.None); // the writer is with the send task: leaves 2 to it
+        Post(drain, sender, 3);
+        await Task.Delay(100);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "nothing is written while the handed-over flush waits");
+
+        flush.SetResult(false);
+        await WaitUntilAsync(() => drain.Written.Count == 3);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1, 2, 3 }));
+        Assert.That(drain.Overlaps, Is.Zero, "never two drains at once");
+        await stop.CancelAsync();
+        await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task ADrainThatMeetsTheEnd_ClosesTheWriter_AndEndsTheSendTask()
+    {
+        var drain = new Drain { EndAfterNext = true };
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        var run = sender.RunAsync(CancellationToken.None);
+        Post(drain, sender, 1);
+
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        Assert.That(await run.WaitAsync(Timeout), Is.False, "ended by the drain, not by a stop");
+        drain.EndAfterNext = false;
+        burst.OnBurstStart();
+        Post(drain, sender, 2);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        Assert.That(drain.Drains, Is.EqualTo(1), "after the end nobody takes the writer (nothing follows a TermReq)");
+    }
+
+    [Test]
+    public async Task CompleteReceive_TheSendTaskDrainsTheLastItems_AndEnds()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        var run = sender.RunAsync(CancellationToken.None);
+        await ((IReceiveBurst)sender).OnBurstEndAsync(CancellationToken.None);
+
+        drain.Queue.Enqueue(9); // the last item (a TermReq, say), queued by the receive side as it ends
+        sender.CompleteReceive();
+
+        Assert.That(await run.WaitAsync(Timeout), Is.False);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 9 }));
+    }
+
+    [Test]
+    public async Task Stop_FinishesAHandedOverFlush_BeforeTheSendTaskEnds()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        using var stop = new CancellationTokenSource();
+        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        drain.Flush = flush;
+        Post(drain, sender, 1);
+        await burst.OnBurstEndAsync(CancellationToken.None); // handed over before the send task looks
+        sender.Stop(); // and the stop comes before it looks too
+        var run = sender.RunAsync(stop.Token);
+
+        await Task.Delay(100);
+        Assert.That(run.IsCompleted, Is.False, "the send task waits for the flush it was handed");
+
+        flush.SetException(new IOException("reset"));
+        Assert.That(await run.WaitAsync(Timeout), Is.True, "the flush's error is the connection's end, reported elsewhere");
+    }
+
+    [Test]
+    public async Task Close_WaitsForTheHolderToLetGo_ThenNobodyTakesTheWriter()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        IReceiveBurst burst = sender;
+        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        drain.Flush = flush;
+        Post(drain, sender, 1);
+        var run = sender.RunAsync(CancellationToken.None);
+        await burst.OnBurstEndAsync(CancellationToken.None); // the send task holds the writer while the flush waits
+
+        var close = Task.Run(sender.Close);
+        await Task.Delay(100);
+        Assert.That(close.IsCompleted, Is.False, "a writer is copying into the pipe: Close waits for it");
+        flush.SetResult(false);
+        await close.WaitAsync(Timeout);
+
+        burst.OnBurstStart();
+        Post(drain, sender, 2);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        await Task.Delay(100);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "a closed writer is never taken again");
+        sender.Stop();
+        await run.WaitAsync(Timeout);
+    }
+}

@@ -9,6 +9,8 @@
 # QD1 cells compare IOPS, which at depth 1 is the inverse of the mean latency.
 # Usage: bench/spdk-side-by-side.sh [runs] [seconds] [cells]   (cells: rw:bs:depth,..., default the matrix's five)
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh. Build ours first (dotnet build -c Release).
+#   SBS_TARGET_ENV (optional): VAR=VALUE pairs for our target, e.g. "NVMEMPTLS_Target__ReceivePollMicroseconds=50".
+#   SBS_BENCH_ARGS (optional): extra arguments of our measured bench runs, e.g. "--poll-us 50".
 set -euo pipefail
 RUNS=${1:-3}; SECS=${2:-5}; CELLS=${3:-randread:4k:1,randread:4k:32,randwrite:4k:32,read:128k:16,write:128k:16}
 SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
@@ -17,8 +19,9 @@ TARGET=$ROOT/src/Target/Service/bin/Release/net10.0/nvme-mptls-target.dll
 CLI=$ROOT/src/Initiator/Cli/bin/Release/net10.0/nvme-mptls.dll
 [[ -f $TARGET && -f $CLI ]] || { echo "build first: dotnet build NvmeMptls.sln -c Release" >&2; exit 2; }
 HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:6e6f6e65-0000-4000-8000-62656e636821
+read -ra TARGET_ENV <<<"${SBS_TARGET_ENV:-}"; read -ra BENCH_ARGS <<<"${SBS_BENCH_ARGS:-}"
 OUT=$(mktemp -d /tmp/spdk-side-by-side.XXXXXX)
-echo "# targets on CPU 0, initiators on CPU 1, ${SECS} s cells, ${RUNS} runs; results in $OUT" >&2
+echo "# targets on CPU 0, initiators on CPU 1, ${SECS} s cells, ${RUNS} runs; our target env: ${SBS_TARGET_ENV:-none}; our bench args: ${SBS_BENCH_ARGS:-none}; results in $OUT" >&2
 IFS=, read -ra cells <<<"$CELLS"
 
 perf() { # port nqn rw bs depth -> iops
@@ -29,7 +32,7 @@ perf() { # port nqn rw bs depth -> iops
 
 bench() { # port nqn rw bs depth -> iops
   taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$1" -n "$2" --multipath disabled --hostnqn "$HOSTNQN" --name cell --rw "$3" --bs "$4" \
-    --iodepth "$5" --size 1GiB --ramp_time 1 --runtime "$SECS" --time_based --output-format json | jq '.jobs[0].read.iops + .jobs[0].write.iops'
+    --iodepth "$5" --size 1GiB --ramp_time 1 --runtime "$SECS" --time_based "${BENCH_ARGS[@]}" --output-format json | jq '.jobs[0].read.iops + .jobs[0].write.iops'
 }
 
 cells_against() { # label port nqn run
@@ -59,7 +62,7 @@ for run in $(seq "$RUNS"); do
   kill "$spdk"; wait "$spdk" 2>/dev/null || true
 
   port=$((20000 + RANDOM % 20000)); log=$OUT/ours-$run.log
-  DOTNET_gcServer=0 taskset -c 0 dotnet "$TARGET" --listen "127.0.0.1:$port" --discovery none --memory-ns 1GiB --multipath disabled >"$log" 2>&1 &
+  env "${TARGET_ENV[@]}" DOTNET_gcServer=0 taskset -c 0 dotnet "$TARGET" --listen "127.0.0.1:$port" --discovery none --memory-ns 1GiB --multipath disabled >"$log" 2>&1 &
   ours=$!
   for _ in $(seq 300); do grep -q "is serving" "$log" && break; sleep 0.1; done
   taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n nqn.2026-01.io.nvmemptls:default --multipath disabled --hostnqn "$HOSTNQN" \

@@ -116,6 +116,13 @@ public sealed record NvmeControllerOptions
     /// </summary>
     public NvmeCompletionMode CompletionMode { get; init; }
 
+    /// <summary>
+    /// Busy-polling of each I/O queue's socket before a receive would wait (zero: off, the default; at most 10 ms):
+    /// a completion that comes back within it is read without a thread's sleep and wake-up. Trades CPU for latency at
+    /// low queue depth; see <see cref="NvmeMptls.Transport.Sockets.SocketConnectionOptions.ReceivePoll"/>.
+    /// </summary>
+    public TimeSpan ReceivePoll { get; init; }
+
     /// <summary>Open the queues' sockets inside this network namespace (/var/run/netns/NAME); null for the current one.</summary>
     public string? NetworkNamespace { get; init; }
 
@@ -131,6 +138,11 @@ public sealed record NvmeControllerOptions
         if (!Enum.IsDefined(CompletionMode))
         {
             throw new ArgumentException($"CompletionMode {(int)CompletionMode} is not ThreadPool or Inline", nameof(CompletionMode));
+        }
+
+        if (ReceivePoll < TimeSpan.Zero || ReceivePoll > TimeSpan.FromMilliseconds(10))
+        {
+            throw new ArgumentException($"ReceivePoll must be 0 (off) to 10 ms, not {ReceivePoll.TotalMicroseconds} µs", nameof(ReceivePoll));
         }
 
         if (string.IsNullOrWhiteSpace(TargetAddress))

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -39,6 +40,7 @@ public sealed partial class SocketConnection : StreamConnection
         _socket = socket;
         Policy = policy;
         _options = (options ?? SocketConnectionOptions.Default).Validate();
+        _pollTicks = (long)(_options.ReceivePoll.TotalSeconds * Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
         _fallbackReason = fallbackReason;
         try
@@ -124,6 +126,8 @@ public sealed partial class SocketConnection : StreamConnection
                 // the reader consumes past it: a peer sending one byte per segment made us hold a segment per byte.
                 // Only after a receive that filled its buffer is the hint BurstReceiveSize.
                 var memory = writer.GetMemory(hint);
+                if (_pollTicks != 0)
+                    PollForInput();
                 int received;
                 try
                 {

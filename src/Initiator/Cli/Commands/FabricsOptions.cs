@@ -35,6 +35,7 @@ public static class FabricsOptions
         new("netns", null, true, "open the queues' sockets in network namespace NAME (/var/run/netns/NAME)", "NAME"),
         new("multipath", 'm', true, "MPTCP policy: preferred (default), required or disabled", "POLICY"),
         new("completions", null, true, "where I/O completions run: pool (thread pool; default) or inline (on each queue's receive thread, one send per receive burst; bench's default)", "pool|inline"),
+        new("poll-us", null, true, "busy-poll each I/O queue's socket this long before a receive waits (0: off, default): lower latency at low queue depth for CPU", "USEC"),
         new("paths", null, true, "paths (subflows) expected per queue; warns when the path manager cannot reach them", "N"),
         new("output-format", 'o', true, "normal|json", "FMT"),
         new("verbose", 'v', false, "log to stderr"),
@@ -78,6 +79,7 @@ public static class FabricsOptions
             SecureConcat = line.Has("concat"),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             NetworkNamespace = line.Get("netns"),
+            ReceivePoll = TimeSpan.FromMicroseconds(line.GetNumber("poll-us", 0, 0, 10_000)),
             CompletionMode = line.Get("completions") switch
             {
                 null => completions,

@@ -41,6 +41,11 @@ public static class NvmeConnectionFactory
         // Inline completions: the queue's receive loop runs on the socket's receive thread and its flushes send there.
         var inline = endpoint.QueueId != 0 && options.CompletionMode == NvmeCompletionMode.Inline;
         var socketOptions = inline ? InlineSocketOptions : null;
+        if (endpoint.QueueId != 0 && options.ReceivePoll > TimeSpan.Zero)
+        {
+            socketOptions = (socketOptions ?? SocketConnectionOptions.Default) with { ReceivePoll = options.ReceivePoll };
+        }
+
         SocketConnection socket;
         try
         {

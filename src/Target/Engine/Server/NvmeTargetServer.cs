@@ -46,12 +46,17 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
 
     public TargetRegistry Registry => _registry;
 
-    /// <summary>Socket buffering of accepted connections: in burst mode the socket's loops run inline with the queue's.</summary>
-    private SocketConnectionOptions SocketOptions => _registry.Limits.SendMode == QueueSendMode.Burst
-        ? BurstSocketOptions
-        : SocketConnectionOptions.Default;
+    /// <summary>
+    /// Socket buffering of accepted connections: in burst mode the socket's loops run inline with the queue's; the
+    /// receive busy-polls when the limits say so.
+    /// </summary>
+    private SocketConnectionOptions SocketOptions => _socketOptions ??= SocketConnectionOptions.Default with
+    {
+        InlineReaders = _registry.Limits.SendMode == QueueSendMode.Burst,
+        ReceivePoll = _registry.Limits.ReceivePoll,
+    };
 
-    private static readonly SocketConnectionOptions BurstSocketOptions = SocketConnectionOptions.Default with { InlineReaders = true };
+    private SocketConnectionOptions? _socketOptions;
 
     /// <summary>
     /// The TLS handshake for ports with TLS (null: TLS ports refuse every connection). The server owns it:

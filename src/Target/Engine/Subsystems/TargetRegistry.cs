@@ -89,6 +89,9 @@ public sealed record TargetLimits
 
     /// <summary>How queues send their answers (<see cref="Tcp.QueueSendMode"/>).</summary>
     public Tcp.QueueSendMode SendMode { get; init; } = Tcp.QueueSendMode.Burst;
+
+    /// <summary>Busy-polling of each connection's socket before a receive would wait (zero: off); see <see cref="Transport.Sockets.SocketConnectionOptions.ReceivePoll"/>.</summary>
+    public TimeSpan ReceivePoll { get; init; }
 }
 
 /// <summary>

@@ -41,6 +41,12 @@ public sealed record TargetOptions
     /// <summary>How queues send their answers: "burst" (the receive loop flushes each burst's answers inline) or "loop" (a send task per queue).</summary>
     public Tcp.QueueSendMode SendMode { get; init; } = Tcp.QueueSendMode.Burst;
 
+    /// <summary>
+    /// Busy-polling of each connection's socket before a receive would wait, in microseconds (0: off, the default; at
+    /// most 10000). Trades CPU for latency at low queue depth: see <see cref="Transport.Sockets.SocketConnectionOptions.ReceivePoll"/>.
+    /// </summary>
+    public int ReceivePollMicroseconds { get; init; }
+
     /// <summary>Fills in the values derived from others (serials, NGUIDs, UUIDs) that were left unset.</summary>
     public TargetOptions Resolve()
     {

@@ -53,6 +53,7 @@ internal sealed class TargetOptionsReader
             Gateway = GatewayOptions.Read(target, _errors),
             ShutdownGracePeriod = Duration(target, "ShutdownGracePeriod", defaults.ShutdownGracePeriod),
             SendMode = Choice(target, "SendMode", defaults.SendMode, s_sendMode),
+            ReceivePollMicroseconds = Int(target, "ReceivePollMicroseconds", defaults.ReceivePollMicroseconds),
         };
     }
 

@@ -22,6 +22,11 @@ internal static partial class TargetOptionsValidator
         ValidateAna(options, errors);
         ValidateGateway(options, errors);
 
+        if (options.ReceivePollMicroseconds is < 0 or > 10_000)
+        {
+            errors.Add($"{Root}:ReceivePollMicroseconds: must be from 0 (off) to 10000 microseconds (was {options.ReceivePollMicroseconds})");
+        }
+
         if (options.KeepAlive.DiscoveryDefaultTimeout <= TimeSpan.Zero)
         {
             errors.Add($"{Root}:KeepAlive:DiscoveryDefaultTimeout: must be greater than zero (was {options.KeepAlive.DiscoveryDefaultTimeout})");

@@ -38,6 +38,7 @@ public static partial class TargetBuilder
         ControllerIdMin = options.Gateway?.ControllerIdRange.Min ?? 1,
         ControllerIdMax = options.Gateway?.ControllerIdRange.Max ?? 0xFFEF,
         SendMode = options.SendMode,
+        ReceivePoll = TimeSpan.FromMicroseconds(options.ReceivePollMicroseconds),
     };
 
     public static TargetRegistry BuildRegistry(TargetOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)

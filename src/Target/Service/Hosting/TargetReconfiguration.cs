@@ -236,6 +236,11 @@ internal sealed partial class TargetReconfiguration(NvmeTargetServer server, ILo
             Log.RestartRequired(logger, "Target:SendMode");
         }
 
+        if (previous.ReceivePollMicroseconds != next.ReceivePollMicroseconds)
+        {
+            Log.RestartRequired(logger, "Target:ReceivePollMicroseconds");
+        }
+
         if (previous.KeepAlive != next.KeepAlive)
         {
             Log.RestartRequired(logger, "Target:KeepAlive");

@@ -87,6 +87,22 @@ public class TargetOptionsValidationTests
         Assert.That(TargetBuilder.ToLimits(Load([.. s_subsystem, ("Target:SendMode", value)])).SendMode, Is.EqualTo(expected));
     }
 
+    [TestCase(null, 0)]
+    [TestCase("50", 50)]
+    public void ReceivePollMicroseconds_IsReadAndReachesTheEngine(string? value, int expected)
+    {
+        Assert.That(TargetBuilder.ToLimits(Load([.. s_subsystem, ("Target:ReceivePollMicroseconds", value)])).ReceivePoll,
+            Is.EqualTo(TimeSpan.FromMicroseconds(expected)));
+    }
+
+    [TestCase("-1")]
+    [TestCase("10001")]
+    public void Validation_ReceivePollOutOfRange_NamesTheKeyAndTheRange(string value)
+    {
+        Assert.That(ErrorsWith(("Target:ReceivePollMicroseconds", value)),
+            Does.Contain($"Target:ReceivePollMicroseconds: must be from 0 (off) to 10000 microseconds (was {value})"));
+    }
+
     [TestCase("file")]
     [TestCase("block")]
     public void Validation_FileOrBlockWithoutPath_IsReported(string backing)

@@ -6,6 +6,8 @@
 #   ENV_x: VAR=VALUE pairs for side x's target, e.g. "NVMEMPTLS_Target__SendMode=loop" "NVMEMPTLS_Target__SendMode=burst".
 #   cells: space-separated rw:bytes:depth (default "randread:4096:32 randwrite:4096:32 randread:4096:1 read:131072:16 write:131072:16").
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh (build/bin/spdk_nvme_perf).
+#   AB_DLL_A / AB_DLL_B (optional): another build's nvme-mptls-target.dll for side A / B (default this tree's Release build),
+#   to compare two builds under the same settings (ENV_A = ENV_B).
 # Prints one line per run and cell, then min/median/max of B/A per cell (IOPS, and target CPU µs per I/O).
 set -euo pipefail
 EA=$1; EB=$2; RUNS=${3:-3}; SECS=${4:-5}
@@ -18,10 +20,10 @@ TICK=$(getconf CLK_TCK)
 OUT=$(mktemp -d /tmp/spdk-perf-ab.XXXXXX)
 echo "# target CPU 0, spdk_nvme_perf CPU 1, ${SECS} s cells, results in $OUT" >&2
 
-one() { # envs rw bytes depth -> "iops p50us cpu_us_per_io"
+one() { # envs rw bytes depth dll -> "iops p50us cpu_us_per_io"
   local -a envs; read -ra envs <<<"$1"
   local port=$((20000 + RANDOM % 20000)) log=$OUT/target-$RANDOM.log
-  env "${envs[@]}" DOTNET_gcServer=0 taskset -c 0 dotnet "$DLL" --listen "127.0.0.1:$port" --discovery none \
+  env "${envs[@]}" DOTNET_gcServer=0 taskset -c 0 dotnet "$5" --listen "127.0.0.1:$port" --discovery none \
     --memory-ns 1GiB --multipath disabled >"$log" 2>&1 &
   local t=$!
   for _ in $(seq 300); do grep -q "is serving" "$log" && break; sleep 0.1; done
@@ -38,7 +40,7 @@ one() { # envs rw bytes depth -> "iops p50us cpu_us_per_io"
 for r in $(seq "$RUNS"); do
   for c in $CELLS; do
     IFS=: read -r rw bytes depth <<<"$c"
-    a=$(one "$EA" "$rw" "$bytes" "$depth"); b=$(one "$EB" "$rw" "$bytes" "$depth")
+    a=$(one "$EA" "$rw" "$bytes" "$depth" "${AB_DLL_A:-$DLL}"); b=$(one "$EB" "$rw" "$bytes" "$depth" "${AB_DLL_B:-$DLL}")
     echo "$r $c A $a B $b" | tee -a "$OUT/runs.txt"
   done
 done

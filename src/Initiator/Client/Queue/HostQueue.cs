@@ -55,7 +55,7 @@ internal sealed partial class HostQueue : IAsyncDisposable
         _logger = logger;
         Settings = new PduSettings { MaxC2HData = MaxDataPerPdu };
         _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Host, Settings);
-        _writer = new PduWriter(connection.Output, Settings);
+        _writer = new PduWriter(connection.Output, Settings, batchAdvance: true); // the queue writes its output through _writer alone
         _contexts = new CommandContext[slots];
         _free = new int[slots];
         for (var i = 0; i < slots; i++)

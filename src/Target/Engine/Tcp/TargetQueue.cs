@@ -61,7 +61,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
         // that needs the multi-reader channel, whose queue any thread may read and count.
         _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = _burst is null, AllowSynchronousContinuations = false });
         _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Controller, _settings);
-        _writer = new PduWriter(connection.Output, _settings, connection);
+        _writer = new PduWriter(connection.Output, _settings, connection, batchAdvance: true); // the queue writes its output through _writer alone
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);
         _buffers = new ConnectionBuffers(registry.Buffers, registry.Limits, registry.Counters, StartWithBuffer);

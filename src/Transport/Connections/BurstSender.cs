@@ -130,6 +130,9 @@ public sealed class BurstSender : IReceiveBurst
         }
         catch
         {
+            // The drain that threw freed the writer first, so the receive loop may have taken it and handed over a flush
+            // that waits: finish that one, or the writer stays held and Close spins to its bound.
+            await FinishHandedOverAsync().ConfigureAwait(false);
             Close();
             throw;
         }

@@ -256,13 +256,14 @@ public sealed class PduWriter
     /// <summary>Tells the pipe about the bytes written since the last commit (flushes do it themselves).</summary>
     public void Commit()
     {
-        if (_pending != 0)
-        {
-            _output.Advance(_pending);
-            _pending = 0;
-        }
-
+        // Cleared before the pipe is told: an Advance that throws (a TLS key at its usage limit) must not be repeated.
+        var pending = _pending;
+        _pending = 0;
         _current = default;
+        if (pending != 0)
+        {
+            _output.Advance(pending);
+        }
     }
 
     /// <summary>At least <paramref name="size"/> bytes to write into: the rest of the current memory, or new pipe memory.</summary>

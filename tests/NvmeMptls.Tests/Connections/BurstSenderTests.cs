@@ -21,7 +21,7 @@ public sealed class BurstSenderTests
         public ConcurrentQueue<int> Queue { get; } = new();
         public ConcurrentQueue<int> Written { get; } = new();
         public ConcurrentQueue<int> DrainThreads { get; } = new();
-        public TaskCompletionSource<bool>? Flush { get; set; }
+        public TaskCompletionSource<bool>? Flush { get; private set; }
         public bool EndAfterNext { get; set; }
         private int _overlaps;
         private int _drains;
@@ -30,6 +30,13 @@ public sealed class BurstSenderTests
         public int Drains => Volatile.Read(ref _drains);
 
         public bool HasQueued => !Queue.IsEmpty;
+
+        /// <summary>The next drain's flush waits until the returned source is completed (its result: sending ended).</summary>
+        public TaskCompletionSource<bool> HoldNextFlush()
+        {
+            Flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return Flush;
+        }
 
         public ValueTask<bool> DrainAsync(CancellationToken cancellationToken)
         {
@@ -63,6 +70,13 @@ public sealed class BurstSenderTests
         }
     }
 
+    private static (Drain Drain, BurstSender Sender, IReceiveBurst Burst) Create()
+    {
+        var drain = new Drain();
+        var sender = new BurstSender(drain);
+        return (drain, sender, sender);
+    }
+
     private static void Post(Drain drain, BurstSender sender, int item)
     {
         drain.Queue.Enqueue(item);
@@ -82,9 +96,7 @@ public sealed class BurstSenderTests
     [Test]
     public void BurstEnd_DrainsOnTheReceiveThread_WithoutTheSendTask()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
+        var (drain, sender, burst) = Create();
         Post(drain, sender, 1); // the receive loop is in a burst: no kick needed, it drains at the end
         Post(drain, sender, 2);
 
@@ -98,11 +110,10 @@ public sealed class BurstSenderTests
     [Test]
     public async Task PostedWhileTheReceiveLoopWaits_KicksTheSendTask()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
+        var (drain, sender, burst) = Create();
         using var stop = new CancellationTokenSource();
         var run = sender.RunAsync(stop.Token);
-        await ((IReceiveBurst)sender).OnBurstEndAsync(CancellationToken.None); // nothing queued: the receive loop waits
+        await burst.OnBurstEndAsync(CancellationToken.None); // nothing queued: the receive loop waits
 
         Post(drain, sender, 7);
         await WaitUntilAsync(() => drain.Written.Contains(7));
@@ -114,9 +125,7 @@ public sealed class BurstSenderTests
     [Test]
     public async Task PostedDuringABurst_WaitsForTheBurstEnd_NotTheSendTask()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
+        var (drain, sender, burst) = Create();
         using var stop = new CancellationTokenSource();
         var run = sender.RunAsync(stop.Token);
         burst.OnBurstStart();
@@ -134,13 +143,10 @@ public sealed class BurstSenderTests
     [Test]
     public async Task AFlushThatWaits_IsHandedOver_AndNobodyWritesUntilItEnds()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
+        var (drain, sender, burst) = Create();
         using var stop = new CancellationTokenSource();
         var run = sender.RunAsync(stop.Token);
-        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        drain.Flush = flush;
+        var flush = drain.HoldNextFlush();
         Post(drain, sender, 1);
 
         var end = burst.OnBurstEndAsync(CancellationToken.None);
@@ -164,9 +170,8 @@ public sealed class BurstSenderTests
     [Test]
     public async Task ADrainThatMeetsTheEnd_ClosesTheWriter_AndEndsTheSendTask()
     {
-        var drain = new Drain { EndAfterNext = true };
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
+        var (drain, sender, burst) = Create();
+        drain.EndAfterNext = true;
         var run = sender.RunAsync(CancellationToken.None);
         Post(drain, sender, 1);
 
@@ -183,10 +188,9 @@ public sealed class BurstSenderTests
     [Test]
     public async Task CompleteReceive_TheSendTaskDrainsTheLastItems_AndEnds()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
+        var (drain, sender, burst) = Create();
         var run = sender.RunAsync(CancellationToken.None);
-        await ((IReceiveBurst)sender).OnBurstEndAsync(CancellationToken.None);
+        await burst.OnBurstEndAsync(CancellationToken.None);
 
         drain.Queue.Enqueue(9); // the last item (a TermReq, say), queued by the receive side as it ends
         sender.CompleteReceive();
@@ -198,12 +202,9 @@ public sealed class BurstSenderTests
     [Test]
     public async Task Stop_FinishesAHandedOverFlush_BeforeTheSendTaskEnds()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
+        var (drain, sender, burst) = Create();
         using var stop = new CancellationTokenSource();
-        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        drain.Flush = flush;
+        var flush = drain.HoldNextFlush();
         Post(drain, sender, 1);
         await burst.OnBurstEndAsync(CancellationToken.None); // handed over before the send task looks
         sender.Stop(); // and the stop comes before it looks too
@@ -219,11 +220,8 @@ public sealed class BurstSenderTests
     [Test]
     public async Task Close_WaitsForTheHolderToLetGo_ThenNobodyTakesTheWriter()
     {
-        var drain = new Drain();
-        var sender = new BurstSender(drain);
-        IReceiveBurst burst = sender;
-        var flush = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        drain.Flush = flush;
+        var (drain, sender, burst) = Create();
+        var flush = drain.HoldNextFlush();
         Post(drain, sender, 1);
         var run = sender.RunAsync(CancellationToken.None);
         await burst.OnBurstEndAsync(CancellationToken.None); // the send task holds the writer while the flush waits

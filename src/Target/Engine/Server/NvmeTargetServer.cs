@@ -50,13 +50,11 @@ public sealed partial class NvmeTargetServer : IAsyncDisposable
     /// Socket buffering of accepted connections: in burst mode the socket's loops run inline with the queue's; the
     /// receive busy-polls when the limits say so.
     /// </summary>
-    private SocketConnectionOptions SocketOptions => _socketOptions ??= SocketConnectionOptions.Default with
+    private SocketConnectionOptions SocketOptions => SocketConnectionOptions.Default with
     {
         InlineReaders = _registry.Limits.SendMode == QueueSendMode.Burst,
         ReceivePoll = _registry.Limits.ReceivePoll,
     };
-
-    private SocketConnectionOptions? _socketOptions;
 
     /// <summary>
     /// The TLS handshake for ports with TLS (null: TLS ports refuse every connection). The server owns it:

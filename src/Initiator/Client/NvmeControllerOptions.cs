@@ -1,4 +1,5 @@
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Sockets;
 using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Initiator;
@@ -140,9 +141,10 @@ public sealed record NvmeControllerOptions
             throw new ArgumentException($"CompletionMode {(int)CompletionMode} is not ThreadPool or Inline", nameof(CompletionMode));
         }
 
-        if (ReceivePoll < TimeSpan.Zero || ReceivePoll > TimeSpan.FromMilliseconds(10))
+        if (ReceivePoll < TimeSpan.Zero || ReceivePoll > SocketConnectionOptions.MaxReceivePoll)
         {
-            throw new ArgumentException($"ReceivePoll must be 0 (off) to 10 ms, not {ReceivePoll.TotalMicroseconds} µs", nameof(ReceivePoll));
+            throw new ArgumentException(
+                $"ReceivePoll must be 0 (off) to {SocketConnectionOptions.MaxReceivePoll.TotalMilliseconds} ms, not {ReceivePoll.TotalMicroseconds} µs", nameof(ReceivePoll));
         }
 
         if (string.IsNullOrWhiteSpace(TargetAddress))

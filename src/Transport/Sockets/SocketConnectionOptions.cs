@@ -59,6 +59,9 @@ public sealed record SocketConnectionOptions
     /// <summary>How long DisposeAsync waits for unsent bytes to leave before it aborts the connection.</summary>
     public TimeSpan DisposeFlushTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest <see cref="ReceivePoll"/> accepted: past this, sleeping in the kernel costs less than spinning.</summary>
+    public static readonly TimeSpan MaxReceivePoll = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Throws naming the first bad key.</summary>
     public SocketConnectionOptions Validate()
     {
@@ -74,8 +77,8 @@ public sealed record SocketConnectionOptions
             throw new ArgumentException($"{nameof(MinReceiveSize)} must be 1..{nameof(ReceiveSegmentSize)} ({ReceiveSegmentSize}), not {MinReceiveSize}");
         if (BurstReceiveSize < MinReceiveSize || BurstReceiveSize > 1 << 20)
             throw new ArgumentException($"{nameof(BurstReceiveSize)} must be {nameof(MinReceiveSize)} ({MinReceiveSize})..1048576, not {BurstReceiveSize}");
-        if (ReceivePoll < TimeSpan.Zero || ReceivePoll > TimeSpan.FromMilliseconds(10))
-            throw new ArgumentException($"{nameof(ReceivePoll)} must be 0..10 ms, not {ReceivePoll.TotalMicroseconds} µs");
+        if (ReceivePoll < TimeSpan.Zero || ReceivePoll > MaxReceivePoll)
+            throw new ArgumentException($"{nameof(ReceivePoll)} must be 0..{MaxReceivePoll.TotalMilliseconds} ms, not {ReceivePoll.TotalMicroseconds} µs");
         if (DisposeFlushTimeout < TimeSpan.Zero)
             throw new ArgumentException($"{nameof(DisposeFlushTimeout)} must not be negative");
         return this;

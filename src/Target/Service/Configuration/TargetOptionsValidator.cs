@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using NvmeMptls.Transport.Nvme;
+using NvmeMptls.Transport.Sockets;
 
 namespace NvmeMptls.Target.Configuration;
 
@@ -22,9 +23,10 @@ internal static partial class TargetOptionsValidator
         ValidateAna(options, errors);
         ValidateGateway(options, errors);
 
-        if (options.ReceivePollMicroseconds is < 0 or > 10_000)
+        var maxPoll = (int)SocketConnectionOptions.MaxReceivePoll.TotalMicroseconds;
+        if (options.ReceivePollMicroseconds < 0 || options.ReceivePollMicroseconds > maxPoll)
         {
-            errors.Add($"{Root}:ReceivePollMicroseconds: must be from 0 (off) to 10000 microseconds (was {options.ReceivePollMicroseconds})");
+            errors.Add($"{Root}:ReceivePollMicroseconds: must be from 0 (off) to {maxPoll} microseconds (was {options.ReceivePollMicroseconds})");
         }
 
         if (options.KeepAlive.DiscoveryDefaultTimeout <= TimeSpan.Zero)

@@ -5,12 +5,20 @@
 # network stack, syscalls, .NET runtime/GC, our code, BCL), each as a share of the samples and as µs of CPU per I/O.
 # Usage: bench/profile-target.sh [rw] [bytes] [depth] [seconds]   (default randread 4096 32 10)
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh. PROFILE_TARGET_ENV: VAR=VALUE pairs for the target.
+#   PROFILE_LOAD=bench: load with our `nvme-mptls bench` instead of spdk_nvme_perf (no SPDK needed);
+#   PROFILE_TLS=1 (with PROFILE_LOAD=bench): TLS 1.3 with the bench suite's PSK on both ends.
 set -euo pipefail
 RW=${1:-randread}; BYTES=${2:-4096}; DEPTH=${3:-32}; SECS=${4:-10}
-SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
+LOAD=${PROFILE_LOAD:-perf}
+[[ $LOAD == bench ]] || SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
+[[ ${PROFILE_TLS:-0} == 1 && $LOAD != bench ]] && { echo "PROFILE_TLS=1 needs PROFILE_LOAD=bench" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=$ROOT/src/Target/Service/bin/Release/net10.0/nvme-mptls-target.dll
-[[ -f $TARGET ]] || { echo "build first: dotnet build NvmeMptls.sln -c Release" >&2; exit 2; }
+CLI=$ROOT/src/Initiator/Cli/bin/Release/net10.0/nvme-mptls.dll
+[[ -f $TARGET && -f $CLI ]] || { echo "build first: dotnet build NvmeMptls.sln -c Release" >&2; exit 2; }
+KEY='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
+TLS_TARGET=(); TLS_BENCH=()
+[[ ${PROFILE_TLS:-0} == 1 ]] && TLS_TARGET=(--tls required --tls-key "$KEY") && TLS_BENCH=(--tls --tls-key "$KEY")
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 2; }
 read -ra TARGET_ENV <<<"${PROFILE_TARGET_ENV:-}"
 OUT=$(mktemp -d /tmp/profile-target.XXXXXX)
@@ -20,12 +28,18 @@ port=$((20000 + RANDOM % 20000))
 # Perf maps name JIT-compiled code; W^X double mapping hides it from perf, and ReadyToRun code (the BCL) is in no map
 # unless it is compiled by the JIT too.
 env "${TARGET_ENV[@]}" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=0 DOTNET_gcServer=0 taskset -c 0 dotnet "$TARGET" --listen "127.0.0.1:$port" \
-  --discovery none --memory-ns 1GiB --multipath disabled >"$OUT/target.log" 2>&1 &
+  --discovery none --memory-ns 1GiB --multipath disabled "${TLS_TARGET[@]}" >"$OUT/target.log" 2>&1 &
 t=$!
 trap 'kill $t 2>/dev/null || true' EXIT
 for _ in $(seq 300); do grep -q "is serving" "$OUT/target.log" && break; sleep 0.1; done
 
 perf_run() { # rw bytes depth seconds
+  if [[ $LOAD == bench ]]; then
+    taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" "${TLS_BENCH[@]}" \
+      --name cell --rw "$1" --bs "$2" --iodepth "$3" --size 1GiB --runtime "$4" --time_based --output-format json |
+      jq '.jobs[0].read.iops + .jobs[0].write.iops'
+    return
+  fi
   (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -q "$3" -o "$2" \
     -w "$1" -t "$4" -r "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$NQN hostnqn:$HOSTNQN" 2>&1) | awk '/^Total/{print $3}'
 }
@@ -46,7 +60,7 @@ wait "$load"
 iops=$(cat "$OUT/iops")
 perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' >"$OUT/all.txt" || true
 samples=$(perf script -i "$OUT/perf.data" -F time 2>/dev/null | wc -l)
-echo "# $RW ${BYTES} B QD$DEPTH, target CPU 0, spdk_nvme_perf CPU 1: $iops IOPS; $samples samples at 2999 Hz over $(((SECS - 4) / 2)) s; files in $OUT"
+echo "# $RW ${BYTES} B QD$DEPTH${TLS_BENCH:+ TLS}, target CPU 0, $LOAD CPU 1: $iops IOPS; $samples samples at 2999 Hz over $(((SECS - 4) / 2)) s; files in $OUT"
 echo "## system calls per I/O (over $(((SECS - 4) / 2)) s)"
 awk -F, -v iops="$iops" -v s=$(((SECS - 4) / 2)) '$1 ~ /^[0-9]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); printf "%s %.3f\n", $3, $1 / (iops * s)}' "$OUT/syscalls.csv"
 echo "## top symbols (self)"

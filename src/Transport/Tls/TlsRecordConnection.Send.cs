@@ -13,9 +13,6 @@ public sealed partial class TlsRecordConnection
     /// <summary>KeyUpdate(update_not_requested): type 24, length 1, value 0 (RFC 8446 §4.6.3).</summary>
     private static readonly byte[] KeyUpdateNotRequested = [24, 0, 0, 1, 0];
 
-    /// <summary>Header, largest inner plaintext (content and its type byte) and tag: the most one record takes.</summary>
-    private const int MaxRecordBytes = TlsRecordLimits.HeaderLength + TlsRecordLimits.MaxPlaintext + 1 + TlsRecordLimits.TagLength;
-
     private readonly TaskCompletionSource _outputDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _outputClosed;
     private int _keyLimitRaised;

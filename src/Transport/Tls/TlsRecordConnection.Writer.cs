@@ -20,6 +20,7 @@ public sealed partial class TlsRecordConnection
     private sealed class RecordWriter(TlsRecordConnection connection) : PipeWriter
     {
         private readonly int _maxPlaintext = connection._options.MaxPlaintextPerRecord;
+        private readonly int _maxRecordBytes = TlsRecordLimits.HeaderLength + connection._options.MaxPlaintextPerRecord + 1 + TlsRecordLimits.TagLength;
         private Memory<byte> _record;
         private int _used;
         private bool _locked;
@@ -252,7 +253,8 @@ public sealed partial class TlsRecordConnection
 
         private void Open()
         {
-            _record = connection._inner.Output.GetMemory(MaxRecordBytes);
+            // Exactly one record's room: asking for more would start a new segment while a record still fits.
+            _record = connection._inner.Output.GetMemory(_maxRecordBytes);
             _used = 0;
         }
 

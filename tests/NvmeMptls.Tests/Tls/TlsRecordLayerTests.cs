@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Pipelines;
+using NvmeMptls.Transport.Connections;
 using NvmeMptls.Tests.Crypto;
 using NvmeMptls.Transport.Tls;
 
@@ -350,6 +353,55 @@ public sealed class TlsRecordLayerTests
             Assert.That(raised, Is.EqualTo(1));
             Assert.That(conn.KeyLimitReached, Is.True);
         });
+    }
+
+    [Test]
+    public async Task DefaultRecords_AreSixteenKiBOnTheWire_AndFourFillOneSendSegment()
+    {
+        // Records of the largest plaintext (16406 bytes on the wire) left a quarter of every 64 KiB send segment empty:
+        // three fit, and each segment is one send. The default plaintext makes a full record exactly 16 KiB.
+        var (a, b) = MemoryConnection.CreatePair(new PipeOptions(pool: MemoryPool<byte>.Shared, minimumSegmentSize: 64 * 1024,
+            pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
+        var session = new TlsSessionInfo("id", null, null, 0x1301, TlsCryptoInfo.SuiteName(0x1301), "", "");
+        await using var conn = new TlsRecordConnection(a, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret),
+            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret), session);
+        var plaintext = new byte[4 * TlsRecordLayerOptions.SegmentFittingPlaintext + 100];
+        new Random(7).NextBytes(plaintext);
+
+        await conn.Output.WriteAsync(plaintext);
+
+        ReadResult wire = await b.Input.ReadAsync();
+        while (wire.Buffer.Length < 4 * 16384 + 5 + 100 + 17)
+        {
+            b.Input.AdvanceTo(wire.Buffer.Start, wire.Buffer.End);
+            wire = await b.Input.ReadAsync();
+        }
+        ReadOnlySequence<byte> records = wire.Buffer;
+        var lengths = new List<int>();
+        for (long at = 0; at < records.Length;)
+        {
+            byte[] header = records.Slice(at, 5).ToArray();
+            int length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(3));
+            lengths.Add(length);
+            at += 5 + length;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(TlsRecordLayerOptions.SegmentFittingPlaintext, Is.EqualTo(16362));
+            Assert.That(lengths, Is.EqualTo(new[] { 16379, 16379, 16379, 16379, 100 + 17 }), "TLSCiphertext.length of each record");
+            Assert.That(records.First.Length, Is.EqualTo(64 * 1024), "the first segment holds four whole records and nothing else");
+        });
+        b.Input.AdvanceTo(records.Start);
+
+        // And they open to the plaintext, in order.
+        var peer = new RawTlsPeer(b, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret),
+            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret));
+        var opened = new List<byte>();
+        for (int i = 0; i < 5; i++)
+        {
+            opened.AddRange((await peer.ReceiveAsync())!.Value.Content);
+        }
+        Assert.That(opened, Is.EqualTo(plaintext));
     }
 
     [Test]

@@ -80,6 +80,7 @@ for line in open(path):
         elif re.search(r'copy|memcpy|memset|clear_page|rep_movs', sym): area = 'kernel: copies'
         else: area = 'kernel: other (syscall entry, mm, ...)'
     elif 'libcoreclr' in dso or 'libclrjit' in dso or 'libSystem.Native' in dso: area = '.NET runtime (GC, stubs, interop)'
+    elif 'libcrypto' in dso or 'Cryptography.Native' in dso: area = 'OpenSSL (AES-GCM, EVP calls)'
     elif 'libc' in dso: area = 'libc'
     elif re.search(r'NvmeMptls', sym): area = 'ours (NvmeMptls.*)'
     elif re.search(r'System\.IO\.Pipelines|Pipe', sym): area = 'System.IO.Pipelines'

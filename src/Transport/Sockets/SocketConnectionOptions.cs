@@ -15,9 +15,13 @@ public sealed record SocketConnectionOptions
     /// Smallest segment of the send pipe. The send loop makes one send call per segment, so segments much larger than
     /// a PDU let consecutive PDUs (a C2HData header, its 4 KiB of data and the response after it) leave in one
     /// syscall instead of one per 4 KiB (the pipe's default segment). Measured with bench/NvmeMptls.Bench:
-    /// 4 KiB QD32 reads over loopback TCP went from ~88k to ~170k IOPS.
+    /// 4 KiB QD32 reads over loopback TCP went from ~88k to ~170k IOPS. 256 KiB rather than 64 KiB: a queue's burst at
+    /// QD32 (32 capsules with 4 KiB of in-capsule data, or 32 reads' data and responses) is about 130 KiB and went out
+    /// in three sends; in one it is what spdk_nvme_perf does (one send per burst), and against SPDK's target our
+    /// initiator spent 0.77-0.89x the CPU per 4 KiB write, our target under spdk_nvme_perf 0.85-1.00x per 4 KiB read
+    /// (bench/results/send-segment-20261207.md). The segment is rented only while bytes wait to be sent.
     /// </summary>
-    public int SendSegmentSize { get; init; } = 64 * 1024;
+    public int SendSegmentSize { get; init; } = 256 * 1024;
     /// <summary>
     /// Size of a new receive buffer segment. Receives fill a segment before the next is rented, so the memory a
     /// connection holds is what it has buffered plus at most one segment, however small the peer's segments are.

@@ -31,8 +31,8 @@ public sealed record TlsRecordLayerOptions
 
     /// <summary>
     /// Plaintext per record of the default: 2^14 less the header, content type and tag, so a full record is 16 KiB on
-    /// the wire and four fill a 64 KiB send segment exactly. Records of the largest plaintext take 16406 bytes, only
-    /// three fit in a segment, and a quarter of every segment went out empty, one more send for every 192 KiB.
+    /// the wire and records tile a send segment (a power of two) exactly. Records of the largest plaintext take 16406
+    /// bytes: only three fit in a 64 KiB segment, and a quarter of every segment went out empty.
     /// </summary>
     public const int SegmentFittingPlaintext = (1 << 14) - TlsRecordLimits.HeaderLength - 1 - TlsRecordLimits.TagLength;
 

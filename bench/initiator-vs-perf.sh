@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Our initiator against spdk_nvme_perf on one SPDK target: SPDK's nvmf_tgt (1 GiB Malloc bdev, filled once) pinned to
 # CPU 0, and on CPU 1 spdk_nvme_perf and `nvme-mptls bench` taking turns at one cell, 8 s each, `perf stat` counting
-# the load generator's system calls and CPU for 3 s in the middle. Prints IOPS, system calls and CPU µs per I/O.
+# the load generator's system calls and CPU for 3 s in the middle, and SPDK's target's system calls in the same 3 s.
+# Prints IOPS, system calls and CPU µs per I/O.
 # Usage: bench/initiator-vs-perf.sh [rw] [bytes] [depth] [turns]     (default randwrite 4096 32 2)
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh.
 #   INITIATORS: the turns' order, words "perf" and "bench" or "bench:DIR" (DIR/cli/nvme-mptls.dll, another build), with
 #   "bench:DIR:VAR=VALUE" to set one environment variable for it; default "perf bench" repeated [turns] times.
+#   BENCH_ARGS: more options for every bench turn (e.g. "--poll-us 50").
 set -euo pipefail
 RW=${1:-randwrite}; BS=${2:-4096}; QD=${3:-32}; TURNS=${4:-2}
 SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
@@ -38,14 +40,15 @@ for who in $order; do
   else
     cli=$CLI; [[ -n $dir ]] && cli=$dir/cli/nvme-mptls.dll
     env ${var:+"$var"} taskset -c 1 dotnet "$cli" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" --name cell --rw "$RW" \
-      --bs "$BS" --iodepth "$QD" --size 1GiB --runtime 8 --time_based --output-format json >"$OUT/load.out" 2>&1 &
+      --bs "$BS" --iodepth "$QD" --size 1GiB --runtime 8 --time_based --output-format json ${BENCH_ARGS:-} >"$OUT/load.out" 2>&1 &
   fi
   l=$!; sleep 3
   p=$(pgrep -f "spdk_nvme_perf|nvme-mptls.dll bench .*--name cell" | head -1)
+  perf stat -x, -e "$EV" -p "$spdk" -o "$OUT/target.csv" -- sleep 3 >/dev/null 2>&1 &
   perf stat -x, -e "$EV" -p "$p" -o "$OUT/stat.csv" -- sleep 3 >/dev/null 2>&1
+  wait $!
   wait "$l"
   if [[ $kind == perf ]]; then iops=$(awk '/^Total/{print $3}' "$OUT/load.out"); else iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' "$OUT/load.out"); fi
-  echo -n "$who $RW $BS QD$QD: $(printf '%.0f' "$iops") IOPS, per I/O:"
-  awk -F, -v n="$iops" '$1 ~ /^[0-9.]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); if ($3 == "task-clock") printf " cpu_us=%.2f", $1 * 1000 / (n * 3); else printf " %s=%.3f", $3, $1 / (n * 3)}' "$OUT/stat.csv"
-  echo
+  per_io() { awk -F, -v n="$iops" '$1 ~ /^[0-9.]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); if ($3 == "task-clock") printf " cpu_us=%.2f", $1 * 1000 / (n * 3); else printf " %s=%.3f", $3, $1 / (n * 3)}' "$1"; }
+  echo "$who $RW $BS QD$QD: $(printf '%.0f' "$iops") IOPS | initiator per I/O:$(per_io "$OUT/stat.csv") | SPDK target per I/O:$(per_io "$OUT/target.csv")"
 done

@@ -36,14 +36,14 @@ for who in $order; do
   IFS=: read -r kind dir var <<<"$who"
   if [[ $kind == perf ]]; then
     (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib exec taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -q "$QD" -o "$BS" -w "$RW" -t 8 \
-      -r "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$NQN hostnqn:$HOSTNQN") >"$OUT/load.out" 2>&1 &
+      -r "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$NQN hostnqn:$HOSTNQN") >"$OUT/load.out" 2>"$OUT/load.err" &
   else
     cli=$CLI; [[ -n $dir ]] && cli=$dir/cli/nvme-mptls.dll
     env ${var:+"$var"} taskset -c 1 dotnet "$cli" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" --name cell --rw "$RW" \
-      --bs "$BS" --iodepth "$QD" --size 1GiB --runtime 8 --time_based --output-format json ${BENCH_ARGS:-} >"$OUT/load.out" 2>&1 &
+      --bs "$BS" --iodepth "$QD" --size 1GiB --runtime 8 --time_based --output-format json ${BENCH_ARGS:-} >"$OUT/load.out" 2>"$OUT/load.err" &
   fi
-  l=$!; sleep 3
-  p=$(pgrep -f "spdk_nvme_perf|nvme-mptls.dll bench .*--name cell" | head -1)
+  # Both forms exec (subshell exec, env, taskset, the dotnet host) down to the load generator: $! is its pid.
+  l=$!; p=$l; sleep 3
   perf stat -x, -e "$EV" -p "$spdk" -o "$OUT/target.csv" -- sleep 3 >/dev/null 2>&1 &
   perf stat -x, -e "$EV" -p "$p" -o "$OUT/stat.csv" -- sleep 3 >/dev/null 2>&1
   wait $!

@@ -36,7 +36,7 @@ for _ in $(seq 300); do grep -q "is serving" "$OUT/target.log" && break; sleep 0
 perf_run() { # rw bytes depth seconds
   if [[ $LOAD == bench ]]; then
     taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" "${TLS_BENCH[@]}" \
-      --name cell --rw "$1" --bs "$2" --iodepth "$3" --size 1GiB --runtime "$4" --time_based --output-format json |
+      --name cell --rw "$1" --bs "$2" --iodepth "$3" --size 1GiB --runtime "$4" --time_based --output-format json 2>>"$OUT/bench.err" |
       jq '.jobs[0].read.iops + .jobs[0].write.iops'
     return
   fi

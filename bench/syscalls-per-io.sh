@@ -6,6 +6,7 @@
 #        for bench/ab-compare.sh; "." means this tree's Release build)
 #   SYSCALLS_TLS=1: TLS 1.3 with the bench suite's PSK on both ends.
 set -euo pipefail
+[[ $# -eq 4 ]] || { echo "usage: bench/syscalls-per-io.sh DIR rw bs depth" >&2; exit 2; }
 DIR=$1; RW=$2; BS=$3; QD=$4
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [[ $DIR == . ]]; then
@@ -13,6 +14,7 @@ if [[ $DIR == . ]]; then
 else
   TARGET=$DIR/target/nvme-mptls-target.dll; CLI=$DIR/cli/nvme-mptls.dll
 fi
+[[ -f $TARGET && -f $CLI ]] || { echo "no build at $TARGET / $CLI (dotnet build NvmeMptls.sln -c Release)" >&2; exit 2; }
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 2; }
 KEY='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
 NQN=nqn.2026-01.io.nvmemptls:default
@@ -24,12 +26,12 @@ DOTNET_gcServer=0 taskset -c 0 dotnet "$TARGET" --listen "127.0.0.1:$port" --dis
 t=$!
 trap 'kill $t 2>/dev/null || true' EXIT
 for _ in $(seq 300); do grep -q "is serving" "$OUT/target.log" && break; sleep 0.1; done
-bench() { taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled "${TB[@]}" --size 1GiB --output-format json "$@"; }
-bench --name fill --rw write --bs 128k --iodepth 16 >/dev/null
-bench --name cell --rw "$RW" --bs "$BS" --iodepth "$QD" --runtime 8 --time_based >"$OUT/bench.json" &
-b=$!
+bench() { exec taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled "${TB[@]}" --size 1GiB --output-format json "$@"; }
+(bench --name fill --rw write --bs 128k --iodepth 16) >/dev/null 2>"$OUT/fill.err"
+# The subshell execs down to the bench (taskset, the dotnet host): $! is its pid.
+(bench --name cell --rw "$RW" --bs "$BS" --iodepth "$QD" --runtime 8 --time_based) >"$OUT/bench.json" 2>"$OUT/bench.err" &
+b=$!; bp=$b
 sleep 3
-bp=$(pgrep -f "nvme-mptls.dll bench .*--name cell" | head -1)
 EV=syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,task-clock
 perf stat -x, -e "$EV" -p "$t" -o "$OUT/target.csv" -- sleep 3 >/dev/null 2>&1 &
 perf stat -x, -e "$EV" -p "$bp" -o "$OUT/bench.csv" -- sleep 3 >/dev/null 2>&1

@@ -228,8 +228,13 @@ internal sealed class BenchJobRun
             var start = Stopwatch.GetTimestamp();
             try
             {
+                inlineRun++; // counted before the call, so a transfer that throws synchronously counts as inline too
                 var transfer = Transfer(buffer, offset, isRead);
-                inlineRun = transfer.IsCompleted ? inlineRun + 1 : 0;
+                if (!transfer.IsCompleted)
+                {
+                    inlineRun = 0;
+                }
+
                 await transfer.ConfigureAwait(false);
             }
             catch (Exception ex)

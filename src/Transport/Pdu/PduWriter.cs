@@ -230,7 +230,7 @@ public sealed class PduWriter
         var digest = Settings.DataDigest;
         while (!data.IsEmpty)
         {
-            // Ask for little and take what is there: the rest of a socket pipe's 64 KiB segment, or of the TLS record
+            // Ask for little and take what is there: the rest of a socket pipe's send segment, or of the TLS record
             // being built (a TLS writer refuses more than one record's plaintext and would seal a record early to
             // satisfy a large hint).
             var span = ReserveSome(Math.Min(data.Length, 4096));

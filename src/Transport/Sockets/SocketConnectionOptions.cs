@@ -19,7 +19,10 @@ public sealed record SocketConnectionOptions
     /// QD32 (32 capsules with 4 KiB of in-capsule data, or 32 reads' data and responses) is about 130 KiB and went out
     /// in three sends; in one it is what spdk_nvme_perf does (one send per burst), and against SPDK's target our
     /// initiator spent 0.77-0.89x the CPU per 4 KiB write, our target under spdk_nvme_perf 0.85-1.00x per 4 KiB read
-    /// (bench/results/send-segment-20261207.md). The segment is rented only while bytes wait to be sent.
+    /// (bench/results/send-segment-20261207.md). A segment is rented while bytes wait to be sent or a writer holds
+    /// memory it has not flushed, and goes back to the pool when the send loop has consumed it; a connection whose
+    /// peer stops reading holds at least one, so such a connection holds 256 KiB where it held 64 KiB, and at most
+    /// <see cref="OutputPauseThreshold"/> plus one segment.
     /// </summary>
     public int SendSegmentSize { get; init; } = 256 * 1024;
     /// <summary>

@@ -31,8 +31,9 @@ public sealed record TlsRecordLayerOptions
 
     /// <summary>
     /// Plaintext per record of the default: 2^14 less the header, content type and tag, so a full record is 16 KiB on
-    /// the wire and records tile a send segment (a power of two) exactly. Records of the largest plaintext take 16406
-    /// bytes: only three fit in a 64 KiB segment, and a quarter of every segment went out empty.
+    /// the wire and a run of full records fills a send segment (a power of two) to the byte. Records of the largest
+    /// plaintext take 16406 bytes and leave the end of every segment empty: a quarter of a 64 KiB segment (three
+    /// records), 6% of a 256 KiB one (fifteen).
     /// </summary>
     public const int SegmentFittingPlaintext = (1 << 14) - TlsRecordLimits.HeaderLength - 1 - TlsRecordLimits.TagLength;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using NvmeMptls.Initiator;
 using NvmeMptls.Initiator.LoadGen;
 
@@ -25,26 +26,44 @@ public sealed class BenchWorkerThreadTests
         {
             Assert.That(report.TotalErrors, Is.Zero);
             Assert.That(report.Jobs[0].Write.Ios, Is.EqualTo(2048), "512 I/Os per worker, past the 256 after which workers used to yield");
-            // Each worker's first I/O is submitted from the pool (it starts with a yield); every other one from the device's thread.
+            // Each worker's first I/O is submitted from the pool (it starts with a yield); every other one from the
+            // device's thread. A yield every 256 I/Os made it 12 or 13.
             Assert.That(device.SubmittedOnPool, Is.LessThanOrEqualTo(4), $"{device.SubmittedOnPool} of 2048 submissions came from the thread pool");
         });
     }
 
     [Test]
-    public async Task SynchronousDevice_StillFinishesATimedRun()
+    public async Task SynchronousDevice_WorkersStillLetOthersRun()
     {
-        // The null engine completes every I/O before it is awaited: the workers must still yield so the run ends on time.
-        var jobs = BenchJobParser.Parse(["--name=t", "--rw=randread", "--bs=4k", "--iodepth=8", "--numjobs=2", "--runtime=1", "--time_based", "--size=8m"]);
-        var run = BenchRunner.RunAsync(jobs, (_, _) => ValueTask.FromResult<INamespaceDevice>(new NullNamespaceDevice(16L * 1024 * 1024)), TextWriter.Null,
-            new BenchRunOptions(), CancellationToken.None);
+        // The null engine completes every I/O before it is awaited, so a worker that never yielded would keep its
+        // thread until the deadline. On a one-at-a-time scheduler a task queued behind the workers shows it: it waits
+        // a few hundred I/Os, not the rest of the 3 s run.
+        var exclusive = new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler;
+        var jobs = BenchJobParser.Parse(["--name=t", "--rw=randread", "--bs=4k", "--iodepth=4", "--runtime=3", "--time_based", "--size=8m"]);
+        var run = Task.Factory.StartNew(
+            () => BenchRunner.RunAsync(jobs, (_, _) => ValueTask.FromResult<INamespaceDevice>(new NullNamespaceDevice(16L * 1024 * 1024)), TextWriter.Null,
+                new BenchRunOptions(), CancellationToken.None),
+            CancellationToken.None, TaskCreationOptions.None, exclusive).Unwrap();
+        await Task.Delay(200);
+        long queued = Environment.TickCount64;
+        var probe = Task.Factory.StartNew(() => Environment.TickCount64, CancellationToken.None, TaskCreationOptions.None, exclusive);
+
+        long ran = await probe.WaitAsync(TimeSpan.FromSeconds(30));
         var report = await run.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.That(report.Jobs.Sum(j => j.Read.Ios), Is.GreaterThan(0));
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Jobs[0].Read.Ios, Is.GreaterThan(0));
+            Assert.That(ran - queued, Is.LessThan(1000), $"a task queued behind the workers waited {ran - queued} ms");
+        });
     }
 
-    /// <summary>Completes every command on its one thread, in order, after the submitter has returned.</summary>
+    /// <summary>
+    /// Completes every command on its one thread, and only once the submitter has awaited it (the command is handed to
+    /// the thread when the continuation is registered), so the completion always comes after the await, as on a queue.
+    /// </summary>
     private sealed class CompletionThreadDevice : INamespaceDevice, IDisposable
     {
-        private readonly BlockingCollection<TaskCompletionSource> _pending = new();
+        private readonly BlockingCollection<Command> _pending = new();
         private readonly Thread _thread;
         private int _submittedOnPool;
 
@@ -55,7 +74,7 @@ public sealed class BenchWorkerThreadTests
             {
                 foreach (var command in _pending.GetConsumingEnumerable())
                 {
-                    command.SetResult(); // continuations run here, synchronously, as on a queue's receive thread
+                    command.Complete(); // the continuation runs here, synchronously, as on a queue's receive thread
                 }
             }) { IsBackground = true, Name = "device completions" };
             _thread.Start();
@@ -99,9 +118,25 @@ public sealed class BenchWorkerThreadTests
                 Interlocked.Increment(ref _submittedOnPool);
             }
 
-            var command = new TaskCompletionSource();
-            _pending.Add(command);
-            return new ValueTask(command.Task);
+            var command = new Command(_pending);
+            return new ValueTask(command, 0);
+        }
+
+        private sealed class Command(BlockingCollection<Command> queue) : IValueTaskSource
+        {
+            private ManualResetValueTaskSourceCore<bool> _core;
+
+            public void Complete() => _core.SetResult(true);
+
+            public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+            public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            {
+                _core.OnCompleted(continuation, state, token, flags);
+                queue.Add(this);
+            }
+
+            public void GetResult(short token) => _core.GetResult(token);
         }
     }
 }

@@ -370,11 +370,12 @@ public sealed class TlsRecordLayerTests
 
         await conn.Output.WriteAsync(plaintext);
 
-        ReadResult wire = await b.Input.ReadAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        ReadResult wire = await b.Input.ReadAsync(timeout.Token);
         while (wire.Buffer.Length < 4 * 16384 + 5 + 100 + 17)
         {
             b.Input.AdvanceTo(wire.Buffer.Start, wire.Buffer.End);
-            wire = await b.Input.ReadAsync();
+            wire = await b.Input.ReadAsync(timeout.Token);
         }
         ReadOnlySequence<byte> records = wire.Buffer;
         var lengths = new List<int>();
@@ -394,12 +395,14 @@ public sealed class TlsRecordLayerTests
         b.Input.AdvanceTo(records.Start);
 
         // And they open to the plaintext, in order.
-        var peer = new RawTlsPeer(b, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret),
+        await using var peer = new RawTlsPeer(b, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret),
             TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret));
         var opened = new List<byte>();
         for (int i = 0; i < 5; i++)
         {
-            opened.AddRange((await peer.ReceiveAsync())!.Value.Content);
+            var record = (await peer.ReceiveAsync())!.Value;
+            Assert.That(record.Type, Is.EqualTo(TlsContentType.ApplicationData));
+            opened.AddRange(record.Content);
         }
         Assert.That(opened, Is.EqualTo(plaintext));
     }

@@ -1,4 +1,5 @@
 using NvmeMptls.Initiator;
+using NvmeMptls.Transport.Sockets;
 
 namespace NvmeMptls.Cli.Commands;
 
@@ -79,7 +80,7 @@ public static class FabricsOptions
             SecureConcat = line.Has("concat"),
             ExpectedPaths = (int)line.GetNumber("paths", 1, 1, 8),
             NetworkNamespace = line.Get("netns"),
-            ReceivePoll = TimeSpan.FromMicroseconds(line.GetNumber("poll-us", 0, 0, 10_000)),
+            ReceivePoll = TimeSpan.FromMicroseconds(line.GetNumber("poll-us", 0, 0, (long)SocketConnectionOptions.MaxReceivePoll.TotalMicroseconds)),
             CompletionMode = line.Get("completions") switch
             {
                 null => completions,

@@ -13,7 +13,7 @@
 # Prints one line per run and a min/median/max summary of B/A ratios.
 set -euo pipefail
 A=$1; B=$2; RUNS=${3:-3}; SECS=${4:-5}; CARRIERS=${5:-tcp,tls/tcp}; CELLS=${6:-randread:4k:32,read:128k:16}
-KEY='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
+source "$(dirname "$0")/lib/common.sh"; KEY=$BENCH_TLS_KEY
 NQN=nqn.2026-01.io.nvmemptls:default
 TICK=$(getconf CLK_TCK)
 OUT=$(mktemp -d /tmp/ab-compare.XXXXXX)

@@ -12,6 +12,7 @@ set -euo pipefail
 RW=${1:-randwrite}; BS=${2:-4096}; QD=${3:-32}; TURNS=${4:-2}
 SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/lib/common.sh"
 CLI=$ROOT/src/Initiator/Cli/bin/Release/net10.0/nvme-mptls.dll
 [[ -f $CLI ]] || { echo "build first: dotnet build NvmeMptls.sln -c Release" >&2; exit 2; }
 HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001
@@ -49,6 +50,5 @@ for who in $order; do
   wait $!
   wait "$l"
   if [[ $kind == perf ]]; then iops=$(awk '/^Total/{print $3}' "$OUT/load.out"); else iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' "$OUT/load.out"); fi
-  per_io() { awk -F, -v n="$iops" '$1 ~ /^[0-9.]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); if ($3 == "task-clock") printf " cpu_us=%.2f", $1 * 1000 / (n * 3); else printf " %s=%.3f", $3, $1 / (n * 3)}' "$1"; }
-  echo "$who $RW $BS QD$QD: $(printf '%.0f' "$iops") IOPS | initiator per I/O:$(per_io "$OUT/stat.csv") | SPDK target per I/O:$(per_io "$OUT/target.csv")"
+  echo "$who $RW $BS QD$QD: $(printf '%.0f' "$iops") IOPS | initiator per I/O:$(per_io "$OUT/stat.csv" "$iops" 3) | SPDK target per I/O:$(per_io "$OUT/target.csv" "$iops" 3)"
 done

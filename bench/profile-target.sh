@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=$ROOT/src/Target/Service/bin/Release/net10.0/nvme-mptls-target.dll
 CLI=$ROOT/src/Initiator/Cli/bin/Release/net10.0/nvme-mptls.dll
 [[ -f $TARGET && -f $CLI ]] || { echo "build first: dotnet build NvmeMptls.sln -c Release" >&2; exit 2; }
-KEY='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
+source "$(dirname "$0")/lib/common.sh"; KEY=$BENCH_TLS_KEY
 TLS_TARGET=(); TLS_BENCH=()
 [[ ${PROFILE_TLS:-0} == 1 ]] && TLS_TARGET=(--tls required --tls-key "$KEY") && TLS_BENCH=(--tls --tls-key "$KEY")
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 2; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System calls per I/O on both ends, our target and our bench: a fresh `nvme-mptls-target` (1 GiB memory namespace,
 # filled once) pinned to CPU 0, `nvme-mptls bench` pinned to CPU 1, and `perf stat` counting each end's send and receive
-# calls for 3 s in the middle of an 8 s run. Counts do not depend on the machine's fast or slow mode, as IOPS do.
+# calls for 3 s in the middle of an 8 s run. Sends and receives per I/O depend on how bursts are framed, not on the
+# machine's fast or slow mode, as IOPS do.
 # Usage: bench/syscalls-per-io.sh DIR rw bs depth      (DIR holds target/ and cli/ copies of the Release outputs, as
 #        for bench/ab-compare.sh; "." means this tree's Release build)
 #   SYSCALLS_TLS=1: TLS 1.3 with the bench suite's PSK on both ends.
@@ -16,7 +17,7 @@ else
 fi
 [[ -f $TARGET && -f $CLI ]] || { echo "no build at $TARGET / $CLI (dotnet build NvmeMptls.sln -c Release)" >&2; exit 2; }
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 2; }
-KEY='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
+source "$(dirname "$0")/lib/common.sh"; KEY=$BENCH_TLS_KEY
 NQN=nqn.2026-01.io.nvmemptls:default
 TT=(); TB=()
 [[ ${SYSCALLS_TLS:-0} == 1 ]] && TT=(--tls required --tls-key "$KEY") && TB=(--tls --tls-key "$KEY")
@@ -37,5 +38,4 @@ perf stat -x, -e "$EV" -p "$t" -o "$OUT/target.csv" -- sleep 3 >/dev/null 2>&1 &
 perf stat -x, -e "$EV" -p "$bp" -o "$OUT/bench.csv" -- sleep 3 >/dev/null 2>&1
 wait "$b"
 iops=$(jq '.jobs[0].read.iops + .jobs[0].write.iops' "$OUT/bench.json")
-per_io() { awk -F, -v n="$iops" '$1 ~ /^[0-9.]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); if ($3 == "task-clock") printf " cpu_us=%.2f", $1 * 1000 / (n * 3); else printf " %s=%.3f", $3, $1 / (n * 3)}' "$1"; }
-echo "$RW $BS QD$QD${TB:+ TLS}: $(printf '%.0f' "$iops") IOPS | target per I/O:$(per_io "$OUT/target.csv") | bench per I/O:$(per_io "$OUT/bench.csv")"
+echo "$RW $BS QD$QD${TB:+ TLS}: $(printf '%.0f' "$iops") IOPS | target per I/O:$(per_io "$OUT/target.csv" "$iops" 3) | bench per I/O:$(per_io "$OUT/bench.csv" "$iops" 3)"

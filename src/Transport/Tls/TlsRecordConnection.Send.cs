@@ -43,7 +43,7 @@ public sealed partial class TlsRecordConnection
     /// <summary>Seals a record of our own (alert, KeyUpdate) from <paramref name="content"/>. Caller holds the write lock, no application record open.</summary>
     private void SealRecord(TlsContentType contentType, ReadOnlySpan<byte> content)
     {
-        Span<byte> record = _inner.Output.GetSpan(TlsRecordLimits.HeaderLength + content.Length + 1 + TlsRecordLimits.TagLength);
+        Span<byte> record = _inner.Output.GetSpan(content.Length + TlsRecordLimits.SealOverhead);
         content.CopyTo(record[TlsRecordLimits.HeaderLength..]);
         SealInPlace(record, content.Length, contentType);
     }

@@ -20,7 +20,7 @@ public sealed partial class TlsRecordConnection
     private sealed class RecordWriter(TlsRecordConnection connection) : PipeWriter
     {
         private readonly int _maxPlaintext = connection._options.MaxPlaintextPerRecord;
-        private readonly int _maxRecordBytes = TlsRecordLimits.HeaderLength + connection._options.MaxPlaintextPerRecord + 1 + TlsRecordLimits.TagLength;
+        private readonly int _maxRecordBytes = connection._options.MaxPlaintextPerRecord + TlsRecordLimits.SealOverhead;
         private Memory<byte> _record;
         private int _used;
         private bool _locked;

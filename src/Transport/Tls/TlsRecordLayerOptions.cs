@@ -35,7 +35,7 @@ public sealed record TlsRecordLayerOptions
     /// plaintext take 16406 bytes and leave the end of every segment empty: a quarter of a 64 KiB segment (three
     /// records), 6% of a 256 KiB one (fifteen).
     /// </summary>
-    public const int SegmentFittingPlaintext = (1 << 14) - TlsRecordLimits.HeaderLength - 1 - TlsRecordLimits.TagLength;
+    public const int SegmentFittingPlaintext = (1 << 14) - TlsRecordLimits.SealOverhead;
 
     /// <summary>Largest plaintext per record (≤ 2^14); default <see cref="SegmentFittingPlaintext"/>.</summary>
     public int MaxPlaintextPerRecord { get; init; } = SegmentFittingPlaintext;

@@ -44,6 +44,8 @@ public static class TlsRecordLimits
     /// <summary>§5.2: TLSCiphertext.length MUST NOT exceed 2^14 + 256.</summary>
     public const int MaxCiphertext = (1 << 14) + 256;
     public const int TagLength = 16;
+    /// <summary>What sealing adds to a record's content on the wire: the header, the inner content type byte and the tag.</summary>
+    public const int SealOverhead = HeaderLength + 1 + TagLength;
     public const int NonceLength = 12;
     /// <summary>§5.1: legacy_record_version is 0x0303 for all records except an initial ClientHello.</summary>
     public const ushort LegacyVersion = 0x0303;

@@ -37,7 +37,7 @@ public sealed record QueueMultipathInfo(QueueTransportMode Mode, string? Fallbac
         for (var i = 0; i < subflows.Length; i++)
         {
             var s = status.Subflows[i];
-            subflows[i] = new QueueSubflow(s.Local, s.Remote, s.State, s.BytesSent, s.BytesReceived, s.Rtt);
+            subflows[i] = new QueueSubflow(s.Local, s.Remote, s.State, s.BytesSent, s.BytesReceived, s.Rtt) { BytesAcked = s.BytesAcked };
         }
 
         var mode = status.Mode switch
@@ -55,10 +55,14 @@ public sealed record QueueMultipathInfo(QueueTransportMode Mode, string? Fallbac
 /// <param name="Local">Local address and port.</param>
 /// <param name="Remote">Remote address and port.</param>
 /// <param name="State">TCP state name ("established"…).</param>
-/// <param name="BytesSent">Bytes sent on this subflow.</param>
+/// <param name="BytesSent">Bytes sent on this subflow, retransmissions and sends a downed link dropped included.</param>
 /// <param name="BytesReceived">Bytes received on this subflow.</param>
 /// <param name="Rtt">Smoothed round-trip time.</param>
-public sealed record QueueSubflow(IPEndPoint Local, IPEndPoint Remote, string State, ulong BytesSent, ulong BytesReceived, TimeSpan Rtt);
+public sealed record QueueSubflow(IPEndPoint Local, IPEndPoint Remote, string State, ulong BytesSent, ulong BytesReceived, TimeSpan Rtt)
+{
+    /// <summary>Bytes of this subflow's sends the peer acknowledged: what the path actually carried.</summary>
+    public ulong BytesAcked { get; init; }
+}
 
 /// <summary>What a queue's TLS 1.3 handshake established.</summary>
 /// <param name="PskIdentity">The PSK identity offered and selected.</param>

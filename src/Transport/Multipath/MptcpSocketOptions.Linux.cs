@@ -41,7 +41,7 @@ public static partial class MptcpSocketOptions
             var local = ParseSockaddr(addr[..MptcpSubflowAddrs.SockaddrStorageSize]);
             var remote = ParseSockaddr(addr[MptcpSubflowAddrs.SockaddrStorageSize..]);
             result.Add(new SubflowInfo(local, remote, TcpStateName(tcp.State), tcp.BytesSent, tcp.BytesReceived,
-                TimeSpan.FromMicroseconds(tcp.RttMicroseconds)));
+                TimeSpan.FromMicroseconds(tcp.RttMicroseconds)) { BytesAcked = tcp.BytesAcked });
         }
         return result;
     }

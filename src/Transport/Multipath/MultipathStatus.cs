@@ -23,14 +23,23 @@ public enum MultipathPolicy
     Disabled,
 }
 
-/// <summary>One MPTCP subflow as the kernel reports it (SOL_MPTCP MPTCP_TCPINFO / MPTCP_SUBFLOW_ADDRS).</summary>
+/// <summary>
+/// One MPTCP subflow as the kernel reports it (SOL_MPTCP MPTCP_TCPINFO / MPTCP_SUBFLOW_ADDRS).
+/// BytesSent is tcpi_bytes_sent, which counts every transmission attempt, retransmissions and segments a downed
+/// link dropped included; BytesAcked (tcpi_bytes_acked) is what the peer acknowledged, so it is the figure that
+/// says what a path actually carried.
+/// </summary>
 public sealed record SubflowInfo(
     IPEndPoint Local,
     IPEndPoint Remote,
     string State,
     ulong BytesSent,
     ulong BytesReceived,
-    TimeSpan Rtt);
+    TimeSpan Rtt)
+{
+    /// <summary>tcpi_bytes_acked: bytes of this subflow's sends the peer acknowledged.</summary>
+    public ulong BytesAcked { get; init; }
+}
 
 /// <summary>A snapshot of a connection's multipath state.</summary>
 public sealed record MultipathStatus(
@@ -50,7 +59,7 @@ public sealed record MultipathStatus(
         foreach (var s in Subflows)
         {
             sb.AppendLine().Append("  ").Append(s.Local).Append(" -> ").Append(s.Remote).Append(' ').Append(s.State)
-              .Append(" sent ").Append(s.BytesSent).Append(" B, received ").Append(s.BytesReceived)
+              .Append(" sent ").Append(s.BytesSent).Append(" B, acked ").Append(s.BytesAcked).Append(" B, received ").Append(s.BytesReceived)
               .Append(" B, rtt ").Append(s.Rtt.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)).Append(" ms");
         }
         return sb.ToString();

@@ -152,5 +152,12 @@ public static class EndToEndKit
     public static ulong SentOnPath(NvmeController controller, int path) =>
         IoPaths(controller).Aggregate(0UL, (sum, p) => sum + (p.Multipath is { } m && OnPath(m, path) is { } s ? s.BytesSent : 0));
 
+    /// <summary>
+    /// Bytes of the initiator's sends on path <paramref name="path"/> that the target acknowledged, summed over the
+    /// I/O queues: unlike <see cref="SentOnPath"/> it does not count what a downed link dropped.
+    /// </summary>
+    public static ulong AckedOnPath(NvmeController controller, int path) =>
+        IoPaths(controller).Aggregate(0UL, (sum, p) => sum + (p.Multipath is { } m && OnPath(m, path) is { } s ? s.BytesAcked : 0));
+
     public static void Print(string text) => TestContext.Out.WriteLine(text);
 }

@@ -43,6 +43,15 @@ public sealed class LoopbackMultipathTests
         Assert.That(sf.State, Is.EqualTo("established"));
         Assert.That(sf.BytesSent, Is.GreaterThanOrEqualTo(100_000UL));
         Assert.That(server.GetMultipathStatus().Subflows[0].BytesReceived, Is.GreaterThanOrEqualTo(100_000UL));
+        // The server has read every byte, so the last ACK is at most one delayed-ACK interval away.
+        var acked = sf.BytesAcked;
+        for (var i = 0; i < 50 && acked < 100_000UL; i++)
+        {
+            await Task.Delay(20);
+            acked = client.GetMultipathStatus().Subflows[0].BytesAcked;
+        }
+        // tcpi_bytes_acked counts the acknowledged SYN as one byte; tcpi_bytes_sent counts only data.
+        Assert.That(acked, Is.InRange(100_000UL, client.GetMultipathStatus().Subflows[0].BytesSent + 1), "tcpi_bytes_acked read at its offset");
         Assert.That(client.UnderlyingSocket, Is.Not.Null);
         Assert.That(SocketFactory.IsMptcpSocket(client.UnderlyingSocket), Is.True);
     }

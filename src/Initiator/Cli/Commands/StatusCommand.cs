@@ -53,6 +53,7 @@ public static class StatusCommand
                             w.WriteString("remote", s.Remote.ToString());
                             w.WriteString("state", s.State);
                             w.WriteNumber("bytes_sent", s.BytesSent);
+                            w.WriteNumber("bytes_acked", s.BytesAcked);
                             w.WriteNumber("bytes_received", s.BytesReceived);
                             w.WriteNumber("rtt_us", (long)(s.Rtt.TotalMilliseconds * 1000));
                             w.WriteEndObject();
@@ -99,7 +100,7 @@ public static class StatusCommand
             foreach (var s in p.Multipath?.Subflows ?? [])
             {
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"            subflow {s.Local} -> {s.Remote} {s.State}, sent {s.BytesSent} B, received {s.BytesReceived} B, rtt {s.Rtt.TotalMilliseconds:0.###} ms"));
+                    $"            subflow {s.Local} -> {s.Remote} {s.State}, sent {s.BytesSent} B, acked {s.BytesAcked} B, received {s.BytesReceived} B, rtt {s.Rtt.TotalMilliseconds:0.###} ms"));
             }
         }
     }

@@ -97,7 +97,8 @@ public static class MatrixCommand
             }
         }
 
-        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results) + MatrixReport.SpdkMarkdown(spdkRows, results)
+        var markdown = MatrixReport.Markdown(machine, seconds, runs, ceilings, results) + CarrierRatios.Markdown(ceilings, results)
+            + MatrixReport.SpdkMarkdown(spdkRows, results)
             + MatrixReport.SpdkTlsMarkdown(spdkRows, results);
         Directory.CreateDirectory(outDir);
         var stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmm", CultureInfo.InvariantCulture);

@@ -15,7 +15,7 @@ public static class MatrixReport
         md.AppendLine("| ceiling | MiB/s |");
         md.AppendLine("|---|---|");
         md.AppendLine(inv, $"| iperf3 loopback TCP | {Show(ceilings.TcpMiBps)} |");
-        md.AppendLine(inv, $"| iperf3 loopback MPTCP (mptcpize) | {Show(ceilings.MptcpMiBps)} |");
+        md.AppendLine(inv, $"| iperf3 loopback MPTCP (mptcpize) | {Show(ceilings.MptcpMiBps, "mptcpize missing: apt-get install mptcpd")} |");
         md.AppendLine(inv, $"| openssl speed aes-128-gcm, one core, 16 KiB | {Show(ceilings.Aes128GcmMiBps)} |");
         md.AppendLine(inv, $"| openssl speed aes-256-gcm, one core, 16 KiB | {Show(ceilings.Aes256GcmMiBps)} |");
         md.AppendLine(inv, $"| our CRC32C, one core | {ceilings.Crc32cMiBps:0} |");
@@ -141,7 +141,8 @@ public static class MatrixReport
         return values.Length == 0 ? 0 : values[values.Length / 2];
     }
 
-    private static string Show(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "n/a (tool missing)";
+    private static string Show(double? value, string missing = "n/a (tool missing)") =>
+        value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : missing;
 
     private static double Median(List<MatrixResult> rows, Func<MatrixResult, double> pick)
     {

@@ -31,7 +31,7 @@ rpc nvmf_subsystem_add_ns "$NQN" Malloc0
 rpc nvmf_subsystem_add_listener "$NQN" -t tcp -a 127.0.0.1 -s "$port"
 taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" --name fill --rw write --bs 128k \
   --iodepth 16 --size 1GiB --output-format json >/dev/null
-EV=syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sched_yield,task-clock
+EV=syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sched_yield,task-clock
 order=${INITIATORS:-$(for _ in $(seq "$TURNS"); do printf 'perf bench '; done)}
 for who in $order; do
   IFS=: read -r kind dir var <<<"$who"

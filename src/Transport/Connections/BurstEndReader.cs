@@ -27,7 +27,12 @@ public interface IReceiveBurst
 /// waiting: a reader slower than its peer would otherwise hold every answer (and every R2T the peer waits for) until
 /// it caught up, and the peer would stall in turn. Allocates nothing per read unless a read or a flush really waits.
 /// </summary>
-public sealed class BurstEndReader(PipeReader inner, IReceiveBurst burst, int maxBurstBytes = BurstEndReader.DefaultMaxBurstBytes) : PipeReader
+/// <remarks>
+/// Given the connection's <see cref="IReceivePlacement"/>, it passes placements on: a placement waits for the peer as a
+/// read would, so the burst ends before it (the answers and R2Ts of the burst go out) and a new one starts after it.
+/// </remarks>
+public sealed class BurstEndReader(PipeReader inner, IReceiveBurst burst, int maxBurstBytes = BurstEndReader.DefaultMaxBurstBytes,
+    IReceivePlacement? placement = null) : PipeReader, IReceivePlacement
 {
     /// <summary>
     /// Default burst bound: an answer (or an R2T the peer waits for) waits for at most this much input to be handled
@@ -67,6 +72,35 @@ public sealed class BurstEndReader(PipeReader inner, IReceiveBurst burst, int ma
     {
         _burstBytes += _last.Slice(0, consumed).Length;
         _last = default;
+    }
+
+    /// <inheritdoc />
+    public bool TryPlace(Memory<byte> destination, CancellationToken cancellationToken, out ValueTask placed)
+    {
+        if (placement is null || !placement.TryPlace(destination, cancellationToken, out var received))
+        {
+            placed = default;
+            return false;
+        }
+
+        _burstBytes = 0;
+        placed = EndThenPlaceAsync(burst.OnBurstEndAsync(cancellationToken), received);
+        return true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask EndThenPlaceAsync(ValueTask end, ValueTask received)
+    {
+        try
+        {
+            await end.ConfigureAwait(false);
+        }
+        finally
+        {
+            await received.ConfigureAwait(false); // the pipe is not read before the placed bytes are in
+        }
+
+        burst.OnBurstStart();
     }
 
     public override void CancelPendingRead() => inner.CancelPendingRead();

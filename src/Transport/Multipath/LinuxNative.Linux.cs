@@ -4,7 +4,8 @@ namespace NvmeMptls.Transport.Multipath;
 
 /// <summary>
 /// The few libc calls .NET does not wrap: getsockopt with an in/out buffer (MPTCP_TCPINFO reads the
-/// header we pass in), and setns(2) for network namespaces. Only called after an OperatingSystem.IsLinux() check.
+/// header we pass in), setns(2) for network namespaces, and recvmsg(2) into two spans for receive placement.
+/// Only called after an OperatingSystem.IsLinux() check.
 /// </summary>
 internal static unsafe partial class LinuxNative
 {
@@ -37,6 +38,35 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int MSG_DONTWAIT = 0x40;
+
+    /// <summary>struct iovec (include/uapi/linux/uio.h).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct msghdr as glibc declares it on 64-bit Linux: 56 bytes, iovlen and controllen size_t.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>recvmsg(2): a scatter receive, which .NET offers only for arrays (SocketAsyncEventArgs.BufferList).</summary>
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    public static partial nint RecvMsg(SafeHandle socket, MsgHdr* message, int flags);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);

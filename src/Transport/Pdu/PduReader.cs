@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using NvmeMptls.Transport.Connections;
 
 namespace NvmeMptls.Transport.Pdu;
 
@@ -24,12 +25,24 @@ public sealed class PduReader
     private int _dataRemaining;
     private bool _dataHasDigest;
 
+    /// <summary>
+    /// The least data worth receiving past the pipe (<see cref="IReceivePlacement"/>). Below it the rest of a PDU
+    /// usually comes in the same receive as the PDUs after it, and a receive of its own would cost a system call more.
+    /// </summary>
+    public const int MinPlacedBytes = 16 * 1024;
+
+    private readonly IReceivePlacement? _placement;
+
     public PduReader(PipeReader input, PduRole role, PduSettings settings)
     {
         _input = input;
         _role = role;
         Settings = settings;
+        _placement = input as IReceivePlacement;
     }
+
+    /// <summary>Data bytes that were received straight into the caller's buffer, past the pipe.</summary>
+    public long PlacedBytes { get; private set; }
 
     public PduSettings Settings { get; }
 
@@ -116,6 +129,22 @@ public sealed class PduReader
         var written = 0;
         while (_dataRemaining > 0)
         {
+            // The pipe holds nothing more of this PDU: the rest can be received straight into the destination.
+            if (_placement is not null && _dataRemaining >= MinPlacedBytes && !HasBuffered()
+                && _placement.TryPlace(destination.Slice(written, _dataRemaining), cancellationToken, out var placed))
+            {
+                await placed.ConfigureAwait(false);
+                if (_dataHasDigest)
+                {
+                    crc = Crc32C.Update(crc, destination.Span.Slice(written, _dataRemaining));
+                }
+
+                PlacedBytes += _dataRemaining;
+                written += _dataRemaining;
+                _dataRemaining = 0;
+                break;
+            }
+
             var buffer = await ReadSomeAsync(cancellationToken).ConfigureAwait(false);
             var take = (int)Math.Min(buffer.Length, _dataRemaining);
             var chunk = buffer.Slice(0, take);
@@ -184,6 +213,18 @@ public sealed class PduReader
             _input.AdvanceTo(buffer.GetPosition(take));
             count -= take;
         }
+    }
+
+    /// <summary>True when the input holds bytes (or its end) that a read would return now; looks without consuming.</summary>
+    private bool HasBuffered()
+    {
+        if (!_input.TryRead(out var result))
+        {
+            return false;
+        }
+
+        _input.AdvanceTo(result.Buffer.Start);
+        return !result.Buffer.IsEmpty || result.IsCompleted || result.IsCanceled;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -146,11 +146,55 @@ public sealed partial class SocketConnection : StreamConnection
                 // A full buffer means more is likely waiting: the next receive asks for a burst-sized buffer (BurstReceiveSize).
                 hint = received == memory.Length ? _options.BurstReceiveSize : _options.MinReceiveSize;
                 writer.Advance(received);
-                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                var flush = await FlushInline(writer).ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                     break;
                 if (pause.IsCancellationRequested)
+                {
+                    FailPlacement(new OperationCanceledException("receive paused inside placed PDU data"));
                     return;
+                }
+
+                // The reader, run inline by that flush, may have asked for the next bytes in its own memory
+                // (IReceivePlacement); its continuation may ask again.
+                var ended = false;
+                _receiveDrained = received < memory.Length;
+                while (_placementArmed)
+                {
+                    int spilled;
+                    try
+                    {
+                        spilled = await ReceivePlacedAsync(writer).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException ex) when (_placementCancel.IsCancellationRequested)
+                    {
+                        // The reader gave up (its token) or the receive pauses: the stream is cut inside a PDU.
+                        FailPlacement(ex);
+                        if (pause.IsCancellationRequested)
+                            return;
+                        error = ex;
+                        break;
+                    }
+
+                    if (spilled < 0)
+                        break; // the peer closed inside the placed bytes: the placement fails below
+                    if (spilled > 0)
+                    {
+
+                        // What came after the placed bytes, in the pipe now: the reader may place again from it.
+                        var more = await FlushInline(writer).ConfigureAwait(false);
+                        if (more.IsCompleted || more.IsCanceled)
+                        {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+
+                if (ended)
+                    break;
+                if (_placementArmed || error is not null)
+                    break;
             }
         }
         catch (Exception ex) when (ReceiveErrorFilter is { } filter && !_closing && _abortReason is null)
@@ -164,6 +208,7 @@ public sealed partial class SocketConnection : StreamConnection
         {
             error = LoopError(ex, "receive");
         }
+        FailPlacement(error);
         await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
@@ -177,6 +222,7 @@ public sealed partial class SocketConnection : StreamConnection
     public override async ValueTask<bool> PauseReceivingAsync()
     {
         await _receivePause.CancelAsync().ConfigureAwait(false);
+        await _placementCancel.CancelAsync().ConfigureAwait(false);
         await _receiveTask.ConfigureAwait(false);
         return true;
     }
@@ -188,6 +234,8 @@ public sealed partial class SocketConnection : StreamConnection
             return;
         _receivePause.Dispose();
         _receivePause = new CancellationTokenSource();
+        _placementCancel.Dispose();
+        _placementCancel = new CancellationTokenSource();
         _receiveTask = ReceiveLoopAsync();
     }
 
@@ -307,6 +355,7 @@ public sealed partial class SocketConnection : StreamConnection
         await _receiveTask.ConfigureAwait(false);
         await _sendTask.ConfigureAwait(false);
         _receivePause.Dispose();
+        _placementCancel.Dispose();
         _gatherSender.Dispose();
     }
 }

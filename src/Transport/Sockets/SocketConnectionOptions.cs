@@ -53,6 +53,16 @@ public sealed record SocketConnectionOptions
     public bool InlineReaders { get; init; }
 
     /// <summary>
+    /// Lets a reader that runs inline (<see cref="InlineReaders"/>) have the rest of a large PDU's data received straight
+    /// into its own buffer, past the input pipe (<see cref="Connections.IReceivePlacement"/>): the data of a 128 KiB read
+    /// is copied once, by the kernel, instead of into a pipe segment and then again into the command's buffer. It applies
+    /// only where the reader is given the connection's placement: the initiator's queues do that, the target's do not
+    /// (measured: 0.87–0.95× the initiator's CPU per 128 KiB read, nothing gained at the target's 128 KiB write, where the
+    /// calls it adds cost what the copy did; bench/results/receive-placement-20261207.md). On by default.
+    /// </summary>
+    public bool PlaceReceives { get; init; } = true;
+
+    /// <summary>
     /// Busy-polling before each receive that would wait (zero: off, the default). The receive loop checks the socket for
     /// bytes without sleeping for up to this long before it waits in epoll: an answer that comes back within it is read
     /// without the sleep and wake-up of a thread, which is most of a small request's round trip over loopback or a fast

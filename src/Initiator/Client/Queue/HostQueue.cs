@@ -54,7 +54,10 @@ internal sealed partial class HostQueue : IAsyncDisposable
         _connection = connection;
         _logger = logger;
         Settings = new PduSettings { MaxC2HData = MaxDataPerPdu };
-        _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Host, Settings);
+        // Read data of 16 KiB or more left in a C2HData PDU is received straight into the command's buffer when the
+        // connection is a socket (IReceivePlacement; not TLS, whose records must be opened first).
+        var placement = connection as IReceivePlacement;
+        _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst, placement: placement), PduRole.Host, Settings);
         _writer = new PduWriter(connection.Output, Settings, batchAdvance: true); // the queue writes its output through _writer alone
         _contexts = new CommandContext[slots];
         _free = new int[slots];

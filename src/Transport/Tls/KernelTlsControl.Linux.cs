@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using NvmeMptls.Transport.Multipath;
 
 namespace NvmeMptls.Transport.Tls;
 
@@ -10,34 +10,11 @@ namespace NvmeMptls.Transport.Tls;
 /// close_notify becomes an orderly end of stream, any other alert an error naming it, a post-handshake message
 /// (KeyUpdate, NewSessionTicket) an error that says kTLS does not take it here.
 /// </summary>
-internal static unsafe partial class KernelTlsControl
+internal static unsafe class KernelTlsControl
 {
     private const int TlsGetRecordType = 2;
-    private const int MsgDontWait = 0x40;
     private const int ContentTypeAlert = 21;
     private const int ContentTypeHandshake = 22;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static partial nint RecvMsg(SafeHandle socket, MsgHdr* message, int flags);
 
     /// <summary>
     /// After a receive on a kTLS socket failed with <paramref name="error"/>: reads the control record now at the head
@@ -52,9 +29,9 @@ internal static unsafe partial class KernelTlsControl
 
         byte* data = stackalloc byte[256];
         byte* control = stackalloc byte[64];
-        var iov = new IoVec { Base = data, Length = 256 };
-        var message = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
-        nint received = RecvMsg(socket.SafeHandle, &message, MsgDontWait);
+        var iov = new LinuxNative.IoVec { Base = data, Length = 256 };
+        var message = new LinuxNative.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
+        nint received = LinuxNative.RecvMsg(socket.SafeHandle, &message, LinuxNative.MSG_DONTWAIT);
         if (received < 0 || message.ControlLength < 17)
         {
             // Not a control record (or nothing to read): the original error stands.

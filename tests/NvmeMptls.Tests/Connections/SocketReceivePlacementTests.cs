@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
 using NvmeMptls.Transport.Connections;
 using NvmeMptls.Transport.Multipath;
@@ -27,16 +26,6 @@ public sealed class SocketReceivePlacementTests
         public void OnBurstStart()
         {
         }
-    }
-
-    private static async Task<(Socket Client, Socket Accepted)> PairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return (client, await listener.AcceptAsync());
     }
 
     private static byte[] Pattern(int pdu)
@@ -114,7 +103,7 @@ public sealed class SocketReceivePlacementTests
     {
         const int count = 12;
         var bytes = await StreamAsync(count);
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { InlineReaders = inline, PlaceReceives = place });
@@ -148,7 +137,7 @@ public sealed class SocketReceivePlacementTests
         bytes[secondData + DataLength - 100] ^= 0x5a; // late in the data: past what the first receive can bring
         var corrupted = Pattern(1);
         corrupted[DataLength - 100] ^= 0x5a;
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { InlineReaders = true });
@@ -167,7 +156,7 @@ public sealed class SocketReceivePlacementTests
     public async Task PeerClosesInsidePlacedData_ReaderGetsEndOfStream()
     {
         var bytes = await StreamAsync(1);
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { InlineReaders = true });
@@ -204,7 +193,7 @@ public sealed class SocketReceivePlacementTests
     public async Task ReaderCancelsInsidePlacedData_EndsPromptly_AndTheConnectionCloses()
     {
         var bytes = await StreamAsync(1);
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { InlineReaders = true });

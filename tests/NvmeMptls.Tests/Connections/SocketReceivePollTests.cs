@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Net.Sockets;
 using NvmeMptls.Transport.Multipath;
 using NvmeMptls.Transport.Sockets;
@@ -13,16 +12,6 @@ namespace NvmeMptls.Tests.Connections;
 /// </summary>
 public sealed class SocketReceivePollTests
 {
-    private static async Task<(Socket Client, Socket Accepted)> PairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return (client, await listener.AcceptAsync());
-    }
-
     /// <summary>
     /// Ping-pong: the peer sends a byte, the connection echoes its complement; returns the connection's hits and misses.
     /// The peer runs blocking calls on a thread of its own: a polling receive loop may hold the socket engine's thread,
@@ -30,7 +19,7 @@ public sealed class SocketReceivePollTests
     /// </summary>
     private static async Task<(long Hits, long Misses)> PingPongAsync(TimeSpan poll, int rounds)
     {
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { ReceivePoll = poll, InlineReaders = true });
@@ -95,7 +84,7 @@ public sealed class SocketReceivePollTests
     [Test]
     public async Task PollOn_APeerThatStaysSilent_MissesAndWaits_ThenReadsItsLateBytes()
     {
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         using var _ = client;
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { ReceivePoll = TimeSpan.FromMilliseconds(1) });
@@ -111,7 +100,7 @@ public sealed class SocketReceivePollTests
     [Test]
     public async Task PollOn_PeerCloses_TheInputEnds()
     {
-        var (client, accepted) = await PairAsync();
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
         await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
             options: SocketConnectionOptions.Default with { ReceivePoll = TimeSpan.FromMilliseconds(10) });
         client.Shutdown(SocketShutdown.Send);

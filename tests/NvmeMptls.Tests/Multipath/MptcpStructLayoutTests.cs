@@ -4,7 +4,7 @@ using NvmeMptls.Transport.Multipath;
 
 namespace NvmeMptls.Tests.Multipath;
 
-/// <summary>Pins the sizes and offsets of the uapi structs (include/uapi/linux/mptcp.h, linux/tcp.h).</summary>
+/// <summary>Pins the sizes and offsets of the uapi structs (include/uapi/linux/mptcp.h, linux/tcp.h) and of msghdr/iovec.</summary>
 public sealed class MptcpStructLayoutTests
 {
     [Test]
@@ -72,6 +72,22 @@ public sealed class MptcpStructLayoutTests
         v6[2] = 0x10; v6[3] = 0xe1; // 4321
         IPAddress.IPv6Loopback.GetAddressBytes().CopyTo(v6, 8);
         Assert.That(MptcpSocketOptions.ParseSockaddr(v6), Is.EqualTo(new IPEndPoint(IPAddress.IPv6Loopback, 4321)));
+    }
+
+    [Test]
+    public void MsgHdrAndIoVec_MatchGlibcOn64BitLinux()
+    {
+        // struct iovec { void *iov_base; size_t iov_len; }; struct msghdr: name, namelen (+4 padding), iov, iovlen,
+        // control, controllen, flags (+4 padding), as glibc declares them on x86_64 and arm64.
+        Assert.That(Marshal.SizeOf<LinuxNative.IoVec>(), Is.EqualTo(16));
+        Assert.That(Offset<LinuxNative.IoVec>(nameof(LinuxNative.IoVec.Length)), Is.EqualTo(8));
+        Assert.That(Marshal.SizeOf<LinuxNative.MsgHdr>(), Is.EqualTo(56));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.NameLength)), Is.EqualTo(8));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.Iov)), Is.EqualTo(16));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.IovLength)), Is.EqualTo(24));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.Control)), Is.EqualTo(32));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.ControlLength)), Is.EqualTo(40));
+        Assert.That(Offset<LinuxNative.MsgHdr>(nameof(LinuxNative.MsgHdr.Flags)), Is.EqualTo(48));
     }
 
     private static int Offset<T>(string field) => (int)Marshal.OffsetOf<T>(field);

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading.Tasks.Sources;
@@ -98,6 +99,7 @@ public sealed partial class SocketConnection : IReceivePlacement
     /// caller flushes them once the reader has its placed bytes), or -1 when the peer closed first (the placement then
     /// fails when the loop ends). A receive error propagates to the loop, which fails the placement with it.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceivePlacedAsync(PipeWriter writer)
     {
         var destination = _placeInto;

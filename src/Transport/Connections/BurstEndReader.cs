@@ -84,7 +84,21 @@ public sealed class BurstEndReader(PipeReader inner, IReceiveBurst burst, int ma
         }
 
         _burstBytes = 0;
-        placed = EndThenPlaceAsync(burst.OnBurstEndAsync(cancellationToken), received);
+        // The placement is granted: whatever the burst's end does, the caller must not go on before the placed bytes are
+        // in (or the stream ended), or the receive could write its buffer after it gave the buffer up.
+        ValueTask end;
+        try
+        {
+            end = burst.OnBurstEndAsync(cancellationToken);
+        }
+#pragma warning disable CA1031 // not swallowed: it faults the placement once the placed receive is over
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            end = ValueTask.FromException(ex);
+        }
+
+        placed = EndThenPlaceAsync(end, received);
         return true;
     }
 

@@ -68,6 +68,20 @@ internal static unsafe partial class LinuxNative
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     public static partial nint RecvMsg(SafeHandle socket, MsgHdr* message, int flags);
 
+    /// <summary>The SocketError .NET gives an errno from a receive, so a failed recvmsg reads like a failed Receive.</summary>
+    public static System.Net.Sockets.SocketError ToSocketError(int errno) => errno switch
+    {
+        9 => System.Net.Sockets.SocketError.OperationAborted, // EBADF: closed under us
+        32 => System.Net.Sockets.SocketError.Shutdown, // EPIPE
+        101 => System.Net.Sockets.SocketError.NetworkUnreachable,
+        103 => System.Net.Sockets.SocketError.ConnectionAborted,
+        104 => System.Net.Sockets.SocketError.ConnectionReset,
+        107 => System.Net.Sockets.SocketError.NotConnected,
+        110 => System.Net.Sockets.SocketError.TimedOut,
+        113 => System.Net.Sockets.SocketError.HostUnreachable,
+        _ => System.Net.Sockets.SocketError.SocketError,
+    };
+
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);
 

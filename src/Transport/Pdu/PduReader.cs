@@ -224,6 +224,11 @@ public sealed class PduReader
         }
 
         _input.AdvanceTo(result.Buffer.Start);
+        if (result.IsCanceled)
+        {
+            _input.CancelPendingRead(); // TryRead took the cancellation; the read that follows must still see it
+        }
+
         return !result.Buffer.IsEmpty || result.IsCompleted || result.IsCanceled;
     }
 

@@ -31,6 +31,8 @@ public sealed partial class SocketConnection : IReceivePlacement
     /// <summary>The last receive returned less than it had room for: the socket most likely holds nothing more now.</summary>
     private bool _receiveDrained;
 
+    private bool IsMptcp => TransportName == "mptcp";
+
     /// <summary>Cancels the placed receive: the reader's token (registered per placement) or a pause.</summary>
     private CancellationTokenSource _placementCancel = new();
 
@@ -40,7 +42,7 @@ public sealed partial class SocketConnection : IReceivePlacement
     public long PlacedBytes { get; private set; }
 
     /// <summary>A placement was granted and its bytes are not all in yet: the receive may still write the reader's memory.</summary>
-    public bool PlacementPending => Volatile.Read(ref _placementArmed);
+    internal bool PlacementPending => Volatile.Read(ref _placementArmed);
 
     /// <inheritdoc />
     public bool TryPlace(Memory<byte> destination, CancellationToken cancellationToken, out ValueTask placed)
@@ -95,12 +97,12 @@ public sealed partial class SocketConnection : IReceivePlacement
     /// <summary>
     /// Receives the granted placement whole. On Linux each receive is one recvmsg into two spans: the rest of the placed
     /// bytes, then a pipe segment for whatever the peer sent after them (the next PDUs), so a placement costs no system call
-    /// more than a receive into the pipe would. Returns the bytes that went on into the pipe (advanced, not flushed: the
-    /// caller flushes them once the reader has its placed bytes), or -1 when the peer closed first (the placement then
-    /// fails when the loop ends). A receive error propagates to the loop, which fails the placement with it.
+    /// more than a receive into the pipe would. Returns false, with the placement still armed (it fails when the loop
+    /// ends), when the peer closed first or the pipe's reader is gone. A receive error propagates to the loop, which fails
+    /// the placement with it.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ReceivePlacedAsync(PipeWriter writer)
+    private async ValueTask<bool> ReceivePlacedAsync(PipeWriter writer)
     {
         var destination = _placeInto;
         _placeInto = default;
@@ -109,7 +111,9 @@ public sealed partial class SocketConnection : IReceivePlacement
         while (filled < destination.Length)
         {
             int received;
-            if (OperatingSystem.IsLinux())
+            // On MPTCP a wait receives straight into the destination: .NET's zero-byte receive peeks (MSG_PEEK), which
+            // MPTCP sockets refuse on kernels before 5.14.
+            if (OperatingSystem.IsLinux() && !(_receiveDrained && IsMptcp))
             {
                 // The last receive took less than it had room for: the socket is most likely empty, so wait before the
                 // recvmsg rather than make one that fails (on this VM a system call costs about a microsecond). A zero-byte
@@ -139,7 +143,7 @@ public sealed partial class SocketConnection : IReceivePlacement
             if (received == 0)
             {
                 SocketLog.PeerFin(_logger, RemoteEndPoint);
-                return -1;
+                return false;
             }
 
             var placed = Math.Min(received, destination.Length - filled);
@@ -147,22 +151,31 @@ public sealed partial class SocketConnection : IReceivePlacement
             spilled = received - placed;
         }
 
+        // What came after the placed bytes goes into the pipe before the reader continues, so that it finds them there
+        // (the next PDU's header, the digest) and never places ahead of them. The reader does not read the pipe while it
+        // waits for a placement, so this flush runs nothing of it.
         if (spilled > 0)
+        {
             writer.Advance(spilled);
+            var flush = await FlushInline(writer).ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled)
+                return false;
+        }
+
         PlacedBytes += filled;
         _placementRegistration.Unregister();
         _placementArmed = false;
         _inlineReaderThread = Environment.CurrentManagedThreadId;
         try
         {
-            _placement.Complete(); // the reader continues inline here, as it does in a flush; the spill is not flushed yet
+            _placement.Complete(); // the reader continues inline here, as it does in a flush
         }
         finally
         {
             _inlineReaderThread = 0;
         }
 
-        return spilled;
+        return true;
     }
 
     /// <summary>
@@ -189,7 +202,7 @@ public sealed partial class SocketConnection : IReceivePlacement
                     continue;
                 if (errno == LinuxNative.EAGAIN)
                     return -1;
-                throw new SocketException(errno);
+                throw new SocketException((int)LinuxNative.ToSocketError(errno));
             }
         }
     }

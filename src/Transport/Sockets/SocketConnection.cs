@@ -156,15 +156,15 @@ public sealed partial class SocketConnection : StreamConnection
                 }
 
                 // The reader, run inline by that flush, may have asked for the next bytes in its own memory
-                // (IReceivePlacement); its continuation may ask again.
-                var ended = false;
+                // (IReceivePlacement); its continuation may ask again. A placement still armed after this (the peer
+                // closed, or the pipe's reader is gone) fails when the loop ends.
                 _receiveDrained = received < memory.Length;
                 while (_placementArmed)
                 {
-                    int spilled;
                     try
                     {
-                        spilled = await ReceivePlacedAsync(writer).ConfigureAwait(false);
+                        if (!await ReceivePlacedAsync(writer).ConfigureAwait(false))
+                            break;
                     }
                     catch (OperationCanceledException ex) when (_placementCancel.IsCancellationRequested)
                     {
@@ -175,24 +175,8 @@ public sealed partial class SocketConnection : StreamConnection
                         error = ex;
                         break;
                     }
-
-                    if (spilled < 0)
-                        break; // the peer closed inside the placed bytes: the placement fails below
-                    if (spilled > 0)
-                    {
-
-                        // What came after the placed bytes, in the pipe now: the reader may place again from it.
-                        var more = await FlushInline(writer).ConfigureAwait(false);
-                        if (more.IsCompleted || more.IsCanceled)
-                        {
-                            ended = true;
-                            break;
-                        }
-                    }
                 }
 
-                if (ended)
-                    break;
                 if (_placementArmed || error is not null)
                     break;
             }

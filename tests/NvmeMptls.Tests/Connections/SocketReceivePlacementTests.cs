@@ -119,7 +119,7 @@ public sealed class SocketReceivePlacementTests
         Assert.That(reader.PlacedBytes, Is.EqualTo(connection.PlacedBytes), "the reader and the connection count the same bytes");
         if (inline && place)
         {
-            Assert.That(connection.PlacedBytes, Is.GreaterThan((long)DataLength), "a reader waiting inside large data had it placed");
+            Assert.That(connection.PlacedBytes, Is.GreaterThan(0L), "a reader waiting inside large data had it placed");
         }
         else
         {
@@ -134,7 +134,7 @@ public sealed class SocketReceivePlacementTests
         var bytes = await StreamAsync(count);
         // The second PDU's data starts after the first PDU (header 24 + digest 4, data, digest 4) and its own header.
         var secondData = 28 + DataLength + 4 + 28;
-        bytes[secondData + DataLength - 100] ^= 0x5a; // late in the data: past what the first receive can bring
+        bytes[secondData + DataLength - 100] ^= 0x5a;
         var corrupted = Pattern(1);
         corrupted[DataLength - 100] ^= 0x5a;
         var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
@@ -143,13 +143,51 @@ public sealed class SocketReceivePlacementTests
             options: SocketConnectionOptions.Default with { InlineReaders = true });
         var reader = ReaderOver(connection);
         var read = ReadAllAsync(reader, count, corrupted);
-        var send = SendInChunks(client, bytes, 40_000);
+
+        // The first PDU and 20000 bytes of the second, then a pause until the reader has placed the second's rest: the
+        // corrupted byte is received into the placement, and the rest of the stream follows it.
+        await SendInChunks(client, bytes[..(secondData + 20_000)], 40_000, shutdown: false);
+        await WaitUntilAsync(() => connection.PlacementPending);
+        await SendInChunks(client, bytes[(secondData + 20_000)..], 40_000);
 
         var verdicts = await read.WaitAsync(TimeSpan.FromSeconds(30));
-        await send;
-
         Assert.That(verdicts, Is.EqualTo(new[] { true, false, true }), "only the corrupted PDU fails its digest");
-        Assert.That(connection.PlacedBytes, Is.GreaterThan(0L));
+        Assert.That(connection.PlacedBytes, Is.GreaterThanOrEqualTo((long)(DataLength - 20_000)), "the corrupted PDU's rest was placed");
+    }
+
+    private sealed class FailingBurst : IReceiveBurst
+    {
+        public bool Fail { get; set; }
+
+        public ValueTask OnBurstEndAsync(CancellationToken cancellationToken) =>
+            Fail ? throw new IOException("the send side is gone") : default;
+
+        public void OnBurstStart()
+        {
+        }
+    }
+
+    [Test]
+    public async Task BurstEndFailsAtAPlacement_ReaderFailsOnlyOnceThePlacedBytesAreIn()
+    {
+        var bytes = await StreamAsync(1);
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        using var _ = client;
+        await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
+            options: SocketConnectionOptions.Default with { InlineReaders = true });
+        var burst = new FailingBurst();
+        var reader = new PduReader(new BurstEndReader(connection.Input, burst, placement: connection), PduRole.Controller,
+            new PduSettings { HeaderDigest = true, DataDigest = true });
+        var read = ReadOneAsync(reader, new byte[DataLength]);
+        burst.Fail = true;
+        await SendInChunks(client, bytes[..(28 + 20_000)], 28 + 20_000, shutdown: false);
+        await WaitUntilAsync(() => connection.PlacementPending);
+
+        await Task.Delay(100);
+        Assert.That(read.IsCompleted, Is.False, "the buffer may still be written: the reader does not give it up yet");
+        await SendInChunks(client, bytes[(28 + 20_000)..], 40_000, shutdown: false);
+        Assert.That(async () => await read.WaitAsync(TimeSpan.FromSeconds(10)), Throws.InstanceOf<IOException>());
+        Assert.That(connection.PlacementPending, Is.False, "the placement was over when the reader failed");
     }
 
     [Test]

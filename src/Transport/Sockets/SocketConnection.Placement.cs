@@ -120,8 +120,7 @@ public sealed partial class SocketConnection : IReceivePlacement
                 // receive waits in epoll until bytes are there, without taking any.
                 if (_receiveDrained)
                 {
-                    if (_pollTicks != 0)
-                        PollForInput();
+                    PollForInput();
                     await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, _placementCancel.Token).ConfigureAwait(false);
                 }
 
@@ -135,8 +134,7 @@ public sealed partial class SocketConnection : IReceivePlacement
             }
             else
             {
-                if (_pollTicks != 0)
-                    PollForInput();
+                PollForInput();
                 received = await _socket.ReceiveAsync(destination[filled..], SocketFlags.None, _placementCancel.Token).ConfigureAwait(false);
             }
 

@@ -21,9 +21,12 @@ public sealed partial class SocketConnection
     /// <summary>
     /// Spins until the socket is readable (bytes, the peer's FIN or an error: the receive then returns at once) or the
     /// poll time is over. poll(2) with a zero timeout never sleeps; it allocates nothing. A pause or a close ends it early.
+    /// Does nothing when polling is off.
     /// </summary>
     private void PollForInput()
     {
+        if (_pollTicks == 0)
+            return;
         var until = Stopwatch.GetTimestamp() + _pollTicks;
         var pause = _receivePause.Token;
         while (!_closing && !pause.IsCancellationRequested)

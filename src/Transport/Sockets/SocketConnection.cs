@@ -126,8 +126,7 @@ public sealed partial class SocketConnection : StreamConnection
                 // the reader consumes past it: a peer sending one byte per segment made us hold a segment per byte.
                 // Only after a receive that filled its buffer is the hint BurstReceiveSize.
                 var memory = writer.GetMemory(hint);
-                if (_pollTicks != 0)
-                    PollForInput();
+                PollForInput();
                 int received;
                 try
                 {
@@ -143,8 +142,10 @@ public sealed partial class SocketConnection : StreamConnection
                     SocketLog.PeerFin(_logger, RemoteEndPoint);
                     break;
                 }
-                // A full buffer means more is likely waiting: the next receive asks for a burst-sized buffer (BurstReceiveSize).
-                hint = received == memory.Length ? _options.BurstReceiveSize : _options.MinReceiveSize;
+                // A full buffer means more is likely waiting: the next receive asks for a burst-sized buffer (BurstReceiveSize)
+                // and a placement reads at once instead of waiting first.
+                _receiveDrained = received < memory.Length;
+                hint = _receiveDrained ? _options.MinReceiveSize : _options.BurstReceiveSize;
                 writer.Advance(received);
                 var flush = await FlushInline(writer).ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
@@ -158,7 +159,6 @@ public sealed partial class SocketConnection : StreamConnection
                 // The reader, run inline by that flush, may have asked for the next bytes in its own memory
                 // (IReceivePlacement); its continuation may ask again. A placement still armed after this (the peer
                 // closed, or the pipe's reader is gone) fails when the loop ends.
-                _receiveDrained = received < memory.Length;
                 while (_placementArmed)
                 {
                     try

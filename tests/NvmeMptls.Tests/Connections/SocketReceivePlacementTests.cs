@@ -19,9 +19,13 @@ public sealed class SocketReceivePlacementTests
 {
     private const int DataLength = 128 * 1024;
 
-    private sealed class NoBurst : IReceiveBurst
+    /// <summary>A burst that sends nothing; with <see cref="Fail"/> its end throws, as when the send side is gone.</summary>
+    private sealed class QuietBurst : IReceiveBurst
     {
-        public ValueTask OnBurstEndAsync(CancellationToken cancellationToken) => default;
+        public bool Fail { get; set; }
+
+        public ValueTask OnBurstEndAsync(CancellationToken cancellationToken) =>
+            Fail ? throw new IOException("the send side is gone") : default;
 
         public void OnBurstStart()
         {
@@ -38,23 +42,15 @@ public sealed class SocketReceivePlacementTests
     /// <summary>The wire bytes of <paramref name="count"/> H2CData PDUs (header and data digests on), each with its PDU's pattern.</summary>
     private static async Task<byte[]> StreamAsync(int count)
     {
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
-        var writer = new PduWriter(pipe.Writer, new PduSettings { HeaderDigest = true, DataDigest = true });
+        using var stream = new MemoryStream();
+        var writer = new PduWriter(PipeWriter.Create(stream), new PduSettings { HeaderDigest = true, DataDigest = true });
         for (var i = 0; i < count; i++)
         {
             writer.WriteH2CData(new H2CDataPdu((ushort)i, (ushort)i, 0, DataLength), Pattern(i), last: true);
         }
 
         await writer.FlushAsync();
-        await pipe.Writer.CompleteAsync();
-        var all = await pipe.Reader.ReadAsync();
-        while (!all.IsCompleted)
-        {
-            pipe.Reader.AdvanceTo(all.Buffer.Start, all.Buffer.End);
-            all = await pipe.Reader.ReadAsync();
-        }
-
-        return all.Buffer.ToArray();
+        return stream.ToArray();
     }
 
     /// <summary>Sends <paramref name="bytes"/> in chunks of <paramref name="chunk"/> with a pause after each, on a thread of its own.</summary>
@@ -73,8 +69,16 @@ public sealed class SocketReceivePlacementTests
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private static PduReader ReaderOver(SocketConnection connection) =>
-        new(new BurstEndReader(connection.Input, new NoBurst(), placement: connection), PduRole.Controller,
+    /// <summary>A peer socket and our connection over the other end (inline readers unless said otherwise).</summary>
+    private static async Task<(Socket Client, SocketConnection Connection)> OpenAsync(bool inline = true, bool place = true)
+    {
+        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        return (client, new SocketConnection(accepted, MultipathPolicy.Disabled,
+            options: SocketConnectionOptions.Default with { InlineReaders = inline, PlaceReceives = place }));
+    }
+
+    private static PduReader ReaderOver(SocketConnection connection, QuietBurst? burst = null) =>
+        new(new BurstEndReader(connection.Input, burst ?? new QuietBurst(), placement: connection), PduRole.Controller,
             new PduSettings { HeaderDigest = true, DataDigest = true });
 
     /// <summary>Reads <paramref name="count"/> H2CData PDUs; returns each one's digest verdict and checks its data.</summary>
@@ -103,10 +107,9 @@ public sealed class SocketReceivePlacementTests
     {
         const int count = 12;
         var bytes = await StreamAsync(count);
-        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        var (client, connection) = await OpenAsync(inline, place);
         using var _ = client;
-        await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
-            options: SocketConnectionOptions.Default with { InlineReaders = inline, PlaceReceives = place });
+        await using var __ = connection;
         var reader = ReaderOver(connection);
         var read = ReadAllAsync(reader, count); // waiting before the first byte: it runs inline from then on
         var send = SendInChunks(client, bytes, 40_000);
@@ -137,10 +140,9 @@ public sealed class SocketReceivePlacementTests
         bytes[secondData + DataLength - 100] ^= 0x5a;
         var corrupted = Pattern(1);
         corrupted[DataLength - 100] ^= 0x5a;
-        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        var (client, connection) = await OpenAsync();
         using var _ = client;
-        await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
-            options: SocketConnectionOptions.Default with { InlineReaders = true });
+        await using var __ = connection;
         var reader = ReaderOver(connection);
         var read = ReadAllAsync(reader, count, corrupted);
 
@@ -155,29 +157,15 @@ public sealed class SocketReceivePlacementTests
         Assert.That(connection.PlacedBytes, Is.GreaterThanOrEqualTo((long)(DataLength - 20_000)), "the corrupted PDU's rest was placed");
     }
 
-    private sealed class FailingBurst : IReceiveBurst
-    {
-        public bool Fail { get; set; }
-
-        public ValueTask OnBurstEndAsync(CancellationToken cancellationToken) =>
-            Fail ? throw new IOException("the send side is gone") : default;
-
-        public void OnBurstStart()
-        {
-        }
-    }
-
     [Test]
     public async Task BurstEndFailsAtAPlacement_ReaderFailsOnlyOnceThePlacedBytesAreIn()
     {
         var bytes = await StreamAsync(1);
-        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        var (client, connection) = await OpenAsync();
         using var _ = client;
-        await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
-            options: SocketConnectionOptions.Default with { InlineReaders = true });
-        var burst = new FailingBurst();
-        var reader = new PduReader(new BurstEndReader(connection.Input, burst, placement: connection), PduRole.Controller,
-            new PduSettings { HeaderDigest = true, DataDigest = true });
+        await using var __ = connection;
+        var burst = new QuietBurst();
+        var reader = ReaderOver(connection, burst);
         var read = ReadOneAsync(reader, new byte[DataLength]);
         burst.Fail = true;
         await SendInChunks(client, bytes[..(28 + 20_000)], 28 + 20_000, shutdown: false);
@@ -194,10 +182,9 @@ public sealed class SocketReceivePlacementTests
     public async Task PeerClosesInsidePlacedData_ReaderGetsEndOfStream()
     {
         var bytes = await StreamAsync(1);
-        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        var (client, connection) = await OpenAsync();
         using var _ = client;
-        await using var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
-            options: SocketConnectionOptions.Default with { InlineReaders = true });
+        await using var __ = connection;
         var reader = ReaderOver(connection);
 
         // The reader waits first, so it runs inline when the header and the first 20000 data bytes come; it then places
@@ -231,10 +218,8 @@ public sealed class SocketReceivePlacementTests
     public async Task ReaderCancelsInsidePlacedData_EndsPromptly_AndTheConnectionCloses()
     {
         var bytes = await StreamAsync(1);
-        var (client, accepted) = await LoopbackSocketPair.ConnectAsync();
+        var (client, connection) = await OpenAsync();
         using var _ = client;
-        var connection = new SocketConnection(accepted, MultipathPolicy.Disabled,
-            options: SocketConnectionOptions.Default with { InlineReaders = true });
         var reader = ReaderOver(connection);
         using var cancel = new CancellationTokenSource();
         var read = ReadOneAsync(reader, new byte[DataLength], cancel.Token);

@@ -18,7 +18,7 @@ public class RecordProtectorBenchmarks
     private readonly byte[] _nonce = new byte[TlsRecordLimits.NonceLength];
     private readonly byte[] _aad = [23, 3, 3, 0, 0];
 
-    [Params("dotnet-aesgcm", "bouncycastle")]
+    [Params("openssl-evp", "dotnet-aesgcm", "bouncycastle")]
     public string Provider { get; set; } = "dotnet-aesgcm";
 
     [Params(16, 32)]
@@ -30,11 +30,16 @@ public class RecordProtectorBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        IRecordProtectorFactory factory = Provider == "bouncycastle" ? BouncyCastleGcmProtectorFactory.Instance : AesGcmRecordProtectorFactory.Instance;
+        (IRecordProtectorFactory sealing, IRecordProtectorFactory opening) = Provider switch
+        {
+            "openssl-evp" => ((IRecordProtectorFactory)OpenSslGcmProtectorFactory.Sealing, (IRecordProtectorFactory)OpenSslGcmProtectorFactory.Opening),
+            "bouncycastle" => (BouncyCastleGcmProtectorFactory.Instance, BouncyCastleGcmProtectorFactory.Instance),
+            _ => (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance),
+        };
         var key = new byte[KeyBytes];
         Random.Shared.NextBytes(key);
-        _sealer = factory.Create(key);
-        _opener = factory.Create(key);
+        _sealer = sealing.Create(key);
+        _opener = opening.Create(key);
         _record = new byte[InnerPlaintext];
         Random.Shared.NextBytes(_record);
     }

@@ -149,11 +149,7 @@ public static class NvmeTls
         byte[] theirs = isClient ? secrets.ServerApplication! : secrets.ClientApplication!;
         var tx = TlsCryptoInfo.FromTrafficSecret(secrets.CipherSuite, ours);
         var rx = TlsCryptoInfo.FromTrafficSecret(secrets.CipherSuite, theirs);
-        IRecordProtectorFactory factory = options.RecordProvider switch
-        {
-            TlsRecordProvider.BouncyCastle => BouncyCastleGcmProtectorFactory.Instance,
-            _ => AesGcmRecordProtectorFactory.Instance,
-        };
+        (IRecordProtectorFactory sealing, IRecordProtectorFactory opening) = RecordFactories(options.RecordProvider, logger);
         if (options.RecordProvider == TlsRecordProvider.KernelTls)
         {
             // The socket must stop feeding user space first: a receive completing between the drain check and
@@ -188,9 +184,33 @@ public static class NvmeTls
                 }
             }
         }
-        return new TlsRecordConnection(inner, tx, rx, session, factory, factory, options.RecordLayer,
+        return new TlsRecordConnection(inner, tx, rx, session, sealing, opening, options.RecordLayer,
             options.LoggerFactory?.CreateLogger<TlsRecordConnection>(), isServer: !isClient);
     }
+
+    /// <summary>The record layer's sealer and opener factories for <paramref name="provider"/> (kTLS falls back to the default's).</summary>
+    private static (IRecordProtectorFactory Sealing, IRecordProtectorFactory Opening) RecordFactories(TlsRecordProvider provider, ILogger logger)
+    {
+        if (provider == TlsRecordProvider.BouncyCastle)
+        {
+            return (BouncyCastleGcmProtectorFactory.Instance, BouncyCastleGcmProtectorFactory.Instance);
+        }
+        if (provider == TlsRecordProvider.DotNetAesGcm)
+        {
+            return (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance);
+        }
+        if (OpenSslGcmProtectorFactory.IsAvailable)
+        {
+            return (OpenSslGcmProtectorFactory.Sealing, OpenSslGcmProtectorFactory.Opening);
+        }
+        if (Interlocked.Exchange(ref s_openSslFallbackLogged, 1) == 0)
+        {
+            NvmeTlsLog.OpenSslFallback(logger, OpenSslGcmProtectorFactory.UnavailableReason!);
+        }
+        return (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance);
+    }
+
+    private static int s_openSslFallbackLogged;
 
     private static ILogger Logger(NvmeTlsOptions options) =>
         options.LoggerFactory?.CreateLogger(typeof(NvmeTls).FullName!) ?? NullLogger.Instance;

@@ -18,4 +18,7 @@ internal static partial class NvmeTlsLog
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "kTLS not used, records protected in user space: {Reason}")]
     public static partial void KernelTlsFallback(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "OpenSSL's EVP AES-GCM is not available, records protected by .NET's AesGcm: {Reason}")]
+    public static partial void OpenSslFallback(ILogger logger, string reason);
 }

@@ -6,12 +6,17 @@ namespace NvmeMptls.Crypto.Handshake;
 /// <summary>Which AEAD implementation protects records after the handshake.</summary>
 public enum TlsRecordProvider
 {
-    /// <summary>.NET <c>AesGcm</c> in our record layer (default).</summary>
+    /// <summary>.NET <c>AesGcm</c> in our record layer.</summary>
     DotNetAesGcm,
     /// <summary>BouncyCastle's managed GCM in our record layer (no native crypto needed).</summary>
     BouncyCastle,
-    /// <summary>Linux kTLS on the underlying socket when the kernel accepts it, else <see cref="DotNetAesGcm"/> with one log line.</summary>
+    /// <summary>Linux kTLS on the underlying socket when the kernel accepts it, else <see cref="OpenSsl"/> in user space with one log line.</summary>
     KernelTls,
+    /// <summary>
+    /// OpenSSL 3's EVP AES-GCM in our record layer, one context per key and direction (default); where libcrypto 3
+    /// cannot be loaded, <see cref="DotNetAesGcm"/> with one log line.
+    /// </summary>
+    OpenSsl,
 }
 
 /// <summary>(EC)DHE groups offered/accepted with psk_dhe_ke.</summary>
@@ -32,7 +37,7 @@ public sealed record NvmeTlsOptions
     /// <summary>Groups in preference order; the client sends a key share for the first.</summary>
     public IReadOnlyList<TlsKeyExchangeGroup> Groups { get; init; } = [TlsKeyExchangeGroup.X25519, TlsKeyExchangeGroup.Secp256r1];
 
-    public TlsRecordProvider RecordProvider { get; init; } = TlsRecordProvider.DotNetAesGcm;
+    public TlsRecordProvider RecordProvider { get; init; } = TlsRecordProvider.OpenSsl;
 
     public TlsRecordLayerOptions RecordLayer { get; init; } = TlsRecordLayerOptions.Default;
 

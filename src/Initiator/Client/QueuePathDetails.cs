@@ -67,7 +67,7 @@ public sealed record QueueSubflow(IPEndPoint Local, IPEndPoint Remote, string St
 /// <summary>What a queue's TLS 1.3 handshake established.</summary>
 /// <param name="PskIdentity">The PSK identity offered and selected.</param>
 /// <param name="CipherSuiteName">The cipher suite, e.g. <c>TLS_AES_128_GCM_SHA256</c>.</param>
-/// <param name="SealProvider">What protects outgoing records ("dotnet-aesgcm", "bouncycastle", "ktls").</param>
+/// <param name="SealProvider">What protects outgoing records ("openssl-evp", "dotnet-aesgcm", "bouncycastle", "ktls").</param>
 /// <param name="OpenProvider">What opens incoming records.</param>
 /// <param name="KeyExchangeGroup">The (EC)DHE group, when known.</param>
 public sealed record QueueTlsInfo(string PskIdentity, string CipherSuiteName, string SealProvider, string OpenProvider, string? KeyExchangeGroup)

@@ -1,9 +1,10 @@
 namespace NvmeMptls.Transport.Tls;
 
 /// <summary>
-/// The AEAD seam of the record layer: one key, one direction. Implementations: .NET <c>AesGcm</c> (here),
-/// BouncyCastle managed GCM (Crypto/Aead). Both operate in place: <paramref name="data"/> is plaintext in and
-/// ciphertext out for <see cref="Seal"/>, and the reverse for <see cref="TryOpen"/>.
+/// The AEAD seam of the record layer: one key, one direction. Implementations: .NET <c>AesGcm</c> (here), OpenSSL
+/// EVP with one context per key and direction (Crypto/Aead, the default), BouncyCastle managed GCM (Crypto/Aead). All
+/// operate in place: <paramref name="data"/> is plaintext in and ciphertext out for <see cref="Seal"/>, and the reverse
+/// for <see cref="TryOpen"/>.
 /// </summary>
 public interface IRecordProtector : IDisposable
 {

@@ -39,7 +39,7 @@ public sealed class HandshakeTests
             Assert.That(server.Tls.SubsystemNqn, Is.EqualTo(Subsys));
             Assert.That(server.Tls.CompatDerivation, Is.EqualTo(compat));
             Assert.That(server.Tls.KeyExchangeGroup, Is.EqualTo(group == TlsKeyExchangeGroup.X25519 ? "x25519" : "secp256r1"));
-            Assert.That(client.Tls.SealProvider, Is.EqualTo("dotnet-aesgcm"));
+            Assert.That(client.Tls.SealProvider, Is.EqualTo("openssl-evp"), "the default provider");
             Assert.That(client.TransportName, Is.EqualTo("tls/memory"));
         });
 
@@ -141,9 +141,35 @@ public sealed class HandshakeTests
         var serverTask = NvmeTls.AcceptAsync(b, keyring, options);
         await using var client = await NvmeTls.ConnectAsync(a, psk, options);
         await using var server = await serverTask;
-        Assert.That(client.Tls!.SealProvider, Is.EqualTo("dotnet-aesgcm"));
+        Assert.That(client.Tls!.SealProvider, Is.EqualTo("openssl-evp"));
         await client.Output.WriteAsync(new byte[] { 1, 2, 3 });
         Assert.That(await ReadExactlyAsync(server.Input, 3), Is.EqualTo(new byte[] { 1, 2, 3 }));
+    }
+
+    [TestCase(TlsRecordProvider.OpenSsl, TlsRecordProvider.DotNetAesGcm, "openssl-evp", "dotnet-aesgcm")]
+    [TestCase(TlsRecordProvider.DotNetAesGcm, TlsRecordProvider.BouncyCastle, "dotnet-aesgcm", "bouncycastle")]
+    [TestCase(TlsRecordProvider.BouncyCastle, TlsRecordProvider.OpenSsl, "bouncycastle", "openssl-evp")]
+    public async Task Handshake_EachRecordProviderAsChosen_ReportedAndInteroperates(TlsRecordProvider clientProvider, TlsRecordProvider serverProvider,
+        string clientName, string serverName)
+    {
+        using var keyring = new NvmePskKeyring();
+        keyring.Add(Key256);
+        using var psk = ClientPsk.Create(ConfiguredPsk.Parse(Key256), Host, Subsys);
+        var (a, b) = MemoryConnection.CreatePair();
+        var serverTask = NvmeTls.AcceptAsync(b, keyring, NvmeTlsOptions.Default with { RecordProvider = serverProvider });
+        await using var client = await NvmeTls.ConnectAsync(a, psk, NvmeTlsOptions.Default with { RecordProvider = clientProvider });
+        await using var server = await serverTask;
+        Assert.Multiple(() =>
+        {
+            Assert.That(client.Tls!.SealProvider, Is.EqualTo(clientName));
+            Assert.That(client.Tls.OpenProvider, Is.EqualTo(clientName));
+            Assert.That(server.Tls!.SealProvider, Is.EqualTo(serverName));
+        });
+        byte[] request = RandomBytes(70_000), reply = RandomBytes(20_000);
+        await client.Output.WriteAsync(request);
+        Assert.That(await ReadExactlyAsync(server.Input, request.Length), Is.EqualTo(request));
+        await server.Output.WriteAsync(reply);
+        Assert.That(await ReadExactlyAsync(client.Input, reply.Length), Is.EqualTo(reply));
     }
 
     internal static byte[] RandomBytes(int n)

@@ -13,19 +13,26 @@ namespace NvmeMptls.Tests.Tls;
 [NonParallelizable]
 public sealed class RecordLayerThroughputReport
 {
+    [TestCase("openssl-evp", 4096)]
+    [TestCase("openssl-evp", 131072)]
     [TestCase("dotnet-aesgcm", 4096)]
     [TestCase("dotnet-aesgcm", 131072)]
     [TestCase("bouncycastle", 4096)]
     [TestCase("bouncycastle", 131072)]
     public async Task SealOpen_64MiB_PrintsThroughput(string provider, int writeSize)
     {
-        IRecordProtectorFactory factory = provider == "bouncycastle" ? BouncyCastleGcmProtectorFactory.Instance : AesGcmRecordProtectorFactory.Instance;
+        (IRecordProtectorFactory factory, IRecordProtectorFactory opening) = provider switch
+        {
+            "openssl-evp" => ((IRecordProtectorFactory)OpenSslGcmProtectorFactory.Sealing, (IRecordProtectorFactory)OpenSslGcmProtectorFactory.Opening),
+            "bouncycastle" => (BouncyCastleGcmProtectorFactory.Instance, BouncyCastleGcmProtectorFactory.Instance),
+            _ => (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance),
+        };
         var (a, b) = MemoryConnection.CreatePair();
         var session = new TlsSessionInfo("bench", null, null, 0x1301, "TLS_AES_128_GCM_SHA256", "", "");
         await using var sender = new TlsRecordConnection(a, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret),
-            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret), session, factory, factory);
+            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret), session, factory, opening);
         await using var receiver = new TlsRecordConnection(b, TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ServerSecret),
-            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret), session, factory, factory);
+            TlsCryptoInfo.FromTrafficSecret(0x1301, RecordPair.ClientSecret), session, factory, opening);
         const long total = 64L << 20;
         byte[] chunk = new byte[writeSize];
         Random.Shared.NextBytes(chunk);

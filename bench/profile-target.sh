@@ -7,11 +7,14 @@
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh. PROFILE_TARGET_ENV: VAR=VALUE pairs for the target.
 #   PROFILE_LOAD=bench: load with our `nvme-mptls bench` instead of spdk_nvme_perf (no SPDK needed);
 #   PROFILE_TLS=1 (with PROFILE_LOAD=bench): TLS 1.3 with the bench suite's PSK on both ends.
+#   PROFILE_SIDE=initiator (with PROFILE_LOAD=bench): profile the load generator instead of the target.
 set -euo pipefail
 RW=${1:-randread}; BYTES=${2:-4096}; DEPTH=${3:-32}; SECS=${4:-10}
 LOAD=${PROFILE_LOAD:-perf}
 [[ $LOAD == bench ]] || SPDK=${NVMEMPTLS_SPDK:?set NVMEMPTLS_SPDK to an SPDK tree built by ../shared/bench/spdk-build.sh}
 [[ ${PROFILE_TLS:-0} == 1 && $LOAD != bench ]] && { echo "PROFILE_TLS=1 needs PROFILE_LOAD=bench" >&2; exit 2; }
+SIDE=${PROFILE_SIDE:-target}
+[[ $SIDE == target || ( $SIDE == initiator && $LOAD == bench ) ]] || { echo "PROFILE_SIDE=initiator needs PROFILE_LOAD=bench" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=$ROOT/src/Target/Service/bin/Release/net10.0/nvme-mptls-target.dll
 CLI=$ROOT/src/Initiator/Cli/bin/Release/net10.0/nvme-mptls.dll
@@ -35,7 +38,7 @@ for _ in $(seq 300); do grep -q "is serving" "$OUT/target.log" && break; sleep 0
 
 perf_run() { # rw bytes depth seconds
   if [[ $LOAD == bench ]]; then
-    taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" "${TLS_BENCH[@]}" \
+    DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_ReadyToRun=0 taskset -c 1 dotnet "$CLI" bench -a 127.0.0.1 -s "$port" -n "$NQN" --multipath disabled --hostnqn "$HOSTNQN" "${TLS_BENCH[@]}" \
       --name cell --rw "$1" --bs "$2" --iodepth "$3" --size 1GiB --runtime "$4" --time_based --output-format json 2>>"$OUT/bench.err" |
       jq '.jobs[0].read.iops + .jobs[0].write.iops'
     return
@@ -51,16 +54,18 @@ perf_run "$RW" "$BYTES" "$DEPTH" 2 >/dev/null
 perf_run "$RW" "$BYTES" "$DEPTH" "$SECS" >"$OUT/iops" &
 load=$!
 sleep 2
-perf record -F 2999 -g -p "$t" -o "$OUT/perf.data" -- sleep $(((SECS - 4) / 2)) >/dev/null 2>&1
+profiled=$t
+[[ $SIDE == initiator ]] && profiled=$(pgrep -n -f "nvme-mptls.dll bench -a 127.0.0.1 -s $port")
+perf record -F 2999 -g -p "$profiled" -o "$OUT/perf.data" -- sleep $(((SECS - 4) / 2)) >/dev/null 2>&1
 # System calls per I/O over the same run (tracepoints, counted in the kernel: no slowdown worth speaking of).
 SYSCALLS=(sendto sendmsg writev recvfrom recvmsg readv epoll_wait epoll_pwait poll ppoll futex sched_yield)
 events=$(printf 'syscalls:sys_enter_%s,' "${SYSCALLS[@]}")
-perf stat -x, -e "${events%,}" -p "$t" -o "$OUT/syscalls.csv" -- sleep $(((SECS - 4) / 2)) >/dev/null 2>&1 || true
+perf stat -x, -e "${events%,}" -p "$profiled" -o "$OUT/syscalls.csv" -- sleep $(((SECS - 4) / 2)) >/dev/null 2>&1 || true
 wait "$load"
 iops=$(cat "$OUT/iops")
 perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' >"$OUT/all.txt" || true
 samples=$(perf script -i "$OUT/perf.data" -F time 2>/dev/null | wc -l)
-echo "# $RW ${BYTES} B QD$DEPTH${TLS_BENCH:+ TLS}, target CPU 0, $LOAD CPU 1: $iops IOPS; $samples samples at 2999 Hz over $(((SECS - 4) / 2)) s; files in $OUT"
+echo "# $RW ${BYTES} B QD$DEPTH${TLS_BENCH:+ TLS}, target CPU 0, $LOAD CPU 1, profiled: $SIDE: $iops IOPS; $samples samples at 2999 Hz over $(((SECS - 4) / 2)) s; files in $OUT"
 echo "## system calls per I/O (over $(((SECS - 4) / 2)) s)"
 awk -F, -v iops="$iops" -v s=$(((SECS - 4) / 2)) '$1 ~ /^[0-9]+$/ && $1 > 0 {sub("syscalls:sys_enter_", "", $3); printf "%s %.3f\n", $3, $1 / (iops * s)}' "$OUT/syscalls.csv"
 echo "## top symbols (self)"
@@ -89,7 +94,7 @@ for line in open(path):
     else: area = 'other managed (BCL, stubs)'
     areas[area] += share
 cpu_us_per_io = samples / 2999.0 / (iops * secs) * 1e6 if iops else 0
-print(f"## by area (of {cpu_us_per_io:.2f} µs of target CPU per I/O sampled)")
+print(f"## by area (of {cpu_us_per_io:.2f} µs of the profiled process's CPU per I/O sampled)")
 print("| area | share | µs per I/O |\n|---|---|---|")
 for area, share in areas.most_common():
     print(f"| {area} | {share:.1f}% | {share / 100 * cpu_us_per_io:.2f} |")

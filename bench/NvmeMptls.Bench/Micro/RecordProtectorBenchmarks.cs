@@ -30,16 +30,16 @@ public class RecordProtectorBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (IRecordProtectorFactory sealing, IRecordProtectorFactory opening) = Provider switch
+        IRecordProtectorFactory factory = Provider switch
         {
-            "openssl-evp" => ((IRecordProtectorFactory)OpenSslGcmProtectorFactory.Sealing, (IRecordProtectorFactory)OpenSslGcmProtectorFactory.Opening),
-            "bouncycastle" => (BouncyCastleGcmProtectorFactory.Instance, BouncyCastleGcmProtectorFactory.Instance),
-            _ => (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance),
+            "openssl-evp" => OpenSslGcmProtectorFactory.Instance,
+            "bouncycastle" => BouncyCastleGcmProtectorFactory.Instance,
+            _ => AesGcmRecordProtectorFactory.Instance,
         };
         var key = new byte[KeyBytes];
         Random.Shared.NextBytes(key);
-        _sealer = sealing.Create(key);
-        _opener = opening.Create(key);
+        _sealer = factory.Create(key);
+        _opener = factory.Create(key);
         _record = new byte[InnerPlaintext];
         Random.Shared.NextBytes(_record);
     }

@@ -5,9 +5,10 @@ namespace NvmeMptls.Crypto.Aead;
 /// <summary>
 /// The few OpenSSL 3 EVP calls one AES-GCM context needs for a stream of records (include/openssl/evp.h): made once
 /// with its key, then per record a new IV, the additional data, the data and the tag. .NET's <c>AesGcm</c> goes
-/// through the same library but sets the key up again, clears the error queue and looks its parameters up on every
-/// call. Bound by function pointer from the copy of libcrypto the runtime itself loads; <see cref="IsAvailable"/> is
-/// false where there is none of version 3 or later, and then nothing here is called.
+/// through OpenSSL too but sets the key up again, clears the error queue and looks its parameters up on every call.
+/// Bound by function pointer from libcrypto.so.3 as the dynamic loader finds it (the one .NET loads too, unless
+/// DOTNET_OPENSSL_VERSION_OVERRIDE or an app-local copy says otherwise); <see cref="IsAvailable"/> is false where
+/// there is none of version 3 or later, or where it fails a known-answer seal, and then nothing here is called.
 /// </summary>
 internal static unsafe class LibCrypto
 {
@@ -59,10 +60,52 @@ internal static unsafe class LibCrypto
             CipherFinal = (delegate* unmanaged<nint, byte*, int*, int>)NativeLibrary.GetExport(lib, "EVP_CipherFinal_ex");
             CipherCtrl = (delegate* unmanaged<nint, int, int, void*, int>)NativeLibrary.GetExport(lib, "EVP_CIPHER_CTX_ctrl");
             ClearError = (delegate* unmanaged<void>)NativeLibrary.GetExport(lib, "ERR_clear_error");
+            if (!SelfTest())
+            {
+                Unavailable = "libcrypto.so.3 did not seal the GCM specification's test case 2 correctly (provider or configuration)";
+            }
         }
-        catch (EntryPointNotFoundException e)
+        catch (Exception e)
         {
-            Unavailable = $"libcrypto.so.3 lacks an EVP call: {e.Message}";
+            Unavailable = $"libcrypto.so.3 could not be bound: {e.Message}";
+        }
+    }
+
+    /// <summary>
+    /// Seals the GCM specification's test case 2 (zero key, zero IV, one zero block) and checks ciphertext and tag, so a
+    /// libcrypto whose configuration cannot give an AES-GCM context (a missing provider, an ENGINE that overrides it)
+    /// is found once here and the record layer falls back, instead of failing every connection.
+    /// </summary>
+    private static bool SelfTest()
+    {
+        ReadOnlySpan<byte> expected =
+        [
+            0x03, 0x88, 0xda, 0xce, 0x60, 0xb6, 0xa3, 0x92, 0xf3, 0x28, 0xc2, 0xb9, 0x71, 0xb2, 0xfe, 0x78, // ciphertext
+            0xab, 0x6e, 0x47, 0xd4, 0x2c, 0xec, 0x13, 0xbd, 0xf5, 0x3a, 0x67, 0xb2, 0x12, 0x57, 0xbd, 0xdf, // tag
+        ];
+        Span<byte> key = stackalloc byte[16];
+        key.Clear();
+        nint ctx = NewGcm(key, encrypt: true);
+        if (ctx == 0)
+        {
+            return false;
+        }
+        try
+        {
+            byte* iv = stackalloc byte[12];
+            byte* block = stackalloc byte[32];
+            new Span<byte>(iv, 12).Clear();
+            new Span<byte>(block, 32).Clear();
+            bool sealedOk = SetIv(ctx, iv) && Update(ctx, block, block, 16) && Final(ctx) && Ctrl(ctx, CtrlGetTag, 16, block + 16);
+            if (!sealedOk)
+            {
+                ClearError();
+            }
+            return sealedOk && new ReadOnlySpan<byte>(block, 32).SequenceEqual(expected);
+        }
+        finally
+        {
+            CtxFree(ctx);
         }
     }
 

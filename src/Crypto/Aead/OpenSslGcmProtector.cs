@@ -5,21 +5,26 @@ using NvmeMptls.Transport.Tls;
 namespace NvmeMptls.Crypto.Aead;
 
 /// <summary>
-/// AES-GCM through one OpenSSL EVP context per key and direction, kept for the key's life: per record only a new IV,
-/// the record header as additional data, the data in place, and the tag. It is the same AES-NI/VAES code .NET's
+/// AES-GCM through OpenSSL EVP contexts kept for the key's life, one for sealing and one for opening: per record only
+/// a new IV, the record header as additional data, the data, and the tag. It is the same AES-NI/VAES code .NET's
 /// <c>AesGcm</c> reaches, without that class's per-call key set-up and error-queue clearing (numbers in
-/// docs/offload.md). The context sits in a <see cref="SafeHandle"/>, so a record sealed after disposal is refused
-/// with <see cref="ObjectDisposedException"/> instead of reaching freed memory. One thread at a time: the record
-/// layer seals under its write lock and opens in its one receive loop.
+/// docs/offload.md). The contexts sit in <see cref="SafeHandle"/>s, so a record sealed after disposal is refused with
+/// <see cref="ObjectDisposedException"/> instead of reaching freed memory. One thread at a time per direction: the
+/// record layer seals under its write lock and opens in its one receive loop.
 /// </summary>
 public sealed unsafe class OpenSslGcmProtector : IRecordProtector
 {
-    private readonly EvpContext _ctx;
+    private readonly EvpContext _sealer;
+    private readonly EvpContext _opener;
 
-    private OpenSslGcmProtector(EvpContext ctx) => _ctx = ctx;
+    private OpenSslGcmProtector(EvpContext sealer, EvpContext opener)
+    {
+        _sealer = sealer;
+        _opener = opener;
+    }
 
-    /// <summary>A protector for <paramref name="key"/> (16 or 32 bytes) sealing when <paramref name="encrypt"/>, else opening.</summary>
-    public static OpenSslGcmProtector Create(ReadOnlySpan<byte> key, bool encrypt)
+    /// <summary>A protector for <paramref name="key"/> (16 or 32 bytes, copied into OpenSSL's key schedule).</summary>
+    public static OpenSslGcmProtector Create(ReadOnlySpan<byte> key)
     {
         if (key.Length is not (16 or 32))
         {
@@ -29,12 +34,15 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             throw new PlatformNotSupportedException(LibCrypto.Unavailable);
         }
-        nint ctx = LibCrypto.NewGcm(key, encrypt);
-        if (ctx == 0)
+        var sealer = new EvpContext(LibCrypto.NewGcm(key, encrypt: true));
+        var opener = new EvpContext(LibCrypto.NewGcm(key, encrypt: false));
+        if (sealer.IsInvalid || opener.IsInvalid)
         {
+            sealer.Dispose();
+            opener.Dispose();
             throw new CryptographicException("OpenSSL could not set up an AES-GCM context");
         }
-        return new OpenSslGcmProtector(new EvpContext(ctx, encrypt));
+        return new OpenSslGcmProtector(sealer, opener);
     }
 
     public void Seal(ReadOnlySpan<byte> nonce, Span<byte> data, Span<byte> tag, ReadOnlySpan<byte> aad) =>
@@ -43,30 +51,63 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
     /// <summary>Seals <paramref name="plaintext"/> into <paramref name="ciphertext"/> (the same length; they may be the same span).</summary>
     public void SealTo(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad)
     {
-        if (!_ctx.Encrypt)
+        Check(nonce, plaintext, ciphertext, tag.Length);
+        fixed (byte* p = plaintext)
+        fixed (byte* c = ciphertext)
         {
-            throw new InvalidOperationException("this protector opens records; it cannot seal");
+            SealParts(nonce, aad, tag, p, c, plaintext.Length, null, null, 0, ciphertext);
         }
-        Check(nonce, plaintext.Length, ciphertext.Length, tag.Length);
+    }
+
+    /// <summary>
+    /// One pass: <paramref name="data"/>[..<paramref name="at"/>] and the bytes after the spliced part are sealed in
+    /// place, <paramref name="source"/> is sealed from where it lies into the part between.
+    /// </summary>
+    public void SealFrom(ReadOnlySpan<byte> nonce, Span<byte> data, int at, ReadOnlySpan<byte> source, Span<byte> tag, ReadOnlySpan<byte> aad)
+    {
+        if (at < 0 || at > data.Length - source.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(at), at, $"the spliced {source.Length} bytes do not fit a record of {data.Length} at {at}");
+        }
+        Check(nonce, source, data.Slice(at, source.Length), tag.Length);
+        int after = at + source.Length;
+        fixed (byte* d = data)
+        fixed (byte* s = source)
+        {
+            SealParts(nonce, aad, tag, d, d, at, s, d + at, source.Length, data, after);
+        }
+    }
+
+    /// <summary>
+    /// Seals up to three consecutive parts of one record: <paramref name="length1"/> bytes from <paramref name="in1"/> to
+    /// <paramref name="out1"/>, <paramref name="length2"/> from <paramref name="in2"/> to <paramref name="out2"/>, and
+    /// <paramref name="output"/>[<paramref name="tailFrom"/>..] in place. Zero-length parts are skipped: OpenSSL takes
+    /// an update without output as additional data, which it refuses once data has gone through.
+    /// </summary>
+    private void SealParts(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> tag, byte* in1, byte* out1, int length1,
+        byte* in2, byte* out2, int length2, Span<byte> output, int tailFrom = -1)
+    {
         bool added = false;
         try
         {
-            _ctx.DangerousAddRef(ref added);
-            nint ctx = _ctx.DangerousGetHandle();
+            _sealer.DangerousAddRef(ref added);
+            nint ctx = _sealer.DangerousGetHandle();
+            int tailLength = tailFrom < 0 ? 0 : output.Length - tailFrom;
             fixed (byte* n = nonce)
             fixed (byte* a = aad)
-            fixed (byte* p = plaintext)
-            fixed (byte* c = ciphertext)
             fixed (byte* t = tag)
+            fixed (byte* tail = tailLength > 0 ? output[tailFrom..] : default)
             {
                 if (!(LibCrypto.SetIv(ctx, n)
-                      && LibCrypto.Update(ctx, null, a, aad.Length)
-                      && LibCrypto.Update(ctx, c, p, plaintext.Length)
+                      && (aad.IsEmpty || LibCrypto.Update(ctx, null, a, aad.Length))
+                      && (length1 == 0 || LibCrypto.Update(ctx, out1, in1, length1))
+                      && (length2 == 0 || LibCrypto.Update(ctx, out2, in2, length2))
+                      && (tailLength == 0 || LibCrypto.Update(ctx, tail, tail, tailLength))
                       && LibCrypto.Final(ctx)
                       && LibCrypto.Ctrl(ctx, LibCrypto.CtrlGetTag, TlsRecordLimits.TagLength, t)))
                 {
                     LibCrypto.ClearErrors();
-                    CryptographicOperations.ZeroMemory(ciphertext);
+                    CryptographicOperations.ZeroMemory(output);
                     throw new CryptographicException("OpenSSL refused to seal a record");
                 }
             }
@@ -75,7 +116,7 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             if (added)
             {
-                _ctx.DangerousRelease();
+                _sealer.DangerousRelease();
             }
         }
     }
@@ -85,17 +126,13 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
 
     public bool TryOpenTo(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad, Span<byte> plaintext)
     {
-        if (_ctx.Encrypt)
-        {
-            throw new InvalidOperationException("this protector seals records; it cannot open");
-        }
-        Check(nonce, ciphertext.Length, plaintext.Length, tag.Length);
+        Check(nonce, ciphertext, plaintext, tag.Length);
         plaintext = plaintext[..ciphertext.Length];
         bool added = false;
         try
         {
-            _ctx.DangerousAddRef(ref added);
-            nint ctx = _ctx.DangerousGetHandle();
+            _opener.DangerousAddRef(ref added);
+            nint ctx = _opener.DangerousGetHandle();
             fixed (byte* n = nonce)
             fixed (byte* a = aad)
             fixed (byte* c = ciphertext)
@@ -104,14 +141,15 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
             {
                 if (LibCrypto.SetIv(ctx, n)
                     && LibCrypto.Ctrl(ctx, LibCrypto.CtrlSetTag, TlsRecordLimits.TagLength, t)
-                    && LibCrypto.Update(ctx, null, a, aad.Length)
-                    && LibCrypto.Update(ctx, p, c, ciphertext.Length)
+                    && (aad.IsEmpty || LibCrypto.Update(ctx, null, a, aad.Length))
+                    && (ciphertext.IsEmpty || LibCrypto.Update(ctx, p, c, ciphertext.Length))
                     && LibCrypto.Final(ctx))
                 {
                     return true;
                 }
             }
-            // A tag that does not verify leaves an error on the queue; the decrypted bytes are unauthenticated.
+            // The decrypted bytes are unauthenticated. A bad tag puts nothing on OpenSSL's error queue, but a refused
+            // call may have: it is emptied so that no later OpenSSL call on this thread reports it.
             LibCrypto.ClearErrors();
             CryptographicOperations.ZeroMemory(plaintext);
             return false;
@@ -120,20 +158,25 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             if (added)
             {
-                _ctx.DangerousRelease();
+                _opener.DangerousRelease();
             }
         }
     }
 
-    private static void Check(ReadOnlySpan<byte> nonce, int inputLength, int outputLength, int tagLength)
+    private static void Check(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output, int tagLength)
     {
         if (nonce.Length != TlsRecordLimits.NonceLength)
         {
             throw new ArgumentException($"the nonce is {TlsRecordLimits.NonceLength} bytes", nameof(nonce));
         }
-        if (outputLength < inputLength)
+        if (output.Length < input.Length)
         {
-            throw new ArgumentException("the output is shorter than the input", nameof(outputLength));
+            throw new ArgumentException("the output is shorter than the input", nameof(output));
+        }
+        // OpenSSL's provider does not check: an output that starts inside the input would read bytes already written.
+        if (input.Overlaps(output, out int offset) && offset != 0)
+        {
+            throw new ArgumentException("the output overlaps the input at another position; it must be the same bytes or apart", nameof(output));
         }
         if (tagLength != TlsRecordLimits.TagLength)
         {
@@ -141,17 +184,15 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         }
     }
 
-    public void Dispose() => _ctx.Dispose();
+    public void Dispose()
+    {
+        _sealer.Dispose();
+        _opener.Dispose();
+    }
 
     private sealed class EvpContext : SafeHandle
     {
-        public EvpContext(nint ctx, bool encrypt) : base(0, ownsHandle: true)
-        {
-            SetHandle(ctx);
-            Encrypt = encrypt;
-        }
-
-        public bool Encrypt { get; }
+        public EvpContext(nint ctx) : base(0, ownsHandle: true) => SetHandle(ctx);
 
         public override bool IsInvalid => handle == 0;
 
@@ -163,25 +204,17 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
     }
 }
 
-/// <summary>
-/// Factory for <see cref="OpenSslGcmProtector"/>. A record protector seals or opens, never both; the record layer
-/// asks a factory for its sealer and its opener separately, so there is one factory per direction.
-/// </summary>
+/// <summary>Factory for <see cref="OpenSslGcmProtector"/>.</summary>
 public sealed class OpenSslGcmProtectorFactory : IRecordProtectorFactory
 {
-    public static readonly OpenSslGcmProtectorFactory Sealing = new(encrypt: true);
-    public static readonly OpenSslGcmProtectorFactory Opening = new(encrypt: false);
+    public static readonly OpenSslGcmProtectorFactory Instance = new();
 
-    private readonly bool _encrypt;
-
-    private OpenSslGcmProtectorFactory(bool encrypt) => _encrypt = encrypt;
-
-    /// <summary>False where libcrypto 3 cannot be loaded; <see cref="UnavailableReason"/> says why.</summary>
+    /// <summary>False where libcrypto 3 cannot be loaded or fails its known-answer seal; <see cref="UnavailableReason"/> says why.</summary>
     public static bool IsAvailable => LibCrypto.IsAvailable;
 
     public static string? UnavailableReason => LibCrypto.Unavailable;
 
     public string Name => "openssl-evp";
 
-    public IRecordProtector Create(ReadOnlySpan<byte> key) => OpenSslGcmProtector.Create(key, _encrypt);
+    public IRecordProtector Create(ReadOnlySpan<byte> key) => OpenSslGcmProtector.Create(key);
 }

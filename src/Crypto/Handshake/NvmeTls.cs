@@ -149,7 +149,6 @@ public static class NvmeTls
         byte[] theirs = isClient ? secrets.ServerApplication! : secrets.ClientApplication!;
         var tx = TlsCryptoInfo.FromTrafficSecret(secrets.CipherSuite, ours);
         var rx = TlsCryptoInfo.FromTrafficSecret(secrets.CipherSuite, theirs);
-        (IRecordProtectorFactory sealing, IRecordProtectorFactory opening) = RecordFactories(options.RecordProvider, logger);
         if (options.RecordProvider == TlsRecordProvider.KernelTls)
         {
             // The socket must stop feeding user space first: a receive completing between the drain check and
@@ -184,30 +183,32 @@ public static class NvmeTls
                 }
             }
         }
-        return new TlsRecordConnection(inner, tx, rx, session, sealing, opening, options.RecordLayer,
+        IRecordProtectorFactory factory = RecordFactory(options.RecordProvider, OpenSslGcmProtectorFactory.IsAvailable, logger);
+        return new TlsRecordConnection(inner, tx, rx, session, factory, factory, options.RecordLayer,
             options.LoggerFactory?.CreateLogger<TlsRecordConnection>(), isServer: !isClient);
     }
 
-    /// <summary>The record layer's sealer and opener factories for <paramref name="provider"/> (kTLS falls back to the default's).</summary>
-    private static (IRecordProtectorFactory Sealing, IRecordProtectorFactory Opening) RecordFactories(TlsRecordProvider provider, ILogger logger)
+    /// <summary>
+    /// The user-space record layer's AEAD for <paramref name="provider"/>: OpenSSL's EVP for <see cref="TlsRecordProvider.OpenSsl"/>
+    /// and for kTLS that fell back, when <paramref name="openSslAvailable"/>; else .NET's AesGcm, said once per process
+    /// (event 2006) to the first logger that shows warnings.
+    /// </summary>
+    internal static IRecordProtectorFactory RecordFactory(TlsRecordProvider provider, bool openSslAvailable, ILogger logger)
     {
-        if (provider == TlsRecordProvider.BouncyCastle)
+        switch (provider)
         {
-            return (BouncyCastleGcmProtectorFactory.Instance, BouncyCastleGcmProtectorFactory.Instance);
+            case TlsRecordProvider.BouncyCastle:
+                return BouncyCastleGcmProtectorFactory.Instance;
+            case TlsRecordProvider.DotNetAesGcm:
+                return AesGcmRecordProtectorFactory.Instance;
+            case TlsRecordProvider.OpenSsl or TlsRecordProvider.KernelTls when openSslAvailable:
+                return OpenSslGcmProtectorFactory.Instance;
         }
-        if (provider == TlsRecordProvider.DotNetAesGcm)
+        if (logger.IsEnabled(LogLevel.Warning) && Interlocked.Exchange(ref s_openSslFallbackLogged, 1) == 0)
         {
-            return (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance);
+            NvmeTlsLog.OpenSslFallback(logger, OpenSslGcmProtectorFactory.UnavailableReason ?? "not chosen");
         }
-        if (OpenSslGcmProtectorFactory.IsAvailable)
-        {
-            return (OpenSslGcmProtectorFactory.Sealing, OpenSslGcmProtectorFactory.Opening);
-        }
-        if (Interlocked.Exchange(ref s_openSslFallbackLogged, 1) == 0)
-        {
-            NvmeTlsLog.OpenSslFallback(logger, OpenSslGcmProtectorFactory.UnavailableReason!);
-        }
-        return (AesGcmRecordProtectorFactory.Instance, AesGcmRecordProtectorFactory.Instance);
+        return AesGcmRecordProtectorFactory.Instance;
     }
 
     private static int s_openSslFallbackLogged;

@@ -10,6 +10,18 @@ public interface IRecordProtector : IDisposable
 {
     void Seal(ReadOnlySpan<byte> nonce, Span<byte> data, Span<byte> tag, ReadOnlySpan<byte> aad);
 
+    /// <summary>
+    /// Seals a record in which <paramref name="source"/> (the caller's memory, say a read's buffer) takes the place of
+    /// <paramref name="data"/>[<paramref name="at"/>..(<paramref name="at"/> + its length)]: the bytes before and after
+    /// it are sealed in place, the source's are sealed into its place. The default copies the source and seals in
+    /// place; a provider whose AEAD runs in parts overrides it with one pass.
+    /// </summary>
+    void SealFrom(ReadOnlySpan<byte> nonce, Span<byte> data, int at, ReadOnlySpan<byte> source, Span<byte> tag, ReadOnlySpan<byte> aad)
+    {
+        source.CopyTo(data.Slice(at, source.Length));
+        Seal(nonce, data, tag, aad);
+    }
+
     /// <summary>False when the tag does not verify (the caller sends bad_record_mac).</summary>
     bool TryOpen(ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad);
 

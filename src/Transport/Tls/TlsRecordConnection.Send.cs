@@ -21,7 +21,18 @@ public sealed partial class TlsRecordConnection
     /// Frames and seals one record whose content already lies at <paramref name="record"/>[5..]: writes the header and
     /// the inner content type, seals in place, advances the inner writer. Caller holds the write lock.
     /// </summary>
-    private void SealInPlace(Span<byte> record, int contentLength, TlsContentType contentType)
+    private void SealInPlace(Span<byte> record, int contentLength, TlsContentType contentType) =>
+        Seal(record, contentLength, contentType, contentLength, default);
+
+    /// <summary>
+    /// Frames and seals one application-data record whose content is <paramref name="prefixLength"/> bytes already at
+    /// <paramref name="record"/>[5..] followed by <paramref name="source"/>, which is sealed from where it lies (one pass,
+    /// no copy into the record first). Caller holds the write lock.
+    /// </summary>
+    private void SealSpliced(Span<byte> record, int prefixLength, ReadOnlySpan<byte> source) =>
+        Seal(record, prefixLength + source.Length, TlsContentType.ApplicationData, prefixLength, source);
+
+    private void Seal(Span<byte> record, int contentLength, TlsContentType contentType, int sourceAt, ReadOnlySpan<byte> source)
     {
         int recordLength = contentLength + 1 + TlsRecordLimits.TagLength;
         // RFC 8446 §5.2: outer type application_data, legacy_record_version 0x0303, length of the ciphertext.
@@ -32,8 +43,15 @@ public sealed partial class TlsRecordConnection
         inner[^1] = (byte)contentType;
         Span<byte> nonce = stackalloc byte[TlsRecordLimits.NonceLength];
         _tx.WriteNonce(nonce);
-        _sealer.Seal(nonce, inner, record.Slice(TlsRecordLimits.HeaderLength + contentLength + 1, TlsRecordLimits.TagLength),
-            record[..TlsRecordLimits.HeaderLength]);
+        Span<byte> tag = record.Slice(TlsRecordLimits.HeaderLength + contentLength + 1, TlsRecordLimits.TagLength);
+        if (source.IsEmpty)
+        {
+            _sealer.Seal(nonce, inner, tag, record[..TlsRecordLimits.HeaderLength]);
+        }
+        else
+        {
+            _sealer.SealFrom(nonce, inner, sourceAt, source, tag, record[..TlsRecordLimits.HeaderLength]);
+        }
         _inner.Output.Advance(TlsRecordLimits.HeaderLength + recordLength);
         _tx.Advance();
         RecordsUnderWriteKey++;

@@ -56,22 +56,9 @@ public sealed partial class TlsRecordConnection
 
         public override Memory<byte> GetMemory(int sizeHint = 0)
         {
-            if (Closed)
+            if (!TryLock())
             {
                 // Completed, aborted or closed by a fatal alert: accept and drop; FlushAsync says completed.
-                return Discard(sizeHint);
-            }
-
-            if (!_locked)
-            {
-                // Uncontended unless the receive loop is sending an alert or a KeyUpdate at this moment.
-                connection._writeLock.Wait();
-                _locked = true;
-                _ownerThread = Environment.CurrentManagedThreadId;
-            }
-
-            if (Closed)
-            {
                 return Discard(sizeHint);
             }
 
@@ -98,6 +85,78 @@ public sealed partial class TlsRecordConnection
         }
 
         public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+        /// <summary>Takes the write lock for the burst (if not held yet); false when the output is closed.</summary>
+        private bool TryLock()
+        {
+            if (Closed)
+            {
+                return false;
+            }
+
+            if (!_locked)
+            {
+                // Uncontended unless the receive loop is sending an alert or a KeyUpdate at this moment.
+                connection._writeLock.Wait();
+                _locked = true;
+                _ownerThread = Environment.CurrentManagedThreadId;
+            }
+
+            return !Closed;
+        }
+
+        /// <summary>
+        /// Puts <paramref name="data"/> after everything written so far: the open record takes what fits behind its
+        /// content and is sealed, then whole records, the last one sealed short, each straight from
+        /// <paramref name="data"/>. So every record with spliced bytes ends with them and is sealed before this returns,
+        /// and the caller may reuse the memory at once. False when the output is closed (nothing was written).
+        /// </summary>
+        public bool Splice(ReadOnlySpan<byte> data)
+        {
+            if (_staging is not null)
+            {
+                throw new InvalidOperationException("a splice between GetMemory and Advance would land inside the write being made");
+            }
+
+            if (!TryLock())
+            {
+                return false;
+            }
+
+            while (!data.IsEmpty)
+            {
+                if (Closed)
+                {
+                    _record = default;
+                    return false;
+                }
+
+                if (_record.IsEmpty)
+                {
+                    Open();
+                }
+
+                int n = Math.Min(_maxPlaintext - _used, data.Length);
+                Memory<byte> record = _record;
+                int used = _used;
+                _record = default;
+                _used = 0;
+                _inCommit = true;
+                try
+                {
+                    connection.SealSpliced(record.Span, used, data[..n]);
+                    connection.CheckKeyLimit();
+                }
+                finally
+                {
+                    _inCommit = false;
+                }
+
+                data = data[n..];
+            }
+
+            return true;
+        }
 
         public override void Advance(int bytes)
         {

@@ -62,7 +62,15 @@ public sealed partial class TlsRecordConnection : StreamConnection
         _sealFactory = sealFactory ?? AesGcmRecordProtectorFactory.Instance;
         _openFactory = openFactory ?? AesGcmRecordProtectorFactory.Instance;
         _sealer = _sealFactory.Create(tx.Key);
-        _opener = _openFactory.Create(rx.Key);
+        try
+        {
+            _opener = _openFactory.Create(rx.Key);
+        }
+        catch
+        {
+            _sealer.Dispose();
+            throw;
+        }
         _logger = logger ?? NullLogger.Instance;
         _session = session with { SealProvider = _sealFactory.Name, OpenProvider = _openFactory.Name };
         _recordBuffer = ArrayPool<byte>.Shared.Rent(TlsRecordLimits.MaxCiphertext);
@@ -112,6 +120,29 @@ public sealed partial class TlsRecordConnection : StreamConnection
         _plainIn.Writer.Complete(reason);
         _output.OnAbort();
         _ = SendAlertAndCloseAsync(null);
+    }
+
+    /// <summary>
+    /// The record layer seals spliced memory from where it lies (<see cref="IRecordProtector.SealFrom"/>): with a provider
+    /// that seals in parts, a read's data goes from its buffer into sealed records in one pass instead of being copied
+    /// into the output first. Every record holding spliced bytes is sealed before <see cref="SpliceOutput"/> returns.
+    /// </summary>
+    public override bool CanSpliceOutput => true;
+
+    /// <inheritdoc />
+    public override void SpliceOutput(ArraySegment<byte> data, IOutputSpliceCompletion completion, object? token)
+    {
+        ArgumentNullException.ThrowIfNull(completion);
+        bool sealedAll = false;
+        try
+        {
+            sealedAll = _output.Splice(data);
+        }
+        finally
+        {
+            // Exactly once, also when sealing threw: the caller's memory is no longer referenced either way.
+            completion.OnSpliceCompleted(token, sealedAll);
+        }
     }
 
     public override async ValueTask DisposeAsync()

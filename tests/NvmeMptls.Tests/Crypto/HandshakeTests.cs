@@ -1,5 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Crypto.Aead;
 using NvmeMptls.Crypto.Handshake;
 using NvmeMptls.Crypto.Psk;
 using NvmeMptls.Transport.Connections;
@@ -39,7 +42,7 @@ public sealed class HandshakeTests
             Assert.That(server.Tls.SubsystemNqn, Is.EqualTo(Subsys));
             Assert.That(server.Tls.CompatDerivation, Is.EqualTo(compat));
             Assert.That(server.Tls.KeyExchangeGroup, Is.EqualTo(group == TlsKeyExchangeGroup.X25519 ? "x25519" : "secp256r1"));
-            Assert.That(client.Tls.SealProvider, Is.EqualTo("openssl-evp"), "the default provider");
+            Assert.That(client.Tls.SealProvider, Is.EqualTo(DefaultProvider), "the default provider");
             Assert.That(client.TransportName, Is.EqualTo("tls/memory"));
         });
 
@@ -141,9 +144,49 @@ public sealed class HandshakeTests
         var serverTask = NvmeTls.AcceptAsync(b, keyring, options);
         await using var client = await NvmeTls.ConnectAsync(a, psk, options);
         await using var server = await serverTask;
-        Assert.That(client.Tls!.SealProvider, Is.EqualTo("openssl-evp"));
+        Assert.That(client.Tls!.SealProvider, Is.EqualTo(DefaultProvider));
         await client.Output.WriteAsync(new byte[] { 1, 2, 3 });
         Assert.That(await ReadExactlyAsync(server.Input, 3), Is.EqualTo(new byte[] { 1, 2, 3 }));
+    }
+
+    /// <summary>What the default (OpenSSL's EVP) gives on this machine: itself, or .NET's AesGcm without libcrypto 3.</summary>
+    private static string DefaultProvider => OpenSslGcmProtectorFactory.IsAvailable ? "openssl-evp" : "dotnet-aesgcm";
+
+    private sealed class WarningLog : ILogger
+    {
+        public readonly List<(EventId Id, string Message)> Lines = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add((eventId, formatter(state, exception)));
+    }
+
+    [Test]
+    public void RecordFactory_OpenSslUnavailable_AesGcmForOpenSslAndKernelTls_SaidOnceToALoggerThatListens()
+    {
+        var silent = NullLogger.Instance;
+        var log = new WarningLog();
+        Assert.Multiple(() =>
+        {
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.OpenSsl, openSslAvailable: true, log).Name, Is.EqualTo("openssl-evp"));
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.KernelTls, openSslAvailable: true, log).Name, Is.EqualTo("openssl-evp"));
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.BouncyCastle, openSslAvailable: false, log).Name, Is.EqualTo("bouncycastle"));
+            Assert.That(log.Lines, Is.Empty);
+            // A logger that shows no warnings does not use up the one message.
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.OpenSsl, openSslAvailable: false, silent).Name, Is.EqualTo("dotnet-aesgcm"));
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.OpenSsl, openSslAvailable: false, log).Name, Is.EqualTo("dotnet-aesgcm"));
+            Assert.That(NvmeTls.RecordFactory(TlsRecordProvider.KernelTls, openSslAvailable: false, log).Name, Is.EqualTo("dotnet-aesgcm"));
+        });
+        // Once per process. Where libcrypto 3 is present no other test falls back, so it is said here, exactly once.
+        if (OpenSslGcmProtectorFactory.IsAvailable)
+        {
+            Assert.That(log.Lines, Has.Count.EqualTo(1));
+        }
+        Assert.That(log.Lines.Select(l => l.Id.Id), Is.All.EqualTo(2006));
+        Assert.That(log.Lines.Select(l => l.Message), Is.All.Contains("AesGcm"));
     }
 
     [TestCase(TlsRecordProvider.OpenSsl, TlsRecordProvider.DotNetAesGcm, "openssl-evp", "dotnet-aesgcm")]
@@ -152,6 +195,7 @@ public sealed class HandshakeTests
     public async Task Handshake_EachRecordProviderAsChosen_ReportedAndInteroperates(TlsRecordProvider clientProvider, TlsRecordProvider serverProvider,
         string clientName, string serverName)
     {
+        Assume.That(OpenSslGcmProtectorFactory.IsAvailable, () => OpenSslGcmProtectorFactory.UnavailableReason!);
         using var keyring = new NvmePskKeyring();
         keyring.Add(Key256);
         using var psk = ClientPsk.Create(ConfiguredPsk.Parse(Key256), Host, Subsys);

@@ -27,8 +27,8 @@ public sealed class OpenSslProtectorTests
     {
         byte[] k = Convert.FromHexString(key), iv = Convert.FromHexString(SpecIv), aad = Convert.FromHexString(SpecAad);
         byte[] data = Convert.FromHexString(SpecPlain), sealedTag = new byte[16];
-        using var sealer = OpenSslGcmProtector.Create(k, encrypt: true);
-        using var opener = OpenSslGcmProtector.Create(k, encrypt: false);
+        using var sealer = OpenSslGcmProtector.Create(k);
+        using var opener = OpenSslGcmProtector.Create(k);
         sealer.Seal(iv, data, sealedTag, aad);
         Assert.Multiple(() =>
         {
@@ -39,6 +39,20 @@ public sealed class OpenSslProtectorTests
         Assert.That(Convert.ToHexStringLower(data), Is.EqualTo(SpecPlain));
     }
 
+    [TestCase("", "58e2fccefa7e3061367f1d57a4e7455a")]
+    [TestCase("00000000000000000000000000000000", "ab6e47d42cec13bdf53a67b21257bddf")]
+    public void Seal_GcmSpecCases1And2_EmptyAadAndEmptyData(string plainHex, string tagHex)
+    {
+        // Test cases 1 and 2: zero key and IV, no AAD; case 1 has no plaintext, case 2 one zero block.
+        byte[] data = Convert.FromHexString(plainHex), tag = new byte[16];
+        using var protector = OpenSslGcmProtector.Create(new byte[16]);
+        protector.Seal(new byte[12], data, tag, []);
+        Assert.That(Convert.ToHexStringLower(tag), Is.EqualTo(tagHex));
+        Assert.That(Convert.ToHexStringLower(data), Is.EqualTo(data.Length == 0 ? "" : "0388dace60b6a392f328c2b971b2fe78"));
+        Assert.That(protector.TryOpen(new byte[12], data, tag, []), Is.True);
+        Assert.That(data, Is.All.EqualTo(0));
+    }
+
     [TestCase(16, 0)]
     [TestCase(16, 1)]
     [TestCase(16, 4153)]
@@ -47,8 +61,8 @@ public sealed class OpenSslProtectorTests
     public void SealAndOpen_ManyRecordsOneContext_MatchAesGcmBothWays(int keyLength, int length)
     {
         byte[] key = HandshakeTests.RandomBytes(keyLength), aad = HandshakeTests.RandomBytes(5);
-        using var sealer = OpenSslGcmProtector.Create(key, encrypt: true);
-        using var opener = OpenSslGcmProtector.Create(key, encrypt: false);
+        using var sealer = OpenSslGcmProtector.Create(key);
+        using var opener = OpenSslGcmProtector.Create(key);
         using var net = new AesGcmRecordProtector(key);
         for (int record = 0; record < 3; record++)
         {
@@ -78,8 +92,8 @@ public sealed class OpenSslProtectorTests
     {
         byte[] key = HandshakeTests.RandomBytes(16), nonce = HandshakeTests.RandomBytes(12), aad = [23, 3, 3, 0, 117];
         byte[] plain = HandshakeTests.RandomBytes(100), data = (byte[])plain.Clone(), tag = new byte[16];
-        using var sealer = OpenSslGcmProtector.Create(key, encrypt: true);
-        using var opener = OpenSslGcmProtector.Create(key, encrypt: false);
+        using var sealer = OpenSslGcmProtector.Create(key);
+        using var opener = OpenSslGcmProtector.Create(key);
         sealer.Seal(nonce, data, tag, aad);
         byte[] good = (byte[])data.Clone(), goodTag = (byte[])tag.Clone(), goodNonce = (byte[])nonce.Clone();
         (changed switch { "tag" => tag, "data" => data, "aad" => aad, _ => nonce })[3] ^= 0x40;
@@ -95,32 +109,34 @@ public sealed class OpenSslProtectorTests
     [Test]
     public void Seal_AfterDispose_ObjectDisposedNotACrash()
     {
-        var sealer = OpenSslGcmProtector.Create(new byte[16], encrypt: true);
+        var sealer = OpenSslGcmProtector.Create(new byte[16]);
         sealer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => sealer.Seal(new byte[12], new byte[8], new byte[16], new byte[5]));
         Assert.DoesNotThrow(sealer.Dispose);
     }
 
     [Test]
-    public void WrongDirectionOrSizes_RefusedWithTheReason()
+    public void WrongSizesOrOverlap_RefusedWithTheReason()
     {
-        using var sealer = OpenSslGcmProtector.Create(new byte[32], encrypt: true);
-        using var opener = OpenSslGcmProtector.Create(new byte[32], encrypt: false);
+        using var protector = OpenSslGcmProtector.Create(new byte[32]);
+        byte[] buffer = new byte[64];
         Assert.Multiple(() =>
         {
-            Assert.That(() => opener.Seal(new byte[12], new byte[8], new byte[16], new byte[5]), Throws.InvalidOperationException);
-            Assert.That(() => sealer.TryOpen(new byte[12], new byte[8], new byte[16], new byte[5]), Throws.InvalidOperationException);
-            Assert.That(() => sealer.Seal(new byte[8], new byte[8], new byte[16], new byte[5]), Throws.ArgumentException.With.Message.Contains("nonce"));
-            Assert.That(() => sealer.Seal(new byte[12], new byte[8], new byte[12], new byte[5]), Throws.ArgumentException.With.Message.Contains("tag"));
-            Assert.That(() => sealer.SealTo(new byte[12], new byte[8], new byte[7], new byte[16], new byte[5]), Throws.ArgumentException.With.Message.Contains("shorter"));
-            Assert.That(() => OpenSslGcmProtector.Create(new byte[24], encrypt: true), Throws.ArgumentException.With.Message.Contains("16 or 32"));
+            Assert.That(() => protector.Seal(new byte[8], new byte[8], new byte[16], new byte[5]), Throws.ArgumentException.With.Message.Contains("nonce"));
+            Assert.That(() => protector.Seal(new byte[12], new byte[8], new byte[12], new byte[5]), Throws.ArgumentException.With.Message.Contains("tag"));
+            Assert.That(() => protector.SealTo(new byte[12], new byte[8], new byte[7], new byte[16], new byte[5]), Throws.ArgumentException.With.Message.Contains("shorter"));
+            Assert.That(() => protector.SealTo(new byte[12], buffer.AsSpan(0, 32), buffer.AsSpan(1, 32), new byte[16], new byte[5]),
+                Throws.ArgumentException.With.Message.Contains("overlaps"));
+            Assert.That(() => protector.TryOpenTo(new byte[12], buffer.AsSpan(8, 32), new byte[16], new byte[5], buffer.AsSpan(0, 32)),
+                Throws.ArgumentException.With.Message.Contains("overlaps"));
+            Assert.That(() => OpenSslGcmProtector.Create(new byte[24]), Throws.ArgumentException.With.Message.Contains("16 or 32"));
         });
     }
 
     [Test]
     public async Task RecordLayer_OpenSslProvider_OpensPeerRecordsAndReportsProvider()
     {
-        var (conn, peer) = RecordPair.Create(factory: OpenSslGcmProtectorFactory.Sealing, openFactory: OpenSslGcmProtectorFactory.Opening);
+        var (conn, peer) = RecordPair.Create(factory: OpenSslGcmProtectorFactory.Instance);
         await using var _ = conn;
         await peer.SendAsync(peer.Seal(TlsContentType.ApplicationData, "via evp"u8));
         Assert.That(await HandshakeTests.ReadExactlyAsync(conn.Input, 7), Is.EqualTo("via evp"u8.ToArray()));

@@ -92,14 +92,14 @@ internal static class RecordPair
     public static readonly byte[] ServerSecret = Enumerable.Range(101, 32).Select(i => (byte)i).ToArray();
 
     public static (TlsRecordConnection Conn, RawTlsPeer Peer) Create(TlsRecordLayerOptions? options = null,
-        IRecordProtectorFactory? factory = null, ushort suite = 0x1301, bool isServer = false, IRecordProtectorFactory? openFactory = null)
+        IRecordProtectorFactory? factory = null, ushort suite = 0x1301, bool isServer = false)
     {
         int len = suite == 0x1301 ? 32 : 48;
         var (a, b) = MemoryConnection.CreatePair();
         var session = new TlsSessionInfo("id", null, null, suite, TlsCryptoInfo.SuiteName(suite), "", "");
         var conn = new TlsRecordConnection(a,
             TlsCryptoInfo.FromTrafficSecret(suite, Resize(ServerSecret, len)), TlsCryptoInfo.FromTrafficSecret(suite, Resize(ClientSecret, len)),
-            session, factory, openFactory ?? factory, options, isServer: isServer);
+            session, factory, factory, options, isServer: isServer);
         var peer = new RawTlsPeer(b, TlsCryptoInfo.FromTrafficSecret(suite, Resize(ClientSecret, len)), TlsCryptoInfo.FromTrafficSecret(suite, Resize(ServerSecret, len)));
         return (conn, peer);
     }

@@ -1,0 +1,104 @@
+using NvmeMptls.Crypto.Aead;
+using NvmeMptls.Tests.Crypto;
+using NvmeMptls.Transport.Connections;
+using NvmeMptls.Transport.Tls;
+
+namespace NvmeMptls.Tests.Tls;
+
+/// <summary>
+/// Spliced output on the user-space record layer: memory handed to <see cref="TlsRecordConnection.SpliceOutput"/> is
+/// sealed from where it lies, in stream order between the bytes written around it, in records no larger than the
+/// limit, and the caller is told once that it may reuse the memory.
+/// </summary>
+public sealed class RecordSpliceTests
+{
+    private sealed class Completions : IOutputSpliceCompletion
+    {
+        public readonly List<(object? Token, bool Sent)> Calls = [];
+
+        public void OnSpliceCompleted(object? token, bool sent) => Calls.Add((token, sent));
+    }
+
+    private static IRecordProtectorFactory Factory(string provider)
+    {
+        Assume.That(provider != "openssl-evp" || OpenSslGcmProtectorFactory.IsAvailable, () => OpenSslGcmProtectorFactory.UnavailableReason!);
+        return provider switch
+        {
+            "openssl-evp" => OpenSslGcmProtectorFactory.Instance,
+            "bouncycastle" => BouncyCastleGcmProtectorFactory.Instance,
+            _ => AesGcmRecordProtectorFactory.Instance,
+        };
+    }
+
+    [TestCase("openssl-evp", 24, 131072)]
+    [TestCase("openssl-evp", 0, 40000)]
+    [TestCase("openssl-evp", 16383, 5)]
+    [TestCase("openssl-evp", 16384, 16384)]
+    [TestCase("dotnet-aesgcm", 24, 131072)]
+    [TestCase("bouncycastle", 100, 33000)]
+    public async Task Splice_BetweenWrites_PeerOpensTheSameStreamInBoundedRecords(string provider, int before, int spliced)
+    {
+        var (conn, peer) = RecordPair.Create(factory: Factory(provider));
+        await using var _ = conn;
+        byte[] head = HandshakeTests.RandomBytes(before), data = HandshakeTests.RandomBytes(spliced), tail = HandshakeTests.RandomBytes(4);
+        byte[] original = (byte[])data.Clone();
+        var completions = new Completions();
+
+        head.CopyTo(conn.Output.GetSpan(Math.Max(before, 1)));
+        conn.Output.Advance(before);
+        conn.SpliceOutput(new ArraySegment<byte>(data), completions, "read 1");
+        Assert.That(completions.Calls, Is.EqualTo(new[] { ((object?)"read 1", true) }), "told once, before the call returns");
+        Assert.That(data, Is.EqualTo(original), "the source is read, never written");
+        data.AsSpan().Clear(); // the caller may reuse it now: nothing may be read from it later
+        await conn.Output.WriteAsync(tail);
+
+        byte[] expected = [.. head, .. original, .. tail];
+        var received = new List<byte>();
+        while (received.Count < expected.Length)
+        {
+            var record = (await peer.ReceiveAsync())!.Value;
+            Assert.That(record.Type, Is.EqualTo(TlsContentType.ApplicationData));
+            Assert.That(record.Content.Length, Is.InRange(1, TlsRecordLimits.MaxPlaintext));
+            received.AddRange(record.Content);
+        }
+        Assert.That(received.ToArray(), Is.EqualTo(expected));
+        Assert.That(conn.RecordsSealed, Is.LessThanOrEqualTo((expected.Length + TlsRecordLimits.MaxPlaintext - 1) / TlsRecordLimits.MaxPlaintext + 2),
+            "records are filled, not one per piece");
+    }
+
+    [Test]
+    public async Task Splice_AfterTheOutputCompleted_NothingSentAndToldNotSent()
+    {
+        var (conn, peer) = RecordPair.Create(factory: Factory("openssl-evp"));
+        await using var _ = conn;
+        await conn.Output.CompleteAsync();
+        var completions = new Completions();
+        conn.SpliceOutput(new ArraySegment<byte>(new byte[50000]), completions, 7);
+        Assert.That(completions.Calls, Is.EqualTo(new[] { ((object?)7, false) }));
+        var alert = (await peer.ReceiveAsync())!.Value;
+        Assert.That(alert.Type, Is.EqualTo(TlsContentType.Alert), "close_notify is the only record");
+        Assert.That(await peer.ReceiveAsync(), Is.Null);
+    }
+
+    [TestCase(0, 100, 101)]
+    [TestCase(24, 16360, 16385)]
+    [TestCase(7, 0, 8)]
+    public void SealFrom_OpenSsl_SameBytesAsCopyingThenSealingInPlace(int at, int sourceLength, int recordLength)
+    {
+        byte[] key = HandshakeTests.RandomBytes(16), nonce = HandshakeTests.RandomBytes(12), aad = [23, 3, 3, 64, 17];
+        byte[] record = HandshakeTests.RandomBytes(recordLength), source = HandshakeTests.RandomBytes(sourceLength);
+        byte[] copied = (byte[])record.Clone(), tagA = new byte[16], tagB = new byte[16];
+        source.CopyTo(copied, at);
+        Factory("openssl-evp");
+        using var evp = OpenSslGcmProtector.Create(key);
+        using var net = new AesGcmRecordProtector(key);
+        evp.SealFrom(nonce, record, at, source, tagA, aad);
+        net.Seal(nonce, copied, tagB, aad);
+        Assert.Multiple(() =>
+        {
+            Assert.That(record, Is.EqualTo(copied));
+            Assert.That(tagA, Is.EqualTo(tagB));
+        });
+        Assert.That(() => evp.SealFrom(nonce, record, recordLength - sourceLength + 1, source, tagA, aad), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+}

@@ -70,6 +70,11 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
             throw new ArgumentOutOfRangeException(nameof(at), at, $"the spliced {source.Length} bytes do not fit a record of {data.Length} at {at}");
         }
         Check(nonce, source, data.Slice(at, source.Length), tag.Length);
+        // The parts around the source are sealed in place before it is read: a source inside them would be read encrypted.
+        if (source.Overlaps(data, out int offset) && offset != at)
+        {
+            throw new ArgumentException("the source overlaps the record somewhere other than its own place", nameof(source));
+        }
         int after = at + source.Length;
         fixed (byte* d = data)
         fixed (byte* s = source)

@@ -38,8 +38,9 @@ public abstract class StreamConnection : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>
-    /// True when <see cref="SpliceOutput"/> sends caller memory to the socket without copying it (plain TCP/MPTCP and
-    /// kTLS); false for carriers that must transform or copy the bytes (the user-space TLS record layer, memory pipes).
+    /// True when <see cref="SpliceOutput"/> takes caller memory without a copy into the output first: plain TCP/MPTCP and
+    /// kTLS hand it to the kernel in a gathered send; the user-space TLS record layer seals it from where it lies into
+    /// its records and completes the splice before returning. False for memory pipes.
     /// </summary>
     public virtual bool CanSpliceOutput => false;
 

@@ -109,7 +109,8 @@ public sealed partial class TlsRecordConnection
         /// Puts <paramref name="data"/> after everything written so far: the open record takes what fits behind its
         /// content and is sealed, then whole records, the last one sealed short, each straight from
         /// <paramref name="data"/>. So every record with spliced bytes ends with them and is sealed before this returns,
-        /// and the caller may reuse the memory at once. False when the output is closed (nothing was written).
+        /// and the caller may reuse the memory at once. False when the output is closed before all of it was sealed
+        /// (nothing, or the records sealed before the close, goes out ahead of close_notify).
         /// </summary>
         public bool Splice(ReadOnlySpan<byte> data)
         {

@@ -79,7 +79,7 @@ public sealed class KernelTlsGuestTests
                 Assert.That(cases.Where(c => c.Contains("carrier=tcp", StringComparison.Ordinal)), Has.All.Contains("provider=ktls/tcp/ktls"),
                     "kTLS engaged on every TCP case, as client and as server, with both suites");
                 Assert.That(cases.Where(c => c.Contains("carrier=mptcp", StringComparison.Ordinal)),
-                    mptcpTakesKtls ? Has.All.Contains("provider=ktls/mptcp/ktls") : Has.All.Contains("provider=tls/mptcp/dotnet-aesgcm"),
+                    mptcpTakesKtls ? Has.All.Contains("provider=ktls/mptcp/ktls") : Has.All.Contains("provider=tls/mptcp/openssl-evp"),
                     "MPTCP: kTLS exactly when the kernel accepts the tls ULP on an MPTCP socket, else our record layer");
                 Assert.That(lines, Has.Some.EqualTo("KTLS-DONE failures=0"));
             });

@@ -44,8 +44,11 @@ public sealed class RecordSpliceTests
         byte[] original = (byte[])data.Clone();
         var completions = new Completions();
 
-        head.CopyTo(conn.Output.GetSpan(Math.Max(before, 1)));
-        conn.Output.Advance(before);
+        if (before > 0)
+        {
+            head.CopyTo(conn.Output.GetSpan(before));
+            conn.Output.Advance(before);
+        } // else the splice is the burst's first call: it takes the write lock itself, and the flush releases it
         conn.SpliceOutput(new ArraySegment<byte>(data), completions, "read 1");
         Assert.That(completions.Calls, Is.EqualTo(new[] { ((object?)"read 1", true) }), "told once, before the call returns");
         Assert.That(data, Is.EqualTo(original), "the source is read, never written");
@@ -64,6 +67,35 @@ public sealed class RecordSpliceTests
         Assert.That(received.ToArray(), Is.EqualTo(expected));
         Assert.That(conn.RecordsSealed, Is.LessThanOrEqualTo((expected.Length + TlsRecordLimits.MaxPlaintext - 1) / TlsRecordLimits.MaxPlaintext + 2),
             "records are filled, not one per piece");
+    }
+
+    [Test]
+    public async Task Splice_KeyUpdateDue_KeyUpdateGoesBetweenWholeRecordsAndTheStreamStaysInOrder()
+    {
+        var options = TlsRecordLayerOptions.Default with { KeyLimitPolicy = TlsKeyLimitPolicy.SendKeyUpdate, KeyLimitRecords = 3 };
+        var (conn, peer) = RecordPair.Create(options, Factory("openssl-evp"));
+        await using var _ = conn;
+        byte[] data = HandshakeTests.RandomBytes(100_000);
+        var completions = new Completions();
+        conn.SpliceOutput(new ArraySegment<byte>(data), completions, null);
+        await conn.Output.FlushAsync();
+        Assert.That(completions.Calls, Is.EqualTo(new[] { ((object?)null, true) }));
+
+        var received = new List<byte>();
+        int keyUpdates = 0;
+        while (received.Count < data.Length)
+        {
+            var record = (await peer.ReceiveAsync())!.Value;
+            if (record.Type == TlsContentType.Handshake)
+            {
+                keyUpdates++;
+                peer.Rx = peer.Rx.NextGeneration(); // RFC 8446 §4.6.3: the records after it are under the next key
+                continue;
+            }
+            received.AddRange(record.Content);
+        }
+        Assert.That(received.ToArray(), Is.EqualTo(data));
+        Assert.That(keyUpdates, Is.EqualTo(conn.KeyUpdatesSent).And.GreaterThanOrEqualTo(2));
     }
 
     [Test]

@@ -1,5 +1,4 @@
 using NvmeMptls.Crypto.Aead;
-using NvmeMptls.Tests.Tls;
 using NvmeMptls.Transport.Tls;
 
 namespace NvmeMptls.Tests.Crypto;
@@ -130,22 +129,6 @@ public sealed class OpenSslProtectorTests
             Assert.That(() => protector.TryOpenTo(new byte[12], buffer.AsSpan(8, 32), new byte[16], new byte[5], buffer.AsSpan(0, 32)),
                 Throws.ArgumentException.With.Message.Contains("overlaps"));
             Assert.That(() => OpenSslGcmProtector.Create(new byte[24]), Throws.ArgumentException.With.Message.Contains("16 or 32"));
-        });
-    }
-
-    [Test]
-    public async Task RecordLayer_OpenSslProvider_OpensPeerRecordsAndReportsProvider()
-    {
-        var (conn, peer) = RecordPair.Create(factory: OpenSslGcmProtectorFactory.Instance);
-        await using var _ = conn;
-        await peer.SendAsync(peer.Seal(TlsContentType.ApplicationData, "via evp"u8));
-        Assert.That(await HandshakeTests.ReadExactlyAsync(conn.Input, 7), Is.EqualTo("via evp"u8.ToArray()));
-        await conn.Output.WriteAsync("back"u8.ToArray());
-        Assert.That((await peer.ReceiveAsync())!.Value.Content, Is.EqualTo("back"u8.ToArray()));
-        Assert.Multiple(() =>
-        {
-            Assert.That(conn.Tls.SealProvider, Is.EqualTo("openssl-evp"));
-            Assert.That(conn.Tls.OpenProvider, Is.EqualTo("openssl-evp"));
         });
     }
 }

@@ -65,6 +65,7 @@ public sealed class RecordSpliceTests
             received.AddRange(record.Content);
         }
         Assert.That(received.ToArray(), Is.EqualTo(expected));
+        Assert.That((conn.Tls.SealProvider, conn.Tls.OpenProvider), Is.EqualTo((provider, provider)));
         Assert.That(conn.RecordsSealed, Is.LessThanOrEqualTo((expected.Length + TlsRecordLimits.MaxPlaintext - 1) / TlsRecordLimits.MaxPlaintext + 2),
             "records are filled, not one per piece");
     }

@@ -71,7 +71,7 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         }
         Check(nonce, source, data.Slice(at, source.Length), tag.Length);
         // The parts around the source are sealed in place before it is read: a source inside them would be read encrypted.
-        if (source.Overlaps(data, out int offset) && offset != at)
+        if (((ReadOnlySpan<byte>)data).Overlaps(source, out int offset) && offset != at) // offset: where source starts in data
         {
             throw new ArgumentException("the source overlaps the record somewhere other than its own place", nameof(source));
         }

@@ -133,5 +133,17 @@ public sealed class RecordSpliceTests
             Assert.That(tagA, Is.EqualTo(tagB));
         });
         Assert.That(() => evp.SealFrom(nonce, record, recordLength - sourceLength + 1, source, tagA, aad), Throws.InstanceOf<ArgumentOutOfRangeException>());
+
+        // A source that already lies at its own place in the record is sealed in place; one that lies elsewhere in the
+        // record would be read after the bytes before it were encrypted, and is refused.
+        byte[] inPlace = HandshakeTests.RandomBytes(recordLength), expected = (byte[])inPlace.Clone(), tagC = new byte[16];
+        net.Seal(nonce, expected, tagB, aad);
+        evp.SealFrom(nonce, inPlace, at, inPlace.AsSpan(at, sourceLength), tagC, aad);
+        Assert.That((inPlace, tagC), Is.EqualTo((expected, tagB)));
+        if (sourceLength > 0 && at + sourceLength < recordLength)
+        {
+            Assert.That(() => evp.SealFrom(nonce, inPlace, at, inPlace.AsSpan(at + 1, sourceLength), tagC, aad),
+                Throws.ArgumentException.With.Message.Contains("overlaps"));
+        }
     }
 }

@@ -138,21 +138,7 @@ public sealed partial class TlsRecordConnection
                 }
 
                 int n = Math.Min(_maxPlaintext - _used, data.Length);
-                Memory<byte> record = _record;
-                int used = _used;
-                _record = default;
-                _used = 0;
-                _inCommit = true;
-                try
-                {
-                    connection.SealSpliced(record.Span, used, data[..n]);
-                    connection.CheckKeyLimit();
-                }
-                finally
-                {
-                    _inCommit = false;
-                }
-
+                CommitRecord(data[..n]);
                 data = data[n..];
             }
 
@@ -318,14 +304,17 @@ public sealed partial class TlsRecordConnection
             _used = 0;
         }
 
-        /// <summary>Seals the open record (nothing if it holds no content) and checks the key's usage limit.</summary>
-        private void CommitRecord()
+        /// <summary>
+        /// Seals the open record (nothing if it holds no content), with <paramref name="spliced"/> after its content
+        /// sealed from where it lies, and checks the key's usage limit.
+        /// </summary>
+        private void CommitRecord(ReadOnlySpan<byte> spliced = default)
         {
             Memory<byte> record = _record;
             int used = _used;
             _record = default;
             _used = 0;
-            if (used == 0)
+            if (used == 0 && spliced.IsEmpty)
             {
                 return;
             }
@@ -333,7 +322,15 @@ public sealed partial class TlsRecordConnection
             _inCommit = true;
             try
             {
-                connection.SealInPlace(record.Span, used, TlsContentType.ApplicationData);
+                if (spliced.IsEmpty)
+                {
+                    connection.SealInPlace(record.Span, used, TlsContentType.ApplicationData);
+                }
+                else
+                {
+                    connection.SealSpliced(record.Span, used, spliced);
+                }
+
                 connection.CheckKeyLimit();
             }
             finally

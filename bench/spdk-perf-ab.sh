@@ -8,6 +8,8 @@
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh (build/bin/spdk_nvme_perf).
 #   AB_DLL_A / AB_DLL_B (optional): another build's nvme-mptls-target.dll for side A / B (default this tree's Release build),
 #   to compare two builds under the same settings (ENV_A = ENV_B).
+#   AB_FILL=1: write the whole namespace first (128 KiB sequential, 4 s, not measured). Without it a read of a chunk never
+#   written returns zeros without touching memory and a write pays the chunk's first allocation, so write cells need it.
 # Prints one line per run and cell, then min/median/max of B/A per cell (IOPS, and target CPU µs per I/O).
 set -euo pipefail
 EA=$1; EB=$2; RUNS=${3:-3}; SECS=${4:-5}
@@ -28,9 +30,14 @@ one() { # envs rw bytes depth dll -> "iops p50us cpu_us_per_io"
   local t=$!
   for _ in $(seq 300); do grep -q "is serving" "$log" && break; sleep 0.1; done
   local before after line
+  local target="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:nqn.2026-01.io.nvmemptls:default hostnqn:nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
+  if [[ ${AB_FILL:-0} == 1 ]]; then
+    (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -q 16 -o 131072 \
+      -w write -t 4 -c 0x2 -r "$target" >/dev/null 2>&1)
+  fi
   before=$(awk '{print $14+$15}' "/proc/$t/stat")
   line=$(cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -q "$4" -o "$3" \
-    -w "$2" -t "$SECS" -c 0x2 -r "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:nqn.2026-01.io.nvmemptls:default hostnqn:nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001" 2>&1 |
+    -w "$2" -t "$SECS" -c 0x2 -r "$target" 2>&1 |
     awk '/^Total/{print $3, $5}')
   after=$(awk '{print $14+$15}' "/proc/$t/stat")
   kill "$t"; wait "$t" 2>/dev/null || true

@@ -5,7 +5,8 @@ using NvmeMptls.Transport.Tls;
 namespace NvmeMptls.Crypto.Aead;
 
 /// <summary>
-/// AES-GCM through OpenSSL EVP contexts kept for the key's life, one for sealing and one for opening: per record only
+/// AES-GCM through OpenSSL EVP contexts kept for the key's life, one for sealing and one for opening (or only the one a
+/// record layer's key needs: <see cref="Create(ReadOnlySpan{byte}, bool, bool)"/>): per record only
 /// a new IV, the record header as additional data, the data, and the tag. It is the same AES-NI/VAES code .NET's
 /// <c>AesGcm</c> reaches, without that class's per-call key set-up and error-queue clearing (numbers in
 /// docs/offload.md). The contexts sit in <see cref="SafeHandle"/>s, so a record sealed after disposal is refused with
@@ -14,18 +15,30 @@ namespace NvmeMptls.Crypto.Aead;
 /// </summary>
 public sealed unsafe class OpenSslGcmProtector : IRecordProtector
 {
-    private readonly EvpContext _sealer;
-    private readonly EvpContext _opener;
+    private readonly EvpContext? _sealer;
+    private readonly EvpContext? _opener;
 
-    private OpenSslGcmProtector(EvpContext sealer, EvpContext opener)
+    private OpenSslGcmProtector(EvpContext? sealer, EvpContext? opener)
     {
         _sealer = sealer;
         _opener = opener;
     }
 
-    /// <summary>A protector for <paramref name="key"/> (16 or 32 bytes, copied into OpenSSL's key schedule).</summary>
-    public static OpenSslGcmProtector Create(ReadOnlySpan<byte> key)
+    /// <summary>A protector for <paramref name="key"/> (16 or 32 bytes, copied into OpenSSL's key schedule) that seals and opens.</summary>
+    public static OpenSslGcmProtector Create(ReadOnlySpan<byte> key) => Create(key, seals: true, opens: true);
+
+    /// <summary>
+    /// A protector for <paramref name="key"/> with a context for each direction asked for: a TLS key protects one
+    /// direction, so the record layer's sealer and opener each need one context (about 1 KiB of OpenSSL's memory and a
+    /// key schedule set up at connect and at every KeyUpdate). A call in a direction not asked for throws
+    /// <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static OpenSslGcmProtector Create(ReadOnlySpan<byte> key, bool seals, bool opens)
     {
+        if (!seals && !opens)
+        {
+            throw new ArgumentException("a protector seals, opens, or both");
+        }
         if (key.Length is not (16 or 32))
         {
             throw new ArgumentException("AES-GCM keys are 16 or 32 bytes", nameof(key));
@@ -34,12 +47,12 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             throw new PlatformNotSupportedException(LibCrypto.Unavailable);
         }
-        var sealer = new EvpContext(LibCrypto.NewGcm(key, encrypt: true));
-        var opener = new EvpContext(LibCrypto.NewGcm(key, encrypt: false));
-        if (sealer.IsInvalid || opener.IsInvalid)
+        EvpContext? sealer = seals ? new EvpContext(LibCrypto.NewGcm(key, encrypt: true)) : null;
+        EvpContext? opener = opens ? new EvpContext(LibCrypto.NewGcm(key, encrypt: false)) : null;
+        if (sealer?.IsInvalid == true || opener?.IsInvalid == true)
         {
-            sealer.Dispose();
-            opener.Dispose();
+            sealer?.Dispose();
+            opener?.Dispose();
             throw new CryptographicException("OpenSSL could not set up an AES-GCM context");
         }
         return new OpenSslGcmProtector(sealer, opener);
@@ -92,11 +105,12 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
     private void SealParts(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> tag, byte* in1, byte* out1, int length1,
         byte* in2, byte* out2, int length2, Span<byte> output, int tailFrom = -1)
     {
+        EvpContext sealer = _sealer ?? throw new InvalidOperationException("this protector was made to open records only");
         bool added = false;
         try
         {
-            _sealer.DangerousAddRef(ref added);
-            nint ctx = _sealer.DangerousGetHandle();
+            sealer.DangerousAddRef(ref added);
+            nint ctx = sealer.DangerousGetHandle();
             int tailLength = tailFrom < 0 ? 0 : output.Length - tailFrom;
             fixed (byte* n = nonce)
             fixed (byte* a = aad)
@@ -121,7 +135,7 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             if (added)
             {
-                _sealer.DangerousRelease();
+                sealer.DangerousRelease();
             }
         }
     }
@@ -133,11 +147,12 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
     {
         Check(nonce, ciphertext, plaintext, tag.Length);
         plaintext = plaintext[..ciphertext.Length];
+        EvpContext opener = _opener ?? throw new InvalidOperationException("this protector was made to seal records only");
         bool added = false;
         try
         {
-            _opener.DangerousAddRef(ref added);
-            nint ctx = _opener.DangerousGetHandle();
+            opener.DangerousAddRef(ref added);
+            nint ctx = opener.DangerousGetHandle();
             fixed (byte* n = nonce)
             fixed (byte* a = aad)
             fixed (byte* c = ciphertext)
@@ -163,7 +178,7 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
         {
             if (added)
             {
-                _opener.DangerousRelease();
+                opener.DangerousRelease();
             }
         }
     }
@@ -191,8 +206,8 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
 
     public void Dispose()
     {
-        _sealer.Dispose();
-        _opener.Dispose();
+        _sealer?.Dispose();
+        _opener?.Dispose();
     }
 
     private sealed class EvpContext : SafeHandle
@@ -222,4 +237,8 @@ public sealed class OpenSslGcmProtectorFactory : IRecordProtectorFactory
     public string Name => "openssl-evp";
 
     public IRecordProtector Create(ReadOnlySpan<byte> key) => OpenSslGcmProtector.Create(key);
+
+    public IRecordProtector CreateSealer(ReadOnlySpan<byte> key) => OpenSslGcmProtector.Create(key, seals: true, opens: false);
+
+    public IRecordProtector CreateOpener(ReadOnlySpan<byte> key) => OpenSslGcmProtector.Create(key, seals: false, opens: true);
 }

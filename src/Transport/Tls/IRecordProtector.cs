@@ -45,4 +45,13 @@ public interface IRecordProtectorFactory
 
     /// <summary>A protector for an AES-GCM key of 16 or 32 bytes (the key is copied).</summary>
     IRecordProtector Create(ReadOnlySpan<byte> key);
+
+    /// <summary>
+    /// A protector the record layer only seals with (its sending key). The default is <see cref="Create"/>; a provider
+    /// that keeps state per direction may set up sealing only, and then refuse to open.
+    /// </summary>
+    IRecordProtector CreateSealer(ReadOnlySpan<byte> key) => Create(key);
+
+    /// <summary>A protector the record layer only opens with (its receiving key); see <see cref="CreateSealer"/>.</summary>
+    IRecordProtector CreateOpener(ReadOnlySpan<byte> key) => Create(key);
 }

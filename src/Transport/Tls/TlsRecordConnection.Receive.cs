@@ -336,7 +336,7 @@ public sealed partial class TlsRecordConnection
             throw new TlsRecordException(TlsAlertDescription.IllegalParameter, false, $"KeyUpdate request_update {body[0]}");
         }
         TlsCryptoInfo next = _rx.NextGeneration();
-        IRecordProtector opener = _openFactory.Create(next.Key);
+        IRecordProtector opener = _openFactory.CreateOpener(next.Key);
         _opener.Dispose();
         _rx.Dispose();
         _rx = next;

@@ -97,7 +97,7 @@ public sealed partial class TlsRecordConnection
         TlsRecordLog.SentKeyUpdate(_logger, RecordsUnderWriteKey);
         KeyUpdatesSent++;
         TlsCryptoInfo next = _tx.NextGeneration();
-        IRecordProtector sealer = _sealFactory.Create(next.Key);
+        IRecordProtector sealer = _sealFactory.CreateSealer(next.Key);
         _sealer.Dispose();
         _tx.Dispose();
         _tx = next;

@@ -61,10 +61,10 @@ public sealed partial class TlsRecordConnection : StreamConnection
         _rx = rx;
         _sealFactory = sealFactory ?? AesGcmRecordProtectorFactory.Instance;
         _openFactory = openFactory ?? AesGcmRecordProtectorFactory.Instance;
-        _sealer = _sealFactory.Create(tx.Key);
+        _sealer = _sealFactory.CreateSealer(tx.Key);
         try
         {
-            _opener = _openFactory.Create(rx.Key);
+            _opener = _openFactory.CreateOpener(rx.Key);
         }
         catch
         {

@@ -106,6 +106,36 @@ public sealed class OpenSslProtectorTests
     }
 
     [Test]
+    public void OneDirection_SealerAndOpenerInteroperateAndRefuseTheOtherDirection()
+    {
+        // The record layer's keys each protect one direction, so its protectors come from CreateSealer / CreateOpener.
+        byte[] key = HandshakeTests.RandomBytes(16), aad = [23, 3, 3, 0, 117];
+        using var sealer = OpenSslGcmProtectorFactory.Instance.CreateSealer(key);
+        using var opener = OpenSslGcmProtectorFactory.Instance.CreateOpener(key);
+        using var net = new AesGcmRecordProtector(key);
+        for (int record = 0; record < 3; record++)
+        {
+            byte[] nonce = HandshakeTests.RandomBytes(12), plain = HandshakeTests.RandomBytes(4096);
+            byte[] data = new byte[plain.Length], theirs = (byte[])plain.Clone(), tag = new byte[16], theirTag = new byte[16];
+            plain.AsSpan(0, 100).CopyTo(data);
+            sealer.SealFrom(nonce, data, 100, plain.AsSpan(100), tag, aad);
+            net.Seal(nonce, theirs, theirTag, aad);
+            Assert.That(data, Is.EqualTo(theirs));
+            Assert.That(tag, Is.EqualTo(theirTag));
+            Assert.That(opener.TryOpen(nonce, data, tag, aad), Is.True);
+            Assert.That(data, Is.EqualTo(plain));
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => sealer.TryOpen(new byte[12], new byte[8], new byte[16], aad), Throws.InvalidOperationException.With.Message.Contains("seal records only"));
+            Assert.That(() => opener.Seal(new byte[12], new byte[8], new byte[16], aad), Throws.InvalidOperationException.With.Message.Contains("open records only"));
+            Assert.That(() => opener.SealFrom(new byte[12], new byte[8], 0, new byte[8], new byte[16], aad), Throws.InvalidOperationException.With.Message.Contains("open records only"));
+            Assert.That(() => OpenSslGcmProtector.Create(key, seals: false, opens: false), Throws.ArgumentException);
+        });
+    }
+
+    [Test]
     public void Seal_AfterDispose_ObjectDisposedNotACrash()
     {
         var sealer = OpenSslGcmProtector.Create(new byte[16]);

@@ -57,6 +57,10 @@ public static class InitiatorRun
         {
             args.AddRange(["--tls", "--tls-key", tlsKey!]);
         }
+        if (cell.PollMicros > 0)
+        {
+            args.AddRange(["--poll-us", cell.PollMicros.ToString(CultureInfo.InvariantCulture)]);
+        }
 
         var (exit, stdout, stderr) = await RunAsync(cpu is null ? "dotnet" : "taskset", args).ConfigureAwait(false);
         if (exit != 0 && exit != 1)

@@ -1,7 +1,7 @@
 namespace NvmeMptls.Bench.Matrix;
 
-/// <summary>One workload of the matrix, as fio options.</summary>
-public sealed record MatrixCell(string Name, string Rw, string BlockSize, int IoDepth)
+/// <summary>One workload of the matrix, as fio options; <see cref="PollMicros"/> &gt; 0 makes our ends busy-poll that long.</summary>
+public sealed record MatrixCell(string Name, string Rw, string BlockSize, int IoDepth, int PollMicros = 0)
 {
     public static readonly MatrixCell[] All =
     [
@@ -11,6 +11,13 @@ public sealed record MatrixCell(string Name, string Rw, string BlockSize, int Io
         new("128 KiB read QD16", "read", "128k", 16),
         new("128 KiB write QD16", "write", "128k", 16),
     ];
+
+    /// <summary>
+    /// QD1 with our ends busy-polling their sockets for 50 µs before a receive would sleep (<c>Target:ReceivePollMicroseconds</c>,
+    /// <c>bench --poll-us</c>), as SPDK's reactor and spdk_nvme_perf poll all the time. Only in the SPDK rows: the default
+    /// is not to poll, and the matrix measures defaults.
+    /// </summary>
+    public static readonly MatrixCell PolledLatency = new("4 KiB randread QD1, polling", "randread", "4k", 1, PollMicros: 50);
 
     public bool IsLatencyCell => IoDepth == 1;
 
@@ -49,6 +56,7 @@ public sealed record SpdkResult(string Pair, MatrixCell Cell, double Iops, doubl
     public const string PerfOnSpdk = "spdk_nvme_perf → SPDK nvmf_tgt";
     public const string PerfOnOurs = "spdk_nvme_perf → NvmeMptls";
     public const string BenchOnSpdk = "nvme-mptls bench → SPDK nvmf_tgt";
+    public const string BenchOnOurs = "nvme-mptls bench → NvmeMptls";
     public const string PerfTlsOnSpdkStock = "spdk_nvme_perf TLS → SPDK nvmf_tgt TLS (stock ssl options)";
     public const string PerfTlsOnSpdkTuned = "spdk_nvme_perf TLS → SPDK nvmf_tgt TLS (2 MiB ssl buffers)";
     public const string PerfTlsOnOurs = "spdk_nvme_perf TLS → NvmeMptls TLS";

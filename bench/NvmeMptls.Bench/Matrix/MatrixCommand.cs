@@ -123,13 +123,25 @@ public static class MatrixCommand
                 // a random read of untouched pages measured the page faults (161k instead of 354k IOPS at 4 KiB QD32).
                 await InitiatorRun.RunAsync(cliDll, spdk.Port, SpdkRows.SpdkNqn, tcp, new MatrixCell("fill", "write", "128k", 16), null, initiatorCpu, 120,
                     NamespaceSize, timeBased: false).ConfigureAwait(false);
-                foreach (var cell in MatrixCell.All)
+                foreach (var cell in MatrixCell.All.Append(MatrixCell.PolledLatency))
                 {
                     var perf = await SpdkRows.PerfAsync(root, spdk.Port, SpdkRows.SpdkNqn, cell, seconds).ConfigureAwait(false);
                     rows.Add(new SpdkResult(SpdkResult.PerfOnSpdk, cell, perf.Iops, perf.MiBps, perf.MeanMicros));
                     var ours = await InitiatorRun.RunAsync(cliDll, spdk.Port, SpdkRows.SpdkNqn, tcp, cell, null, initiatorCpu, seconds, NamespaceSize).ConfigureAwait(false);
                     rows.Add(new SpdkResult(SpdkResult.BenchOnSpdk, cell, ours.Iops, ours.MiBps, ours.P50Micros));
                 }
+            }
+
+            // QD1 with our ends polling: a target started with receive polling, under spdk_nvme_perf and under our bench.
+            var polledCell = MatrixCell.PolledLatency;
+            var polled = await TargetProcess.StartAsync(targetDll, tcp, null, targetCpu, NamespaceSize, polledCell.PollMicros).ConfigureAwait(false);
+            await using (polled.ConfigureAwait(false))
+            {
+                await FillAsync(cliDll, polled, tcp, null, initiatorCpu).ConfigureAwait(false);
+                var perf = await SpdkRows.PerfAsync(root, polled.Port, TargetProcess.Nqn, polledCell, seconds).ConfigureAwait(false);
+                rows.Add(new SpdkResult(SpdkResult.PerfOnOurs, polledCell, perf.Iops, perf.MiBps, perf.MeanMicros));
+                var ours = await InitiatorRun.RunAsync(cliDll, polled, tcp, polledCell, null, initiatorCpu, seconds, NamespaceSize).ConfigureAwait(false);
+                rows.Add(new SpdkResult(SpdkResult.BenchOnOurs, polledCell, ours.Iops, ours.MiBps, ours.P50Micros));
             }
 
             var target = await TargetProcess.StartAsync(targetDll, tcp, null, targetCpu, NamespaceSize).ConfigureAwait(false);

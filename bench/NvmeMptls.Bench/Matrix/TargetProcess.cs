@@ -27,7 +27,8 @@ public sealed class TargetProcess : IAsyncDisposable
 
     public Uri MetricsUrl { get; }
 
-    public static async Task<TargetProcess> StartAsync(string targetDll, Carrier carrier, string? tlsKey, int? cpu, string namespaceSize)
+    /// <param name="receivePollMicros">Above 0: the target busy-polls its sockets that long before a receive sleeps.</param>
+    public static async Task<TargetProcess> StartAsync(string targetDll, Carrier carrier, string? tlsKey, int? cpu, string namespaceSize, int receivePollMicros = 0)
     {
         var ports = FreePorts(2);
         var port = ports[0];
@@ -57,6 +58,10 @@ public sealed class TargetProcess : IAsyncDisposable
         }
 
         psi.Environment["DOTNET_gcServer"] = "0";
+        if (receivePollMicros > 0)
+        {
+            psi.Environment["NVMEMPTLS_Target__ReceivePollMicroseconds"] = receivePollMicros.ToString(CultureInfo.InvariantCulture);
+        }
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the target");
         var target = new TargetProcess(process, port, metricsPort);
         _ = process.StandardError.ReadToEndAsync();

@@ -8,7 +8,7 @@
 #   NVMEMPTLS_SPDK: an SPDK tree built by ../shared/bench/spdk-build.sh (build/bin/spdk_nvme_perf).
 #   AB_DLL_A / AB_DLL_B (optional): another build's nvme-mptls-target.dll for side A / B (default this tree's Release build),
 #   to compare two builds under the same settings (ENV_A = ENV_B).
-#   AB_FILL=1: write the whole namespace first (128 KiB sequential, 4 s, not measured). Without it a read of a chunk never
+#   AB_FILL=1: write the whole namespace first (8192 sequential 128 KiB writes, not measured). Without it a read of a chunk never
 #   written returns zeros without touching memory and a write pays the chunk's first allocation, so write cells need it.
 # Prints one line per run and cell, then min/median/max of B/A per cell (IOPS, and target CPU µs per I/O).
 set -euo pipefail
@@ -31,9 +31,13 @@ one() { # envs rw bytes depth dll -> "iops p50us cpu_us_per_io"
   for _ in $(seq 300); do grep -q "is serving" "$log" && break; sleep 0.1; done
   local before after line
   local target="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:nqn.2026-01.io.nvmemptls:default hostnqn:nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
-  if [[ ${AB_FILL:-0} == 1 ]]; then
-    (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -q 16 -o 131072 \
-      -w write -t 4 -c 0x2 -r "$target" >/dev/null 2>&1)
+  # 8192 sequential 128 KiB writes are the whole 1 GiB (-d ends the run there, -t only bounds it). A failed fill stops
+  # the script: the cell would otherwise be measured on an empty namespace, on one side of the A/B only.
+  if [[ ${AB_FILL:-0} == 1 ]] && ! (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge \
+      -s 1024 -q 16 -o 131072 -w write -d 8192 -t 120 -c 0x2 -r "$target" >"$OUT/fill-$port.log" 2>&1); then
+    echo "fill failed: $OUT/fill-$port.log" >&2
+    kill "$t"; wait "$t" 2>/dev/null || true
+    return 1
   fi
   before=$(awk '{print $14+$15}' "/proc/$t/stat")
   line=$(cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -q "$4" -o "$3" \

@@ -37,7 +37,7 @@ public sealed unsafe class OpenSslGcmProtector : IRecordProtector
     {
         if (!seals && !opens)
         {
-            throw new ArgumentException("a protector seals, opens, or both");
+            throw new ArgumentException("a protector seals, opens, or both", nameof(seals));
         }
         if (key.Length is not (16 or 32))
         {

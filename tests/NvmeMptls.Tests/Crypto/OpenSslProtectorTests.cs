@@ -110,8 +110,9 @@ public sealed class OpenSslProtectorTests
     {
         // The record layer's keys each protect one direction, so its protectors come from CreateSealer / CreateOpener.
         byte[] key = HandshakeTests.RandomBytes(16), aad = [23, 3, 3, 0, 117];
-        using var sealer = OpenSslGcmProtectorFactory.Instance.CreateSealer(key);
-        using var opener = OpenSslGcmProtectorFactory.Instance.CreateOpener(key);
+        IRecordProtectorFactory factory = OpenSslGcmProtectorFactory.Instance; // through the interface, as the record layer calls it
+        using var sealer = factory.CreateSealer(key);
+        using var opener = factory.CreateOpener(key);
         using var net = new AesGcmRecordProtector(key);
         for (int record = 0; record < 3; record++)
         {

@@ -227,6 +227,53 @@ public sealed class TlsRecordLayerTests
     }
 
     [Test]
+    public async Task KeyUpdateBothWays_OpenSslEvp_EachKeyGetsAProtectorForItsOwnDirectionOnly()
+    {
+        Assume.That(NvmeMptls.Crypto.Aead.OpenSslGcmProtectorFactory.IsAvailable, () => NvmeMptls.Crypto.Aead.OpenSslGcmProtectorFactory.UnavailableReason!);
+        // OpenSSL's one-direction protectors refuse the other direction, so a key used the wrong way fails the stream.
+        var factory = new DirectionRecordingFactory(NvmeMptls.Crypto.Aead.OpenSslGcmProtectorFactory.Instance);
+        var (conn, peer) = RecordPair.Create(factory: factory);
+        await using var _ = conn;
+        Assert.That(factory.Calls, Is.EqualTo(new[] { "seal", "open" }));
+
+        await peer.SendAsync(peer.Seal(TlsContentType.Handshake, [24, 0, 0, 1, 1])); // KeyUpdate, update_requested
+        peer.Tx = peer.Tx.NextGeneration();
+        await peer.SendAsync(peer.Seal(TlsContentType.ApplicationData, "after"u8));
+        Assert.That(await HandshakeTests.ReadExactlyAsync(conn.Input, 5), Is.EqualTo("after"u8.ToArray()));
+        Assert.That((await peer.ReceiveAsync())!.Value.Content, Is.EqualTo(new byte[] { 24, 0, 0, 1, 0 }));
+        peer.Rx = peer.Rx.NextGeneration();
+        await conn.Output.WriteAsync("new key"u8.ToArray());
+        Assert.That((await peer.ReceiveAsync())!.Value.Content, Is.EqualTo("new key"u8.ToArray()));
+        Assert.That(factory.Calls, Is.EqualTo(new[] { "seal", "open", "open", "seal" }));
+    }
+
+    /// <summary>Passes each request on to its own direction's method of the inner factory and records which one it was.</summary>
+    private sealed class DirectionRecordingFactory(IRecordProtectorFactory inner) : IRecordProtectorFactory
+    {
+        public List<string> Calls { get; } = [];
+
+        public string Name => inner.Name;
+
+        public IRecordProtector Create(ReadOnlySpan<byte> key)
+        {
+            Calls.Add("both");
+            return inner.Create(key);
+        }
+
+        public IRecordProtector CreateSealer(ReadOnlySpan<byte> key)
+        {
+            Calls.Add("seal");
+            return inner.CreateSealer(key);
+        }
+
+        public IRecordProtector CreateOpener(ReadOnlySpan<byte> key)
+        {
+            Calls.Add("open");
+            return inner.CreateOpener(key);
+        }
+    }
+
+    [Test]
     public async Task Record_KeyUpdateWithBadRequestValue_SendsIllegalParameter()
     {
         var (conn, peer) = RecordPair.Create();

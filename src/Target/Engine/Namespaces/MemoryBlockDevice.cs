@@ -128,7 +128,9 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
             ref int stripe = ref _stripes[offset >> _stripeShift];
             int sequence = EnterWriter(ref stripe);
-            span[..count].CopyTo(GetOrAllocateChunk(index).AsSpan((int)(offset & _chunkMask), count));
+            // Streamed past the cache (StreamingCopy) and fenced before the release below, so a reader that sees the
+            // release sees the bytes.
+            StreamingCopy.Copy(span[..count], GetOrAllocateChunk(index).AsSpan((int)(offset & _chunkMask), count));
             LeaveWriter(ref stripe, sequence);
             span = span[count..];
             offset += count;

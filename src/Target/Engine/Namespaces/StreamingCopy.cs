@@ -9,8 +9,10 @@ namespace NvmeMptls.Target.Namespaces;
 /// connection's hot buffers out of the cache. Data written this way is not in the cache afterwards, which costs a read
 /// of the same place right after the write a miss; a namespace of more than a few MiB takes that miss anyway.
 /// Measured on the development VM under <c>spdk_nvme_perf</c>, filled 1 GiB namespace, six batches of four interleaved
-/// pairs in both orders: 1.01–1.10× the IOPS at 4 KiB randwrite QD32 (medians per batch), 1.00–1.04× at 128 KiB write,
-/// target CPU per I/O 0.90–0.99× (bench/results/copies-tried-20261207-night.md). Only on x86 with AVX, and only from <see cref="MinLength"/> bytes;
+/// pairs in both orders: 1.01–1.10× the IOPS at 4 KiB randwrite QD32 (medians per batch; 19 of the 24 pairs ahead),
+/// target CPU per I/O 0.90–0.99×, and 1.00–1.04× at 128 KiB write in four of those batches
+/// (bench/results/copies-tried-20261207-night.md). The destination is aligned to 32 bytes, not to the 64-byte line, so a
+/// copy's first and last lines are partly ordinary stores; chunks are not line-aligned arrays. Only on x86 with AVX, and only from <see cref="MinLength"/> bytes;
 /// anything else is an ordinary copy.
 /// </summary>
 internal static class StreamingCopy
@@ -24,6 +26,10 @@ internal static class StreamingCopy
     /// </summary>
     public static unsafe void Copy(ReadOnlySpan<byte> source, Span<byte> destination)
     {
+        if (destination.Length < source.Length)
+        {
+            throw new ArgumentException($"the destination holds {destination.Length} bytes, the source {source.Length}", nameof(destination));
+        }
         if (source.Length < MinLength || !Avx.IsSupported || source.Overlaps(destination))
         {
             source.CopyTo(destination); // an overlap (never a pooled buffer and a chunk) keeps memmove's semantics
@@ -55,7 +61,10 @@ internal static class StreamingCopy
             source[(head + body)..].CopyTo(destination[(head + body)..]);
 
             // Non-temporal stores are weakly ordered: without the fence a later plain store (the stripe's release in
-            // MemoryBlockDevice) could become visible first, and a reader could take the old bytes as current.
+            // MemoryBlockDevice) could become visible first, and a reader could take the old bytes as current. (At the
+            // start no fence is needed: the stripe's compare-and-swap is a locked instruction, which later stores,
+            // streamed ones included, do not pass; Intel SDM vol. 3 §9.2.2.) No test can catch a missing fence: the
+            // window is one drain of the write-combining buffers, so the ordering rests on this reasoning.
             Sse.StoreFence();
         }
     }

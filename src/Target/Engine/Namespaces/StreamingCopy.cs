@@ -12,8 +12,8 @@ namespace NvmeMptls.Target.Namespaces;
 /// pairs in both orders: 1.01–1.10× the IOPS at 4 KiB randwrite QD32 (medians per batch; 19 of the 24 pairs ahead),
 /// target CPU per I/O 0.90–0.99×, and 1.00–1.04× at 128 KiB write in four of those batches
 /// (bench/results/copies-tried-20261207-night.md). The destination is aligned to 32 bytes, not to the 64-byte line, so a
-/// copy's first and last lines are partly ordinary stores; chunks are not line-aligned arrays. Only on x86 with AVX, and only from <see cref="MinLength"/> bytes;
-/// anything else is an ordinary copy.
+/// copy's first and last lines are partly ordinary stores; chunks are not line-aligned arrays. Only on x86 with AVX,
+/// and only from <see cref="MinLength"/> bytes; anything else is an ordinary copy.
 /// </summary>
 internal static class StreamingCopy
 {

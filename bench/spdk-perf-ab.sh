@@ -22,6 +22,10 @@ TICK=$(getconf CLK_TCK)
 OUT=$(mktemp -d /tmp/spdk-perf-ab.XXXXXX)
 echo "# target CPU 0, spdk_nvme_perf CPU 1, ${SECS} s cells, results in $OUT" >&2
 
+spdk_perf() { # perf options... (on CPU 1, SPDK's own memory without huge pages)
+  (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 "$@")
+}
+
 one() { # envs rw bytes depth dll -> "iops p50us cpu_us_per_io"
   local -a envs; read -ra envs <<<"$1"
   local port=$((20000 + RANDOM % 20000)) log=$OUT/target-$RANDOM.log
@@ -33,16 +37,13 @@ one() { # envs rw bytes depth dll -> "iops p50us cpu_us_per_io"
   local target="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:nqn.2026-01.io.nvmemptls:default hostnqn:nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
   # 8192 sequential 128 KiB writes are the whole 1 GiB (-d ends the run there, -t only bounds it). A failed fill stops
   # the script: the cell would otherwise be measured on an empty namespace, on one side of the A/B only.
-  if [[ ${AB_FILL:-0} == 1 ]] && ! (cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge \
-      -s 1024 -q 16 -o 131072 -w write -d 8192 -t 120 -c 0x2 -r "$target" >"$OUT/fill-$port.log" 2>&1); then
+  if [[ ${AB_FILL:-0} == 1 ]] && ! spdk_perf -q 16 -o 131072 -w write -d 8192 -t 120 -r "$target" >"$OUT/fill-$port.log" 2>&1; then
     echo "fill failed: $OUT/fill-$port.log" >&2
     kill "$t"; wait "$t" 2>/dev/null || true
     return 1
   fi
   before=$(awk '{print $14+$15}' "/proc/$t/stat")
-  line=$(cd "$SPDK" && LD_LIBRARY_PATH=$PWD/build/lib taskset -c 1 ./build/bin/spdk_nvme_perf --no-huge -s 1024 -q "$4" -o "$3" \
-    -w "$2" -t "$SECS" -c 0x2 -r "$target" 2>&1 |
-    awk '/^Total/{print $3, $5}')
+  line=$(spdk_perf -q "$4" -o "$3" -w "$2" -t "$SECS" -r "$target" 2>&1 | awk '/^Total/{print $3, $5}')
   after=$(awk '{print $14+$15}' "/proc/$t/stat")
   kill "$t"; wait "$t" 2>/dev/null || true
   awk -v l="$line" -v b="$before" -v a="$after" -v tick="$TICK" -v s="$SECS" 'BEGIN{split(l,f," "); printf "%s %s %.2f\n", f[1], f[2], (a-b)/tick*1e6/(f[1]*s)}'

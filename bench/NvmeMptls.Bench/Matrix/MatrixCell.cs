@@ -19,6 +19,9 @@ public sealed record MatrixCell(string Name, string Rw, string BlockSize, int Io
     /// </summary>
     public static readonly MatrixCell PolledLatency = new("4 KiB randread QD1, polling", "randread", "4k", 1, PollMicros: 50);
 
+    /// <summary>The cells of the SPDK rows: every matrix cell, then <see cref="PolledLatency"/>.</summary>
+    public static readonly MatrixCell[] SpdkCells = [.. All, PolledLatency];
+
     public bool IsLatencyCell => IoDepth == 1;
 
     public bool IsBandwidthCell => BlockSize == "128k";

@@ -123,7 +123,7 @@ public static class MatrixCommand
                 // a random read of untouched pages measured the page faults (161k instead of 354k IOPS at 4 KiB QD32).
                 await InitiatorRun.RunAsync(cliDll, spdk.Port, SpdkRows.SpdkNqn, tcp, new MatrixCell("fill", "write", "128k", 16), null, initiatorCpu, 120,
                     NamespaceSize, timeBased: false).ConfigureAwait(false);
-                foreach (var cell in MatrixCell.All.Append(MatrixCell.PolledLatency))
+                foreach (var cell in MatrixCell.SpdkCells)
                 {
                     var perf = await SpdkRows.PerfAsync(root, spdk.Port, SpdkRows.SpdkNqn, cell, seconds).ConfigureAwait(false);
                     rows.Add(new SpdkResult(SpdkResult.PerfOnSpdk, cell, perf.Iops, perf.MiBps, perf.MeanMicros));

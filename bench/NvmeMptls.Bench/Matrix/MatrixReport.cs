@@ -71,7 +71,7 @@ public static class MatrixReport
             "SPDK v24.09 beside us, plain TCP, same pinning (targets on CPU 0, initiators on CPU 1), median of runs. " +
             "Latency: spdk_nvme_perf's mean, our bench's p50 (µs). 4 KiB cells in IOPS, 128 KiB cells in MiB/s.",
             "| cell | perf → SPDK | perf → NvmeMptls | target ratio (ours/SPDK) | bench → SPDK | initiator ratio (bench/perf on SPDK) | bench → NvmeMptls |");
-        foreach (var cell in MatrixCell.All.Append(MatrixCell.PolledLatency))
+        foreach (var cell in MatrixCell.SpdkCells)
         {
             var perfSpdk = Pick(spdk, cell, SpdkResult.PerfOnSpdk);
             var perfOurs = Pick(spdk, cell, SpdkResult.PerfOnOurs);

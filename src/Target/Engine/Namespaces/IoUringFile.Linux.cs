@@ -11,7 +11,9 @@ namespace NvmeMptls.Target.Namespaces;
 /// Submissions are batched: a caller writes its entry under the lock and, unless another caller is already inside
 /// io_uring_enter, submits every entry prepared so far; callers that arrive meanwhile only add theirs. At most
 /// <see cref="Capacity"/> requests are in the kernel at once (so neither ring can overflow); more wait in an
-/// intrusive list and go in as slots free up — back-pressure, never a dropped request.
+/// intrusive list and go in as slots free up — back-pressure, never a dropped request. Inside a
+/// <see cref="SubmissionBatch"/> scope an entry only goes into the ring, and the batch's flush at the end of the
+/// receive burst enters the kernel once for all of them.
 /// </para>
 /// </summary>
 internal sealed class IoUringFile : IDisposable
@@ -29,6 +31,8 @@ internal sealed class IoUringFile : IDisposable
     private IoUringOperation? _waitingHead;
     private IoUringOperation? _waitingTail;
     private int _inFlight;
+    private long _submitCalls;
+    private long _entriesSubmitted;
     private uint _unsubmitted;
     private bool _submitting;
     private bool _closed;
@@ -60,6 +64,12 @@ internal sealed class IoUringFile : IDisposable
 
     /// <summary>Requests in the kernel now (tests, diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>io_uring_enter calls that handed entries to the kernel so far (with <see cref="EntriesSubmitted"/>: entries per call).</summary>
+    public long SubmitCalls => Interlocked.Read(ref _submitCalls);
+
+    /// <summary>Entries the kernel took so far.</summary>
+    public long EntriesSubmitted => Interlocked.Read(ref _entriesSubmitted);
 
     /// <summary>
     /// Opens <paramref name="path"/> (which exists) with its own ring; null with the reason when io_uring is not
@@ -145,6 +155,8 @@ internal sealed class IoUringFile : IDisposable
     /// <summary>Queues a started request: into the ring when a slot is free, else onto the waiting list.</summary>
     internal void Submit(IoUringOperation op)
     {
+        // Inside a receive burst the entry only goes into the ring; the burst's end enters the kernel once for all.
+        var batch = SubmissionBatch.Current;
         bool run;
         lock (_lock)
         {
@@ -169,9 +181,10 @@ internal sealed class IoUringFile : IDisposable
             else
             {
                 _inFlight++;
-                run = PrepareLocked(op);
+                run = PrepareLocked(op, claim: batch is null);
                 if (!run)
                 {
+                    batch?.Defer(this);
                     return;
                 }
             }
@@ -230,8 +243,27 @@ internal sealed class IoUringFile : IDisposable
         SubmitPending();
     }
 
-    /// <summary>Writes the entry; true when this caller must now run the submit loop.</summary>
-    private bool PrepareLocked(IoUringOperation op)
+    /// <summary>Enters the kernel with the entries a <see cref="SubmissionBatch"/> held back (and any others prepared meanwhile).</summary>
+    internal void SubmitDeferred()
+    {
+        lock (_lock)
+        {
+            if (_submitting || _unsubmitted == 0)
+            {
+                return; // the caller inside io_uring_enter takes them, or one already did
+            }
+
+            _submitting = true;
+        }
+
+        SubmitPending();
+    }
+
+    /// <summary>
+    /// Writes the entry; true when this caller must now run the submit loop. With <paramref name="claim"/> false the
+    /// entry only waits in the ring (for a <see cref="SubmissionBatch"/> flush, or for whoever enters the kernel next).
+    /// </summary>
+    private bool PrepareLocked(IoUringOperation op, bool claim = true)
     {
         op.Build(out IoUringSqe sqe, _fd);
 
@@ -242,7 +274,7 @@ internal sealed class IoUringFile : IDisposable
         }
 
         _unsubmitted++;
-        if (_submitting)
+        if (_submitting || !claim)
         {
             return false;
         }
@@ -274,6 +306,8 @@ internal sealed class IoUringFile : IDisposable
                 int submitted = _ring.Submit(count);
                 if (submitted > 0)
                 {
+                    Interlocked.Increment(ref _submitCalls);
+                    Interlocked.Add(ref _entriesSubmitted, submitted);
                     count -= (uint)submitted;
                     continue;
                 }
@@ -414,6 +448,8 @@ internal sealed class IoUringFile : IDisposable
                 }
             }
 
+            // Or full of entries a receive burst held back: put them in now rather than wait for its flush.
+            SubmitDeferred();
             spin.SpinOnce();
         }
 

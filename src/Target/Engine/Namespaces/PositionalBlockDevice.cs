@@ -65,6 +65,9 @@ public abstract class PositionalBlockDevice : IBlockDevice
 
     private protected IoUringFile? Ring => _ring;
 
+    /// <summary>io_uring_enter calls that submitted entries, and the entries they took (zeros without io_uring).</summary>
+    internal (long Calls, long Entries) RingSubmissions => _ring is null ? default : (_ring.SubmitCalls, _ring.EntriesSubmitted);
+
     public string Description => Path;
 
     public string Path { get; }

@@ -9,6 +9,19 @@ public sealed partial class TargetQueue
 {
     private async Task ReceiveLoopAsync(CancellationToken ct)
     {
+        try
+        {
+            await ReceivePdusAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Whatever ends the loop, submissions the last burst held back still go in: their commands complete.
+            _submissions.Flush();
+        }
+    }
+
+    private async Task ReceivePdusAsync(CancellationToken ct)
+    {
         if (!await _reader.ReadHeaderAsync(ct).ConfigureAwait(false))
         {
             return;
@@ -136,7 +149,7 @@ public sealed partial class TargetQueue
             return;
         }
 
-        _commands.Execute(ctx);
+        ExecuteInBurst(ctx);
     }
 
     /// <summary>A parked command got its buffer (thread pool): send its R2T or run it, unless the connection closed meanwhile.</summary>
@@ -268,7 +281,7 @@ public sealed partial class TargetQueue
                 return;
             }
 
-            _commands.Execute(ctx);
+            ExecuteInBurst(ctx);
         }
     }
 }

@@ -60,7 +60,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
         // the queue is counted without holding it, and the send task's last sweep may overlap a drain handed over to it:
         // that needs the multi-reader channel, whose queue any thread may read and count.
         _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = _burst is null, AllowSynchronousContinuations = false });
-        _reader = new PduReader(_burst is null ? connection.Input : new BurstEndReader(connection.Input, _burst), PduRole.Controller, _settings);
+        _reader = new PduReader(new BurstEndReader(connection.Input, this), PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings, connection, batchAdvance: true); // the queue writes its output through _writer alone
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);

@@ -1,0 +1,193 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using NvmeMptls.Target.Namespaces;
+
+namespace NvmeMptls.Tests.Target.Namespaces;
+
+/// <summary>
+/// Submissions held back for one receive burst, against a real ring on a real file (O_DIRECT in /var/tmp): without
+/// SQPOLL the kernel sees no entry before io_uring_enter, so "not complete before the flush" is exact, not timing.
+/// </summary>
+public sealed class SubmissionBatchTests
+{
+    private const int Block = 4096;
+    private string _directory = "";
+
+    [SetUp]
+    public void SetUp()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("io_uring is Linux only");
+        }
+
+        _directory = Path.Combine(IoUringTestDirectory.Root, "nvmemptls-batch-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_directory);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (_directory.Length > 0 && Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task InsideTheScope_ReadsWaitInTheRing_ThenOneEnterSubmitsThemAll_EachWithItsOwnBlock()
+    {
+        const int Reads = 16;
+        (string path, byte[] content) = CreateFile("batch.img", Reads);
+        using IoUringFile file = Open(path);
+        var batch = new SubmissionBatch();
+
+        var buffers = new byte[Reads][];
+        var reads = new Task[Reads];
+        var previous = batch.Enter();
+        try
+        {
+            for (int i = 0; i < Reads; i++)
+            {
+                buffers[i] = new byte[Block];
+                reads[i] = file.ReadAsync((Reads - 1 - i) * (long)Block, buffers[i]).AsTask();
+            }
+        }
+        finally
+        {
+            SubmissionBatch.Exit(previous);
+        }
+
+        Assert.That(SubmissionBatch.Current, Is.Null, "the scope ended");
+        Assert.That(batch.HasPending, Is.True);
+        Assert.That(file.SubmitCalls, Is.Zero, "nothing entered the kernel inside the scope");
+        await Task.Delay(100);
+        Assert.That(reads.Count(r => r.IsCompleted), Is.Zero, "the kernel never saw the entries");
+
+        batch.Flush();
+        await Task.WhenAll(reads).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.That(batch.HasPending, Is.False);
+        Assert.That((file.SubmitCalls, file.EntriesSubmitted), Is.EqualTo((1L, (long)Reads)), "one io_uring_enter for the whole burst");
+        for (int i = 0; i < Reads; i++)
+        {
+            int at = (Reads - 1 - i) * Block;
+            Assert.That(buffers[i].AsSpan().SequenceEqual(content.AsSpan(at, Block)), Is.True, $"read {i}");
+        }
+
+        batch.Flush();
+        Assert.That(file.SubmitCalls, Is.EqualTo(1), "a second flush has nothing to submit");
+    }
+
+    [Test]
+    public async Task OutsideTheScope_AReadGoesInAtOnce_AndTakesTheHeldBackOnesWithIt()
+    {
+        (string path, byte[] content) = CreateFile("other.img", 8);
+        using IoUringFile file = Open(path);
+        var batch = new SubmissionBatch();
+
+        var held = new byte[4][];
+        var heldReads = new Task[held.Length];
+        var previous = batch.Enter();
+        try
+        {
+            for (int i = 0; i < held.Length; i++)
+            {
+                held[i] = new byte[Block];
+                heldReads[i] = file.ReadAsync(i * (long)Block, held[i]).AsTask();
+            }
+        }
+        finally
+        {
+            SubmissionBatch.Exit(previous);
+        }
+
+        // Another thread, no scope: it enters the kernel with every entry prepared so far, so the batch's are not stranded.
+        var other = new byte[Block];
+        await Task.Run(() => file.ReadAsync(7L * Block, other).AsTask()).WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.WhenAll(heldReads).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.That(other.AsSpan().SequenceEqual(content.AsSpan(7 * Block, Block)), Is.True);
+        for (int i = 0; i < held.Length; i++)
+        {
+            Assert.That(held[i].AsSpan().SequenceEqual(content.AsSpan(i * Block, Block)), Is.True, $"held read {i}");
+        }
+
+        Assert.That((file.SubmitCalls, file.EntriesSubmitted), Is.EqualTo((1L, 5L)));
+        batch.Flush();
+        Assert.That(file.SubmitCalls, Is.EqualTo(1), "the batch's entries were already in");
+    }
+
+    [Test]
+    public void TheScopeBelongsToItsThread_AnotherThreadStartsOutsideIt()
+    {
+        var batch = new SubmissionBatch();
+        var previous = batch.Enter();
+        try
+        {
+            Assert.That(SubmissionBatch.Current, Is.SameAs(batch));
+            Assert.That(Task.Run(() => SubmissionBatch.Current).Result, Is.Null);
+            var inner = new SubmissionBatch();
+            var outer = inner.Enter();
+            Assert.That(SubmissionBatch.Current, Is.SameAs(inner));
+            SubmissionBatch.Exit(outer);
+            Assert.That(SubmissionBatch.Current, Is.SameAs(batch), "nested scopes restore the outer one");
+        }
+        finally
+        {
+            SubmissionBatch.Exit(previous);
+        }
+
+        Assert.That(SubmissionBatch.Current, Is.Null);
+    }
+
+    [Test]
+    public async Task Dispose_WithTheRingFullOfHeldBackEntries_SubmitsThemAndCloses()
+    {
+        (string path, byte[] content) = CreateFile("full.img", 8);
+        IoUringFile file = Open(path, entries: 8);
+        var batch = new SubmissionBatch();
+        var buffers = new byte[file.Capacity][];
+        var reads = new Task[file.Capacity];
+        var previous = batch.Enter();
+        try
+        {
+            for (int i = 0; i < reads.Length; i++)
+            {
+                buffers[i] = new byte[Block];
+                reads[i] = file.ReadAsync(i * (long)Block, buffers[i]).AsTask();
+            }
+        }
+        finally
+        {
+            SubmissionBatch.Exit(previous);
+        }
+
+        // The wake-up NOP of Dispose finds no free entry: Dispose must put the held-back ones in, not wait for a flush.
+        await Task.Run(file.Dispose).WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.WhenAll(reads).WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < reads.Length; i++)
+        {
+            Assert.That(buffers[i].AsSpan().SequenceEqual(content.AsSpan(i * Block, Block)), Is.True, $"read {i}");
+        }
+
+        batch.Flush(); // after the close: nothing left to submit, and no failure
+        Assert.That(file.InFlight, Is.Zero);
+    }
+
+    private (string Path, byte[] Content) CreateFile(string name, int blocks)
+    {
+        string path = Path.Combine(_directory, name);
+        byte[] content = BlockDeviceWorkload.Pattern(blocks * Block, 31);
+        File.WriteAllBytes(path, content);
+        return (path, content);
+    }
+
+    private static IoUringFile Open(string path, uint entries = IoUringFile.DefaultEntries)
+    {
+        IoUringFile? file = IoUringFile.TryOpen(path, readOnly: false, direct: true, logicalBlockSize: 512, NullLogger.Instance, out string reason, entries);
+        if (file is null)
+        {
+            Assert.Ignore($"io_uring is not available here: {reason}");
+        }
+
+        return file!;
+    }
+}

@@ -248,6 +248,45 @@ public sealed class BurstSender : IReceiveBurst
 
     private void Kick() => _kick.Writer.TryWrite(true);
 
+    /// <summary>
+    /// Drains on the calling thread instead of kicking the send task: for a thread that completed a batch of commands
+    /// (an io_uring reaper at the end of its completions) and posted them without <see cref="OnPosted"/>. Saves the
+    /// wake-up of the send task per batch. Does nothing while the receive loop handles a burst (it drains when the burst
+    /// ends) or while another writer holds the turn (the holder looks at the queue again when it lets go). A flush that
+    /// waits for the peer, or a drain that failed, goes to the send task together with the writer, as the receive loop's
+    /// does, so this never waits and never throws.
+    /// </summary>
+    public void DrainHere(CancellationToken cancellationToken)
+    {
+        // The poster's half of the Dekker pair with OnBurstEndAsync: its item is queued before this read.
+        if (Interlocked.CompareExchange(ref _receiving, 0, 0) != 0 || !_drain.HasQueued || !TryTakeWriter())
+        {
+            return;
+        }
+
+        ValueTask<bool> drain;
+        try
+        {
+            drain = _drain.DrainAsync(cancellationToken);
+        }
+#pragma warning disable CA1031 // not lost: the send task observes it as its own drain's failure
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            drain = ValueTask.FromException<bool>(ex);
+        }
+
+        if (!drain.IsCompletedSuccessfully)
+        {
+            _handedOver = drain;
+            _hasHandedOver = true;
+            Kick();
+            return;
+        }
+
+        ReleaseWriter(drain.Result);
+    }
+
     ValueTask IReceiveBurst.OnBurstEndAsync(CancellationToken cancellationToken)
     {
         Interlocked.Exchange(ref _receiving, 0);

@@ -23,6 +23,9 @@ public sealed class BurstSenderTests
         public ConcurrentQueue<int> DrainThreads { get; } = new();
         public TaskCompletionSource<bool>? Flush { get; private set; }
         public bool EndAfterNext { get; set; }
+
+        /// <summary>The next drain throws this at once (not through its task).</summary>
+        public Exception? ThrowNext { get; set; }
         private int _overlaps;
         private int _drains;
 
@@ -47,6 +50,13 @@ public sealed class BurstSenderTests
 
             Interlocked.Increment(ref _drains);
             DrainThreads.Enqueue(Environment.CurrentManagedThreadId);
+            if (ThrowNext is { } error)
+            {
+                ThrowNext = null;
+                Volatile.Write(ref _inDrain, 0);
+                throw error;
+            }
+
             while (Queue.TryDequeue(out var item))
             {
                 Written.Enqueue(item);
@@ -239,5 +249,75 @@ public sealed class BurstSenderTests
         Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "a closed writer is never taken again");
         sender.Stop();
         await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task DrainHere_WhileTheReceiveLoopWaits_DrainsOnTheCallingThread_WithoutTheSendTask()
+    {
+        var (drain, sender, burst) = Create();
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        await burst.OnBurstEndAsync(CancellationToken.None); // the receive loop waits for the peer
+
+        drain.Queue.Enqueue(4); // queued by a completing thread, which drains itself instead of OnPosted
+        drain.Queue.Enqueue(5);
+        sender.DrainHere(CancellationToken.None);
+
+        Assert.That(drain.Written, Is.EqualTo(new[] { 4, 5 }));
+        Assert.That(drain.DrainThreads, Is.EqualTo(new[] { Environment.CurrentManagedThreadId }), "one drain, on this thread");
+        await Task.Delay(100);
+        Assert.That(drain.Drains, Is.EqualTo(1), "the send task was not woken");
+        await stop.CancelAsync();
+        await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task DrainHere_DuringABurst_LeavesItToTheBurstEnd()
+    {
+        var (drain, sender, burst) = Create();
+        burst.OnBurstStart();
+        drain.Queue.Enqueue(6);
+        sender.DrainHere(CancellationToken.None);
+        Assert.That(drain.Drains, Is.Zero, "the receive loop drains at the end of its burst");
+
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 6 }));
+    }
+
+    [Test]
+    public async Task DrainHere_AFlushThatWaits_IsHandedOverToTheSendTask_AndNobodyWritesUntilItEnds()
+    {
+        var (drain, sender, burst) = Create();
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        var flush = drain.HoldNextFlush();
+        drain.Queue.Enqueue(1);
+        sender.DrainHere(CancellationToken.None); // returns at once: the flush waits, the send task holds the writer now
+        Post(drain, sender, 2);
+        await Task.Delay(100);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "nobody writes while the handed-over flush waits");
+
+        flush.SetResult(false);
+        await WaitUntilAsync(() => drain.Written.Contains(2));
+        Assert.That(drain.Overlaps, Is.Zero);
+        await stop.CancelAsync();
+        await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task DrainHere_ADrainThatThrows_NeverThrowsHere_TheSendTaskFailsWithIt()
+    {
+        var (drain, sender, burst) = Create();
+        var run = sender.RunAsync(CancellationToken.None);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        drain.ThrowNext = new IOException("broken pipe");
+        drain.Queue.Enqueue(1);
+        Assert.DoesNotThrow(() => sender.DrainHere(CancellationToken.None), "a reaper thread must survive a connection's failure");
+
+        var error = Assert.ThrowsAsync<IOException>(async () => await run.WaitAsync(Timeout));
+        Assert.That(error!.Message, Is.EqualTo("broken pipe"));
     }
 }

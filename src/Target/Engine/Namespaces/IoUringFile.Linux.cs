@@ -6,7 +6,8 @@ namespace NvmeMptls.Target.Namespaces;
 /// <summary>
 /// A file or block device driven through its own io_uring: reads, writes (FUA as RWF_DSYNC), fsync and fallocate
 /// are queued as submissions and finish on one reaping thread that blocks in io_uring_enter(GETEVENTS), so no
-/// thread waits per I/O. Opened with O_DIRECT when the file system allows it (else buffered, said in the log).
+/// thread waits per I/O. The reaper handles each batch of completions inside a <see cref="CompletionBatch"/>, so the
+/// answers go out from its thread once per batch and connection. Opened with O_DIRECT when the file system allows it (else buffered, said in the log).
 /// <para>
 /// Submissions are batched: a caller writes its entry under the lock and, unless another caller is already inside
 /// io_uring_enter, submits every entry prepared so far; callers that arrive meanwhile only add theirs. At most
@@ -369,8 +370,11 @@ internal sealed class IoUringFile : IDisposable
     private void ReapLoop()
     {
         bool wakeSeen = false;
+        var answers = new CompletionBatch();
         while (true)
         {
+            // The completions' answers are queued to their connections meanwhile and sent once the batch is handled.
+            var previous = answers.Enter();
             while (_ring.TryPeek(out ulong userData, out int result))
             {
                 _ring.Advance();
@@ -383,6 +387,9 @@ internal sealed class IoUringFile : IDisposable
 
                 IoUringOperation.FromUserData(userData).OnCompleted(result);
             }
+
+            CompletionBatch.Exit(previous);
+            answers.Run();
 
             if (wakeSeen && Volatile.Read(ref _inFlight) == 0)
             {

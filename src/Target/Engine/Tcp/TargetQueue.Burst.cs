@@ -11,7 +11,7 @@ namespace NvmeMptls.Target.Tcp;
 /// waits for the host kick the send task. The turn-taking between the two writers is <see cref="BurstSender"/>'s, the
 /// same as the initiator's; this queue gives it the answers to drain.
 /// </summary>
-public sealed partial class TargetQueue : IBurstDrain, IReceiveBurst
+public sealed partial class TargetQueue : IBurstDrain, IReceiveBurst, IDeferredDrain
 {
     /// <summary>Burst mode's writer turns; null in loop mode.</summary>
     private readonly BurstSender? _burst;
@@ -59,9 +59,17 @@ public sealed partial class TargetQueue : IBurstDrain, IReceiveBurst
             return false;
         }
 
-        _burst?.OnPosted();
+        // On an io_uring reaper the answer goes out with the rest of its batch of completions (DrainDeferred).
+        if (_burst is not null && !CompletionBatch.TryDefer(this))
+        {
+            _burst.OnPosted();
+        }
+
         return true;
     }
+
+    /// <summary>The batch of device completions that queued answers here is handled: send them from this thread.</summary>
+    void IDeferredDrain.DrainDeferred() => _burst?.DrainHere(_runToken);
 
     /// <summary>The receive side ended: the send task drains what is left (a TermReq among it) and ends.</summary>
     private void CompleteSending()

@@ -40,6 +40,9 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
     private int _sqSize = 1;
     private bool _sqFlowControlDisabled;
     private volatile bool _terminated;
+
+    /// <summary>The run's token (the owner's and the abort's), for drains that run outside the send task.</summary>
+    private CancellationToken _runToken;
     private ConnectionEndReason? _endReason;
     private string _endDetail = "";
 
@@ -105,6 +108,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
+        _runToken = linked.Token;
         var sendLoop = Task.Run(() => SendLoopAsync(linked.Token), CancellationToken.None);
         Interlocked.Increment(ref _registry.Counters.ConnectionsAccepted);
         EnterSetupPhase(SetupPhase.IcReq);

@@ -1,0 +1,69 @@
+namespace NvmeMptls.Target.Namespaces;
+
+/// <summary>A connection whose answers a <see cref="CompletionBatch"/> sends once its batch of completions is handled.</summary>
+internal interface IDeferredDrain
+{
+    /// <summary>Sends what the batch queued, on the calling thread if the connection's writer is free; never throws.</summary>
+    void DrainDeferred();
+}
+
+/// <summary>
+/// The answers of one batch of device completions, sent when the batch is handled instead of one wake-up of each
+/// connection's send task per answer. An io_uring reaper handles every completion the kernel posted, inside
+/// <see cref="Enter"/> … <see cref="Exit"/>; a connection that queues an answer there (and is not in a receive burst,
+/// which sends at its end anyway) joins the batch through <see cref="TryDefer"/>; <see cref="Run"/> then drains each
+/// joined connection once, on the reaper's thread. Per thread, used by one loop, no lock; allocates only when a batch
+/// touches more connections than it ever did before.
+/// </summary>
+internal sealed class CompletionBatch
+{
+    [ThreadStatic]
+    private static CompletionBatch? t_current;
+
+    private readonly List<IDeferredDrain> _members = new(4);
+
+    /// <summary>Answers queued on this thread from now until <see cref="Exit"/> are sent by <see cref="Run"/>. Returns the scope to restore.</summary>
+    public CompletionBatch? Enter()
+    {
+        var previous = t_current;
+        t_current = this;
+        return previous;
+    }
+
+    public static void Exit(CompletionBatch? previous) => t_current = previous;
+
+    /// <summary>Connections waiting for <see cref="Run"/>.</summary>
+    public int Count => _members.Count;
+
+    /// <summary>
+    /// Joins <paramref name="member"/> to the batch of this thread, if there is one: true when the batch will drain it,
+    /// false when the caller must wake its sender itself.
+    /// </summary>
+    public static bool TryDefer(IDeferredDrain member)
+    {
+        var batch = t_current;
+        if (batch is null)
+        {
+            return false;
+        }
+
+        if (!batch._members.Contains(member))
+        {
+            batch._members.Add(member);
+        }
+
+        return true;
+    }
+
+    /// <summary>Drains every connection that joined, once each, and empties the batch.</summary>
+    public void Run()
+    {
+        var members = _members;
+        for (var i = 0; i < members.Count; i++)
+        {
+            members[i].DrainDeferred();
+        }
+
+        members.Clear();
+    }
+}

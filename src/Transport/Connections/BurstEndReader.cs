@@ -74,6 +74,9 @@ public sealed class BurstEndReader(PipeReader inner, IReceiveBurst burst, int ma
         _last = default;
     }
 
+    /// <summary>False when no placement was given: <see cref="TryPlace"/> always declines, so a reader need not ask.</summary>
+    public bool CanPlace => placement is not null;
+
     /// <inheritdoc />
     public bool TryPlace(Memory<byte> destination, CancellationToken cancellationToken, out ValueTask placed)
     {

@@ -25,10 +25,12 @@ public interface IBurstDrain
 /// receive burst produced itself, when its <see cref="BurstEndReader"/> says every received byte is used (no thread hop
 /// between receive, handling and send; one send per burst, as SPDK's reactor does at the end of each poll). Items posted
 /// from other threads while the receive loop waits for the peer kick a send task (<see cref="RunAsync"/>), which drains
-/// them. The two writers take turns through one word and neither ever waits for it: whoever fails to take it leaves the
-/// work to the holder, which looks at the queue again when it lets go. A receive-loop flush that has to wait for the peer
-/// is handed over to the send task together with the writer, so the receive loop reads on (a peer that reads only after
-/// it has written everything still gets its PDUs read) and nothing is allocated for the wait.
+/// them, unless the posting thread drains them itself once it has posted a batch (<see cref="DrainHere"/>, an io_uring
+/// reaper). The writers take turns through one word and none ever waits for it: whoever fails to take it leaves the
+/// work to the holder, which looks at the queue again when it lets go. A flush by the receive loop or by
+/// <see cref="DrainHere"/> that has to wait for the peer is handed over to the send task together with the writer, so
+/// the receive loop reads on (a peer that reads only after it has written everything still gets its PDUs read) and
+/// nothing is allocated for the wait.
 /// </summary>
 public sealed class BurstSender : IReceiveBurst
 {
@@ -40,13 +42,13 @@ public sealed class BurstSender : IReceiveBurst
 
     private readonly IBurstDrain _drain;
 
-    /// <summary>Free, Held (by the receive loop or the send task) or Closed.</summary>
+    /// <summary>Free, Held (by the receive loop, the send task or a <see cref="DrainHere"/> caller) or Closed.</summary>
     private int _writer;
 
     /// <summary>1 while the receive loop handles a burst (it drains what is queued when the burst ends), 0 while it waits.</summary>
     private int _receiving = 1;
 
-    /// <summary>A receive-loop drain whose flush waits for the peer, handed to the send task with the writer.</summary>
+    /// <summary>A drain (the receive loop's or a <see cref="DrainHere"/>) whose flush waits or failed, handed to the send task with the writer.</summary>
     private ValueTask<bool> _handedOver;
 
     private volatile bool _hasHandedOver;
@@ -56,6 +58,9 @@ public sealed class BurstSender : IReceiveBurst
 
     /// <summary>Set by <see cref="CompleteReceive"/>: a drain that starts after seeing it drains the last item.</summary>
     private volatile bool _receiveEnded;
+
+    /// <summary>The send task's token (the connection's), for drains run by <see cref="DrainHere"/>.</summary>
+    private CancellationToken _token;
 
     /// <summary>Set once a drain said sending is over: the send task ends at its next kick.</summary>
     private volatile bool _ended;
@@ -123,6 +128,7 @@ public sealed class BurstSender : IReceiveBurst
     /// </summary>
     public async Task<bool> RunAsync(CancellationToken cancellationToken)
     {
+        _token = cancellationToken;
         using var stop = cancellationToken.UnsafeRegister(static state => ((BurstSender)state!).Stop(), this);
         try
         {
@@ -162,10 +168,13 @@ public sealed class BurstSender : IReceiveBurst
                 {
                     ended = await handedOver.ConfigureAwait(false);
                 }
-                finally
+                catch
                 {
-                    ReleaseWriter(ended);
+                    ReleaseWriter(ended: true); // the output failed: nobody may write into it before RunAsync closes it
+                    throw;
                 }
+
+                ReleaseWriter(ended);
             }
 
             if (!ended && TryTakeWriter())
@@ -174,10 +183,13 @@ public sealed class BurstSender : IReceiveBurst
                 {
                     ended = await _drain.DrainAsync(cancellationToken).ConfigureAwait(false);
                 }
-                finally
+                catch
                 {
-                    ReleaseWriter(ended);
+                    ReleaseWriter(ended: true);
+                    throw;
                 }
+
+                ReleaseWriter(ended);
             }
             else if (!ended)
             {
@@ -240,7 +252,10 @@ public sealed class BurstSender : IReceiveBurst
         }
 
         Interlocked.Exchange(ref _writer, Free);
-        if (_drain.HasQueued)
+
+        // A kick that found the writer taken was dropped: the send task must look again if there is anything to send,
+        // or if it is to end (the receive side ended, or a stop) and may have seen the writer held at its last kick.
+        if (_drain.HasQueued || _receiveEnded || _stopping)
         {
             Kick();
         }
@@ -252,14 +267,16 @@ public sealed class BurstSender : IReceiveBurst
     /// Drains on the calling thread instead of kicking the send task: for a thread that completed a batch of commands
     /// (an io_uring reaper at the end of its completions) and posted them without <see cref="OnPosted"/>. Saves the
     /// wake-up of the send task per batch. Does nothing while the receive loop handles a burst (it drains when the burst
-    /// ends) or while another writer holds the turn (the holder looks at the queue again when it lets go). A flush that
-    /// waits for the peer, or a drain that failed, goes to the send task together with the writer, as the receive loop's
-    /// does, so this never waits and never throws.
+    /// ends), while another writer holds the turn (the holder looks at the queue again when it lets go), or once the
+    /// connection stops or its receive side ended (the send task owns the last drain). A flush that waits for the peer,
+    /// or a drain that failed, goes to the send task together with the writer, so this does not wait for the peer and
+    /// never throws. The drain itself must not block: a caller whose drain may (user-space TLS takes a lock that a
+    /// KeyUpdate holds across a flush) calls <see cref="OnPosted"/> instead.
     /// </summary>
-    public void DrainHere(CancellationToken cancellationToken)
+    public void DrainHere()
     {
         // The poster's half of the Dekker pair with OnBurstEndAsync: its item is queued before this read.
-        if (Interlocked.CompareExchange(ref _receiving, 0, 0) != 0 || !_drain.HasQueued || !TryTakeWriter())
+        if (Interlocked.CompareExchange(ref _receiving, 0, 0) != 0 || _stopping || _receiveEnded || !_drain.HasQueued || !TryTakeWriter())
         {
             return;
         }
@@ -267,7 +284,7 @@ public sealed class BurstSender : IReceiveBurst
         ValueTask<bool> drain;
         try
         {
-            drain = _drain.DrainAsync(cancellationToken);
+            drain = _drain.DrainAsync(_token);
         }
 #pragma warning disable CA1031 // not lost: the send task observes it as its own drain's failure
         catch (Exception ex)

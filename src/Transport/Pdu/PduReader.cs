@@ -38,7 +38,8 @@ public sealed class PduReader
         _input = input;
         _role = role;
         Settings = settings;
-        _placement = input as IReceivePlacement;
+        // A burst reader without a placement behind it always declines: asking would cost a pipe read per data chunk.
+        _placement = input is BurstEndReader { CanPlace: false } ? null : input as IReceivePlacement;
     }
 
     /// <summary>Data bytes that were received straight into the caller's buffer, past the pipe.</summary>

@@ -26,6 +26,14 @@ public sealed class BurstSenderTests
 
         /// <summary>The next drain throws this at once (not through its task).</summary>
         public Exception? ThrowNext { get; set; }
+
+        /// <summary>The next drain returns a task faulted with this (as an async drain's failure arrives).</summary>
+        public Exception? FaultNext { get; set; }
+
+        /// <summary>The next drain blocks its thread inside, writer held, until this is set; <see cref="Blocked"/> says it is in.</summary>
+        public ManualResetEventSlim? BlockNext { get; set; }
+
+        public ManualResetEventSlim Blocked { get; } = new();
         private int _overlaps;
         private int _drains;
 
@@ -55,6 +63,20 @@ public sealed class BurstSenderTests
                 ThrowNext = null;
                 Volatile.Write(ref _inDrain, 0);
                 throw error;
+            }
+
+            if (FaultNext is { } fault)
+            {
+                FaultNext = null;
+                Volatile.Write(ref _inDrain, 0);
+                return ValueTask.FromException<bool>(fault);
+            }
+
+            if (BlockNext is { } gate)
+            {
+                BlockNext = null;
+                Blocked.Set();
+                gate.Wait(CancellationToken.None);
             }
 
             while (Queue.TryDequeue(out var item))
@@ -261,7 +283,7 @@ public sealed class BurstSenderTests
 
         drain.Queue.Enqueue(4); // queued by a completing thread, which drains itself instead of OnPosted
         drain.Queue.Enqueue(5);
-        sender.DrainHere(CancellationToken.None);
+        sender.DrainHere();
 
         Assert.That(drain.Written, Is.EqualTo(new[] { 4, 5 }));
         Assert.That(drain.DrainThreads, Is.EqualTo(new[] { Environment.CurrentManagedThreadId }), "one drain, on this thread");
@@ -277,7 +299,7 @@ public sealed class BurstSenderTests
         var (drain, sender, burst) = Create();
         burst.OnBurstStart();
         drain.Queue.Enqueue(6);
-        sender.DrainHere(CancellationToken.None);
+        sender.DrainHere();
         Assert.That(drain.Drains, Is.Zero, "the receive loop drains at the end of its burst");
 
         await burst.OnBurstEndAsync(CancellationToken.None);
@@ -294,7 +316,7 @@ public sealed class BurstSenderTests
 
         var flush = drain.HoldNextFlush();
         drain.Queue.Enqueue(1);
-        sender.DrainHere(CancellationToken.None); // returns at once: the flush waits, the send task holds the writer now
+        sender.DrainHere(); // returns at once: the flush waits, the send task holds the writer now
         Post(drain, sender, 2);
         await Task.Delay(100);
         Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "nobody writes while the handed-over flush waits");
@@ -315,9 +337,88 @@ public sealed class BurstSenderTests
 
         drain.ThrowNext = new IOException("broken pipe");
         drain.Queue.Enqueue(1);
-        Assert.DoesNotThrow(() => sender.DrainHere(CancellationToken.None), "a reaper thread must survive a connection's failure");
+        Assert.DoesNotThrow(() => sender.DrainHere(), "a reaper thread must survive a connection's failure");
 
         var error = Assert.ThrowsAsync<IOException>(async () => await run.WaitAsync(Timeout));
         Assert.That(error!.Message, Is.EqualTo("broken pipe"));
+    }
+
+    [Test]
+    public async Task DrainHere_ADrainThatFaults_ClosesTheWriter_AndTheSendTaskFailsWithIt()
+    {
+        var (drain, sender, burst) = Create();
+        var run = sender.RunAsync(CancellationToken.None);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        drain.FaultNext = new IOException("reset by peer");
+        drain.Queue.Enqueue(1);
+        sender.DrainHere();
+        var error = Assert.ThrowsAsync<IOException>(async () => await run.WaitAsync(Timeout));
+        Assert.That(error!.Message, Is.EqualTo("reset by peer"));
+
+        drain.Queue.Enqueue(2);
+        sender.DrainHere();
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        Assert.That(drain.Drains, Is.EqualTo(1), "nobody writes into the failed output any more");
+    }
+
+    [Test]
+    public async Task DrainHere_WhileTheSendTaskHoldsTheWriter_LeavesIt_AndTheHolderSendsItAfter()
+    {
+        var (drain, sender, burst) = Create();
+        using var stop = new CancellationTokenSource();
+        var run = sender.RunAsync(stop.Token);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        var flush = drain.HoldNextFlush();
+        Post(drain, sender, 1); // the send task drains it and waits in the flush, writer held
+        await WaitUntilAsync(() => drain.Written.Contains(1));
+        drain.Queue.Enqueue(2);
+        var reaper = new Thread(sender.DrainHere);
+        reaper.Start();
+        reaper.Join();
+        Assert.That(drain.Drains, Is.EqualTo(1), "the writer is held: no second drain");
+
+        flush.SetResult(false);
+        await WaitUntilAsync(() => drain.Written.Contains(2));
+        Assert.That(drain.DrainThreads, Does.Not.Contain(reaper.ManagedThreadId), "the holder drained it");
+        await stop.CancelAsync();
+        await run.WaitAsync(Timeout);
+    }
+
+    [Test]
+    public async Task DrainHere_HoldingTheWriterWhenTheReceiveSideEnds_TheSendTaskStillEnds()
+    {
+        var (drain, sender, burst) = Create();
+        var run = sender.RunAsync(CancellationToken.None);
+        await burst.OnBurstEndAsync(CancellationToken.None);
+
+        using var gate = new ManualResetEventSlim();
+        drain.BlockNext = gate;
+        drain.Queue.Enqueue(1);
+        var reaper = new Thread(sender.DrainHere) { IsBackground = true };
+        reaper.Start();
+        Assert.That(drain.Blocked.Wait(Timeout), Is.True, "the drain holds the writer");
+
+        sender.CompleteReceive(); // its kick finds the writer taken
+        await Task.Delay(100);
+        gate.Set();               // the drain lets go: the send task must look again and end
+        Assert.That(await run.WaitAsync(Timeout), Is.False, "ended after the last drain");
+        Assert.That(reaper.Join(Timeout), Is.True);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1 }));
+    }
+
+    [Test]
+    public async Task DrainHere_AfterTheReceiveSideEnded_LeavesTheLastDrainToTheSendTask()
+    {
+        var (drain, sender, burst) = Create();
+        await burst.OnBurstEndAsync(CancellationToken.None);
+        sender.CompleteReceive();
+        drain.Queue.Enqueue(1);
+        sender.DrainHere();
+        Assert.That(drain.Drains, Is.Zero);
+
+        Assert.That(await sender.RunAsync(CancellationToken.None).WaitAsync(Timeout), Is.False);
+        Assert.That(drain.Written, Is.EqualTo(new[] { 1 }), "the send task drained what was left");
     }
 }

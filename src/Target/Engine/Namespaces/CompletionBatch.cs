@@ -1,6 +1,9 @@
 namespace NvmeMptls.Target.Namespaces;
 
-/// <summary>A connection whose answers a <see cref="CompletionBatch"/> sends once its batch of completions is handled.</summary>
+/// <summary>
+/// A connection whose answers a <see cref="CompletionBatch"/> sends once its batch of completions is handled. An
+/// interface with one implementation (the target's queue) because the namespaces do not know the transport's queues.
+/// </summary>
 internal interface IDeferredDrain
 {
     /// <summary>Sends what the batch queued, on the calling thread if the connection's writer is free; never throws.</summary>
@@ -9,14 +12,17 @@ internal interface IDeferredDrain
 
 /// <summary>
 /// The answers of one batch of device completions, sent when the batch is handled instead of one wake-up of each
-/// connection's send task per answer. An io_uring reaper handles every completion the kernel posted, inside
-/// <see cref="Enter"/> … <see cref="Exit"/>; a connection that queues an answer there (and is not in a receive burst,
-/// which sends at its end anyway) joins the batch through <see cref="TryDefer"/>; <see cref="Run"/> then drains each
-/// joined connection once, on the reaper's thread. Per thread, used by one loop, no lock; allocates only when a batch
-/// touches more connections than it ever did before.
+/// connection's send task per answer. An io_uring reaper handles the completions the kernel posted (at most
+/// <see cref="MaxCompletions"/> at a time) inside <see cref="Enter"/> … <see cref="Exit"/>; a connection that queues an
+/// answer there joins the batch through <see cref="TryDefer"/>; <see cref="Run"/> then drains each joined connection
+/// once, on the reaper's thread (a connection in a receive burst sends at the burst's end instead). Per thread, used by
+/// one loop, no lock; allocates only when a batch touches more connections than any batch before.
 /// </summary>
 internal sealed class CompletionBatch
 {
+    /// <summary>Completions handled before the batch's answers go out, so that early answers do not wait for a long run of completions.</summary>
+    public const int MaxCompletions = 64;
+
     [ThreadStatic]
     private static CompletionBatch? t_current;
 
@@ -59,11 +65,16 @@ internal sealed class CompletionBatch
     public void Run()
     {
         var members = _members;
-        for (var i = 0; i < members.Count; i++)
+        try
         {
-            members[i].DrainDeferred();
+            for (var i = 0; i < members.Count; i++)
+            {
+                members[i].DrainDeferred();
+            }
         }
-
-        members.Clear();
+        finally
+        {
+            members.Clear();
+        }
     }
 }

@@ -7,7 +7,8 @@ namespace NvmeMptls.Target.Namespaces;
 /// A file or block device driven through its own io_uring: reads, writes (FUA as RWF_DSYNC), fsync and fallocate
 /// are queued as submissions and finish on one reaping thread that blocks in io_uring_enter(GETEVENTS), so no
 /// thread waits per I/O. The reaper handles each batch of completions inside a <see cref="CompletionBatch"/>, so the
-/// answers go out from its thread once per batch and connection. Opened with O_DIRECT when the file system allows it (else buffered, said in the log).
+/// answers go out from its thread once per batch and connection. Opened with O_DIRECT when the file system allows it
+/// (else buffered, said in the log).
 /// <para>
 /// Submissions are batched: a caller writes its entry under the lock and, unless another caller is already inside
 /// io_uring_enter, submits every entry prepared so far; callers that arrive meanwhile only add theirs. At most
@@ -46,7 +47,8 @@ internal sealed class IoUringFile : IDisposable
         Path = path;
         Direct = direct;
         MemoryAlignment = memoryAlignment;
-        Capacity = (int)ring.SqEntries;
+        // One submission entry stays free for the wake-up NOP of Close, which must fit beside every held-back entry.
+        Capacity = (int)ring.SqEntries - 1;
         _logger = logger;
         _reaper = new Thread(ReapLoop) { IsBackground = true, Name = "io_uring reaper" };
         _reaper.Start();
@@ -60,10 +62,10 @@ internal sealed class IoUringFile : IDisposable
     /// <summary>Address alignment a buffer needs to be used in place (1 when buffered).</summary>
     public int MemoryAlignment { get; }
 
-    /// <summary>Requests in the kernel at most; further ones wait for a slot.</summary>
+    /// <summary>Requests in the kernel (or prepared for it) at most, one less than the ring's entries; further ones wait for a slot.</summary>
     public int Capacity { get; }
 
-    /// <summary>Requests in the kernel now (tests, diagnostics).</summary>
+    /// <summary>Requests holding a slot now: in the kernel, or prepared and held back by a <see cref="SubmissionBatch"/> (tests, diagnostics).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>io_uring_enter calls that handed entries to the kernel so far (with <see cref="EntriesSubmitted"/>: entries per call).</summary>
@@ -268,7 +270,8 @@ internal sealed class IoUringFile : IDisposable
     {
         op.Build(out IoUringSqe sqe, _fd);
 
-        // Cannot fail: at most Capacity (= SQ entries) requests hold a slot, and each has at most one entry queued.
+        // Cannot fail: at most Capacity (SQ entries - 1) requests hold a slot, each has at most one entry queued, and
+        // the one entry left is for Close's NOP.
         if (!_ring.TryPrepare(sqe))
         {
             throw new InvalidOperationException("io_uring submission queue full despite the in-flight limit");
@@ -375,8 +378,10 @@ internal sealed class IoUringFile : IDisposable
         {
             // The completions' answers are queued to their connections meanwhile and sent once the batch is handled.
             var previous = answers.Enter();
-            while (_ring.TryPeek(out ulong userData, out int result))
+            int handled = 0;
+            while (handled < CompletionBatch.MaxCompletions && _ring.TryPeek(out ulong userData, out int result))
             {
+                handled++;
                 _ring.Advance();
                 if (userData == 0)
                 {
@@ -390,6 +395,10 @@ internal sealed class IoUringFile : IDisposable
 
             CompletionBatch.Exit(previous);
             answers.Run();
+            if (handled == CompletionBatch.MaxCompletions)
+            {
+                continue; // more may be posted already: no wait
+            }
 
             if (wakeSeen && Volatile.Read(ref _inFlight) == 0)
             {

@@ -9,8 +9,10 @@ namespace NvmeMptls.Target.Namespaces;
 /// and only counted here; requests started anywhere else go in at once.
 /// <para>
 /// The owner (one receive loop) must call <see cref="Flush"/> before it waits for anything, and when it ends: a
-/// prepared entry goes in no later than that (or earlier, when any other caller enters the same ring). Used by one
-/// loop at a time, so it needs no lock; the scope is per thread and only spans synchronous code.
+/// prepared entry goes in no later than that (or earlier, when any other caller enters the same ring). Code inside the
+/// scope that waits synchronously for device completions (the reservation gate's drain) flushes
+/// <see cref="Current"/> first. Used by one loop at a time, so it needs no lock; the scope is per thread and only spans
+/// synchronous code.
 /// </para>
 /// </summary>
 internal sealed class SubmissionBatch
@@ -72,15 +74,26 @@ internal sealed class SubmissionBatch
         }
 
         _first = null;
-        first.SubmitDeferred();
-        if (_more is { Count: > 0 } more)
+        try
         {
-            for (var i = 0; i < more.Count; i++)
+            first.SubmitDeferred();
+        }
+        finally
+        {
+            if (_more is { Count: > 0 } more)
             {
-                more[i].SubmitDeferred();
+                try
+                {
+                    for (var i = 0; i < more.Count; i++)
+                    {
+                        more[i].SubmitDeferred();
+                    }
+                }
+                finally
+                {
+                    more.Clear();
+                }
             }
-
-            more.Clear();
         }
     }
 }

@@ -1,3 +1,4 @@
+using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Transport.Nvme;
 
 namespace NvmeMptls.Target.Subsystems;
@@ -104,6 +105,9 @@ public sealed partial class NamespaceReservations : IReservationChangeListener
     /// </summary>
     private bool DrainGate(TimeSpan timeout)
     {
+        // Commands this thread's receive burst started may be in the gate with their io_uring entries held back for the
+        // burst's end, which cannot come while this waits: they go to the kernel now.
+        SubmissionBatch.Current?.Flush();
         lock (_gateLock)
         {
             var old = Interlocked.Increment(ref _gateEpoch) - 1;

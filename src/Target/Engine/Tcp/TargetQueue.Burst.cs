@@ -1,4 +1,3 @@
-using NvmeMptls.Target.Commands;
 using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Server;
 using NvmeMptls.Transport.Connections;
@@ -9,47 +8,13 @@ namespace NvmeMptls.Target.Tcp;
 /// Burst mode (<see cref="QueueSendMode.Burst"/>): the receive loop writes and flushes the answers of a burst itself,
 /// when its <see cref="BurstEndReader"/> says every received byte is used; answers queued from other threads while it
 /// waits for the host kick the send task. The turn-taking between the two writers is <see cref="BurstSender"/>'s, the
-/// same as the initiator's; this queue gives it the answers to drain.
+/// same as the initiator's; this queue gives it the answers to drain. Answers queued on an io_uring reaper go out
+/// with the rest of its batch of completions (TargetQueue.IoBatches.cs).
 /// </summary>
-public sealed partial class TargetQueue : IBurstDrain, IReceiveBurst, IDeferredDrain
+public sealed partial class TargetQueue : IBurstDrain
 {
     /// <summary>Burst mode's writer turns; null in loop mode.</summary>
     private readonly BurstSender? _burst;
-
-    /// <summary>io_uring submissions of the commands this receive burst started, entered into the kernel when it ends.</summary>
-    private readonly SubmissionBatch _submissions = new();
-
-    /// <summary>
-    /// Starts a command the receive loop completed; an io_uring namespace only prepares its submission, which
-    /// <see cref="IReceiveBurst.OnBurstEndAsync"/> (or the loop's end) hands to the kernel with the rest of the burst's.
-    /// </summary>
-    private void ExecuteInBurst(CommandContext ctx)
-    {
-        var previous = _submissions.Enter();
-        try
-        {
-            _commands.Execute(ctx);
-        }
-        finally
-        {
-            SubmissionBatch.Exit(previous);
-        }
-    }
-
-    /// <summary>Every byte received so far is handled: the burst's I/O goes to the kernel first, then its answers to the host.</summary>
-    ValueTask IReceiveBurst.OnBurstEndAsync(CancellationToken cancellationToken)
-    {
-        _submissions.Flush();
-        return _burst is null ? default : ((IReceiveBurst)_burst).OnBurstEndAsync(cancellationToken);
-    }
-
-    void IReceiveBurst.OnBurstStart()
-    {
-        if (_burst is not null)
-        {
-            ((IReceiveBurst)_burst).OnBurstStart();
-        }
-    }
 
     /// <summary>Queues an answer; false when the connection is closing (the caller frees the command).</summary>
     private bool Post(in SendItem item)
@@ -67,9 +32,6 @@ public sealed partial class TargetQueue : IBurstDrain, IReceiveBurst, IDeferredD
 
         return true;
     }
-
-    /// <summary>The batch of device completions that queued answers here is handled: send them from this thread.</summary>
-    void IDeferredDrain.DrainDeferred() => _burst?.DrainHere(_runToken);
 
     /// <summary>The receive side ended: the send task drains what is left (a TermReq among it) and ends.</summary>
     private void CompleteSending()

@@ -40,9 +40,6 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
     private int _sqSize = 1;
     private bool _sqFlowControlDisabled;
     private volatile bool _terminated;
-
-    /// <summary>The run's token (the owner's and the abort's), for drains that run outside the send task.</summary>
-    private CancellationToken _runToken;
     private ConnectionEndReason? _endReason;
     private string _endDetail = "";
 
@@ -63,7 +60,7 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
         // the queue is counted without holding it, and the send task's last sweep may overlap a drain handed over to it:
         // that needs the multi-reader channel, whose queue any thread may read and count.
         _send = Channel.CreateUnbounded<SendItem>(new UnboundedChannelOptions { SingleReader = _burst is null, AllowSynchronousContinuations = false });
-        _reader = new PduReader(new BurstEndReader(connection.Input, this), PduRole.Controller, _settings);
+        _reader = new PduReader(new BurstEndReader(connection.Input, new BurstEnds(this)), PduRole.Controller, _settings);
         _writer = new PduWriter(connection.Output, _settings, connection, batchAdvance: true); // the queue writes its output through _writer alone
         _commands = new CommandExecutor(this, registry, logger);
         _slots = new CommandSlots(_commands);
@@ -108,7 +105,6 @@ public sealed partial class TargetQueue : ICommandQueue, IOutputSpliceCompletion
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
-        _runToken = linked.Token;
         var sendLoop = Task.Run(() => SendLoopAsync(linked.Token), CancellationToken.None);
         Interlocked.Increment(ref _registry.Counters.ConnectionsAccepted);
         EnterSetupPhase(SetupPhase.IcReq);

@@ -56,7 +56,7 @@ public sealed class IoUringFileTests
         const int Requests = 300;
         string path = CreateFile("many.img", Requests * 4096);
         using IoUringFile file = Open(path, entries: 8);
-        Assert.That(file.Capacity, Is.EqualTo(8));
+        Assert.That(file.Capacity, Is.EqualTo(7), "one entry stays free for the wake-up NOP of Dispose");
 
         var buffers = new byte[Requests][];
         var writes = new Task[Requests];

@@ -97,10 +97,106 @@ public sealed class IoUringBurstTests(QueueSendMode mode)
             Assert.That(back[n], Is.EqualTo(blocks[n]), $"read {n}");
         }
 
-        var after = _device.RingSubmissions;
-        Assert.That(after.Entries - before.Entries, Is.EqualTo(Commands), "one entry per read");
-        Assert.That(after.Calls - before.Calls, Is.LessThan(Commands / 2),
-            $"{after.Calls - before.Calls} io_uring_enter calls for {Commands} reads of one burst");
+        // The counters move after io_uring_enter returns, which may be after the answers reached us.
+        Assert.That(() => _device.RingSubmissions.Entries - before.Entries, Is.EqualTo(Commands).After(5000, 10), "one entry per read");
+        var calls = _device.RingSubmissions.Calls - before.Calls;
+        Assert.That(calls, Is.LessThan(Commands / 2), $"{calls} io_uring_enter calls for {Commands} reads of one burst");
+
+        // Burst mode: the reaper sent the answers itself, once per batch of completions; loop mode keeps its send task.
+        var deferred = _target.QueueOf(1).DeferredDrains;
+        Assert.That(deferred, mode == QueueSendMode.Burst ? Is.GreaterThan(0) : Is.Zero, "answers drained by the reaper");
+    }
+
+    [Test]
+    public async Task TheLoopEndsInsideABurst_ItsHeldBackReadsStillGoToTheKernel()
+    {
+        var before = _device.RingSubmissions;
+        for (var n = 0; n < Commands; n++)
+        {
+            var read = _io.Command(IoOpcodes.Read, FileNsid, cdw10: (uint)(n * (Block / 512)), cdw12: (Block / 512) - 1, length: Block);
+            read.CommandId = (ushort)(100 + n);
+            _io.Writer.WriteCapsuleCmd(read, default);
+        }
+
+        // A PDU of an unknown type right behind them, in the same send: the receive loop ends before its burst does.
+        await _io.SendRawAsync(RawNvmeHost.Header((PduType)0x0A, 0, 24, 0, 24, 24));
+        Assert.That(() => _device.RingSubmissions.Entries - before.Entries, Is.EqualTo(Commands).After(10_000, 10),
+            "the loop's end entered the held-back reads");
+        Assert.That(await _io.ReadTermReqAsync().WaitAsync(TimeSpan.FromSeconds(30)), Is.Not.Null, "the bad PDU got its TermReq");
+    }
+
+    [Test]
+    public async Task WritesThenAPreemptAndAbortInOneBurst_TheAcquireDoesNotWaitForItsOwnHeldBackWrites()
+    {
+        await using var b = await ConnectIoAsync(Guid.Parse("bbbbbbbb-1111-2222-3333-444444444444"));
+        var register = new ReservationCommand(ReservationCommand.RegisterAction, false, ReservationType.None, 0);
+        Assert.That(await ReservationAsync(_io, IoOpcodes.ReservationRegister, register, 0, 0xA), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(await ReservationAsync(b, IoOpcodes.ReservationRegister, register, 0, 0xB), Is.EqualTo(NvmeStatus.Success));
+        var acquire = new ReservationCommand(ReservationCommand.AcquireAction, false, ReservationType.WriteExclusiveRegistrantsOnly, 0);
+        Assert.That(await ReservationAsync(_io, IoOpcodes.ReservationAcquire, acquire, 0xA), Is.EqualTo(NvmeStatus.Success));
+
+        // Four writes and a Preempt and Abort of B in one send: the writes are in the reservation gate with their
+        // entries held back for the burst's end when the acquire waits for the gate to drain.
+        for (var n = 0; n < 4; n++)
+        {
+            var write = _io.Command(IoOpcodes.Write, FileNsid, cdw10: (uint)(n * (Block / 512)), cdw12: (Block / 512) - 1, length: Block);
+            write.SglIdentifier = SglDescriptor.InCapsuleIdentifier;
+            write.CommandId = (ushort)(200 + n);
+            _io.Writer.WriteCapsuleCmd(write, BlockDeviceWorkload.Pattern(Block, 80 + n));
+        }
+
+        var preempt = _io.Command(IoOpcodes.ReservationAcquire, FileNsid,
+            cdw10: new ReservationCommand(ReservationCommand.PreemptAndAbortAction, false, ReservationType.WriteExclusiveRegistrantsOnly, 0).ToCdw10(),
+            length: 16);
+        preempt.SglIdentifier = SglDescriptor.InCapsuleIdentifier;
+        preempt.CommandId = 210;
+        var keys = new byte[16];
+        ReservationCommand.WriteKeys(keys, 0xA, 0xB);
+        _io.Writer.WriteCapsuleCmd(preempt, keys);
+        await _io.Writer.FlushAsync();
+
+        // Far less than the 30 s the gate would wait for writes that nobody submits.
+        var statuses = await ReadStatusesAsync(5).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(statuses.Values, Is.All.EqualTo(NvmeStatus.Success));
+        Assert.That(statuses.Keys, Is.EquivalentTo(new ushort[] { 200, 201, 202, 203, 210 }));
+    }
+
+    private async Task<RawNvmeHost> ConnectIoAsync(Guid hostId)
+    {
+        var nqn = $"nqn.2014-08.org.nvmexpress:uuid:{hostId}";
+        var admin = _target.Connect();
+        admin.ConnectHostId = hostId;
+        await admin.InitializeAsync();
+        Assert.That((await admin.ConnectAsync(InMemoryTarget.SubsystemNqn, 0, 31, hostNqn: nqn)).Status.IsSuccess, Is.True);
+        await admin.EnableAsync();
+        Assert.That((await admin.SetFeatureAsync(FeatureIds.NumberOfQueues, 0)).Status.IsSuccess, Is.True);
+        var io = _target.Connect();
+        io.ConnectHostId = hostId;
+        await io.InitializeAsync();
+        Assert.That((await io.ConnectAsync(InMemoryTarget.SubsystemNqn, 1, 31, admin.ControllerId, nqn)).Status.IsSuccess, Is.True);
+        return io;
+    }
+
+    private static async Task<NvmeStatus> ReservationAsync(RawNvmeHost io, byte opcode, ReservationCommand fields, ulong key, ulong other = 0)
+    {
+        var data = new byte[16];
+        ReservationCommand.WriteKeys(data, key, other);
+        return (await io.ExecuteAsync(io.Command(opcode, FileNsid, cdw10: fields.ToCdw10(), length: 16), data, null)).Status;
+    }
+
+    /// <summary>Reads <paramref name="count"/> CapsuleResp PDUs: status by command id.</summary>
+    private async Task<Dictionary<ushort, NvmeStatus>> ReadStatusesAsync(int count)
+    {
+        var statuses = new Dictionary<ushort, NvmeStatus>();
+        while (statuses.Count < count)
+        {
+            Assert.That(await _io.Reader.ReadHeaderAsync(), Is.True, "the target closed the connection");
+            Assert.That(_io.Reader.Common.Type, Is.EqualTo(PduType.CapsuleResp));
+            var cqe = CapsuleRespPdu.ReadCompletion(_io.Reader.Header);
+            statuses[cqe.CommandId] = cqe.Status;
+        }
+
+        return statuses;
     }
 
     [Test]

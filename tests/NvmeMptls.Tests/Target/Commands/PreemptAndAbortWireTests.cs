@@ -15,9 +15,10 @@ public sealed class PreemptAndAbortWireTests
     private static readonly Guid HostA = Guid.Parse("aaaaaaaa-1111-2222-3333-444444444444");
     private static readonly Guid HostB = Guid.Parse("bbbbbbbb-1111-2222-3333-444444444444");
     private static readonly NvmeStatus Conflict = NvmeStatus.Make(0, 0x83, dnr: true);
-    private const uint Nsid = 2;
+    internal const uint Nsid = 2;
 
-    private static async Task<RawNvmeHost> IoQueueAsync(InMemoryTarget target, Guid hostId)
+    /// <summary>An admin and an I/O queue of host <paramref name="hostId"/> (the admin queue stays open with the target).</summary>
+    internal static async Task<RawNvmeHost> IoQueueAsync(InMemoryTarget target, Guid hostId)
     {
         var nqn = $"nqn.2014-08.org.nvmexpress:uuid:{hostId}";
         var admin = target.Connect();
@@ -33,7 +34,8 @@ public sealed class PreemptAndAbortWireTests
         return io;
     }
 
-    private static async Task<NvmeStatus> SendAsync(RawNvmeHost io, byte opcode, ReservationCommand fields, ulong key, ulong other = 0)
+    /// <summary>A reservation command on namespace <see cref="Nsid"/> with its two keys in the capsule.</summary>
+    internal static async Task<NvmeStatus> SendAsync(RawNvmeHost io, byte opcode, ReservationCommand fields, ulong key, ulong other = 0)
     {
         var data = new byte[16];
         ReservationCommand.WriteKeys(data, key, other);

@@ -28,7 +28,7 @@ public sealed class CompletionBatchTests
             Assert.That(CompletionBatch.TryDefer(a), Is.True);
             Assert.That(CompletionBatch.TryDefer(b), Is.True);
             Assert.That(CompletionBatch.TryDefer(a), Is.True, "already in: still the batch's to drain");
-            Assert.That(OnNewThread(() => CompletionBatch.TryDefer(b)), Is.False, "another thread is outside the scope");
+            Assert.That(ThreadProbe.OnNewThread(() => CompletionBatch.TryDefer(b)), Is.False, "another thread is outside the scope");
         }
         finally
         {
@@ -101,15 +101,5 @@ public sealed class CompletionBatchTests
     private sealed class ThreadMember(System.Collections.Concurrent.ConcurrentQueue<int> drains) : IDeferredDrain
     {
         public void DrainDeferred() => drains.Enqueue(Environment.CurrentManagedThreadId);
-    }
-
-    /// <summary>Runs <paramref name="read"/> on a new thread (never inline on this one, as a pool task may be).</summary>
-    private static T OnNewThread<T>(Func<T> read)
-    {
-        T result = default!;
-        var thread = new Thread(() => result = read());
-        thread.Start();
-        thread.Join();
-        return result;
     }
 }

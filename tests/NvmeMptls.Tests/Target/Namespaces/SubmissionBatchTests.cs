@@ -41,21 +41,7 @@ public sealed class SubmissionBatchTests
         using IoUringFile file = Open(path);
         var batch = new SubmissionBatch();
 
-        var buffers = new byte[Reads][];
-        var reads = new Task[Reads];
-        var previous = batch.Enter();
-        try
-        {
-            for (int i = 0; i < Reads; i++)
-            {
-                buffers[i] = new byte[Block];
-                reads[i] = file.ReadAsync((Reads - 1 - i) * (long)Block, buffers[i]).AsTask();
-            }
-        }
-        finally
-        {
-            SubmissionBatch.Exit(previous);
-        }
+        var (reads, buffers) = StartHeld(file, batch, Reads, i => (Reads - 1 - i) * (long)Block);
 
         Assert.That(SubmissionBatch.Current, Is.Null, "the scope ended");
         Assert.That(batch.HasPending, Is.True);
@@ -84,21 +70,7 @@ public sealed class SubmissionBatchTests
         using IoUringFile file = Open(path);
         var batch = new SubmissionBatch();
 
-        var held = new byte[4][];
-        var heldReads = new Task[held.Length];
-        var previous = batch.Enter();
-        try
-        {
-            for (int i = 0; i < held.Length; i++)
-            {
-                held[i] = new byte[Block];
-                heldReads[i] = file.ReadAsync(i * (long)Block, held[i]).AsTask();
-            }
-        }
-        finally
-        {
-            SubmissionBatch.Exit(previous);
-        }
+        var (heldReads, held) = StartHeld(file, batch, 4, i => i * (long)Block);
 
         // Another thread, no scope: it enters the kernel with every entry prepared so far, so the batch's are not stranded.
         var other = new byte[Block];
@@ -123,7 +95,7 @@ public sealed class SubmissionBatchTests
         try
         {
             Assert.That(SubmissionBatch.Current, Is.SameAs(batch));
-            Assert.That(OnNewThread(() => SubmissionBatch.Current), Is.Null);
+            Assert.That(ThreadProbe.OnNewThread(() => SubmissionBatch.Current), Is.Null);
             var inner = new SubmissionBatch();
             var outer = inner.Enter();
             Assert.That(SubmissionBatch.Current, Is.SameAs(inner));
@@ -139,28 +111,15 @@ public sealed class SubmissionBatchTests
     }
 
     [Test]
-    public async Task Dispose_WithTheRingFullOfHeldBackEntries_SubmitsThemAndCloses()
+    public async Task Dispose_WithEveryRequestSlotHeldBack_SubmitsThemAndCloses()
     {
         (string path, byte[] content) = CreateFile("full.img", 8);
         IoUringFile file = Open(path, entries: 8);
         var batch = new SubmissionBatch();
-        var buffers = new byte[file.Capacity][];
-        var reads = new Task[file.Capacity];
-        var previous = batch.Enter();
-        try
-        {
-            for (int i = 0; i < reads.Length; i++)
-            {
-                buffers[i] = new byte[Block];
-                reads[i] = file.ReadAsync(i * (long)Block, buffers[i]).AsTask();
-            }
-        }
-        finally
-        {
-            SubmissionBatch.Exit(previous);
-        }
+        var (reads, buffers) = StartHeld(file, batch, file.Capacity, i => i * (long)Block);
 
-        // The wake-up NOP of Dispose finds no free entry: Dispose must put the held-back ones in, not wait for a flush.
+        // Every slot holds an entry nobody has entered: Dispose's wake-up NOP (in the one entry kept free for it) must
+        // take them into the kernel with it, not wait for a flush that may never come.
         await Task.Run(file.Dispose).WaitAsync(TimeSpan.FromSeconds(30));
         await Task.WhenAll(reads).WaitAsync(TimeSpan.FromSeconds(30));
         for (int i = 0; i < reads.Length; i++)
@@ -170,6 +129,28 @@ public sealed class SubmissionBatchTests
 
         batch.Flush(); // after the close: nothing left to submit, and no failure
         Assert.That(file.InFlight, Is.Zero);
+    }
+
+    /// <summary>Starts <paramref name="count"/> 4 KiB reads inside <paramref name="batch"/>'s scope on this thread.</summary>
+    private static (Task[] Reads, byte[][] Buffers) StartHeld(IoUringFile file, SubmissionBatch batch, int count, Func<int, long> offset)
+    {
+        var buffers = new byte[count][];
+        var reads = new Task[count];
+        var previous = batch.Enter();
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                buffers[i] = new byte[Block];
+                reads[i] = file.ReadAsync(offset(i), buffers[i]).AsTask();
+            }
+        }
+        finally
+        {
+            SubmissionBatch.Exit(previous);
+        }
+
+        return (reads, buffers);
     }
 
     private (string Path, byte[] Content) CreateFile(string name, int blocks)
@@ -189,15 +170,5 @@ public sealed class SubmissionBatchTests
         }
 
         return file!;
-    }
-
-    /// <summary>Runs <paramref name="read"/> on a new thread (never inline on this one, as a pool task may be).</summary>
-    private static T OnNewThread<T>(Func<T> read)
-    {
-        T result = default!;
-        var thread = new Thread(() => result = read());
-        thread.Start();
-        thread.Join();
-        return result;
     }
 }

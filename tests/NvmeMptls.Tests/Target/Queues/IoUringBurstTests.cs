@@ -2,6 +2,7 @@ using NvmeMptls.Target.Namespaces;
 using NvmeMptls.Target.Subsystems;
 using NvmeMptls.Target.Tcp;
 using NvmeMptls.TestKit;
+using NvmeMptls.Tests.Target.Commands;
 using NvmeMptls.Tests.Target.Namespaces;
 using NvmeMptls.Transport.Nvme;
 using NvmeMptls.Transport.Pdu;
@@ -17,7 +18,7 @@ namespace NvmeMptls.Tests.Target.Queues;
 [TestFixture(QueueSendMode.Loop)]
 public sealed class IoUringBurstTests(QueueSendMode mode)
 {
-    private const uint FileNsid = 2;
+    private const uint FileNsid = PreemptAndAbortWireTests.Nsid; // the reservation helpers' namespace
     private const int Block = 4096;
     private const int Commands = 16;
 
@@ -128,12 +129,12 @@ public sealed class IoUringBurstTests(QueueSendMode mode)
     [Test]
     public async Task WritesThenAPreemptAndAbortInOneBurst_TheAcquireDoesNotWaitForItsOwnHeldBackWrites()
     {
-        await using var b = await ConnectIoAsync(Guid.Parse("bbbbbbbb-1111-2222-3333-444444444444"));
+        await using var b = await PreemptAndAbortWireTests.IoQueueAsync(_target, Guid.Parse("bbbbbbbb-1111-2222-3333-444444444444"));
         var register = new ReservationCommand(ReservationCommand.RegisterAction, false, ReservationType.None, 0);
-        Assert.That(await ReservationAsync(_io, IoOpcodes.ReservationRegister, register, 0, 0xA), Is.EqualTo(NvmeStatus.Success));
-        Assert.That(await ReservationAsync(b, IoOpcodes.ReservationRegister, register, 0, 0xB), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(await PreemptAndAbortWireTests.SendAsync(_io, IoOpcodes.ReservationRegister, register, 0, 0xA), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(await PreemptAndAbortWireTests.SendAsync(b, IoOpcodes.ReservationRegister, register, 0, 0xB), Is.EqualTo(NvmeStatus.Success));
         var acquire = new ReservationCommand(ReservationCommand.AcquireAction, false, ReservationType.WriteExclusiveRegistrantsOnly, 0);
-        Assert.That(await ReservationAsync(_io, IoOpcodes.ReservationAcquire, acquire, 0xA), Is.EqualTo(NvmeStatus.Success));
+        Assert.That(await PreemptAndAbortWireTests.SendAsync(_io, IoOpcodes.ReservationAcquire, acquire, 0xA), Is.EqualTo(NvmeStatus.Success));
 
         // Four writes and a Preempt and Abort of B in one send: the writes are in the reservation gate with their
         // entries held back for the burst's end when the acquire waits for the gate to drain.
@@ -159,29 +160,6 @@ public sealed class IoUringBurstTests(QueueSendMode mode)
         var statuses = await ReadStatusesAsync(5).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(statuses.Values, Is.All.EqualTo(NvmeStatus.Success));
         Assert.That(statuses.Keys, Is.EquivalentTo(new ushort[] { 200, 201, 202, 203, 210 }));
-    }
-
-    private async Task<RawNvmeHost> ConnectIoAsync(Guid hostId)
-    {
-        var nqn = $"nqn.2014-08.org.nvmexpress:uuid:{hostId}";
-        var admin = _target.Connect();
-        admin.ConnectHostId = hostId;
-        await admin.InitializeAsync();
-        Assert.That((await admin.ConnectAsync(InMemoryTarget.SubsystemNqn, 0, 31, hostNqn: nqn)).Status.IsSuccess, Is.True);
-        await admin.EnableAsync();
-        Assert.That((await admin.SetFeatureAsync(FeatureIds.NumberOfQueues, 0)).Status.IsSuccess, Is.True);
-        var io = _target.Connect();
-        io.ConnectHostId = hostId;
-        await io.InitializeAsync();
-        Assert.That((await io.ConnectAsync(InMemoryTarget.SubsystemNqn, 1, 31, admin.ControllerId, nqn)).Status.IsSuccess, Is.True);
-        return io;
-    }
-
-    private static async Task<NvmeStatus> ReservationAsync(RawNvmeHost io, byte opcode, ReservationCommand fields, ulong key, ulong other = 0)
-    {
-        var data = new byte[16];
-        ReservationCommand.WriteKeys(data, key, other);
-        return (await io.ExecuteAsync(io.Command(opcode, FileNsid, cdw10: fields.ToCdw10(), length: 16), data, null)).Status;
     }
 
     /// <summary>Reads <paramref name="count"/> CapsuleResp PDUs: status by command id.</summary>

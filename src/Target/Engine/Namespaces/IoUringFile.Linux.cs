@@ -454,7 +454,7 @@ internal sealed class IoUringFile : IDisposable
         {
             lock (_lock)
             {
-                // Full only for the moment another caller takes to enter the kernel with what it prepared.
+                // Cannot be full: at most Capacity (SQ entries - 1) entries are prepared, held back or not.
                 if (_ring.TryPrepare(wake))
                 {
                     _unsubmitted++;
@@ -464,8 +464,6 @@ internal sealed class IoUringFile : IDisposable
                 }
             }
 
-            // Or full of entries a receive burst held back: put them in now rather than wait for its flush.
-            SubmitDeferred();
             spin.SpinOnce();
         }
 

@@ -9,25 +9,10 @@ public sealed class IoUringFileTests
     private string _directory = "";
 
     [SetUp]
-    public void SetUp()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Ignore("io_uring is Linux only");
-        }
-
-        _directory = Path.Combine(IoUringTestDirectory.Root, "nvmemptls-uring-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-    }
+    public void SetUp() => _directory = IoUringTestDirectory.CreateForIoUring("nvmemptls-uring-");
 
     [TearDown]
-    public void TearDown()
-    {
-        if (_directory.Length > 0 && Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void TearDown() => IoUringTestDirectory.Delete(_directory);
 
     [Test]
     public async Task WriteFlushRead_RoundTripThroughTheKernel_AndLandsInTheFile()
@@ -215,7 +200,8 @@ public sealed class IoUringFileTests
         return path;
     }
 
-    private static IoUringFile Open(string path, bool readOnly = false, uint entries = IoUringFile.DefaultEntries)
+    /// <summary>Opens <paramref name="path"/> with O_DIRECT asked for; the test is ignored where io_uring is unavailable.</summary>
+    internal static IoUringFile Open(string path, bool readOnly = false, uint entries = IoUringFile.DefaultEntries)
     {
         IoUringFile? file = IoUringFile.TryOpen(path, readOnly, direct: true, logicalBlockSize: 512, NullLogger.Instance, out string reason, entries);
         if (file is null)

@@ -7,6 +7,28 @@ namespace NvmeMptls.Tests.Target.Namespaces;
 internal static class IoUringTestDirectory
 {
     public static string Root => OperatingSystem.IsLinux() && Directory.Exists("/var/tmp") ? "/var/tmp" : Path.GetTempPath();
+
+    /// <summary>A fresh folder under <see cref="Root"/> for one io_uring test; the test is ignored off Linux.</summary>
+    public static string CreateForIoUring(string prefix)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("io_uring is Linux only");
+        }
+
+        string directory = Path.Combine(Root, prefix + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    /// <summary>Removes a folder made by <see cref="CreateForIoUring"/> (nothing when the test was ignored before it existed).</summary>
+    public static void Delete(string directory)
+    {
+        if (directory.Length > 0 && Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
 
 /// <summary>A page-aligned slice of a pinned (pinned-object-heap) array, for buffers that O_DIRECT can use in place.</summary>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using NvmeMptls.Target.Namespaces;
 
 namespace NvmeMptls.Tests.Target.Namespaces;
@@ -13,25 +12,10 @@ public sealed class SubmissionBatchTests
     private string _directory = "";
 
     [SetUp]
-    public void SetUp()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Ignore("io_uring is Linux only");
-        }
-
-        _directory = Path.Combine(IoUringTestDirectory.Root, "nvmemptls-batch-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-    }
+    public void SetUp() => _directory = IoUringTestDirectory.CreateForIoUring("nvmemptls-batch-");
 
     [TearDown]
-    public void TearDown()
-    {
-        if (_directory.Length > 0 && Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void TearDown() => IoUringTestDirectory.Delete(_directory);
 
     [Test]
     public async Task InsideTheScope_ReadsWaitInTheRing_ThenOneEnterSubmitsThemAll_EachWithItsOwnBlock()
@@ -161,14 +145,5 @@ public sealed class SubmissionBatchTests
         return (path, content);
     }
 
-    private static IoUringFile Open(string path, uint entries = IoUringFile.DefaultEntries)
-    {
-        IoUringFile? file = IoUringFile.TryOpen(path, readOnly: false, direct: true, logicalBlockSize: 512, NullLogger.Instance, out string reason, entries);
-        if (file is null)
-        {
-            Assert.Ignore($"io_uring is not available here: {reason}");
-        }
-
-        return file!;
-    }
+    private static IoUringFile Open(string path, uint entries = IoUringFile.DefaultEntries) => IoUringFileTests.Open(path, entries: entries);
 }
